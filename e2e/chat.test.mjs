@@ -1,0 +1,276 @@
+// End-to-end tests of the web client in headless Chromium (Debian's), against a real server
+// whose address is in NATTER_URL. Run by tests/it/browser.rs: `node --test e2e/`.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const URL = process.env.NATTER_URL;
+const SHOTS = process.env.NATTER_SCREENSHOTS || "e2e/screenshots";
+const PASSWORD = "correct horse battery";
+let browser;
+const problems = [];
+
+before(async () => {
+  assert.ok(URL, "NATTER_URL must name the server under test");
+  mkdirSync(SHOTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** A user in their own browser context, with console errors and dialogs recorded. */
+async function person(name, viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.on("console", (msg) => { if (msg.type() === "error") problems.push(`${name}: console: ${msg.text()}`); });
+  page.on("pageerror", (err) => problems.push(`${name}: page error: ${err.message}`));
+  page.on("dialog", async (dialog) => {
+    problems.push(`${name}: a ${dialog.type()} dialog opened: ${dialog.message()}`);
+    await dialog.dismiss();
+  });
+  await page.goto(URL);
+  return { name, context, page };
+}
+
+/** Takes out of the record the console lines a deliberate failed request leaves. */
+function expectFailedRequests(name, status, count) {
+  for (let i = 0; i < count; i++) {
+    const at = problems.findIndex((p) => p.startsWith(`${name}: console: Failed to load resource`) && p.includes(`status of ${status}`));
+    assert.ok(at >= 0, `${name} should have had a ${status} answer`);
+    problems.splice(at, 1);
+  }
+}
+
+async function register(user) {
+  const { page } = user;
+  await page.getByRole("tab", { name: "Create account" }).click();
+  await page.getByLabel("Username").fill(user.name);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.locator(".connection[data-state=connected]").waitFor();
+}
+
+async function dialogForm(page, title) {
+  const dialog = page.locator("dialog[open]");
+  await dialog.getByRole("heading", { name: title }).waitFor();
+  return dialog;
+}
+
+async function createRoom(user, name, key = null) {
+  const { page } = user;
+  await page.getByRole("button", { name: "New room" }).click();
+  const dialog = await dialogForm(page, "New room");
+  await dialog.getByLabel("Name").fill(name);
+  if (key) {
+    await dialog.getByLabel("Visibility").selectOption("private");
+    await dialog.getByLabel("Key").fill(key);
+  }
+  await dialog.getByRole("button", { name: "Create" }).click();
+  await page.locator(".room-title", { hasText: name }).waitFor();
+}
+
+async function say(user, text) {
+  const box = user.page.getByLabel("Message", { exact: true });
+  await box.fill(text);
+  await box.press("Enter");
+}
+
+function messageBodies(user) {
+  return user.page.locator(".messages .message .body").allTextContents();
+}
+
+async function sees(user, text) {
+  await user.page.locator(".messages .message .body", { hasText: text }).first().waitFor();
+}
+
+/** Calls the API from inside the page, with its cookie and CSRF token. */
+function apiIn(user, method, path, body) {
+  return user.page.evaluate(async ([method, path, body]) => {
+    const csrf = document.cookie.match(/natter_csrf=([^;]+)/)?.[1] || "";
+    const res = await fetch(`/api/v1${path}`, {
+      method, headers: { "content-type": "application/json", "x-csrf-token": csrf }, body: body ? JSON.stringify(body) : undefined,
+    });
+    return res.json();
+  }, [method, path, body]);
+}
+
+let ana;
+let bob;
+
+test("two people register, meet in a room and chat live", async () => {
+  ana = await person("ana");
+  bob = await person("bob");
+  await register(ana);
+  await register(bob);
+  await createRoom(ana, "Lobby");
+
+  await bob.page.getByRole("button", { name: "Join" }).click();
+  const dialog = await dialogForm(bob.page, "Join a room");
+  await dialog.getByLabel("Room name").fill("lobby");
+  await dialog.getByRole("button", { name: "Join" }).click();
+  await bob.page.locator(".room-title", { hasText: "Lobby" }).waitFor();
+
+  await say(ana, "hello from ana");
+  await sees(bob, "hello from ana");
+  await say(bob, "hi ana, bob here");
+  await sees(ana, "hi ana, bob here");
+  await ana.page.locator(".message.mine .body", { hasText: "hello from ana" }).waitFor();
+  await ana.page.locator(".message:not(.pending) .body", { hasText: "hello from ana" }).waitFor();
+  // Shift+Enter makes a new line instead of sending.
+  const box = ana.page.getByLabel("Message", { exact: true });
+  await box.fill("line one");
+  await box.press("Shift+Enter");
+  await box.type("line two");
+  assert.equal(await box.inputValue(), "line one\nline two");
+  await box.press("Enter");
+  await sees(bob, "line two");
+  // Typing shows in the other's page and ends with the message.
+  await bob.page.getByLabel("Message", { exact: true }).fill("I am typ");
+  await ana.page.locator(".typing", { hasText: "bob is typing…" }).waitFor();
+  await say(bob, "I am typing no more");
+  await sees(ana, "I am typing no more");
+  await ana.page.locator(".typing", { hasText: "bob is typing" }).waitFor({ state: "detached" }).catch(() => {});
+  assert.equal(await ana.page.locator(".typing").textContent(), "");
+  // Both are online in the member list.
+  await ana.page.getByRole("button", { name: "Members" }).click();
+  await ana.page.locator(".member.online", { hasText: "bob" }).waitFor();
+  await ana.page.getByRole("button", { name: "Members" }).click();
+});
+
+test("user text is shown as text, links are safe", async () => {
+  await say(ana, "<img src=x onerror=alert(1)> see https://example.com/page");
+  await sees(bob, "<img src=x onerror=alert(1)>");
+  assert.equal(await bob.page.locator(".messages img:not(.avatar)").count(), 0, "no image element from a message");
+  const link = bob.page.locator(".messages a", { hasText: "https://example.com/page" });
+  assert.equal(await link.getAttribute("rel"), "noopener noreferrer");
+});
+
+test("a private room needs its key", async () => {
+  await createRoom(ana, "Secret", "sesame12");
+  await bob.page.getByRole("button", { name: "Join" }).click();
+  const dialog = await dialogForm(bob.page, "Join a room");
+  await dialog.getByLabel("Room name").fill("Secret");
+  await dialog.getByRole("button", { name: "Join" }).click();
+  await dialog.getByLabel("Key").fill("wrong key");
+  await dialog.getByRole("button", { name: "Join" }).click();
+  await dialog.locator(".form-error", { hasText: "wrong key" }).waitFor();
+  await dialog.getByLabel("Key").fill("sesame12");
+  await dialog.getByRole("button", { name: "Join" }).click();
+  await bob.page.locator(".room-title", { hasText: "Secret" }).waitFor();
+  expectFailedRequests("bob", 403, 2); // "this room needs a key", then "wrong key"
+  await say(bob, "in the vault");
+  // An unsent draft survives switching rooms.
+  await ana.page.locator(".room", { hasText: "Lobby" }).click();
+  await ana.page.getByLabel("Message", { exact: true }).fill("half a thought");
+  await ana.page.locator(".room", { hasText: "Secret" }).click();
+  await sees(ana, "in the vault");
+  assert.equal(await ana.page.getByLabel("Message", { exact: true }).inputValue(), "");
+  await ana.page.locator(".room", { hasText: "Lobby" }).click();
+  assert.equal(await ana.page.getByLabel("Message", { exact: true }).inputValue(), "half a thought");
+  await ana.page.getByLabel("Message", { exact: true }).fill("");
+  await ana.page.screenshot({ path: `${SHOTS}/desktop.png` });
+});
+
+test("a direct message raises an unread badge and the tab title", async () => {
+  await ana.page.locator(".room", { hasText: "Lobby" }).click();
+  await bob.page.getByRole("button", { name: "Message…" }).click();
+  const dialog = await dialogForm(bob.page, "New direct message");
+  await dialog.getByLabel("Search people").fill("ana");
+  await dialog.getByRole("button", { name: "Message" }).first().click();
+  await bob.page.locator(".room-title", { hasText: "ana" }).waitFor();
+  await say(bob, "psst, private");
+  const badge = ana.page.locator(".room", { has: ana.page.locator(".room-name", { hasText: "@ bob" }) }).locator(".badge");
+  await badge.waitFor();
+  assert.equal(await badge.textContent(), "1");
+  await ana.page.waitForFunction(() => document.title === "(1) Natter");
+  await ana.page.locator(".room", { has: ana.page.locator(".room-name", { hasText: "@ bob" }) }).click();
+  await sees(ana, "psst, private");
+  await badge.waitFor({ state: "detached" });
+});
+
+test("reload keeps history and scrolling up loads older pages in place", async () => {
+  const { rooms } = await apiIn(ana, "GET", "/rooms");
+  const lobby = rooms.find((r) => r.name === "Lobby");
+  for (let i = 1; i <= 120; i++) {
+    await apiIn(ana, "POST", `/rooms/${lobby.id}/messages`, { client_id: `seed-${i}`, body: `seed message ${i}` });
+  }
+  await ana.page.reload();
+  await ana.page.locator(".room", { hasText: "Lobby" }).click();
+  await sees(ana, "seed message 120");
+  const before = (await messageBodies(ana)).length;
+  assert.ok(before <= 60, `one page at first (${before})`);
+  const firstShown = (await messageBodies(ana))[0];
+  await ana.page.locator(".messages").evaluate((el) => { el.scrollTop = 0; });
+  await ana.page.waitForFunction((n) => document.querySelectorAll(".messages .message").length > n, before);
+  const anchor = ana.page.locator(".messages .message .body", { hasText: firstShown }).first();
+  assert.ok(await anchor.isVisible(), "the message that was on top stays in view");
+  for (let i = 0; i < 5 && !(await ana.page.locator(".history-start").count()); i++) {
+    await ana.page.locator(".messages").evaluate((el) => { el.scrollTop = 0; });
+    await ana.page.waitForTimeout(300);
+  }
+  await ana.page.locator(".history-start").waitFor();
+  const all = await messageBodies(ana);
+  const seeds = all.filter((t) => t.startsWith("seed message "));
+  assert.equal(seeds.length, 120, "every message once");
+  assert.equal(new Set(all).size, all.length, "no duplicates");
+});
+
+test("going offline and back fills the gap without duplicates", async () => {
+  await bob.page.locator(".room", { hasText: "Lobby" }).click();
+  await sees(bob, "seed message 120");
+  await bob.context.setOffline(true);
+  await bob.page.locator(".connection[data-state=offline]").waitFor();
+  for (const text of ["while away 1", "while away 2", "while away 3"]) await say(ana, text);
+  await sees(ana, "while away 3");
+  await bob.context.setOffline(false);
+  // Loads the browser refused while it was offline (an avatar image, say) are the test's doing.
+  for (let at; (at = problems.findIndex((p) => p.startsWith("bob: console:") && p.includes("ERR_INTERNET_DISCONNECTED"))) >= 0;) {
+    problems.splice(at, 1);
+  }
+  await bob.page.locator(".connection[data-state=connected]").waitFor();
+  await sees(bob, "while away 3");
+  const bodies = await messageBodies(bob);
+  for (const text of ["while away 1", "while away 2", "while away 3"]) {
+    assert.equal(bodies.filter((b) => b === text).length, 1, `${text} exactly once`);
+  }
+});
+
+test("a ban moves the banned user out while the page is open", async () => {
+  await ana.page.locator(".room", { hasText: "Lobby" }).click();
+  await ana.page.getByRole("button", { name: "Room settings" }).click();
+  const dialog = await dialogForm(ana.page, "Settings of “Lobby”");
+  await dialog.locator(".pick-list li", { hasText: "bob" }).getByRole("button", { name: "Ban" }).click();
+  await bob.page.locator(".notice-bar", { hasText: "You were banned from “Lobby”" }).waitFor();
+  await bob.page.locator(".room", { hasText: "Lobby" }).waitFor({ state: "detached" });
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+});
+
+test("a phone-sized screen is usable", async () => {
+  const carol = await person("carol", { width: 360, height: 740 });
+  await register(carol);
+  const sidebar = carol.page.locator("#sidebar");
+  assert.ok(!(await sidebar.evaluate((el) => el.classList.contains("open"))));
+  await carol.page.getByRole("button", { name: "Show rooms" }).click();
+  await carol.page.getByRole("button", { name: "Browse" }).click();
+  const dialog = await dialogForm(carol.page, "Public rooms");
+  await dialog.locator("li", { hasText: "Lobby" }).getByRole("button", { name: "Join" }).click();
+  await carol.page.locator(".room-title", { hasText: "Lobby" }).waitFor();
+  await say(carol, "hello from a phone");
+  await sees(ana, "hello from a phone");
+  const width = await carol.page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 360, `nothing wider than the screen (${width})`);
+  await carol.page.screenshot({ path: `${SHOTS}/phone.png` });
+  await carol.context.close();
+});
+
+test("no console errors and no CSP violations", () => {
+  assert.deepEqual(problems, []);
+});

@@ -1,0 +1,63 @@
+//! `natter admin`: account chores run against the database directly. Passwords come from a
+//! prompt (or standard input when it is not a terminal), never from the command line.
+
+use std::io::{BufRead, IsTerminal};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::bus::LocalBus;
+use crate::chat::Chat;
+use crate::config::Config;
+use crate::hub::Hub;
+
+/// Reads a password from the terminal (twice) or one line of standard input.
+pub fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Password again: ")?;
+        anyhow::ensure!(first == again, "the passwords differ");
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from stdin")?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}
+
+async fn chat(config: Config) -> anyhow::Result<Chat> {
+    let store = crate::store::open(&config.database_url()).await?;
+    let bus = Arc::new(LocalBus::new(Arc::new(Hub::new(16))));
+    Ok(Chat::new(store, bus, Arc::new(config)).0)
+}
+
+pub async fn create_user(config: Config, name: &str, admin: bool) -> anyhow::Result<()> {
+    let password = read_password()?;
+    let chat = chat(config).await?;
+    let user = chat
+        .create_user(name, &password, None, admin)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "created user {} ({}){}",
+        user.username,
+        user.id,
+        if admin { " as admin" } else { "" }
+    );
+    chat.store.close().await;
+    Ok(())
+}
+
+pub async fn reset_password(config: Config, name: &str) -> anyhow::Result<()> {
+    let password = read_password()?;
+    let chat = chat(config).await?;
+    chat.reset_password(name, &password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("password of {name} reset; all of its sessions are signed out");
+    chat.store.close().await;
+    Ok(())
+}

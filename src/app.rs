@@ -1,0 +1,201 @@
+//! Wiring: [`App::start`] opens the store and builds the hub, bus and chat service;
+//! [`serve`] runs the router on an already-bound listener until the shutdown future
+//! resolves, then drains: stop accepting, close every socket with "going away", let pending
+//! commits finish, close the store.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::serve::ListenerExt as _;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::task::TaskTracker;
+
+use crate::bus::redis::RedisBus;
+use crate::bus::{Bus, LocalBus};
+use crate::chat::{Chat, retention};
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::protocol::close;
+
+/// What every handler and connection shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub chat: Arc<Chat>,
+    pub hub: Arc<Hub>,
+    pub config: Arc<Config>,
+    /// Live WebSocket connections, awaited on shutdown.
+    pub tasks: TaskTracker,
+    /// Set when this server terminates TLS itself.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// A started application: its state and the background tasks to stop on shutdown.
+pub struct App {
+    pub state: AppState,
+    committer: JoinHandle<()>,
+    pruner: JoinHandle<()>,
+    liveness: JoinHandle<()>,
+}
+
+impl App {
+    pub async fn start(config: Config) -> anyhow::Result<Self> {
+        let config = Arc::new(config);
+        crate::metrics::handle(); // install the recorder before anything records
+        let store = crate::store::open(&config.database_url()).await?;
+        let hub = Arc::new(Hub::new(config.outbound_queue));
+        // In a cluster every node has a name: its own events come back from Redis marked so.
+        let node = config.redis_url.as_ref().map(|_| {
+            config
+                .node_id
+                .clone()
+                .unwrap_or_else(|| crate::domain::UserId::generate().to_string())
+        });
+        let bus: Arc<dyn Bus> = match (&config.redis_url, &node) {
+            (Some(url), Some(node)) => {
+                tracing::info!(node = %node, "cluster mode: fan-out through Redis");
+                RedisBus::start(url, hub.clone(), node.clone())?
+            }
+            _ => Arc::new(LocalBus::new(hub.clone())),
+        };
+        let (mut chat, committer) = Chat::new(store, bus, config.clone());
+        if let (Some(url), Some(node)) = (&config.redis_url, &node) {
+            chat.board = Some(crate::bus::redis::PresenceBoard::start(url, node.clone()).await?);
+        }
+        let chat = Arc::new(chat);
+        let pruner = tokio::spawn(retention::run(chat.clone()));
+        let liveness = tokio::spawn(crate::chat::run_liveness(chat.clone()));
+        let tls = crate::tls::server_config(&config)?;
+        let state = AppState {
+            chat,
+            hub,
+            config,
+            tasks: TaskTracker::new(),
+            tls,
+        };
+        Ok(Self {
+            state,
+            committer,
+            pruner,
+            liveness,
+        })
+    }
+}
+
+/// How long shutdown waits for sockets to drain.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves until `shutdown` resolves, then shuts down gracefully.
+pub async fn serve(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let App {
+        state,
+        committer,
+        pruner,
+        liveness,
+    } = app;
+    let router = crate::http::router(state.clone());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let hub = state.hub.clone();
+    let tasks = state.tasks.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: closing connections");
+        // Upgraded sockets are not tracked by the HTTP server: close them ourselves.
+        hub.close_all(close::GOING_AWAY);
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    if let Some(bind) = state
+        .config
+        .http_redirect_bind
+        .filter(|_| state.tls.is_some())
+    {
+        let redirect = TcpListener::bind(bind).await?;
+        let https_port = listener.local_addr()?.port();
+        tracing::info!(%bind, "plain HTTP here redirects to HTTPS");
+        let done = stopped(stop_rx.clone());
+        tokio::spawn(async move {
+            let app = crate::http::redirect_router(https_port);
+            let _ = axum::serve(redirect, app)
+                .with_graceful_shutdown(done)
+                .await;
+        });
+    }
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    match state.tls.clone() {
+        Some(tls) => {
+            let handle = axum_server::Handle::new();
+            let done = stopped(stop_rx.clone());
+            let graceful = handle.clone();
+            tokio::spawn(async move {
+                done.await;
+                graceful.graceful_shutdown(Some(DRAIN_TIMEOUT));
+            });
+            let listener = listener.into_std()?;
+            let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
+            // Small frames must leave at once: no Nagle delay (it costs ~40 ms with delayed ACKs).
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
+                .acceptor(axum_server::accept::NoDelayAcceptor::new());
+            axum_server::from_tcp(listener)
+                .acceptor(acceptor)
+                .handle(handle)
+                .serve(service)
+                .await?;
+        }
+        None => {
+            // Small frames must leave at once: no Nagle delay (it costs ~40 ms with delayed ACKs).
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            axum::serve(listener, service)
+                .with_graceful_shutdown(stopped(stop_rx.clone()))
+                .await?;
+        }
+    }
+    tasks.close();
+    if tokio::time::timeout(DRAIN_TIMEOUT, tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not close in time");
+    }
+    pruner.abort();
+    liveness.abort();
+    // The last handle to the chat service drops here; the committer then commits what is
+    // queued and ends.
+    let chat = state.chat.clone();
+    drop(state);
+    let store = chat.store.clone();
+    drop(chat);
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, committer).await;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,168 @@
+//! What users can do, carried out: each command is validated into domain types, checked
+//! against the permission rules, written through the [`Store`] and announced on the [`Bus`].
+//! HTTP handlers and the WebSocket reader both call in here, so the two transports behave
+//! the same. No axum here.
+
+mod accounts;
+pub mod avatar;
+mod commit;
+mod guard;
+mod messages;
+mod presence;
+mod profile;
+pub mod retention;
+mod rooms;
+mod typing;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+pub use accounts::{Credentials, SignedIn, csrf_token};
+pub use commit::Committer;
+pub use profile::{ProfilePatch, run_liveness};
+pub use rooms::{NewRoomRequest, RoomPatch};
+
+use crate::bus::{Bus, BusEvent, Frame};
+use crate::config::Config;
+use crate::domain::{RoomId, UserId, ValidationError};
+use crate::protocol::ServerEvent;
+use crate::store::{Store, StoreError};
+
+/// Why a command was refused. Each maps to one stable error code.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Invalid(ValidationError),
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("{0}")]
+    TooLarge(&'static str),
+    #[error("{0}")]
+    Unsupported(&'static str),
+    #[error("too many requests; retry in {} s", .0.as_secs().max(1))]
+    RateLimited(Duration),
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    /// The stable, documented error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid(e) if e.too_long => "payload_too_large",
+            Self::Invalid(_) => "invalid_input",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::TooLarge(_) => "payload_too_large",
+            Self::Unsupported(_) => "unsupported_media_type",
+            Self::RateLimited(_) => "rate_limited",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<ValidationError> for Error {
+    fn from(e: ValidationError) -> Self {
+        Self::Invalid(e)
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::NotFound("resource"),
+            StoreError::Conflict(what) => Self::Conflict(what),
+            StoreError::Other(e) => Self::Internal(e),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Shorthand for a field-level validation error.
+pub(crate) fn invalid(field: &'static str, message: &str) -> Error {
+    Error::Invalid(ValidationError {
+        field,
+        message: message.into(),
+        too_long: false,
+    })
+}
+
+/// The chat service: shared by every request and connection.
+pub struct Chat {
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn Bus>,
+    pub committer: Committer,
+    pub config: Arc<Config>,
+    /// This node's view of who is online.
+    pub presence: presence::Presence,
+    /// In a cluster: presence over all nodes.
+    pub board: Option<Arc<crate::bus::redis::PresenceBoard>>,
+    pub typing: typing::Typing,
+    send_limiter: DefaultKeyedRateLimiter<UserId>,
+    login_guard: guard::FailureGuard,
+    key_guard: guard::FailureGuard,
+}
+
+impl Chat {
+    /// Builds the service and starts its group-commit task (which ends once the service and
+    /// every committer handle are dropped).
+    pub fn new(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        config: Arc<Config>,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (committer, task) = Committer::start(store.clone(), bus.clone());
+        let quota = Quota::per_second(config.send_rate_per_sec.try_into().expect("validated"))
+            .allow_burst(config.send_burst.try_into().expect("validated"));
+        let window = Duration::from_secs(config.login_window_secs);
+        let chat = Self {
+            store,
+            bus,
+            committer,
+            board: None,
+            presence: presence::Presence::new(Duration::from_secs(config.away_after_secs)),
+            typing: typing::Typing::new(Duration::from_millis(config.typing_ttl_ms)),
+            send_limiter: RateLimiter::keyed(quota),
+            login_guard: guard::FailureGuard::new(window),
+            key_guard: guard::FailureGuard::new(window),
+            config,
+        };
+        (chat, task)
+    }
+
+    /// Serialises an event once and publishes it to a room's listeners.
+    fn publish_room(
+        &self,
+        room_id: &RoomId,
+        event: ServerEvent<'_>,
+        change: Option<crate::bus::RoomChange>,
+    ) {
+        let frame = Frame::new(event.to_text());
+        self.bus.publish(BusEvent::Room {
+            room_id: room_id.clone(),
+            frame: Some(frame),
+            change,
+        });
+    }
+
+    /// Serialises an event once and publishes it to all of one user's connections.
+    fn publish_user(&self, user_id: &UserId, event: ServerEvent<'_>) {
+        let frame = Frame::new(event.to_text());
+        self.bus.publish(BusEvent::User {
+            user_id: user_id.clone(),
+            frame: Some(frame),
+            change: None,
+        });
+    }
+}

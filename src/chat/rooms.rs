@@ -1,0 +1,499 @@
+//! Rooms: create, find, join with or without a key, leave, settings, roles, bans, delete,
+//! and direct rooms between two users. Room keys are secrets like passwords: the same slow
+//! hash protects them at rest, and wrong guesses are throttled per user and room.
+
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::accounts::{hash_password, verify_password};
+use super::{Chat, Error, Result, invalid};
+use crate::bus::{BusEvent, Frame, JoinPoint, RoomChange, UserChange};
+use crate::domain::{
+    HistoryVisibility, Membership, Message, NotifyLevel, Retention, Role, Room, RoomId, RoomKey,
+    RoomKind, RoomName, Sender, Seq, Topic, Unread, User, UserId, Visibility, can_ban,
+    can_change_settings, can_delete_room, can_set_role,
+};
+use crate::protocol::ServerEvent;
+use crate::store::{NewRoom, RoomSettings, StoreError};
+
+/// Most rooms a search returns.
+const SEARCH_LIMIT: i64 = 100;
+
+/// `POST /rooms`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRoomRequest {
+    pub name: String,
+    pub visibility: Visibility,
+    /// Required for private rooms, refused for public ones.
+    pub key: Option<String>,
+    pub topic: Option<String>,
+    pub history: Option<HistoryVisibility>,
+    pub retention: Option<Retention>,
+}
+
+/// `PATCH /rooms/{id}`: each field present is changed.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoomPatch {
+    pub topic: Option<String>,
+    /// A new key (private rooms).
+    pub key: Option<String>,
+    pub visibility: Option<Visibility>,
+    pub history: Option<HistoryVisibility>,
+    pub retention: Option<Retention>,
+}
+
+fn check_retention(r: &Retention) -> Result<()> {
+    if r.max_messages.is_some_and(|n| n < 1) {
+        return Err(invalid("retention", "max_messages must be at least 1"));
+    }
+    if r.max_age_secs.is_some_and(|n| n < 1) {
+        return Err(invalid("retention", "max_age_secs must be at least 1"));
+    }
+    Ok(())
+}
+
+fn not_found(e: StoreError) -> Error {
+    match e {
+        StoreError::NotFound => Error::NotFound("room"),
+        other => other.into(),
+    }
+}
+
+impl Chat {
+    /// The caller's membership, or why they have none (`not_found` when the room does not
+    /// exist or is private to others, `forbidden` when banned or not a member).
+    pub async fn member_of(&self, room_id: &RoomId, user: &UserId) -> Result<(Room, Membership)> {
+        let room = self.store.room(room_id).await.map_err(not_found)?;
+        match self.store.membership(room_id, user).await? {
+            Some(m) => Ok((room, m)),
+            None if self.store.is_banned(room_id, user).await? => {
+                Err(Error::Forbidden("you are banned from this room"))
+            }
+            None if room.kind == RoomKind::Public => {
+                Err(Error::Forbidden("not a member of this room"))
+            }
+            None => Err(Error::NotFound("room")),
+        }
+    }
+
+    /// Creates a room owned by `owner`.
+    #[tracing::instrument(skip_all, fields(owner = %owner.id))]
+    pub async fn create_room(&self, owner: &User, req: NewRoomRequest) -> Result<Room> {
+        let name = RoomName::parse(&req.name)?;
+        let topic = Topic::parse(req.topic.as_deref().unwrap_or(""))?.into_inner();
+        let retention = req.retention.unwrap_or_default();
+        check_retention(&retention)?;
+        let (kind, key_hash) = match (req.visibility, req.key) {
+            (Visibility::Public, None) => (RoomKind::Public, None),
+            (Visibility::Public, Some(_)) => {
+                return Err(invalid("key", "public rooms have no key"));
+            }
+            (Visibility::Private, None) => return Err(invalid("key", "private rooms need a key")),
+            (Visibility::Private, Some(k)) => (
+                RoomKind::Private,
+                Some(hash_password(RoomKey::parse(&k)?.expose()).await?),
+            ),
+        };
+        let new = NewRoom {
+            id: RoomId::generate(),
+            name: name.as_str().to_owned(),
+            name_key: Some(name.key()),
+            kind,
+            topic,
+            owner_id: owner.id.clone(),
+            key_hash,
+            history: req.history.unwrap_or_default(),
+            retention,
+            direct: None,
+        };
+        let room = self.store.create_room(new).await.map_err(|e| match e {
+            StoreError::Conflict(_) => Error::Conflict("a room with that name exists"),
+            other => other.into(),
+        })?;
+        let m = self
+            .store
+            .membership(&room.id, &owner.id)
+            .await?
+            .ok_or(Error::NotFound("room"))?;
+        let room = room.for_member(&m, Unread::default());
+        self.announce_join(&room, owner, m.joined_seq);
+        Ok(room)
+    }
+
+    /// Joins a public room, or a private one with its key. Idempotent for members.
+    #[tracing::instrument(skip_all, fields(user = %user.id))]
+    pub async fn join(&self, user: &User, name: &str, key: Option<&str>) -> Result<Room> {
+        let name = RoomName::parse(name)?;
+        let (room, key_hash) = self
+            .store
+            .room_by_name(&name.key())
+            .await
+            .map_err(not_found)?;
+        if let Some(m) = self.store.membership(&room.id, &user.id).await? {
+            let unread = self.store.unread(&room.id, &user.id).await?;
+            return Ok(room.for_member(&m, unread));
+        }
+        if self.store.is_banned(&room.id, &user.id).await? {
+            return Err(Error::Forbidden("you are banned from this room"));
+        }
+        if room.kind == RoomKind::Private {
+            let Some(key) = key else {
+                return Err(Error::Forbidden("this room needs a key"));
+            };
+            let guard_key = format!("{}:{}", user.id, room.id);
+            let limit = self.config.login_max_failures;
+            self.key_guard
+                .attempt(&guard_key, limit)
+                .map_err(Error::RateLimited)?;
+            let ok = match &key_hash {
+                Some(hash) => verify_password(key, hash).await?,
+                None => false,
+            };
+            if !ok {
+                return Err(Error::Forbidden("wrong key"));
+            }
+            self.key_guard.succeeded(&guard_key);
+        }
+        let m = self
+            .store
+            .add_member(&room.id, &user.id, Role::Member)
+            .await
+            .map_err(not_found)?;
+        let room = room.for_member(&m, Unread::default());
+        self.announce_join(&room, user, m.joined_seq);
+        Ok(room)
+    }
+
+    /// Subscribes the joiner's connections and tells the room (and the joiner's devices).
+    /// `from` is the room's `last_seq` when the membership began: the joiner's sockets
+    /// receive every message after it.
+    fn announce_join(&self, room: &Room, user: &User, from: Seq) {
+        let level = room
+            .notify
+            .unwrap_or(NotifyLevel::default_for(room.kind == RoomKind::Direct));
+        let point = JoinPoint {
+            from,
+            level,
+            direct: room.kind == RoomKind::Direct,
+        };
+        // The joiner's channel reaches every node holding one of their sockets (a node hears
+        // a room's channel only once it has listeners in that room): those sockets learn of
+        // the room and start receiving it. Then the room hears of the new member.
+        let text = ServerEvent::RoomUpdated {
+            room_id: &room.id,
+            room,
+        }
+        .to_text();
+        self.bus.publish(BusEvent::User {
+            user_id: user.id.clone(),
+            frame: Some(Frame::new(text)),
+            change: Some(UserChange::Joined(room.id.clone(), point)),
+        });
+        let sender = Sender::from(user);
+        let event = ServerEvent::MemberJoined {
+            room_id: &room.id,
+            user_id: &user.id,
+            user: &sender,
+        };
+        self.publish_room(&room.id, event, None);
+    }
+
+    /// Leaves a room. The owner cannot leave (they delete it instead); nor can a direct room
+    /// be left.
+    pub async fn leave(&self, user: &UserId, room_id: &RoomId) -> Result<()> {
+        let (room, m) = self.member_of(room_id, user).await?;
+        if room.kind == RoomKind::Direct {
+            return Err(Error::Conflict("direct rooms cannot be left"));
+        }
+        if m.role == Role::Owner {
+            return Err(Error::Conflict(
+                "the owner cannot leave; delete the room instead",
+            ));
+        }
+        self.store.remove_member(room_id, user).await?;
+        let event = ServerEvent::MemberLeft {
+            room_id,
+            user_id: user,
+        };
+        self.publish_room(room_id, event, Some(RoomChange::Removed(user.clone())));
+        Ok(())
+    }
+
+    /// Changes settings (owner and admins).
+    pub async fn update_room(
+        &self,
+        user: &UserId,
+        room_id: &RoomId,
+        patch: RoomPatch,
+    ) -> Result<Room> {
+        let (room, m) = self.member_of(room_id, user).await?;
+        if room.kind == RoomKind::Direct || !can_change_settings(m.role) {
+            return Err(Error::Forbidden(
+                "only the owner and admins change settings",
+            ));
+        }
+        let (_, old_key) = self
+            .store
+            .room_by_name(&room.name.to_lowercase())
+            .await
+            .map_err(not_found)?;
+        let topic = match patch.topic {
+            Some(t) => Topic::parse(&t)?.into_inner(),
+            None => room.topic.clone(),
+        };
+        let retention = patch.retention.unwrap_or(room.retention);
+        check_retention(&retention)?;
+        let visibility = patch.visibility.unwrap_or(match room.kind {
+            RoomKind::Private => Visibility::Private,
+            _ => Visibility::Public,
+        });
+        let (kind, key_hash) = match (visibility, patch.key) {
+            (Visibility::Public, None) => (RoomKind::Public, None),
+            (Visibility::Public, Some(_)) => {
+                return Err(invalid("key", "public rooms have no key"));
+            }
+            (Visibility::Private, Some(k)) => (
+                RoomKind::Private,
+                Some(hash_password(RoomKey::parse(&k)?.expose()).await?),
+            ),
+            (Visibility::Private, None) if old_key.is_some() => (RoomKind::Private, old_key),
+            (Visibility::Private, None) => {
+                return Err(invalid("key", "a private room needs a key"));
+            }
+        };
+        let settings = RoomSettings {
+            topic,
+            kind,
+            key_hash,
+            history: patch.history.unwrap_or(room.history),
+            retention,
+        };
+        let room = self
+            .store
+            .update_room(room_id, settings)
+            .await
+            .map_err(not_found)?;
+        self.publish_room(
+            room_id,
+            ServerEvent::RoomUpdated {
+                room_id,
+                room: &room,
+            },
+            None,
+        );
+        let unread = self.store.unread(room_id, user).await?;
+        Ok(room.for_member(&m, unread))
+    }
+
+    /// Deletes the room with everything in it (owner only); every member is told at once.
+    pub async fn delete_room(&self, user: &UserId, room_id: &RoomId) -> Result<()> {
+        let (_, m) = self.member_of(room_id, user).await?;
+        if !can_delete_room(m.role) {
+            return Err(Error::Forbidden("only the owner deletes the room"));
+        }
+        self.store.delete_room(room_id).await?;
+        self.publish_room(
+            room_id,
+            ServerEvent::RoomDeleted { room_id },
+            Some(RoomChange::Deleted),
+        );
+        Ok(())
+    }
+
+    /// The room's members, for any member (and anyone, for a public room).
+    pub async fn members(
+        &self,
+        user: &UserId,
+        room_id: &RoomId,
+    ) -> Result<Vec<(User, Membership)>> {
+        match self.member_of(room_id, user).await {
+            Ok(_) => {}
+            Err(Error::Forbidden(_)) if !self.store.is_banned(room_id, user).await? => {}
+            Err(e) => return Err(e),
+        }
+        Ok(self.store.members(room_id).await?)
+    }
+
+    /// Bans `target`: removed at once, their sockets told, no rejoin until unbanned.
+    pub async fn ban(
+        &self,
+        actor: &UserId,
+        room_id: &RoomId,
+        target: &UserId,
+        reason: &str,
+    ) -> Result<()> {
+        let (room, m) = self.member_of(room_id, actor).await?;
+        if reason.chars().count() > 256 {
+            return Err(invalid("reason", "must be at most 256 characters"));
+        }
+        self.store
+            .user(target)
+            .await
+            .map_err(|_| Error::NotFound("user"))?;
+        let target_role = self
+            .store
+            .membership(room_id, target)
+            .await?
+            .map(|t| t.role);
+        if room.kind == RoomKind::Direct || actor == target || !can_ban(m.role, target_role) {
+            return Err(Error::Forbidden("you may not ban this user"));
+        }
+        self.store.ban(room_id, target, actor, reason).await?;
+        let event = ServerEvent::MemberBanned {
+            room_id,
+            user_id: target,
+            reason,
+        };
+        self.publish_room(room_id, event, Some(RoomChange::Removed(target.clone())));
+        Ok(())
+    }
+
+    pub async fn unban(&self, actor: &UserId, room_id: &RoomId, target: &UserId) -> Result<()> {
+        let (_, m) = self.member_of(room_id, actor).await?;
+        if !can_ban(m.role, None) {
+            return Err(Error::Forbidden("only the owner and admins unban"));
+        }
+        if !self.store.unban(room_id, target).await? {
+            return Err(Error::NotFound("ban"));
+        }
+        Ok(())
+    }
+
+    /// The room's bans (owner and admins).
+    pub async fn bans(
+        &self,
+        actor: &UserId,
+        room_id: &RoomId,
+    ) -> Result<Vec<(User, String, chrono::DateTime<chrono::Utc>)>> {
+        let (_, m) = self.member_of(room_id, actor).await?;
+        if !can_ban(m.role, None) {
+            return Err(Error::Forbidden("only the owner and admins see bans"));
+        }
+        Ok(self.store.bans(room_id).await?)
+    }
+
+    /// Promotes to admin or demotes to member (owner only).
+    pub async fn set_role(
+        &self,
+        actor: &UserId,
+        room_id: &RoomId,
+        target: &UserId,
+        role: Role,
+    ) -> Result<()> {
+        let (_, m) = self.member_of(room_id, actor).await?;
+        let Some(t) = self.store.membership(room_id, target).await? else {
+            return Err(Error::NotFound("member"));
+        };
+        if !can_set_role(m.role, t.role, role) {
+            return Err(Error::Forbidden(
+                "only the owner promotes and demotes admins",
+            ));
+        }
+        self.store.set_role(room_id, target, role).await?;
+        self.publish_room(
+            room_id,
+            ServerEvent::RoleChanged {
+                room_id,
+                user_id: target,
+                role,
+            },
+            None,
+        );
+        Ok(())
+    }
+
+    /// The caller's rooms, each with its unread count.
+    pub async fn my_rooms(&self, user: &UserId) -> Result<Vec<Room>> {
+        let rooms = self.store.rooms_of(user).await?;
+        let mut last: std::collections::HashMap<RoomId, Message> = self
+            .store
+            .last_messages(user)
+            .await?
+            .into_iter()
+            .map(|m| (m.room_id.clone(), m))
+            .collect();
+        Ok(rooms
+            .into_iter()
+            .map(|(r, m, u)| {
+                let floor = m.visible_from(r.history);
+                let mut room = r.for_member(&m, u);
+                room.last_message = last
+                    .remove(&room.id)
+                    .filter(|msg| msg.seq > floor)
+                    .map(Box::new);
+                room
+            })
+            .collect())
+    }
+
+    pub async fn public_rooms(&self, q: &str) -> Result<Vec<Room>> {
+        Ok(self.store.public_rooms(q.trim(), SEARCH_LIMIT).await?)
+    }
+
+    pub async fn search_users(&self, q: &str) -> Result<Vec<User>> {
+        Ok(self.store.search_users(q.trim(), SEARCH_LIMIT).await?)
+    }
+
+    /// The direct room of the two users, created on first use.
+    pub async fn open_direct(&self, me: &User, other: &UserId) -> Result<Room> {
+        if &me.id == other {
+            return Err(invalid("user_id", "a direct room needs another user"));
+        }
+        let other = self
+            .store
+            .user(other)
+            .await
+            .map_err(|_| Error::NotFound("user"))?;
+        let mut pair = [me.id.clone(), other.id.clone()];
+        pair.sort();
+        let room = match self.store.direct_room(&pair).await {
+            Ok(room) => room,
+            Err(StoreError::NotFound) => {
+                let mut names = [me.username.as_str(), other.username.as_str()];
+                names.sort();
+                let new = NewRoom {
+                    id: RoomId::generate(),
+                    name: names.join(", "),
+                    name_key: None,
+                    kind: RoomKind::Direct,
+                    topic: String::new(),
+                    owner_id: me.id.clone(),
+                    key_hash: None,
+                    history: HistoryVisibility::Shared,
+                    retention: Retention::default(),
+                    direct: Some(pair.clone()),
+                };
+                match self.store.create_room(new).await {
+                    Ok(room) => {
+                        for user in [me, &other] {
+                            let m = Membership {
+                                room_id: room.id.clone(),
+                                user_id: user.id.clone(),
+                                role: Role::Member,
+                                joined_seq: 0,
+                                read_seq: 0,
+                                notify: None,
+                            };
+                            let shown = room.clone().for_member(&m, Unread::default());
+                            self.announce_join(&shown, user, 0);
+                        }
+                        room
+                    }
+                    // Both opened it at once: the other request created it.
+                    Err(StoreError::Conflict(_)) => self.store.direct_room(&pair).await?,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let m = self
+            .store
+            .membership(&room.id, &me.id)
+            .await?
+            .ok_or(Error::NotFound("room"))?;
+        let unread = self.store.unread(&room.id, &me.id).await?;
+        Ok(room.for_member(&m, unread))
+    }
+}

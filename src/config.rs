@@ -1,0 +1,311 @@
+//! Settings, from lowest to highest precedence: built-in defaults, an optional `natter.toml`,
+//! `NATTER_*` environment variables, command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::Args;
+use serde::Deserialize;
+
+/// Everything a running server needs to know.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// Directory for the SQLite database (and later uploads).
+    pub data_dir: PathBuf,
+    /// `sqlite://path` (default `sqlite://<data_dir>/natter.db`) or `postgres://...`.
+    pub database_url: Option<String>,
+    /// `redis://host:port`: set on every node of a cluster to fan out between them.
+    pub redis_url: Option<String>,
+    /// This node's name in the cluster (default: a random one).
+    pub node_id: Option<String>,
+    /// PEM certificate chain: serve HTTPS and WSS (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a generated self-signed certificate (development only).
+    pub tls_self_signed: bool,
+    /// With TLS: also listen here for plain HTTP that only redirects to HTTPS.
+    pub http_redirect_bind: Option<SocketAddr>,
+    /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Origins (besides the server's own) allowed to open cookie-authenticated WebSockets.
+    pub allowed_origins: Vec<String>,
+    /// Messages per second each user may send (sustained).
+    pub send_rate_per_sec: u32,
+    /// Messages a user may send in a burst.
+    pub send_burst: u32,
+    /// Server-wide retention: keep at most this many messages per room.
+    pub retention_max_messages: Option<i64>,
+    /// Server-wide retention: delete messages older than this many seconds.
+    pub retention_max_age_secs: Option<i64>,
+    /// How often the retention pruner runs, in seconds.
+    pub prune_interval_secs: u64,
+    /// Most messages one `sync` replays per room before saying `complete: false`.
+    pub sync_replay_limit: i64,
+    /// Frames queued for one connection before it is closed as a slow consumer.
+    pub outbound_queue: usize,
+    /// Seconds between server pings.
+    pub ping_interval_secs: u64,
+    /// A connection with no incoming frame (pongs count) for this long is closed.
+    pub idle_timeout_secs: u64,
+    /// Failed logins allowed per account, and per client address (times 4), per window.
+    pub login_max_failures: u32,
+    /// The window for login and room-key failure counting, in seconds.
+    pub login_window_secs: u64,
+    /// Log format: `text` or `json`.
+    pub log_format: String,
+    /// A connected user idle this long (no frame sent) shows as `away`.
+    pub away_after_secs: u64,
+    /// A typing indicator ends by itself after this long unless repeated.
+    pub typing_ttl_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: ([127, 0, 0, 1], 8080).into(),
+            data_dir: "data".into(),
+            database_url: None,
+            redis_url: None,
+            node_id: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_self_signed: false,
+            http_redirect_bind: None,
+            trusted_proxies: Vec::new(),
+            allowed_origins: Vec::new(),
+            send_rate_per_sec: 10,
+            send_burst: 20,
+            retention_max_messages: None,
+            retention_max_age_secs: None,
+            prune_interval_secs: 60,
+            sync_replay_limit: 2000,
+            outbound_queue: 1024,
+            ping_interval_secs: 25,
+            idle_timeout_secs: 60,
+            login_max_failures: 5,
+            login_window_secs: 300,
+            log_format: "text".into(),
+            away_after_secs: 300,
+            typing_ttl_ms: 6000,
+        }
+    }
+}
+
+impl Config {
+    /// Whether this server terminates TLS itself.
+    pub fn tls(&self) -> bool {
+        self.tls_self_signed || self.tls_cert.is_some()
+    }
+
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("natter.db").display()))
+    }
+}
+
+/// Flags (each also readable from a `NATTER_*` variable) that override the file.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Overrides {
+    /// Settings file (TOML); read when present.
+    #[arg(long, env = "NATTER_CONFIG", default_value = "natter.toml")]
+    pub config: PathBuf,
+    #[arg(long, env = "NATTER_BIND")]
+    pub bind: Option<SocketAddr>,
+    #[arg(long, env = "NATTER_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[arg(long, env = "NATTER_DATABASE_URL")]
+    pub database_url: Option<String>,
+    #[arg(long, env = "NATTER_REDIS_URL")]
+    pub redis_url: Option<String>,
+    #[arg(long, env = "NATTER_NODE_ID")]
+    pub node_id: Option<String>,
+    #[arg(long, env = "NATTER_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    #[arg(long, env = "NATTER_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a generated self-signed certificate (development only).
+    #[arg(long, env = "NATTER_TLS_SELF_SIGNED", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub tls_self_signed: Option<bool>,
+    #[arg(long, env = "NATTER_HTTP_REDIRECT_BIND")]
+    pub http_redirect_bind: Option<SocketAddr>,
+    /// Comma-separated addresses of trusted reverse proxies.
+    #[arg(long, env = "NATTER_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<std::net::IpAddr>>,
+    /// Comma-separated.
+    #[arg(long, env = "NATTER_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Option<Vec<String>>,
+    #[arg(long, env = "NATTER_SEND_RATE_PER_SEC")]
+    pub send_rate_per_sec: Option<u32>,
+    #[arg(long, env = "NATTER_SEND_BURST")]
+    pub send_burst: Option<u32>,
+    #[arg(long, env = "NATTER_RETENTION_MAX_MESSAGES")]
+    pub retention_max_messages: Option<i64>,
+    #[arg(long, env = "NATTER_RETENTION_MAX_AGE_SECS")]
+    pub retention_max_age_secs: Option<i64>,
+    #[arg(long, env = "NATTER_PRUNE_INTERVAL_SECS")]
+    pub prune_interval_secs: Option<u64>,
+    #[arg(long, env = "NATTER_SYNC_REPLAY_LIMIT")]
+    pub sync_replay_limit: Option<i64>,
+    #[arg(long, env = "NATTER_OUTBOUND_QUEUE")]
+    pub outbound_queue: Option<usize>,
+    #[arg(long, env = "NATTER_PING_INTERVAL_SECS")]
+    pub ping_interval_secs: Option<u64>,
+    #[arg(long, env = "NATTER_IDLE_TIMEOUT_SECS")]
+    pub idle_timeout_secs: Option<u64>,
+    #[arg(long, env = "NATTER_LOGIN_MAX_FAILURES")]
+    pub login_max_failures: Option<u32>,
+    #[arg(long, env = "NATTER_LOGIN_WINDOW_SECS")]
+    pub login_window_secs: Option<u64>,
+    #[arg(long, env = "NATTER_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    #[arg(long, env = "NATTER_AWAY_AFTER_SECS")]
+    pub away_after_secs: Option<u64>,
+    #[arg(long, env = "NATTER_TYPING_TTL_MS")]
+    pub typing_ttl_ms: Option<u64>,
+}
+
+impl Overrides {
+    /// Reads the file (if present) and applies the overrides on top.
+    pub fn load(&self) -> anyhow::Result<Config> {
+        let mut config = read_file(&self.config)?;
+        macro_rules! over {
+            ($($field:ident),*) => { $( if let Some(v) = &self.$field { config.$field = v.clone(); } )* };
+        }
+        over!(
+            bind,
+            data_dir,
+            allowed_origins,
+            send_rate_per_sec,
+            send_burst,
+            prune_interval_secs,
+            sync_replay_limit,
+            outbound_queue,
+            ping_interval_secs,
+            idle_timeout_secs,
+            login_max_failures,
+            login_window_secs,
+            log_format,
+            away_after_secs,
+            typing_ttl_ms
+        );
+        if self.database_url.is_some() {
+            config.database_url = self.database_url.clone();
+        }
+        if self.tls_cert.is_some() {
+            config.tls_cert = self.tls_cert.clone();
+        }
+        if self.tls_key.is_some() {
+            config.tls_key = self.tls_key.clone();
+        }
+        if let Some(on) = self.tls_self_signed {
+            config.tls_self_signed = on;
+        }
+        if self.http_redirect_bind.is_some() {
+            config.http_redirect_bind = self.http_redirect_bind;
+        }
+        if let Some(proxies) = &self.trusted_proxies {
+            config.trusted_proxies = proxies.clone();
+        }
+        if self.redis_url.is_some() {
+            config.redis_url = self.redis_url.clone();
+        }
+        if self.node_id.is_some() {
+            config.node_id = self.node_id.clone();
+        }
+        if self.retention_max_messages.is_some() {
+            config.retention_max_messages = self.retention_max_messages;
+        }
+        if self.retention_max_age_secs.is_some() {
+            config.retention_max_age_secs = self.retention_max_age_secs;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<Config> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => toml::from_str(&text).with_context(|| format!("reading {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+impl Config {
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.send_rate_per_sec > 0,
+            "send_rate_per_sec must be at least 1"
+        );
+        anyhow::ensure!(self.send_burst > 0, "send_burst must be at least 1");
+        anyhow::ensure!(
+            self.outbound_queue >= 16,
+            "outbound_queue must be at least 16"
+        );
+        anyhow::ensure!(
+            self.sync_replay_limit > 0,
+            "sync_replay_limit must be at least 1"
+        );
+        anyhow::ensure!(
+            self.login_max_failures > 0,
+            "login_max_failures must be at least 1"
+        );
+        anyhow::ensure!(
+            matches!(self.log_format.as_str(), "text" | "json"),
+            "log_format must be text or json"
+        );
+        anyhow::ensure!(
+            self.typing_ttl_ms >= 100,
+            "typing_ttl_ms must be at least 100"
+        );
+        anyhow::ensure!(
+            self.http_redirect_bind.is_none() || self.tls(),
+            "http_redirect_bind redirects to HTTPS: it needs tls_cert/tls_key or tls_self_signed"
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("natter.toml");
+        std::fs::write(&path, "bind = \"0.0.0.0:9000\"\nsend_burst = 50\n").unwrap();
+        let overrides = Overrides {
+            config: path,
+            send_burst: Some(70),
+            ..Default::default()
+        };
+        let config = overrides.load().unwrap();
+        assert_eq!(config.bind.port(), 9000);
+        assert_eq!(config.send_burst, 70);
+        assert_eq!(config.send_rate_per_sec, 10);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("natter.toml");
+        std::fs::write(&path, "bnd = \"0.0.0.0:9000\"\n").unwrap();
+        assert!(
+            Overrides {
+                config: path,
+                ..Default::default()
+            }
+            .load()
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,208 @@
+//! The records the store keeps and the API shows. They serialise exactly as the client
+//! contract describes them; secrets (password and key hashes) never live in these types.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{
+    HistoryVisibility, Mention, NotifyLevel, PresenceMode, Role, RoomId, Seq, SessionId, UserId,
+};
+
+/// Where a user's avatar is served: the uploaded one by content hash, or one generated from
+/// the username (initials on a colour).
+pub fn avatar_url(hash: Option<&str>, username: &str) -> String {
+    match hash {
+        Some(h) => format!("/avatars/{h}/256.png"),
+        None => format!("/avatars/default/{username}.svg"),
+    }
+}
+
+/// A user account as everyone may see it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    /// Server administrator (not a room role).
+    pub is_admin: bool,
+    pub created_at: DateTime<Utc>,
+    /// Up to 140 characters; may be empty.
+    pub status_text: String,
+    /// One emoji or empty.
+    pub status_emoji: String,
+    /// The 256 px avatar (`.../64.png` for the small one when uploaded).
+    pub avatar_url: String,
+    /// The user's own presence choice (shown to the user only, in `GET /me`).
+    #[serde(skip)]
+    pub presence_mode: PresenceMode,
+    /// Whether the user's read markers are shown to others (read receipts).
+    #[serde(skip)]
+    pub send_receipts: bool,
+}
+
+/// The short form of a user carried on every message.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Sender {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub avatar_url: String,
+}
+
+impl From<&User> for Sender {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id.clone(),
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            avatar_url: u.avatar_url.clone(),
+        }
+    }
+}
+
+/// One signed-in device or browser.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Session {
+    pub id: SessionId,
+    #[serde(skip)]
+    pub user_id: UserId,
+    pub user_agent: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+/// What kind of room: found by anyone, joined with a key, or between two users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomKind {
+    Public,
+    Private,
+    Direct,
+}
+
+impl RoomKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Private => "private",
+            Self::Direct => "direct",
+        }
+    }
+    pub fn from_db(s: &str) -> Self {
+        match s {
+            "private" => Self::Private,
+            "direct" => Self::Direct,
+            _ => Self::Public,
+        }
+    }
+}
+
+/// Limits on what a room keeps. `None` means "no limit of this kind" (for a room: fall back
+/// to the server default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Retention {
+    /// Keep at most this many of the newest messages.
+    pub max_messages: Option<i64>,
+    /// Delete messages older than this many seconds.
+    pub max_age_secs: Option<i64>,
+}
+
+/// A room. `unread`, `read_seq` and `role` are filled in when the room is shown to a member.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Room {
+    pub id: RoomId,
+    pub name: String,
+    pub kind: RoomKind,
+    pub topic: String,
+    pub owner_id: UserId,
+    pub history: HistoryVisibility,
+    pub retention: Retention,
+    /// The newest message's `seq` (0 when the room has none).
+    pub last_seq: Seq,
+    pub created_at: DateTime<Utc>,
+    /// For direct rooms: the two users.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direct_user_ids: Option<[UserId; 2]>,
+    /// The caller's role, when the caller is a member.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// The caller's read marker, when the caller is a member.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_seq: Option<Seq>,
+    /// Messages from others after the caller's read marker, when the caller is a member.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unread: Option<i64>,
+    /// How many of those mention the caller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unread_mentions: Option<i64>,
+    /// The caller's notification level here (their choice or the default for the kind).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifyLevel>,
+    /// The newest message the caller may read (in `GET /rooms` and `ready`), for previews.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<Box<Message>>,
+}
+
+/// Counts behind a member's unread badge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unread {
+    /// Messages from others after the read marker.
+    pub messages: i64,
+    /// Of those, the ones that mention the member.
+    pub mentions: i64,
+}
+
+impl Room {
+    /// Shows the room to one of its members.
+    pub fn for_member(mut self, m: &Membership, unread: Unread) -> Self {
+        self.role = Some(m.role);
+        self.read_seq = Some(m.read_seq);
+        self.unread = Some(unread.messages);
+        self.unread_mentions = Some(unread.mentions);
+        self.notify = Some(
+            m.notify
+                .unwrap_or(NotifyLevel::default_for(self.kind == RoomKind::Direct)),
+        );
+        self
+    }
+}
+
+/// A user's place in a room.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Membership {
+    pub room_id: RoomId,
+    pub user_id: UserId,
+    pub role: Role,
+    /// The room's `last_seq` when the user joined.
+    pub joined_seq: Seq,
+    /// The newest `seq` the user has read.
+    pub read_seq: Seq,
+    /// The member's chosen notification level (`None`: the default for the room's kind).
+    pub notify: Option<NotifyLevel>,
+}
+
+impl Membership {
+    /// The newest `seq` this member may *not* read: they read messages with `seq` above it.
+    pub fn visible_from(&self, history: HistoryVisibility) -> Seq {
+        match history {
+            HistoryVisibility::Shared => 0,
+            HistoryVisibility::Joined => self.joined_seq,
+        }
+    }
+}
+
+/// One stored message.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Message {
+    pub id: String,
+    pub room_id: RoomId,
+    pub seq: Seq,
+    pub sender: Sender,
+    pub client_id: String,
+    pub body: String,
+    /// Members named with `@username` in the body.
+    pub mentions: Vec<Mention>,
+    /// When the server stored it.
+    pub ts: DateTime<Utc>,
+}

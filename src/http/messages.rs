@@ -1,0 +1,99 @@
+//! Messages over HTTP: history pages, sending (for bots and scripts), and read markers.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{ApiError, ApiJson, ApiPath, ApiQuery, Auth, ErrorBody};
+use crate::app::AppState;
+use crate::domain::{Message, RoomId, Sender, Seq};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/rooms/{id}/messages", get(history).post(send))
+        .route("/rooms/{id}/read", post(mark_read))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct PageQuery {
+    /// Only messages with a smaller `seq` (default: the newest page).
+    before: Option<Seq>,
+    /// 1-200, default 50.
+    limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessagePage {
+    /// Oldest first.
+    messages: Vec<Message>,
+    /// This page reaches the oldest message the caller may read: stop paging.
+    history_start: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    /// The sender's own id for the message; a retry with the same one returns the original.
+    client_id: String,
+    body: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageResponse {
+    message: Message,
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadMarker {
+    seq: Seq,
+}
+
+#[utoipa::path(get, path = "/api/v1/rooms/{id}/messages", tag = "messages", params(PageQuery),
+    responses((status = 200, body = MessagePage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn history(
+    State(app): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<RoomId>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<axum::Json<MessagePage>, ApiError> {
+    let page = app
+        .chat
+        .history(&auth.user.id, &id, q.before, q.limit)
+        .await?;
+    Ok(axum::Json(MessagePage {
+        messages: page.messages,
+        history_start: page.history_start,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/messages", tag = "messages", request_body = SendRequest,
+    responses((status = 201, description = "Stored (or, for a repeated client_id, the original)", body = MessageResponse),
+              (status = 413, body = ErrorBody), (status = 429, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn send(
+    State(app): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<RoomId>,
+    ApiJson(req): ApiJson<SendRequest>,
+) -> Result<(StatusCode, axum::Json<MessageResponse>), ApiError> {
+    let message = app
+        .chat
+        .send(Sender::from(&auth.user), id, req.client_id, req.body)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(MessageResponse { message })))
+}
+
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/read", tag = "messages", request_body = ReadMarker,
+    responses((status = 200, description = "The marker now in force (it never moves back)", body = ReadMarker)))]
+async fn mark_read(
+    State(app): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<RoomId>,
+    ApiJson(req): ApiJson<ReadMarker>,
+) -> Result<axum::Json<ReadMarker>, ApiError> {
+    let seq = app.chat.mark_read(&auth.user.id, &id, req.seq).await?;
+    Ok(axum::Json(ReadMarker { seq }))
+}

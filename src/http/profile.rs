@@ -1,0 +1,117 @@
+//! Profiles over HTTP: change your profile and settings, upload or remove your avatar, and
+//! the avatar images themselves (content-addressed, cached for a year).
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, put};
+
+use super::auth::MeResponse;
+use super::{ApiError, ApiJson, ApiPath, Auth, ErrorBody};
+use crate::app::AppState;
+use crate::chat::{ProfilePatch, avatar};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/me", patch(update)).route(
+        "/me/avatar",
+        put(upload)
+            .delete(remove)
+            .layer(DefaultBodyLimit::max(avatar::MAX_BYTES + 1)),
+    )
+}
+
+/// The image routes, outside `/api/v1` (they are plain URLs for `<img>`).
+pub fn images() -> Router<AppState> {
+    Router::new()
+        .route("/avatars/default/{file}", get(generated))
+        .route("/avatars/{hash}/{file}", get(uploaded))
+}
+
+fn me(user: crate::domain::User) -> axum::Json<MeResponse> {
+    axum::Json(MeResponse {
+        presence: user.presence_mode,
+        send_receipts: user.send_receipts,
+        user,
+        csrf_token: None,
+    })
+}
+
+#[utoipa::path(patch, path = "/api/v1/me", tag = "accounts", request_body = ProfilePatch,
+    responses((status = 200, description = "The profile now; rooms you are in get `user_updated`", body = MeResponse),
+              (status = 400, body = ErrorBody)))]
+async fn update(
+    State(app): State<AppState>,
+    auth: Auth,
+    ApiJson(patch): ApiJson<ProfilePatch>,
+) -> Result<axum::Json<MeResponse>, ApiError> {
+    Ok(me(app.chat.update_profile(&auth.user, patch).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/me/avatar", tag = "accounts",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+                 description = "A PNG, JPEG, WebP or GIF image of at most 5 MiB (the type is read from the bytes)"),
+    responses((status = 200, body = MeResponse),
+              (status = 413, body = ErrorBody),
+              (status = 415, description = "Not a PNG, JPEG, WebP or GIF image", body = ErrorBody)))]
+async fn upload(
+    State(app): State<AppState>,
+    auth: Auth,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<axum::Json<MeResponse>, ApiError> {
+    let body = body.map_err(|r| match r.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::from(crate::chat::Error::TooLarge(
+            "an avatar may be at most 5 MiB",
+        )),
+        _ => ApiError::invalid(r.body_text()),
+    })?;
+    Ok(me(app.chat.upload_avatar(&auth.user.id, body).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/me/avatar", tag = "accounts",
+    responses((status = 200, description = "Back to the generated avatar", body = MeResponse)))]
+async fn remove(
+    State(app): State<AppState>,
+    auth: Auth,
+) -> Result<axum::Json<MeResponse>, ApiError> {
+    Ok(me(app.chat.remove_avatar(&auth.user.id).await?))
+}
+
+/// `/avatars/{hash}/{256|64}.png`: never changes, so caches keep it for a year.
+async fn uploaded(
+    State(app): State<AppState>,
+    ApiPath((hash, file)): ApiPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    let size = file
+        .strip_suffix(".png")
+        .and_then(|s| s.parse::<u32>().ok())
+        .filter(|s| avatar::SIZES.contains(s))
+        .ok_or_else(|| ApiError::not_found("no such avatar size"))?;
+    let bytes = match app.chat.store.avatar(&hash, size).await {
+        Ok(bytes) => bytes,
+        Err(crate::store::StoreError::NotFound) => {
+            return Err(ApiError::not_found("no such avatar"));
+        }
+        Err(e) => return Err(crate::chat::Error::from(e).into()),
+    };
+    let headers = [
+        (header::CONTENT_TYPE, "image/png"),
+        (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+    ];
+    Ok((headers, bytes).into_response())
+}
+
+/// `/avatars/default/{username}.svg`: initials on a colour, for users without an avatar.
+async fn generated(ApiPath(file): ApiPath<String>) -> Result<Response, ApiError> {
+    let name = file
+        .strip_suffix(".svg")
+        .ok_or_else(|| ApiError::not_found("no such avatar"))?;
+    let headers = [
+        (header::CONTENT_TYPE, "image/svg+xml"),
+        (header::CACHE_CONTROL, "public, max-age=86400"),
+    ];
+    Ok((headers, avatar::generated_svg(name)).into_response())
+}

@@ -1,0 +1,83 @@
+//! The `natter` command: parses the command line, starts tracing and calls into the library.
+
+use clap::{Parser, Subcommand};
+use natter::config::Overrides;
+
+#[derive(Parser)]
+#[command(name = "natter", version, about = "Self-hosted real-time chat server")]
+struct Cli {
+    #[command(flatten)]
+    settings: Overrides,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web client, the API and the WebSocket (the default).
+    Serve,
+    /// Create the database (if needed) and apply migrations, then exit.
+    Migrate,
+    /// Account chores.
+    #[command(subcommand)]
+    Admin(Admin),
+    /// Drive a running server like real clients and report throughput, loss and latency.
+    Bench(natter::bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum Admin {
+    /// Create a user; the password is read from a prompt or standard input.
+    CreateUser {
+        name: String,
+        /// Make the user a server administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Set a user's password (read from a prompt or standard input) and sign out their sessions.
+    ResetPassword { name: String },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = cli.settings.load()?;
+    init_tracing(&config.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let listener = tokio::net::TcpListener::bind(config.bind).await?;
+            let addr = listener.local_addr()?;
+            let scheme = if config.tls() { "https" } else { "http" };
+            let app = natter::app::App::start(config).await?;
+            tracing::info!("Natter is listening: open {scheme}://{addr}");
+            natter::app::serve(listener, app, natter::app::shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let store = natter::store::open(&config.database_url()).await?;
+            store.close().await;
+            // The URL may hold a password: name only the backend.
+            let url = config.database_url();
+            let kind = url.split(':').next().unwrap_or("database");
+            println!("database ready ({kind})");
+            Ok(())
+        }
+        Command::Admin(Admin::CreateUser { name, admin }) => {
+            natter::admin::create_user(config, &name, admin).await
+        }
+        Command::Bench(args) => natter::bench::main(args).await,
+        Command::Admin(Admin::ResetPassword { name }) => {
+            natter::admin::reset_password(config, &name).await
+        }
+    }
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NATTER_LOG")
+        .unwrap_or_else(|_| "natter=info,tower_http=warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,171 @@
+//! The WebSocket protocol's typed frames: what clients send ([`ClientFrame`]) and what the
+//! server sends ([`ServerEvent`]), exactly as `docs/protocol.md` describes them.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{
+    Message, NotifyReason, PresenceMode, PresenceStatus, Role, Room, RoomId, Sender, Seq,
+    SessionId, User, UserId,
+};
+
+/// A frame from the client, tagged by `"type"`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    Send {
+        room_id: RoomId,
+        client_id: String,
+        body: String,
+    },
+    /// Replay what was missed: the last `seq` seen per room.
+    Sync {
+        since: HashMap<RoomId, Seq>,
+    },
+    Typing {
+        room_id: RoomId,
+    },
+    Read {
+        room_id: RoomId,
+        seq: Seq,
+    },
+    /// Choose how others see you: `auto`, `away` or `invisible`.
+    Presence {
+        mode: PresenceMode,
+    },
+}
+
+/// The `type` values clients may send, for telling an unknown type from a malformed frame.
+pub const CLIENT_TYPES: [&str; 5] = ["send", "sync", "typing", "read", "presence"];
+
+/// An event from the server, tagged by `"type"`.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerEvent<'a> {
+    /// First frame after authentication.
+    Ready {
+        user: &'a User,
+        session_id: &'a SessionId,
+        rooms: &'a [Room],
+    },
+    /// The sender's message is durably stored.
+    Ack {
+        client_id: &'a str,
+        message: &'a Message,
+    },
+    Message {
+        message: &'a Message,
+    },
+    /// Replay for one room is done; `complete: false` when only the newest part was sent.
+    Synced {
+        room_id: &'a RoomId,
+        last_seq: Seq,
+        complete: bool,
+    },
+    Error {
+        code: &'a str,
+        message: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_id: Option<&'a str>,
+        /// The room the failed command named, when it named one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room_id: Option<&'a RoomId>,
+    },
+    RoomUpdated {
+        room_id: &'a RoomId,
+        room: &'a Room,
+    },
+    RoomDeleted {
+        room_id: &'a RoomId,
+    },
+    MemberJoined {
+        room_id: &'a RoomId,
+        user_id: &'a UserId,
+        user: &'a Sender,
+    },
+    MemberLeft {
+        room_id: &'a RoomId,
+        user_id: &'a UserId,
+    },
+    MemberBanned {
+        room_id: &'a RoomId,
+        user_id: &'a UserId,
+        reason: &'a str,
+    },
+    RoleChanged {
+        room_id: &'a RoomId,
+        user_id: &'a UserId,
+        role: Role,
+    },
+    /// `active: true` while the user types (it ends by itself after `expires_in_ms` unless
+    /// repeated); `active: false` when they sent a message or stopped.
+    Typing {
+        room_id: &'a RoomId,
+        user_id: &'a UserId,
+        user: &'a Sender,
+        active: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expires_in_ms: Option<u64>,
+    },
+    /// The user's read marker moved (sent to their own connections).
+    Read {
+        room_id: &'a RoomId,
+        seq: Seq,
+    },
+    /// A member's read marker moved (sent to the room, when that member shares receipts).
+    Receipt {
+        room_id: &'a RoomId,
+        user_id: &'a UserId,
+        seq: Seq,
+    },
+    /// What others see of a member changed.
+    Presence {
+        room_id: &'a RoomId,
+        user_id: &'a UserId,
+        status: PresenceStatus,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_seen: Option<DateTime<Utc>>,
+    },
+    /// A user's profile changed (to each room they are in, and to their own connections
+    /// without `room_id`).
+    UserUpdated {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room_id: Option<&'a RoomId>,
+        user: &'a User,
+    },
+    /// This message deserves a notification under the user's level for the room.
+    Notify {
+        room_id: &'a RoomId,
+        seq: Seq,
+        message_id: &'a str,
+        reason: NotifyReason,
+    },
+}
+
+impl ServerEvent<'_> {
+    /// Serialises the event once; the text is then shared by every receiver.
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).expect("server events always serialise")
+    }
+}
+
+/// WebSocket close codes the server uses (documented in `docs/protocol.md`).
+pub mod close {
+    /// The server is shutting down; reconnect (to another node) and `sync`.
+    pub const GOING_AWAY: u16 = 1001;
+    /// The node lost and regained its link to the other nodes: reconnect and `sync`.
+    pub const SERVICE_RESTART: u16 = 1012;
+    /// A frame was larger than the limit.
+    pub const TOO_BIG: u16 = 1009;
+    /// An unexpected server error.
+    pub const INTERNAL: u16 = 1011;
+    /// The session was signed out (logout, password change): do not reconnect with it.
+    pub const SESSION_REVOKED: u16 = 4001;
+    /// The client read too slowly and its outbound queue filled; reconnect and `sync`.
+    pub const SLOW_CONSUMER: u16 = 4008;
+    /// No frame (not even a pong) arrived within the idle timeout.
+    pub const IDLE: u16 = 4009;
+}

@@ -1,0 +1,246 @@
+//! Persistence behind the [`Store`] trait: SQLite (embedded default) and PostgreSQL (clusters),
+//! each owning its migrations and sharing one set of queries ([`sql`]). The store keeps and finds data; it never decides permissions.
+
+pub mod postgres;
+mod sql;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{
+    HistoryVisibility, Membership, Mention, Message, NotifyLevel, PresenceMode, Retention, Role,
+    Room, RoomId, RoomKind, Sender, Seq, Session, SessionId, Unread, User, UserId, avatar_url,
+    mention_candidates,
+};
+
+/// The store's errors: few on purpose. Constraint violations arrive as `Conflict`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A user to create.
+pub struct NewUser {
+    pub id: UserId,
+    pub username: String,
+    pub username_key: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub is_admin: bool,
+}
+
+/// A user's changeable profile and settings.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub display_name: String,
+    pub status_text: String,
+    pub status_emoji: String,
+    pub presence_mode: PresenceMode,
+    pub send_receipts: bool,
+}
+
+/// A room to create; its creator becomes the owner (and, for direct rooms, both users members).
+pub struct NewRoom {
+    pub id: RoomId,
+    pub name: String,
+    /// `None` for direct rooms.
+    pub name_key: Option<String>,
+    pub kind: RoomKind,
+    pub topic: String,
+    pub owner_id: UserId,
+    pub key_hash: Option<String>,
+    pub history: HistoryVisibility,
+    pub retention: Retention,
+    /// For direct rooms: the sorted pair, unique per pair.
+    pub direct: Option<[UserId; 2]>,
+}
+
+/// A room's changeable settings, written as a whole.
+pub struct RoomSettings {
+    pub topic: String,
+    pub kind: RoomKind,
+    pub key_hash: Option<String>,
+    pub history: HistoryVisibility,
+    pub retention: Retention,
+}
+
+/// A message to append; the store gives it the room's next `seq`.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub room_id: RoomId,
+    pub sender: Sender,
+    pub client_id: String,
+    pub body: String,
+}
+
+/// The result of one append: the message, and whether it had been stored before (a retry).
+#[derive(Debug, Clone)]
+pub struct Appended {
+    pub message: Message,
+    pub duplicate: bool,
+    /// The message is in a direct room (notification defaults differ).
+    pub direct: bool,
+}
+
+/// A page of messages, oldest first.
+pub struct MessageRange {
+    pub room_id: RoomId,
+    /// Only messages with `seq` above this (history visibility floor).
+    pub floor: Seq,
+    pub limit: i64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // users
+    async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+    async fn user(&self, id: &UserId) -> StoreResult<User>;
+    /// The user and their password hash, by case-folded username.
+    async fn user_credentials(&self, username_key: &str) -> StoreResult<(User, String)>;
+    async fn set_password_hash(&self, id: &UserId, hash: &str) -> StoreResult<()>;
+    /// Users whose username or display name contains `q` (case-insensitive).
+    async fn search_users(&self, q: &str, limit: i64) -> StoreResult<Vec<User>>;
+    /// Writes the profile and settings fields as a whole.
+    async fn update_profile(&self, id: &UserId, profile: &Profile) -> StoreResult<User>;
+    /// Stores the avatar's thumbnails (size, PNG bytes) under `hash` and points the user at
+    /// them; `None` returns the user to a generated avatar.
+    async fn set_avatar(
+        &self,
+        id: &UserId,
+        avatar: Option<(&str, &[(u32, Vec<u8>)])>,
+    ) -> StoreResult<User>;
+    /// One thumbnail of a stored avatar.
+    async fn avatar(&self, hash: &str, size: u32) -> StoreResult<Vec<u8>>;
+    /// When the user was last connected (`None`: never, or invisible).
+    async fn last_seen(&self, id: &UserId) -> StoreResult<Option<DateTime<Utc>>>;
+    async fn set_last_seen(&self, id: &UserId, at: DateTime<Utc>) -> StoreResult<()>;
+
+    // sessions
+    async fn create_session(&self, session: &Session, token_hash: &str) -> StoreResult<()>;
+    async fn session_by_token(&self, token_hash: &str) -> StoreResult<(Session, User)>;
+    async fn touch_session(&self, id: &SessionId, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn delete_session(&self, id: &SessionId) -> StoreResult<()>;
+    /// The user's sessions, most recently seen first.
+    async fn sessions_of(&self, user: &UserId) -> StoreResult<Vec<Session>>;
+    /// Deletes every session of the user but `keep`; returns the ids deleted.
+    async fn delete_other_sessions(
+        &self,
+        user: &UserId,
+        keep: Option<&SessionId>,
+    ) -> StoreResult<Vec<SessionId>>;
+
+    // rooms
+    async fn create_room(&self, room: NewRoom) -> StoreResult<Room>;
+    async fn room(&self, id: &RoomId) -> StoreResult<Room>;
+    /// The room and its key hash, by case-folded name.
+    async fn room_by_name(&self, name_key: &str) -> StoreResult<(Room, Option<String>)>;
+    async fn direct_room(&self, pair: &[UserId; 2]) -> StoreResult<Room>;
+    async fn update_room(&self, id: &RoomId, settings: RoomSettings) -> StoreResult<Room>;
+    /// Deletes the room with its messages, memberships and bans.
+    async fn delete_room(&self, id: &RoomId) -> StoreResult<()>;
+    /// Public rooms whose name contains `q` (case-insensitive), by name.
+    async fn public_rooms(&self, q: &str, limit: i64) -> StoreResult<Vec<Room>>;
+    /// The user's rooms with their membership and unread counts in each.
+    async fn rooms_of(&self, user: &UserId) -> StoreResult<Vec<(Room, Membership, Unread)>>;
+    /// A member's unread counts in one room.
+    async fn unread(&self, room: &RoomId, user: &UserId) -> StoreResult<Unread>;
+    async fn room_ids_of(&self, user: &UserId) -> StoreResult<Vec<RoomId>>;
+    /// Every room id with its own retention (for the pruner).
+    async fn all_rooms_retention(&self) -> StoreResult<Vec<(RoomId, Retention)>>;
+
+    // memberships and bans
+    async fn membership(&self, room: &RoomId, user: &UserId) -> StoreResult<Option<Membership>>;
+    /// Adds the user (joined at the room's current `last_seq`); returns the existing
+    /// membership if they already are one.
+    async fn add_member(&self, room: &RoomId, user: &UserId, role: Role)
+    -> StoreResult<Membership>;
+    /// Removes the membership; returns whether there was one.
+    async fn remove_member(&self, room: &RoomId, user: &UserId) -> StoreResult<bool>;
+    async fn set_role(&self, room: &RoomId, user: &UserId, role: Role) -> StoreResult<()>;
+    async fn members(&self, room: &RoomId) -> StoreResult<Vec<(User, Membership)>>;
+    /// Records the ban and removes the membership in one transaction.
+    async fn ban(&self, room: &RoomId, user: &UserId, by: &UserId, reason: &str)
+    -> StoreResult<()>;
+    /// Returns whether there was a ban.
+    async fn unban(&self, room: &RoomId, user: &UserId) -> StoreResult<bool>;
+    async fn is_banned(&self, room: &RoomId, user: &UserId) -> StoreResult<bool>;
+    /// The room's bans, newest first: the banned user, the reason and when.
+    async fn bans(&self, room: &RoomId) -> StoreResult<Vec<(User, String, DateTime<Utc>)>>;
+    /// The newest message of each of the user's rooms (those that have one).
+    async fn last_messages(&self, user: &UserId) -> StoreResult<Vec<Message>>;
+    /// Moves the read marker forward (never back); returns the marker now in force.
+    async fn mark_read(&self, room: &RoomId, user: &UserId, seq: Seq) -> StoreResult<Seq>;
+    /// Sets (or with `None` resets to the default) a member's notification level.
+    async fn set_notify(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+        level: Option<NotifyLevel>,
+    ) -> StoreResult<()>;
+    /// The read markers of the room's members who share them.
+    async fn receipts(&self, room: &RoomId) -> StoreResult<Vec<(UserId, Seq)>>;
+
+    // messages
+    /// Appends a batch in one transaction (group commit). Each entry gets its own result, in
+    /// order: the room's next `seq`, or the original message when `(sender, client_id)` was
+    /// stored before.
+    async fn append(&self, batch: &[NewMessage]) -> StoreResult<Vec<StoreResult<Appended>>>;
+    /// Up to `limit` messages with `seq < before` (all when `None`), newest ones, oldest first.
+    async fn messages_before(
+        &self,
+        range: MessageRange,
+        before: Option<Seq>,
+    ) -> StoreResult<Vec<Message>>;
+    /// Up to `limit` messages with `seq > after`: the newest ones when more exist, oldest
+    /// first; `true` when they are all there are.
+    async fn messages_after(
+        &self,
+        range: MessageRange,
+        after: Seq,
+    ) -> StoreResult<(Vec<Message>, bool)>;
+    /// The smallest kept `seq` above `floor`, if any.
+    async fn oldest_seq(&self, room: &RoomId, floor: Seq) -> StoreResult<Option<Seq>>;
+    /// Deletes up to `batch` messages of the room that fall outside `retention`; returns how
+    /// many went.
+    async fn prune(
+        &self,
+        room: &RoomId,
+        retention: Retention,
+        now: DateTime<Utc>,
+        batch: i64,
+    ) -> StoreResult<u64>;
+
+    /// Whether the database answers (for `/readyz`).
+    async fn ping(&self) -> bool;
+
+    /// Flushes and closes connections (graceful shutdown).
+    async fn close(&self);
+}
+
+/// Opens the store a `database_url` names, creating and migrating it when needed.
+pub async fn open(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if database_url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::open(database_url).await?))
+    } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
+        Ok(Arc::new(postgres::PgStore::open(database_url).await?))
+    } else {
+        anyhow::bail!(
+            "unsupported database_url {database_url:?} (expected sqlite:... or postgres://...)"
+        )
+    }
+}
+
+/// The id a message is known by: its room and its place in it.
+pub fn message_id(room: &RoomId, seq: Seq) -> String {
+    format!("{room}-{seq}")
+}

@@ -1,0 +1,52 @@
+//! The PostgreSQL store, for clusters: every node shares one database. Sequence numbers stay
+//! gap-free per room with many nodes writing because each append takes the room's row lock
+//! (`update rooms set last_seq = last_seq + 1 ... returning`) inside the batch transaction,
+//! and batches lock rooms in id order so nodes never deadlock. The queries are shared with
+//! SQLite ([`super::sql`]).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row, Transaction};
+
+use super::sql::*;
+use super::*;
+
+const GREATEST: &str = "greatest";
+const LEAST: &str = "least";
+const STRPOS: &str = "strpos";
+const BEGIN: &str = "begin";
+
+pub struct PgStore {
+    /// One pool serves reads and writes (PostgreSQL has no single-writer rule).
+    read: PgPool,
+    write: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://...`) and applies the PostgreSQL migrations.
+    pub async fn open(url: &str) -> anyhow::Result<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .with_context(|| format!("parsing database_url {url:?}"))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .context("connecting to PostgreSQL")?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .context("migrating the PostgreSQL database")?;
+        Ok(Self {
+            read: pool.clone(),
+            write: pool,
+        })
+    }
+}
+
+sql_store!(PgStore, Postgres, PgRow);

@@ -1,0 +1,68 @@
+//! The SQLite store: one file in WAL mode with `synchronous = FULL`. All writes go through a
+//! one-connection pool, so SQLite never sees two writers (no `SQLITE_BUSY` upgrade deadlocks)
+//! and group commit decides how many messages share an fsync; reads use a separate pool.
+//! The queries themselves are shared with PostgreSQL ([`super::sql`]).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::sql::*;
+use super::*;
+
+/// SQLite's two-argument `max`/`min` are scalar; `instr(haystack, needle)` finds text.
+const GREATEST: &str = "max";
+const LEAST: &str = "min";
+const STRPOS: &str = "instr";
+/// Write transactions take the write lock at once, so a second writer (another process on the
+/// same file) waits for `busy_timeout` instead of failing on a lock upgrade.
+const BEGIN: &str = "begin immediate";
+
+pub struct SqliteStore {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) and migrates the database at `url` (`sqlite://path`).
+    pub async fn open(url: &str) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .with_context(|| format!("parsing database_url {url:?}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        if let Some(dir) = options.get_filename().parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating data directory {}", dir.display()))?;
+            }
+        }
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .context("opening the SQLite database")?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&write)
+            .await
+            .context("migrating the SQLite database")?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await
+            .context("opening SQLite readers")?;
+        Ok(Self { read, write })
+    }
+}
+
+sql_store!(SqliteStore, Sqlite, SqliteRow);

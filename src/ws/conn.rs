@@ -1,0 +1,142 @@
+//! One WebSocket connection: a [`Reader`] (this task) and a [`Writer`] (spawned); when one
+//! ends, the other is told to end. The connection is registered with the hub and subscribed
+//! to its rooms *before* the rooms are read for `ready`, so everything committed afterwards
+//! arrives live.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+
+use super::reader::Reader;
+use super::track::Track;
+use super::writer::Writer;
+use crate::app::AppState;
+use crate::chat::Error;
+use crate::domain::{RoomId, RoomKind, Sender, Seq};
+use crate::http::Auth;
+use crate::protocol::{ServerEvent, close};
+
+/// Replies (acks, errors) and sync requests waiting for the writer.
+const CONTROL_QUEUE: usize = 256;
+
+/// From the reader to the writer.
+pub(super) enum Control {
+    Reply(String),
+    Sync(HashMap<RoomId, Seq>),
+}
+
+pub async fn run(socket: WebSocket, app: AppState, auth: Auth) {
+    let handle = app
+        .hub
+        .connect(Sender::from(&auth.user), auth.session.id.clone());
+    let conn = handle.conn.clone();
+    // Subscribe first, then read the rooms: whatever is committed after the read arrives live.
+    let ready = async {
+        let ids = app.chat.store.room_ids_of(&auth.user.id).await?;
+        app.hub.subscribe(&conn, ids.clone());
+        let rooms = app.chat.my_rooms(&auth.user.id).await?;
+        // A ban or leave that landed between the two reads found no subscription to end.
+        let kept: std::collections::HashSet<&RoomId> = rooms.iter().map(|r| &r.id).collect();
+        app.hub
+            .unsubscribe(&conn, ids.iter().filter(|id| !kept.contains(id)).cloned());
+        Ok::<_, crate::chat::Error>(rooms)
+    };
+    let (mut sink, stream) = socket.split();
+    let rooms = match ready.await {
+        Ok(rooms) => rooms,
+        Err(e) => {
+            tracing::error!(error = %e, "loading rooms for a new connection");
+            let _ = sink.send(close_frame(close::INTERNAL)).await;
+            app.hub.disconnect(&conn);
+            return;
+        }
+    };
+    let ready = ServerEvent::Ready {
+        user: &auth.user,
+        session_id: &auth.session.id,
+        rooms: &rooms,
+    };
+    let tracks = rooms
+        .iter()
+        .map(|r| (r.id.clone(), Track::starting_at(r.last_seq)));
+    let levels = rooms.iter().filter_map(|r| Some((r.id.clone(), r.notify?)));
+    let mut writer = Writer {
+        app: app.clone(),
+        user: auth.user.clone(),
+        tracks: tracks.collect(),
+        levels: levels.collect(),
+        direct: rooms
+            .iter()
+            .filter(|r| r.kind == RoomKind::Direct)
+            .map(|r| r.id.clone())
+            .collect(),
+    };
+    let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
+    let first = ready.to_text();
+    let closing = handle.closing.clone();
+    let writer_conn = conn.clone();
+    // Presence is recorded before `ready` goes out: once a client has `ready`, others
+    // (on any node) see it connected.
+    if let Err(e) = app.chat.user_connected(&auth.user).await {
+        tracing::warn!(error = %e, "announcing presence");
+    }
+    let write_task = tokio::spawn(async move {
+        let sent = tokio::time::timeout(
+            Duration::from_secs(10),
+            sink.send(WsMessage::Text(first.into())),
+        )
+        .await;
+        if matches!(sent, Ok(Ok(()))) {
+            writer
+                .run(&mut sink, handle.queue, control_rx, handle.closing)
+                .await;
+        }
+        // However the writer ended, the reader must end too.
+        writer_conn.close(close::GOING_AWAY);
+    });
+    let reader = Reader {
+        app: app.clone(),
+        conn: conn.clone(),
+        control: control_tx,
+    };
+    reader.run(stream, closing).await;
+    // The reader is done: make sure the writer ends too, then forget the connection.
+    conn.close(close::GOING_AWAY);
+    let _ = write_task.await;
+    app.hub.disconnect(&conn);
+    if let Err(e) = app.chat.user_disconnected(&auth.user.id).await {
+        tracing::warn!(error = %e, "announcing presence");
+    }
+}
+
+pub(super) fn close_frame(code: u16) -> WsMessage {
+    let reason = match code {
+        close::GOING_AWAY => "server going away",
+        close::TOO_BIG => "frame too large",
+        close::SESSION_REVOKED => "session revoked",
+        close::SLOW_CONSUMER => "too slow: reconnect and sync",
+        close::IDLE => "idle timeout",
+        _ => "internal error",
+    };
+    WsMessage::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+pub(super) fn error_event(e: &Error, client_id: Option<&str>, room_id: Option<&RoomId>) -> String {
+    let message = e.to_string();
+    if let Error::Internal(cause) = e {
+        tracing::error!(error = %cause, "websocket command failed");
+    }
+    ServerEvent::Error {
+        code: e.code(),
+        message: &message,
+        client_id,
+        room_id,
+    }
+    .to_text()
+}

@@ -1,0 +1,42 @@
+//! The web client in a real browser: starts the server on port 0 and runs the Playwright
+//! scenarios of `e2e/` in Debian's headless Chromium against it. `scripts/test` installs
+//! Chromium and the one npm package when they are missing.
+
+use std::path::Path;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn web_client_in_headless_chromium() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "Chromium is not installed at {chromium}: run the tests with scripts/test, which installs Debian's chromium"
+    );
+    if !root.join("e2e/node_modules/playwright-core").exists() {
+        let npm = std::process::Command::new("npm")
+            .args(["ci", "--prefix", "e2e", "--no-audit", "--no-fund"])
+            .current_dir(root)
+            .status()
+            .expect("npm runs");
+        assert!(npm.success(), "npm ci --prefix e2e failed");
+    }
+    let app = spawn_app().await;
+    let out = tokio::process::Command::new("node")
+        .args(["--test", "--test-concurrency=1", "e2e/"])
+        .current_dir(root)
+        .env("NATTER_URL", format!("http://{}", app.addr))
+        .env("NATTER_SCREENSHOTS", "docs/screenshots")
+        .env("CHROMIUM", &chromium)
+        .output()
+        .await
+        .expect("node runs");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "browser scenarios failed:\n{report}");
+    assert!(report.contains("# fail 0"), "{report}");
+}

@@ -1,0 +1,539 @@
+//! The cluster: real `natter serve` processes on different ports sharing PostgreSQL and
+//! Redis. Needs `NATTER_TEST_POSTGRES_URL` and `NATTER_TEST_REDIS_URL` (`.ci/run` sets them);
+//! without them these tests say so loudly and pass nothing off as tested.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::helpers::*;
+
+/// The cluster's shared services, or `None` (after saying so) when they are not configured.
+pub(crate) fn services() -> Option<(String, String)> {
+    let pg = std::env::var("NATTER_TEST_POSTGRES_URL").ok();
+    let redis = std::env::var("NATTER_TEST_REDIS_URL").ok();
+    match (pg, redis) {
+        (Some(pg), Some(redis)) => Some((pg, redis)),
+        _ => {
+            eprintln!(
+                "\n*** SKIPPED cluster test: set NATTER_TEST_POSTGRES_URL and NATTER_TEST_REDIS_URL (.ci/run does) ***\n"
+            );
+            None
+        }
+    }
+}
+
+/// One `natter serve` process; killed when dropped.
+pub(crate) struct Node {
+    child: Child,
+    pub(crate) url: String,
+}
+
+impl Node {
+    pub(crate) fn start(database_url: &str, redis_url: &str, name: &str, port: u16) -> Node {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_natter"))
+            .args(["--bind", &format!("127.0.0.1:{port}"), "serve"])
+            .env("NATTER_DATA_DIR", &dir)
+            .env("NATTER_DATABASE_URL", database_url)
+            .env("NATTER_REDIS_URL", redis_url)
+            .env("NATTER_NODE_ID", name)
+            .env("NATTER_SEND_RATE_PER_SEC", "10000")
+            .env("NATTER_SEND_BURST", "10000")
+            .env("NATTER_LOG", "natter=info")
+            .env("NATTER_TRUSTED_PROXIES", "127.0.0.1")
+            .env_remove("NATTER_BIND")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("natter starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = loop {
+            let line = lines.next().expect("the node logs its address").unwrap();
+            if let Some(at) = line.find("open http://") {
+                break line[at + 5..].trim().to_owned();
+            }
+        };
+        // Keep draining the log (shown with failures) so the node never blocks on a full pipe.
+        let tag = name.to_owned();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                eprintln!("[{tag}] {line}");
+            }
+        });
+        Node { child, url }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A client of one node.
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    id: String,
+}
+
+impl Client {
+    async fn register(node: &Node, name: &str) -> Client {
+        let http = reqwest::Client::new();
+        let res: Value = http
+            .post(format!("{}/api/v1/auth/register", node.url))
+            .json(&json!({"username": name, "password": "correct horse battery"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Client {
+            http,
+            base: node.url.clone(),
+            token: res["token"].as_str().unwrap().into(),
+            id: res["user"]["id"].as_str().unwrap().into(),
+        }
+    }
+
+    /// The same account, talking to another node.
+    fn on(&self, node: &Node) -> Client {
+        Client {
+            http: self.http.clone(),
+            base: node.url.clone(),
+            token: self.token.clone(),
+            id: self.id.clone(),
+        }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(
+                method.parse().unwrap(),
+                format!("{}/api/v1{path}", self.base),
+            )
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn ws(&self) -> Ws {
+        let url = format!("{}/api/v1/ws", self.base.replace("http://", "ws://"));
+        let mut req = url.into_client_request().unwrap();
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.token).parse().unwrap(),
+        );
+        let mut ws = Ws::connect(req).await.expect("websocket opens");
+        assert_eq!(ws.next_event().await["type"], "ready");
+        ws
+    }
+}
+
+async fn room(owner: &Client, name: &str, members: &[&Client]) -> String {
+    let (_, body) = owner
+        .call(
+            "POST",
+            "/rooms",
+            Some(json!({"name": name, "visibility": "public"})),
+        )
+        .await;
+    let id = body["room"]["id"].as_str().unwrap().to_owned();
+    for m in members {
+        assert_eq!(
+            m.call("POST", "/rooms/join", Some(json!({"name": name})))
+                .await
+                .0,
+            StatusCode::OK
+        );
+    }
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_share_chat_bans_deletes_and_sign_outs() {
+    let Some((pg, redis)) = services() else {
+        return;
+    };
+    let db = with_postgres(&pg).await;
+    let n1 = Node::start(&db, &redis, "n1", free_port());
+    let n2 = Node::start(&db, &redis, "n2", free_port());
+    let ana = Client::register(&n1, "ana").await;
+    let bob = Client::register(&n2, "bob").await;
+    let id = room(&ana, "Across", &[&bob]).await;
+    let mut ana_ws = ana.ws().await;
+    let mut bob_ws = bob.ws().await;
+
+    let sent = ana_ws.send_message(&id, "c1", "hello from node one").await;
+    let got = bob_ws.next_of("message").await;
+    assert_eq!(got["message"], sent, "delivered across nodes");
+    let reply = bob_ws.send_message(&id, "c2", "hello from node two").await;
+    loop {
+        let got = ana_ws.next_of("message").await;
+        if got["message"]["seq"] == reply["seq"] {
+            assert_eq!(got["message"], reply);
+            break;
+        }
+    }
+
+    // A direct room opened on node one reaches bob's socket on node two at once.
+    let (_, dm) = ana
+        .call("POST", "/dms", Some(json!({"user_id": bob.id})))
+        .await;
+    let dm = dm["room"]["id"].as_str().unwrap().to_owned();
+    loop {
+        let e = bob_ws.next_of("room_updated").await;
+        if e["room_id"] == dm.as_str() {
+            break;
+        }
+    }
+    let psst = ana_ws.send_message(&dm, "dm1", "psst across nodes").await;
+    loop {
+        let e = bob_ws.next_of("message").await;
+        if e["message"]["room_id"] == dm.as_str() {
+            assert_eq!(e["message"], psst);
+            break;
+        }
+    }
+
+    // A password change on node one signs out ana's session on node two at once.
+    let login: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/login", n2.url))
+        .json(&json!({"username": "ana", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ana_phone = Client {
+        token: login["token"].as_str().unwrap().into(),
+        ..ana.on(&n2)
+    };
+    let mut phone_ws = ana_phone.ws().await;
+    let change =
+        json!({"current_password": "correct horse battery", "new_password": "another long phrase"});
+    assert_eq!(
+        ana.call("POST", "/me/password", Some(change)).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(phone_ws.closed().await, Some(4001));
+
+    // A ban on node one removes bob, connected to node two.
+    let (status, _) = ana
+        .call(
+            "POST",
+            &format!("/rooms/{id}/bans"),
+            Some(json!({"user_id": bob.id})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        bob_ws.next_of("member_banned").await["user_id"],
+        bob.id.as_str()
+    );
+
+    // A delete on node one reaches members on node two.
+    let cat = Client::register(&n2, "cat").await;
+    let other = room(&ana, "Doomed", &[&cat]).await;
+    let mut cat_ws = cat.ws().await;
+    assert_eq!(
+        ana.call("DELETE", &format!("/rooms/{other}"), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        cat_ws.next_of("room_deleted").await["room_id"],
+        other.as_str()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_loses_nothing_its_clients_resume_elsewhere() {
+    let Some((pg, redis)) = services() else {
+        return;
+    };
+    let db = with_postgres(&pg).await;
+    let n1 = Node::start(&db, &redis, "k1", free_port());
+    let mut n2 = Node::start(&db, &redis, "k2", free_port());
+    let ana = Client::register(&n1, "ana").await;
+    let bob = Client::register(&n2, "bob").await;
+    let id = room(&ana, "Sturdy", &[&bob]).await;
+    let mut ana_ws = ana.ws().await;
+    let mut bob_ws = bob.ws().await;
+    let mut last = 0;
+    for i in 0..20 {
+        let m = ana_ws.send_message(&id, &format!("a{i}"), "before").await;
+        assert_eq!(bob_ws.next_of("message").await["message"]["seq"], m["seq"]);
+        last = m["seq"].as_i64().unwrap();
+    }
+    n2.kill(); // SIGKILL
+    assert_eq!(
+        bob_ws.closed().await,
+        None,
+        "a killed node sends no close frame"
+    );
+    for i in 0..30 {
+        ana_ws
+            .send_message(&id, &format!("b{i}"), "while bob's node is down")
+            .await;
+    }
+    // Bob's client moves to node one and resumes.
+    let mut bob_ws = bob.on(&n1).ws().await;
+    bob_ws
+        .send_json(json!({"type": "sync", "since": {id.clone(): last}}))
+        .await;
+    let mut seqs = Vec::new();
+    loop {
+        let event = bob_ws.next_event().await;
+        match event["type"].as_str().unwrap() {
+            "message" => seqs.push(event["message"]["seq"].as_i64().unwrap()),
+            "synced" => break,
+            _ => {}
+        }
+    }
+    assert_eq!(
+        seqs,
+        (last + 1..=last + 30).collect::<Vec<_>>(),
+        "exactly what was missed, in order"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_loses_no_acknowledged_message() {
+    let Some((pg, _)) = services() else { return };
+    let Some(mut redis) = PrivateRedis::start() else {
+        return;
+    };
+    let db = with_postgres(&pg).await;
+    let n1 = Node::start(&db, &redis.url, "r1", free_port());
+    let n2 = Node::start(&db, &redis.url, "r2", free_port());
+    let ana = Client::register(&n1, "ana").await;
+    let bob = Client::register(&n2, "bob").await;
+    let id = room(&ana, "Weather", &[&bob]).await;
+    let mut ana_ws = ana.ws().await;
+    let mut bob_ws = bob.ws().await;
+    let first = ana_ws.send_message(&id, "m0", "before the outage").await;
+    assert_eq!(bob_ws.next_of("message").await["message"], first);
+
+    redis.stop();
+    let mut acked = Vec::new();
+    for i in 1..=20 {
+        acked.push(
+            ana_ws
+                .send_message(&id, &format!("m{i}"), "during the outage")
+                .await["seq"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    redis.start_again();
+    // Node two resubscribes and asks its clients to resync (1012); bob resumes.
+    let mut seen = vec![first["seq"].as_i64().unwrap()];
+    let code = loop {
+        match bob_ws.next_frame().await {
+            Ok(event) if event["type"] == "message" => {
+                seen.push(event["message"]["seq"].as_i64().unwrap())
+            }
+            Ok(_) => {}
+            Err(code) => break code,
+        }
+    };
+    assert_eq!(code, Some(1012));
+    let mut bob_ws = bob.ws().await;
+    let since = *seen.iter().max().unwrap();
+    bob_ws
+        .send_json(json!({"type": "sync", "since": {id.clone(): since}}))
+        .await;
+    loop {
+        let event = bob_ws.next_event().await;
+        match event["type"].as_str().unwrap() {
+            "message" => seen.push(event["message"]["seq"].as_i64().unwrap()),
+            "synced" => break,
+            _ => {}
+        }
+    }
+    for seq in acked {
+        assert!(
+            seen.contains(&seq),
+            "acknowledged message {seq} reached bob"
+        );
+    }
+    // Ana's node asked her client to resync too.
+    assert_eq!(ana_ws.closed().await, Some(1012));
+    let mut ana_ws = ana.ws().await;
+    let after = ana_ws.send_message(&id, "late", "after the outage").await;
+    assert_eq!(
+        bob_ws.next_of("message").await["message"],
+        after,
+        "live again"
+    );
+}
+
+/// A fresh PostgreSQL database for one test.
+pub(crate) async fn with_postgres(admin: &str) -> String {
+    let name = format!("natter_test_{}", uuid::Uuid::now_v7().simple());
+    let pool = sqlx::PgPool::connect(admin)
+        .await
+        .expect("PostgreSQL answers");
+    sqlx::query(&format!("create database {name}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
+    format!("{base}/{name}")
+}
+
+/// A Redis server of this test's own (so stopping it disturbs no other test).
+struct PrivateRedis {
+    child: Option<Child>,
+    port: u16,
+    url: String,
+}
+
+impl PrivateRedis {
+    fn start() -> Option<PrivateRedis> {
+        if Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!(
+                "\n*** SKIPPED Redis outage test: no redis-server binary to run a private Redis ***\n"
+            );
+            return None;
+        }
+        let port = free_port();
+        let mut redis = PrivateRedis {
+            child: None,
+            port,
+            url: format!("redis://127.0.0.1:{port}"),
+        };
+        redis.start_again();
+        Some(redis)
+    }
+
+    fn start_again(&mut self) {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.child = Some(child);
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The `natter_connections` gauge of one node.
+async fn connections(node: &Node) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", node.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("natter_connections "))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_spans_nodes() {
+    let Some((pg, redis)) = services() else {
+        return;
+    };
+    let db = with_postgres(&pg).await;
+    let n1 = Node::start(&db, &redis, &format!("p1-{}", free_port()), free_port());
+    let n2 = Node::start(&db, &redis, &format!("p2-{}", free_port()), free_port());
+    let ana = Client::register(&n1, "ana").await;
+    let bob = Client::register(&n1, "bob").await;
+    let id = room(&ana, "Everywhere", &[&bob]).await;
+    let mut bob_ws = bob.ws().await;
+    let about_ana = |e: &Value| e["type"] == "presence" && e["user_id"] == ana.id.as_str();
+
+    let tab1 = ana.ws().await;
+    assert_eq!(bob_ws.presence_about(&ana.id).await["status"], "online");
+    let mut tab2 = ana.on(&n2).ws().await;
+    drop(tab1);
+    while connections(&n1).await > 1.0 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Ana still has a tab on node two: nobody is told she left.
+    let barrier = tab2.send_message(&id, "b", "still here").await;
+    loop {
+        let e = bob_ws.next_event().await;
+        assert!(
+            !about_ana(&e),
+            "no presence change while a tab is open elsewhere: {e}"
+        );
+        if e["type"] == "message" && e["message"]["seq"] == barrier["seq"] {
+            break;
+        }
+    }
+    let (_, members) = bob.call("GET", &format!("/rooms/{id}/members"), None).await;
+    let entry = member_entry(&members, &ana.id);
+    assert_eq!(
+        entry["presence"], "online",
+        "node one knows she is on node two"
+    );
+    drop(tab2);
+    assert_eq!(
+        bob_ws.presence_about(&ana.id).await["status"],
+        "offline",
+        "the last tab closed"
+    );
+}

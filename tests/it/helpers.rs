@@ -1,0 +1,373 @@
+//! `spawn_app()` and the clients tests use: [`TestApp`] with one method per API call, and
+//! [`Ws`], a WebSocket client that reads JSON events.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use natter::app::{App, serve};
+use natter::config::Config;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for an event before failing.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    /// The test's own database: a SQLite file in `dir`, or a fresh PostgreSQL database when
+    /// `NATTER_TEST_BACKEND=postgres`.
+    pub database_url: String,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// A signed-in user.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: String,
+    pub token: String,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// A fresh database for one test: a SQLite file in `dir`, or, when the suite runs on
+/// PostgreSQL (`NATTER_TEST_BACKEND=postgres`), a new database on `NATTER_TEST_POSTGRES_URL`.
+pub async fn fresh_database(dir: &std::path::Path) -> String {
+    if std::env::var("NATTER_TEST_BACKEND").as_deref() != Ok("postgres") {
+        return format!("sqlite://{}", dir.join("natter.db").display());
+    }
+    let admin = std::env::var("NATTER_TEST_POSTGRES_URL")
+        .expect("NATTER_TEST_BACKEND=postgres needs NATTER_TEST_POSTGRES_URL");
+    let name = format!("natter_test_{}", uuid::Uuid::now_v7().simple());
+    let pool = sqlx::PgPool::connect(&admin)
+        .await
+        .expect("PostgreSQL answers");
+    sqlx::query(&format!("create database {name}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.as_str(), |(base, _)| base);
+    format!("{base}/{name}")
+}
+
+/// Starts the server with settings adjusted by `tune`, on a fresh database.
+pub async fn spawn_app_with(tune: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        data_dir: dir.path().to_owned(),
+        database_url: Some(fresh_database(dir.path()).await),
+        ..Config::default()
+    };
+    // Tests send faster than people; the rate-limit test sets its own limits.
+    config.send_rate_per_sec = 10_000;
+    config.send_burst = 10_000;
+    tune(&mut config);
+    start(dir, config).await
+}
+
+async fn start(dir: tempfile::TempDir, mut config: Config) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    config.bind = addr;
+    let database_url = config.database_url();
+    let app = App::start(config).await.expect("app starts");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, app, async move {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    TestApp {
+        addr,
+        http,
+        dir,
+        database_url,
+        stop: Some(stop),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}/api/v1{path}", self.addr)
+    }
+
+    /// Stops the server gracefully and waits until it has.
+    pub async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+
+    /// Starts a new server on the same database (after `shutdown`).
+    pub async fn restart(self) -> TestApp {
+        let dir = self.dir;
+        let config = Config {
+            data_dir: dir.path().to_owned(),
+            database_url: Some(self.database_url),
+            ..Config::default()
+        };
+        start(dir, config).await
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method.parse().unwrap(), self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, user: &User, path: &str) -> (StatusCode, Value) {
+        self.call("GET", path, Some(&user.token), None).await
+    }
+
+    pub async fn post(&self, user: &User, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call("POST", path, Some(&user.token), Some(body)).await
+    }
+
+    pub async fn patch(&self, user: &User, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call("PATCH", path, Some(&user.token), Some(body))
+            .await
+    }
+
+    pub async fn register(&self, name: &str) -> User {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/auth/register",
+                None,
+                Some(json!({"username": name, "password": "correct horse battery"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "register {name}: {body}");
+        User {
+            id: body["user"]["id"].as_str().unwrap().into(),
+            token: body["token"].as_str().unwrap().into(),
+        }
+    }
+
+    /// Another session of the same account (a second device), signed in with the password
+    /// `register` uses.
+    pub async fn sign_in_again(&self, user: &User, name: &str) -> User {
+        let body = json!({"username": name, "password": "correct horse battery"});
+        let (status, answer) = self.call("POST", "/auth/login", None, Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "login {name}: {answer}");
+        User {
+            token: answer["token"].as_str().unwrap().into(),
+            ..user.clone()
+        }
+    }
+
+    /// Creates a public room (or private with `key`) owned by `owner`; returns its id.
+    pub async fn create_room(&self, owner: &User, name: &str, key: Option<&str>) -> String {
+        let body = match key {
+            Some(k) => json!({"name": name, "visibility": "private", "key": k}),
+            None => json!({"name": name, "visibility": "public"}),
+        };
+        let (status, body) = self.post(owner, "/rooms", body).await;
+        assert_eq!(status, StatusCode::CREATED, "create room: {body}");
+        body["room"]["id"].as_str().unwrap().into()
+    }
+
+    pub async fn join(&self, user: &User, name: &str, key: Option<&str>) -> (StatusCode, Value) {
+        self.post(user, "/rooms/join", json!({"name": name, "key": key}))
+            .await
+    }
+
+    pub async fn send_http(
+        &self,
+        user: &User,
+        room: &str,
+        client_id: &str,
+        body: &str,
+    ) -> (StatusCode, Value) {
+        self.post(
+            user,
+            &format!("/rooms/{room}/messages"),
+            json!({"client_id": client_id, "body": body}),
+        )
+        .await
+    }
+
+    pub async fn history(&self, user: &User, room: &str, query: &str) -> (StatusCode, Value) {
+        self.get(user, &format!("/rooms/{room}/messages{query}"))
+            .await
+    }
+
+    /// Opens a WebSocket with a bearer token and reads the `ready` event.
+    pub async fn ws(&self, user: &User) -> (Ws, Value) {
+        let mut req = format!("ws://{}/api/v1/ws", self.addr)
+            .into_client_request()
+            .unwrap();
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", user.token).parse().unwrap(),
+        );
+        let mut ws = Ws::connect(req).await.expect("websocket opens");
+        let ready = ws.next_event().await;
+        assert_eq!(ready["type"], "ready", "{ready}");
+        (ws, ready)
+    }
+}
+
+/// Runs a `count(*)` query straight on the database file.
+pub async fn count_rows(app: &TestApp, sql: &str) -> i64 {
+    if app.database_url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+        let n = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    } else {
+        let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+        let n = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    }
+}
+
+/// One user's entry in a `GET /rooms/{id}/members` answer.
+pub fn member_entry(members: &Value, user_id: &str) -> Value {
+    let list = members["members"].as_array().expect("a member list");
+    list.iter()
+        .find(|m| m["user"]["id"] == user_id)
+        .expect("the user is listed")
+        .clone()
+}
+
+/// The seqs of the messages in a JSON array.
+pub fn seqs(messages: &Value) -> Vec<i64> {
+    messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect()
+}
+
+pub struct Ws {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Ws {
+    pub async fn connect(
+        req: tokio_tungstenite::tungstenite::handshake::client::Request,
+    ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+        let (stream, _) = tokio_tungstenite::connect_async(req).await?;
+        Ok(Self { stream })
+    }
+
+    pub async fn send_json(&mut self, value: Value) {
+        self.send_raw(WsMessage::text(value.to_string())).await;
+    }
+
+    pub async fn send_raw(&mut self, message: WsMessage) {
+        self.stream.send(message).await.expect("websocket send");
+    }
+
+    /// The next JSON event (pings and pongs skipped); panics on close or timeout.
+    pub async fn next_event(&mut self) -> Value {
+        match self.next_frame().await {
+            Ok(v) => v,
+            Err(code) => panic!("socket closed ({code:?}) while an event was expected"),
+        }
+    }
+
+    /// The next JSON event, or the close code if the socket closed.
+    pub async fn next_frame(&mut self) -> Result<Value, Option<u16>> {
+        loop {
+            let next = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("timed out waiting for an event");
+            match next {
+                Some(Ok(WsMessage::Text(t))) => {
+                    return Ok(serde_json::from_str(&t).expect("events are JSON"));
+                }
+                Some(Ok(WsMessage::Close(frame))) => return Err(frame.map(|f| f.code.into())),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Err(None),
+            }
+        }
+    }
+
+    /// Skips events until one of type `ty`.
+    pub async fn next_of(&mut self, ty: &str) -> Value {
+        loop {
+            let event = self.next_event().await;
+            if event["type"] == ty {
+                return event;
+            }
+        }
+    }
+
+    /// The next `presence` event about the user with this id.
+    pub async fn presence_about(&mut self, user_id: &str) -> Value {
+        loop {
+            let event = self.next_of("presence").await;
+            if event["user_id"] == user_id {
+                return event;
+            }
+        }
+    }
+
+    /// Reads until the socket closes; returns the close code.
+    pub async fn closed(&mut self) -> Option<u16> {
+        loop {
+            if let Err(code) = self.next_frame().await {
+                return code;
+            }
+        }
+    }
+
+    /// Sends a message and waits for its ack; returns the acked message.
+    pub async fn send_message(&mut self, room: &str, client_id: &str, body: &str) -> Value {
+        self.send_json(
+            json!({"type": "send", "room_id": room, "client_id": client_id, "body": body}),
+        )
+        .await;
+        loop {
+            let event = self.next_event().await;
+            match event["type"].as_str() {
+                Some("ack") if event["client_id"] == client_id => return event["message"].clone(),
+                Some("error") if event["client_id"] == client_id => panic!("send refused: {event}"),
+                _ => continue,
+            }
+        }
+    }
+}

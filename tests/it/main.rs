@@ -1,0 +1,19 @@
+//! One integration-test binary: every test starts the real server on port 0 with a fresh
+//! SQLite file and drives it over HTTP and WebSocket as a client would.
+
+mod accounts;
+mod bench;
+mod binary;
+mod browser;
+mod cluster;
+mod helpers;
+mod history;
+mod living;
+mod messaging;
+mod profiles;
+mod proxy;
+mod robustness;
+mod rooms;
+mod shutdown;
+mod store;
+mod tls;
