@@ -203,10 +203,21 @@ async fn a_chat_through_nginx_over_tls() {
         req.headers_mut()
             .insert("authorization", format!("Bearer {token}").parse().unwrap());
         let connector = Connector::Rustls(Arc::new(tls.clone()));
-        let (ws, _) =
+        let (mut ws, _) =
             tokio_tungstenite::connect_async_tls_with_config(req, None, false, Some(connector))
                 .await
                 .expect("WSS through nginx");
+        // A client sends once `ready` says it is subscribed; a frame sent
+        // earlier could be published before the other socket listens.
+        let ready = loop {
+            let next = tokio::time::timeout(Duration::from_secs(15), ws.next())
+                .await
+                .expect("ready through nginx");
+            if let Some(Ok(WsMessage::Text(text))) = next {
+                break serde_json::from_str::<Value>(&text).unwrap();
+            }
+        };
+        assert_eq!(ready["type"], "ready", "{ready}");
         sockets.push(ws);
     }
     let frame = json!({"type": "send", "room_id": room_id, "client_id": "via-nginx", "body": "through the proxy"});
