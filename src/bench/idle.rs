@@ -1,74 +1,81 @@
 //! The idle scenario: many authenticated connections that only answer pings, to measure what
 //! one connection costs the server. A few accounts share the connections (each WebSocket is
-//! its own connection whatever its token), so no time goes into registering thousands of
-//! users.
+//! its own connection whatever its token, as with a user's devices), so no time goes into
+//! registering thousands of users.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 
-use super::{BenchArgs, connect, register};
+use super::{Api, BenchArgs, Dialer, ServerMemory, proc_kib, publish};
 
 /// Accounts the connections are spread over.
 const ACCOUNTS: usize = 10;
 
 #[derive(Debug, Serialize)]
 pub struct IdleSummary {
+    /// Connections still open when the time was up.
     pub connections: usize,
     pub held_secs: u64,
-    /// Server resident memory before and while holding the connections (KiB), when its pid was given.
+    pub open_secs: f64,
+    /// Server resident memory before and while holding the connections, when its pid was given.
     pub rss_before_kib: Option<u64>,
     pub rss_held_kib: Option<u64>,
     pub kib_per_connection: Option<f64>,
+    pub server_memory: ServerMemory,
 }
 
-/// `VmRSS` of a local process, in KiB.
-pub fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-pub async fn run(args: &BenchArgs, connections: usize) -> anyhow::Result<IdleSummary> {
-    let http = reqwest::Client::new();
-    let tag = &uuid::Uuid::now_v7().simple().to_string()[20..];
+pub async fn run(args: &BenchArgs) -> anyhow::Result<IdleSummary> {
+    let api = Api::new()?;
+    let tokens = api.accounts(args, ACCOUNTS).await?;
+    let dialer = Dialer::new(args);
     let url = &args.urls[0];
-    let mut tokens = Vec::new();
-    for i in 0..ACCOUNTS {
-        tokens.push(register(&http, url, &format!("i{tag}-{i}")).await?);
-    }
-    let before = args.server_pid.and_then(rss_kib);
+    let memory = ServerMemory::before(args.server_pid);
+    let connections = args.connections;
+    eprintln!("bench: opening {connections} connections");
     let started = Instant::now();
-    let mut sockets = Vec::with_capacity(connections);
-    for i in 0..connections {
-        sockets.push(connect(url, &tokens[i % ACCOUNTS]).await?);
-        if (i + 1) % 1000 == 0 {
-            eprintln!(
-                "  {} connections open ({:.1} s)",
-                i + 1,
-                started.elapsed().as_secs_f64()
-            );
-        }
-    }
+    let opened = AtomicU64::new(0);
+    let sockets: Vec<_> = stream::iter(0..connections)
+        .map(|i| {
+            let (dialer, tokens, opened) = (&dialer, &tokens, &opened);
+            async move {
+                let (ws, _) = dialer.connect(url, &tokens[i % ACCOUNTS]).await?;
+                let n = opened.fetch_add(1, Ordering::Relaxed) + 1;
+                if n % 1000 == 0 {
+                    eprintln!("  {n} open ({:.1} s)", started.elapsed().as_secs_f64());
+                }
+                anyhow::Ok(ws)
+            }
+        })
+        .buffered(16)
+        .try_collect()
+        .await?;
+    let open_secs = started.elapsed().as_secs_f64();
     // Hold them, reading (so pings are answered) until the time is up.
     let until = Instant::now() + Duration::from_secs(args.duration);
     let mut held = Vec::with_capacity(sockets.len());
-    for ws in sockets {
+    for mut ws in sockets {
         held.push(tokio::spawn(async move {
-            let mut ws = ws;
-            while let Ok(Some(Ok(_))) = tokio::time::timeout_at(until.into(), ws.next()).await {}
-            ws
+            loop {
+                match tokio::time::timeout_at(until.into(), ws.next()).await {
+                    Ok(Some(Ok(_))) => continue,
+                    Ok(_) => return false, // closed by the server
+                    Err(_) => return true,
+                }
+            }
         }));
     }
     tokio::time::sleep_until(until.into()).await;
-    let during = args.server_pid.and_then(rss_kib);
+    let during = args.server_pid.and_then(|p| proc_kib(p, "VmRSS:"));
     let mut still_open = 0;
     for task in held {
-        if task.await.is_ok() {
+        if task.await.unwrap_or(false) {
             still_open += 1;
         }
     }
+    let before = memory.rss_before_kib;
     let per = match (before, during) {
         (Some(b), Some(d)) if connections > 0 => {
             Some(d.saturating_sub(b) as f64 / connections as f64)
@@ -78,14 +85,12 @@ pub async fn run(args: &BenchArgs, connections: usize) -> anyhow::Result<IdleSum
     let summary = IdleSummary {
         connections: still_open,
         held_secs: args.duration,
+        open_secs,
         rss_before_kib: before,
         rss_held_kib: during,
         kib_per_connection: per,
+        server_memory: memory.after(args.server_pid),
     };
-    let text = serde_json::to_string_pretty(&summary)?;
-    println!("{text}");
-    if let Some(path) = &args.json {
-        std::fs::write(path, &text)?;
-    }
+    publish(args, &summary)?;
     Ok(summary)
 }

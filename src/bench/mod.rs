@@ -1,75 +1,129 @@
 //! `natter bench`: drives a running server (one node or several, TLS or not) the way real
-//! clients do. It registers users and creates rooms through the API, opens one WebSocket per
-//! member (spread over the given node URLs), sends at a fixed total rate from one sender per
-//! room, and checks every delivery: loss and duplicates are counted, send→deliver and
-//! send→ack latencies go into HDR histograms.
+//! clients do. It registers users and creates rooms through the API, opens WebSockets, sends,
+//! and checks every delivery by `seq`: loss and duplicates are counted, latencies go into HDR
+//! histograms. Scenarios:
 //!
-//! The sender stamps each body with its send time on this process's monotonic clock, so a
-//! receiver's latency needs no shared state and no clock sync between machines.
+//! - [`fanout`]: R rooms × M members, one sender per room, a total rate. One big room and a hot
+//!   room are fan-outs with one room. With `--scenario churn` the receivers also disconnect
+//!   and come back with `sync`, and every message must still arrive exactly once.
+//! - [`idle`]: N authenticated connections held open, to measure what one costs the server.
+//! - [`history`]: fills one room (timing the durable write rate), then times history reads.
+//!
+//! Senders stamp each body with the send time on this process's monotonic clock, so a
+//! receiver's latency needs no clock sync. [`report`] writes the HTML report.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use futures_util::SinkExt;
-use futures_util::stream::{self, StreamExt};
+use futures_util::StreamExt;
+use futures_util::stream;
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+mod fanout;
+mod history;
 mod idle;
+pub mod report;
 
-/// What to run.
-#[derive(Debug, Clone, clap::Args)]
+pub use fanout::{FanoutSummary, Second, run as fanout_run};
+pub use history::{HistorySummary, run as history_run};
+pub use idle::{IdleSummary, run as idle_run};
+
+/// Which load to apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scenario {
+    /// R rooms × M members, one sender per room, at a total rate.
+    Fanout,
+    /// A fan-out whose receivers keep disconnecting and resuming with `sync`.
+    Churn,
+    /// Authenticated connections that only answer pings.
+    Idle,
+    /// Fill one room, then time history reads.
+    History,
+}
+
+/// What to run (`natter bench --help`).
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "bench")]
 pub struct BenchArgs {
-    /// Server base URL. Repeat it for a cluster: senders then use the first node and
-    /// receivers the others, so every delivery crosses nodes.
+    #[arg(long, value_enum, default_value_t = Scenario::Fanout)]
+    pub scenario: Scenario,
+    /// Server base URL (http or https). Repeat it for a cluster: senders then use the first
+    /// node and receivers the others, so every delivery crosses nodes.
     #[arg(long = "url", default_value = "http://127.0.0.1:8080")]
     pub urls: Vec<String>,
-    /// Rooms, each with one sender.
+    /// Fan-out and churn: rooms, each with one sender.
     #[arg(long, default_value_t = 10)]
     pub rooms: usize,
-    /// Receiving members per room (each with its own connection).
+    /// Fan-out and churn: receiving members per room.
     #[arg(long, default_value_t = 10)]
     pub members: usize,
-    /// Messages per second, over all rooms.
+    /// Fan-out and churn: connections per receiving member (devices); each must get every
+    /// message.
+    #[arg(long, default_value_t = 1)]
+    pub devices: usize,
+    /// Messages per second over all rooms (fan-out, churn).
     #[arg(long, default_value_t = 100.0)]
     pub rate: f64,
-    /// Seconds of sending.
+    /// Seconds of sending (fan-out, churn) or of holding (idle).
     #[arg(long, default_value_t = 10)]
     pub duration: u64,
-    /// Write the summary as JSON here.
+    /// Idle: connections to hold.
+    #[arg(long, default_value_t = 1000)]
+    pub connections: usize,
+    /// Churn: mean seconds a receiver stays connected before it drops and resumes.
+    #[arg(long, default_value_t = 2.0)]
+    pub reconnect_every: f64,
+    /// History: messages the room should hold (only the missing ones are sent).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub messages: u64,
+    /// History: the room's name (reused when it exists, so a second run skips the fill).
+    #[arg(long, default_value = "bench-history")]
+    pub room: String,
+    /// History: timed reads of each kind.
+    #[arg(long, default_value_t = 1000)]
+    pub reads: usize,
+    /// Local addresses to open connections from, in turn (e.g. 127.0.0.2,127.0.0.3): each
+    /// has its own ~28,000 ephemeral ports towards one server address.
+    #[arg(long, value_delimiter = ',')]
+    pub source_addrs: Vec<IpAddr>,
+    /// Keep the registered accounts in this file and reuse them on the next run (Argon2id
+    /// makes registering thousands of users take minutes).
     #[arg(long)]
-    pub json: Option<std::path::PathBuf>,
-    /// The idle scenario instead: hold this many authenticated connections for `duration`.
-    #[arg(long)]
-    pub idle: Option<usize>,
+    pub accounts: Option<PathBuf>,
     /// The server's process id, to read its memory from `/proc` (local servers).
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// Write the summary as JSON here (it is also printed).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write an HTML report with latency plots here.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
 }
 
-/// The result of one run.
-#[derive(Debug, Serialize)]
-pub struct Summary {
-    pub connections: usize,
-    pub sent: u64,
-    pub acked: u64,
-    pub deliveries_expected: u64,
-    pub deliveries_received: u64,
-    pub lost: i64,
-    pub duplicates: u64,
-    pub deliveries_per_sec: f64,
-    pub deliver_ms: Percentiles,
-    pub ack_ms: Percentiles,
+impl BenchArgs {
+    /// The arguments as `natter bench` would parse them (for tests and scripts).
+    pub fn parse_args<I: IntoIterator<Item = S>, S: Into<std::ffi::OsString> + Clone>(
+        args: I,
+    ) -> anyhow::Result<Self> {
+        use clap::Parser as _;
+        let all = std::iter::once("bench".into()).chain(args.into_iter().map(Into::into));
+        Ok(Self::try_parse_from(all)?)
+    }
 }
 
-#[derive(Debug, Serialize)]
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Percentiles {
+    pub count: u64,
     pub p50: f64,
     pub p90: f64,
     pub p99: f64,
@@ -78,9 +132,9 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
-    fn of(h: &Histogram<u64>) -> Self {
-        let ms = |us: u64| us as f64 / 1000.0;
+    pub(crate) fn of(h: &Histogram<u64>) -> Self {
         Self {
+            count: h.len(),
             p50: ms(h.value_at_quantile(0.5)),
             p90: ms(h.value_at_quantile(0.9)),
             p99: ms(h.value_at_quantile(0.99)),
@@ -90,302 +144,289 @@ impl Percentiles {
     }
 }
 
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds")
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
 }
 
-struct Counters {
-    sent: AtomicU64,
-    acked: AtomicU64,
-    received: AtomicU64,
-    duplicates: AtomicU64,
+/// A histogram of microseconds, 1 µs to 10 min, 3 significant digits.
+pub(crate) fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("histogram bounds")
 }
 
-/// Runs the scenario the arguments choose.
+/// The latency spectrum of a histogram for the report: (percentile, ms) points.
+pub(crate) fn spectrum(h: &Histogram<u64>) -> Vec<(f64, f64)> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    let mut points = Vec::new();
+    // Percentiles 0, 50, 75, 87.5, ... up to 99.9999, as HdrHistogram plots them.
+    let mut q = 0.0f64;
+    while q < 0.999_999 {
+        points.push((q * 100.0, ms(h.value_at_quantile(q))));
+        q = 1.0 - (1.0 - q) / 2.0_f64.sqrt();
+    }
+    points.push((100.0, ms(h.max())));
+    points
+}
+
+/// Runs the scenario the arguments choose, printing progress to stderr and the summary to
+/// stdout (and to `--json`, and the report to `--report`).
 pub async fn main(args: BenchArgs) -> anyhow::Result<()> {
-    match args.idle {
-        Some(connections) => idle::run(&args, connections).await.map(|_| ()),
-        None => run(args).await.map(|_| ()),
+    match args.scenario {
+        Scenario::Fanout | Scenario::Churn => fanout::run(&args).await.map(drop),
+        Scenario::Idle => idle::run(&args).await.map(drop),
+        Scenario::History => history::run(&args).await.map(drop),
     }
 }
 
-/// The fan-out scenario: rooms × members at a total rate.
-pub async fn run(args: BenchArgs) -> anyhow::Result<Summary> {
-    anyhow::ensure!(
-        !args.urls.is_empty() && args.rooms > 0 && args.rate > 0.0,
-        "nothing to run"
-    );
-    let http = reqwest::Client::new();
-    let tag = &uuid::Uuid::now_v7().simple().to_string()[20..];
-    eprintln!(
-        "bench {tag}: registering {} users",
-        args.rooms * (args.members + 1)
-    );
-    let names: Vec<String> = (0..args.rooms * (args.members + 1))
-        .map(|i| format!("b{tag}-{i}"))
-        .collect();
-    let tokens: Vec<String> = stream::iter(names.iter().enumerate())
-        .map(|(i, name)| register(&http, &args.urls[i % args.urls.len()], name))
-        .buffered(8)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<_>>()?;
-    let mut rooms = Vec::new();
-    for r in 0..args.rooms {
-        let owner = &tokens[r * (args.members + 1)];
-        let name = format!("bench-{tag}-{r}");
-        let room = post(
-            &http,
-            &args.urls[0],
-            owner,
-            "/rooms",
-            json!({"name": name, "visibility": "public"}),
-        )
-        .await?;
-        let id = room["room"]["id"].as_str().context("room id")?.to_owned();
-        for m in 1..=args.members {
-            post(
-                &http,
-                &args.urls[0],
-                &tokens[r * (args.members + 1) + m],
-                "/rooms/join",
-                json!({"name": name}),
-            )
-            .await?;
-        }
-        rooms.push(id);
-    }
-    let epoch = Instant::now();
-    let counters = Arc::new(Counters {
-        sent: AtomicU64::new(0),
-        acked: AtomicU64::new(0),
-        received: AtomicU64::new(0),
-        duplicates: AtomicU64::new(0),
-    });
-    let stop_receiving = Arc::new(AtomicBool::new(false));
-    eprintln!("bench {tag}: opening {} connections", tokens.len());
-    let mut receivers = Vec::new();
-    let mut senders = Vec::new();
-    for (r, room) in rooms.iter().enumerate() {
-        for m in 0..=args.members {
-            let i = r * (args.members + 1) + m;
-            let url = match (m, args.urls.len()) {
-                (0, _) | (_, 1) => &args.urls[0],
-                (_, n) => &args.urls[1 + (i % (n - 1))],
-            };
-            let ws = connect(url, &tokens[i]).await?;
-            if m == 0 {
-                senders.push((room.clone(), ws));
-            } else {
-                let (counters, stop) = (counters.clone(), stop_receiving.clone());
-                receivers.push(tokio::spawn(receive(ws, epoch, counters, stop)));
-            }
-        }
-    }
-    let per_room = args.rate / args.rooms as f64;
-    let until = Instant::now() + Duration::from_secs(args.duration);
-    let sending: Vec<_> = senders
-        .into_iter()
-        .map(|(room, ws)| tokio::spawn(send(ws, room, per_room, until, epoch, counters.clone())))
-        .collect();
-    let progress = {
-        let counters = counters.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                eprintln!(
-                    "  sent {} acked {} delivered {}",
-                    counters.sent.load(Ordering::Relaxed),
-                    counters.acked.load(Ordering::Relaxed),
-                    counters.received.load(Ordering::Relaxed)
-                );
-            }
-        })
-    };
-    let started = Instant::now();
-    let mut ack = histogram();
-    for task in sending {
-        ack.add(task.await??)?;
-    }
-    let expected = counters.acked.load(Ordering::Relaxed) * args.members as u64;
-    let settle = Instant::now() + Duration::from_secs(10);
-    while counters.received.load(Ordering::Relaxed) < expected && Instant::now() < settle {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    stop_receiving.store(true, Ordering::Relaxed);
-    progress.abort();
-    let mut deliver = histogram();
-    for task in receivers {
-        deliver.add(task.await??)?;
-    }
-    let received = counters.received.load(Ordering::Relaxed);
-    let summary = Summary {
-        connections: tokens.len(),
-        sent: counters.sent.load(Ordering::Relaxed),
-        acked: counters.acked.load(Ordering::Relaxed),
-        deliveries_expected: expected,
-        deliveries_received: received,
-        lost: expected as i64 - received as i64,
-        duplicates: counters.duplicates.load(Ordering::Relaxed),
-        deliveries_per_sec: received as f64 / elapsed,
-        deliver_ms: Percentiles::of(&deliver),
-        ack_ms: Percentiles::of(&ack),
-    };
-    let text = serde_json::to_string_pretty(&summary)?;
+/// Prints a summary and writes it where asked.
+fn publish(args: &BenchArgs, summary: &impl Serialize) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(summary)?;
     println!("{text}");
     if let Some(path) = &args.json {
         std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
     }
-    Ok(summary)
+    Ok(())
 }
 
-pub(crate) async fn register(
-    http: &reqwest::Client,
-    url: &str,
-    name: &str,
-) -> anyhow::Result<String> {
-    let body = json!({"username": name, "password": "bench password 1234"});
-    let answer: Value = http
-        .post(format!("{url}/api/v1/auth/register"))
-        .json(&body)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(answer["token"].as_str().context("token")?.to_owned())
+/// `VmRSS` (resident) or `VmHWM` (peak resident) of a local process, in KiB.
+pub fn proc_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
-async fn post(
-    http: &reqwest::Client,
-    url: &str,
-    token: &str,
-    path: &str,
-    body: Value,
-) -> anyhow::Result<Value> {
-    let res = http
-        .post(format!("{url}/api/v1{path}"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await?;
-    Ok(res.error_for_status()?.json().await?)
+/// The server's memory, when its pid was given.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ServerMemory {
+    pub rss_before_kib: Option<u64>,
+    pub rss_after_kib: Option<u64>,
+    pub peak_kib: Option<u64>,
 }
 
-type Socket =
+impl ServerMemory {
+    fn before(pid: Option<u32>) -> Self {
+        Self {
+            rss_before_kib: pid.and_then(|p| proc_kib(p, "VmRSS:")),
+            ..Self::default()
+        }
+    }
+
+    fn after(mut self, pid: Option<u32>) -> Self {
+        self.rss_after_kib = pid.and_then(|p| proc_kib(p, "VmRSS:"));
+        self.peak_kib = pid.and_then(|p| proc_kib(p, "VmHWM:"));
+        self
+    }
+}
+
+/// The HTTP side: a client and the server's URL.
+pub(crate) struct Api {
+    http: reqwest::Client,
+}
+
+impl Api {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Self {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()?,
+        })
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        token: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{url}/api/v1{path}"))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await?;
+        let status = res.status();
+        if !status.is_success() {
+            let text = res.text().await.unwrap_or_default();
+            anyhow::bail!("{method} {path}: {status} {text}");
+        }
+        Ok(res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, url: &str, token: &str, path: &str, body: Value) -> anyhow::Result<Value> {
+        self.call(reqwest::Method::POST, url, token, path, Some(body))
+            .await
+    }
+
+    async fn get(&self, url: &str, token: &str, path: &str) -> anyhow::Result<Value> {
+        self.call(reqwest::Method::GET, url, token, path, None)
+            .await
+    }
+
+    async fn register(&self, url: &str, name: &str) -> anyhow::Result<String> {
+        let body = json!({"username": name, "password": "bench password 1234"});
+        let res = self
+            .http
+            .post(format!("{url}/api/v1/auth/register"))
+            .json(&body)
+            .send()
+            .await?;
+        let status = res.status();
+        if !status.is_success() {
+            anyhow::bail!("registering {name}: {status} {}", res.text().await?);
+        }
+        let answer: Value = res.json().await?;
+        Ok(answer["token"].as_str().context("token")?.to_owned())
+    }
+
+    /// `n` signed-in accounts: from the `--accounts` file where it has them for this server,
+    /// the rest registered now (and saved there).
+    async fn accounts(&self, args: &BenchArgs, n: usize) -> anyhow::Result<Vec<String>> {
+        #[derive(Serialize, Deserialize, Default)]
+        struct Saved {
+            url: String,
+            tokens: Vec<String>,
+        }
+        let url = &args.urls[0];
+        let mut saved: Saved = args
+            .accounts
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .filter(|s: &Saved| &s.url == url)
+            .unwrap_or_default();
+        if let Some(first) = saved.tokens.first()
+            && self.get(url, first, "/me").await.is_err()
+        {
+            saved.tokens.clear(); // another database behind the same URL
+        }
+        if saved.tokens.len() < n {
+            let missing = n - saved.tokens.len();
+            eprintln!("bench: registering {missing} users (Argon2id: this takes a while)");
+            let tag = &uuid::Uuid::now_v7().simple().to_string()[20..];
+            let started = Instant::now();
+            let done = AtomicUsize::new(0);
+            let names: Vec<String> = (0..missing).map(|i| format!("b{tag}-{i}")).collect();
+            let fresh: Vec<String> = stream::iter(names.iter().enumerate())
+                .map(|(i, name)| {
+                    let done = &done;
+                    async move {
+                        let token = self.register(&args.urls[i % args.urls.len()], name).await;
+                        let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+                        if d % 500 == 0 {
+                            eprintln!(
+                                "  {d}/{missing} registered ({:.0} s)",
+                                started.elapsed().as_secs_f64()
+                            );
+                        }
+                        token
+                    }
+                })
+                .buffered(8)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<anyhow::Result<_>>()?;
+            saved.tokens.extend(fresh);
+            saved.url.clone_from(url);
+            if let Some(path) = &args.accounts {
+                std::fs::write(path, serde_json::to_string(&saved)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
+        saved.tokens.truncate(n);
+        Ok(saved.tokens)
+    }
+}
+
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-pub(crate) async fn connect(url: &str, token: &str) -> anyhow::Result<Socket> {
-    let ws_url = format!("{}/api/v1/ws", url.replacen("http", "ws", 1));
-    let mut req = ws_url.into_client_request()?;
-    req.headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse()?);
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true)
-        .await
-        .context("opening a WebSocket")?;
-    // Live messages start after the `last_seq` that `ready` reports: a client counting
-    // deliveries must have its `ready` before the first send.
-    loop {
-        match ws.next().await {
-            Some(Ok(WsMessage::Text(text))) if text.as_str().contains("\"type\":\"ready\"") => {
-                return Ok(ws);
+/// Opens WebSockets, spreading them over the `--source-addrs`.
+pub(crate) struct Dialer {
+    sources: Vec<IpAddr>,
+    next: AtomicUsize,
+}
+
+impl Dialer {
+    fn new(args: &BenchArgs) -> Self {
+        Self {
+            sources: args.source_addrs.clone(),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// Opens a WebSocket with a bearer token and waits for `ready`, which it returns: live
+    /// messages start after the `last_seq`s it reports, so a client counting deliveries must
+    /// have it before the first send.
+    pub async fn connect(&self, url: &str, token: &str) -> anyhow::Result<(Socket, Value)> {
+        let ws_url = format!("{}/api/v1/ws", url.replacen("http", "ws", 1));
+        let parsed = reqwest::Url::parse(&ws_url)?;
+        let host = parsed.host_str().context("a host in the URL")?;
+        let port = parsed.port_or_known_default().context("a port")?;
+        let to: SocketAddr = tokio::net::lookup_host((host, port))
+            .await?
+            .next()
+            .context("resolving the server")?;
+        let tcp = match self.sources.len() {
+            0 => tokio::net::TcpStream::connect(to).await,
+            n => {
+                let from = self.sources[self.next.fetch_add(1, Ordering::Relaxed) % n];
+                let socket = match from {
+                    IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+                    IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+                };
+                socket.bind(SocketAddr::new(from, 0))?;
+                socket.connect(to).await
             }
-            Some(Ok(_)) => continue,
-            _ => anyhow::bail!("the socket closed before `ready`"),
+        }
+        .with_context(|| format!("connecting to {to}"))?;
+        tcp.set_nodelay(true)?;
+        let mut req = ws_url.into_client_request()?;
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse()?);
+        let (mut ws, _) = tokio_tungstenite::client_async_tls_with_config(req, tcp, None, None)
+            .await
+            .context("opening a WebSocket")?;
+        loop {
+            match ws.next().await {
+                Some(Ok(WsMessage::Text(text))) if text.as_str().contains("\"type\":\"ready\"") => {
+                    return Ok((ws, serde_json::from_str(&text)?));
+                }
+                Some(Ok(_)) => continue,
+                _ => anyhow::bail!("the socket closed before `ready`"),
+            }
         }
     }
 }
 
+/// Microseconds since `epoch`.
 fn micros(epoch: Instant) -> u64 {
     epoch.elapsed().as_micros() as u64
 }
 
-/// One sender: a message every `1/rate` seconds until `until`; returns send→ack latencies.
-async fn send(
-    mut ws: Socket,
-    room: String,
-    rate: f64,
-    until: Instant,
-    epoch: Instant,
-    counters: Arc<Counters>,
-) -> anyhow::Result<Histogram<u64>> {
-    let mut acks = histogram();
-    let mut pending: HashMap<String, u64> = HashMap::new();
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut n = 0u64;
-    loop {
-        tokio::select! {
-            _ = tick.tick(), if Instant::now() < until => {
-                let at = micros(epoch);
-                let client_id = format!("c{n}");
-                n += 1;
-                let frame = json!({"type": "send", "room_id": room, "client_id": client_id, "body": format!("t:{at}")});
-                ws.send(WsMessage::text(frame.to_string())).await?;
-                pending.insert(client_id, at);
-                counters.sent.fetch_add(1, Ordering::Relaxed);
+/// Prints a progress line every second until dropped.
+struct Progress(tokio::task::JoinHandle<()>);
+
+impl Progress {
+    fn every_second(mut line: impl FnMut() -> String + Send + 'static) -> Self {
+        Self(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                eprintln!("  {}", line());
             }
-            frame = ws.next() => {
-                let Some(Ok(WsMessage::Text(text))) = frame else {
-                    if frame.is_none() { anyhow::bail!("a sender's socket closed") } else { continue }
-                };
-                let event: Value = serde_json::from_str(&text)?;
-                match event["type"].as_str() {
-                    Some("ack") => {
-                        if let Some(at) = event["client_id"].as_str().and_then(|c| pending.remove(c)) {
-                            acks.record((micros(epoch) - at).max(1))?;
-                            counters.acked.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    Some("error") => eprintln!("  send refused: {event}"),
-                    _ => {}
-                }
-                if Instant::now() >= until && pending.is_empty() {
-                    return Ok(acks);
-                }
-            }
-        }
+        }))
     }
 }
 
-/// One receiver: records send→deliver latency and checks the room's `seq` order.
-async fn receive(
-    mut ws: Socket,
-    epoch: Instant,
-    counters: Arc<Counters>,
-    stop: Arc<AtomicBool>,
-) -> anyhow::Result<Histogram<u64>> {
-    let mut latencies = histogram();
-    let mut last_seq = 0i64;
-    loop {
-        let frame = tokio::time::timeout(Duration::from_millis(200), ws.next()).await;
-        if stop.load(Ordering::Relaxed) {
-            return Ok(latencies);
-        }
-        let Ok(Some(Ok(WsMessage::Text(text)))) = frame else {
-            continue;
-        };
-        let event: Value = serde_json::from_str(&text)?;
-        if event["type"] != "message" {
-            continue;
-        }
-        let seq = event["message"]["seq"].as_i64().unwrap_or(0);
-        if seq <= last_seq {
-            counters.duplicates.fetch_add(1, Ordering::Relaxed);
-            continue;
-        }
-        last_seq = seq;
-        if let Some(at) = event["message"]["body"]
-            .as_str()
-            .and_then(|b| b.strip_prefix("t:"))
-            .and_then(|t| t.parse::<u64>().ok())
-        {
-            latencies.record((micros(epoch).saturating_sub(at)).max(1))?;
-        }
-        counters.received.fetch_add(1, Ordering::Relaxed);
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -1,0 +1,531 @@
+//! The fan-out scenario (and its churn variant): R rooms × M members (× D devices), one
+//! sender per room at a share of the total rate. Each receiver checks its room's `seq`s: a
+//! `seq` seen twice is a duplicate, one never seen is lost. In churn, receivers drop their
+//! socket every so often, reconnect, and `sync` from the last `seq` they hold; replayed
+//! messages count as delivered but their latency (which includes the time away) does not go
+//! into the histogram.
+
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use futures_util::stream::{self, StreamExt};
+use futures_util::{SinkExt, TryStreamExt};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use super::{
+    Api, BenchArgs, Dialer, Percentiles, Progress, Scenario, ServerMemory, Socket, histogram,
+    micros, publish, report, spectrum,
+};
+
+/// The result of a fan-out or churn run.
+#[derive(Debug, Serialize)]
+pub struct FanoutSummary {
+    pub scenario: Scenario,
+    pub rooms: usize,
+    pub members: usize,
+    pub devices: usize,
+    pub connections: usize,
+    pub offered_rate: f64,
+    pub duration_secs: u64,
+    pub sent: u64,
+    pub acked: u64,
+    pub deliveries_expected: u64,
+    pub deliveries_received: u64,
+    pub lost: i64,
+    pub duplicates: u64,
+    /// Deliveries over the time from the first send to the last delivery.
+    pub deliveries_per_sec: f64,
+    pub deliver_ms: Percentiles,
+    pub ack_ms: Percentiles,
+    /// Churn: reconnections, connect→`ready` and `sync`→`synced` times.
+    pub reconnects: u64,
+    pub reconnect_ms: Option<Percentiles>,
+    pub resync_ms: Option<Percentiles>,
+    pub server_memory: ServerMemory,
+    /// Per second from the first send: messages sent, deliveries, and their latency.
+    pub timeline: Vec<Second>,
+    /// (percentile, ms) points of send→deliver and send→ack, for plots.
+    pub deliver_spectrum: Vec<(f64, f64)>,
+    pub ack_spectrum: Vec<(f64, f64)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Second {
+    pub t: usize,
+    pub sent: u64,
+    pub delivered: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Everything the sender and receiver tasks share.
+struct Shared {
+    /// When sending started.
+    epoch: Instant,
+    sent: AtomicU64,
+    acked: AtomicU64,
+    received: AtomicU64,
+    duplicates: AtomicU64,
+    reconnects: AtomicU64,
+    sending_done: AtomicBool,
+    stop: AtomicBool,
+    recorder: Mutex<Recorder>,
+    dialer: Dialer,
+    churn: Option<f64>,
+}
+
+struct Recorder {
+    deliver: Histogram<u64>,
+    reconnect: Histogram<u64>,
+    resync: Histogram<u64>,
+    seconds: Vec<(u64, u64, Histogram<u64>)>,
+}
+
+impl Recorder {
+    /// The bucket of the second `now_us` (µs after the epoch) falls in.
+    fn second(&mut self, now_us: u64) -> &mut (u64, u64, Histogram<u64>) {
+        let s = (now_us / 1_000_000) as usize;
+        while self.seconds.len() <= s {
+            let h = Histogram::new_with_bounds(1, 600_000_000, 2).expect("histogram bounds");
+            self.seconds.push((0, 0, h));
+        }
+        &mut self.seconds[s]
+    }
+}
+
+/// One receiving connection's identity, to reconnect with.
+struct Member {
+    url: String,
+    token: String,
+    room: String,
+    /// Spreads reconnect times.
+    index: usize,
+}
+
+pub async fn run(args: &BenchArgs) -> anyhow::Result<FanoutSummary> {
+    anyhow::ensure!(
+        !args.urls.is_empty() && args.rooms > 0 && args.members > 0 && args.rate > 0.0,
+        "nothing to run: --rooms, --members and --rate must be positive"
+    );
+    let api = Api::new()?;
+    let per_room = args.members + 1;
+    let tokens = api.accounts(args, args.rooms * per_room).await?;
+    let tag = &uuid::Uuid::now_v7().simple().to_string()[20..];
+    eprintln!(
+        "bench: creating {} rooms of {} members",
+        args.rooms, args.members
+    );
+    let url0 = &args.urls[0];
+    let rooms: Vec<String> = stream::iter(0..args.rooms)
+        .map(|r| {
+            let (api, tokens) = (&api, &tokens);
+            async move {
+                let name = format!("bench-{tag}-{r}");
+                let owner = &tokens[r * per_room];
+                let room = api
+                    .post(
+                        url0,
+                        owner,
+                        "/rooms",
+                        json!({"name": name, "visibility": "public"}),
+                    )
+                    .await?;
+                for m in 1..per_room {
+                    api.post(
+                        url0,
+                        &tokens[r * per_room + m],
+                        "/rooms/join",
+                        json!({"name": name}),
+                    )
+                    .await?;
+                }
+                anyhow::Ok(room["room"]["id"].as_str().context("room id")?.to_owned())
+            }
+        })
+        .buffered(8)
+        .try_collect()
+        .await?;
+
+    let churn = (args.scenario == Scenario::Churn).then_some(args.reconnect_every.max(0.1));
+    let dialer = Dialer::new(args);
+    let memory = ServerMemory::before(args.server_pid);
+
+    // Connections: senders on the first node, receivers spread over the others.
+    let receivers_per_room = args.members * args.devices;
+    let total = args.rooms * (1 + receivers_per_room);
+    eprintln!("bench: opening {total} connections");
+    let mut plan = Vec::with_capacity(total);
+    for (r, room) in rooms.iter().enumerate() {
+        plan.push((r, room.clone(), 0usize, url0.clone()));
+        for d in 0..receivers_per_room {
+            let m = 1 + d / args.devices;
+            let i = plan.len();
+            let url = match args.urls.len() {
+                1 => url0.clone(),
+                n => args.urls[1 + i % (n - 1)].clone(),
+            };
+            plan.push((r, room.clone(), m, url));
+        }
+    }
+    let opened = AtomicU64::new(0);
+    let connected: Vec<_> = stream::iter(plan.into_iter().enumerate())
+        .map(|(index, (r, room, m, url))| {
+            let (dialer, tokens, opened) = (&dialer, &tokens, &opened);
+            async move {
+                let token = tokens[r * per_room + m].clone();
+                let (ws, ready) = dialer.connect(&url, &token).await?;
+                let n = opened.fetch_add(1, Ordering::Relaxed) + 1;
+                if n % 1000 == 0 {
+                    eprintln!("  {n}/{total} open");
+                }
+                let last_seq = last_seq_of(&ready, &room);
+                let member = Member {
+                    url,
+                    token,
+                    room,
+                    index,
+                };
+                anyhow::Ok((m == 0, member, ws, last_seq))
+            }
+        })
+        .buffered(32)
+        .try_collect()
+        .await?;
+
+    // Start: the epoch is now, so latencies and the timeline count from the first send.
+    let shared = Arc::new(Shared {
+        epoch: Instant::now(),
+        sent: AtomicU64::new(0),
+        acked: AtomicU64::new(0),
+        received: AtomicU64::new(0),
+        duplicates: AtomicU64::new(0),
+        reconnects: AtomicU64::new(0),
+        sending_done: AtomicBool::new(false),
+        stop: AtomicBool::new(false),
+        recorder: Mutex::new(Recorder {
+            deliver: histogram(),
+            reconnect: histogram(),
+            resync: histogram(),
+            seconds: Vec::new(),
+        }),
+        dialer,
+        churn,
+    });
+    let until = Instant::now() + Duration::from_secs(args.duration);
+    let rate = args.rate / args.rooms as f64;
+    let mut senders = Vec::new();
+    let mut receivers = Vec::new();
+    for (is_sender, member, ws, last_seq) in connected {
+        if is_sender {
+            senders.push(tokio::spawn(send(
+                ws,
+                member.room,
+                rate,
+                until,
+                shared.clone(),
+            )));
+        } else {
+            receivers.push(tokio::spawn(receive(member, ws, last_seq, shared.clone())));
+        }
+    }
+    let progress = {
+        let s = shared.clone();
+        Progress::every_second(move || {
+            format!(
+                "sent {} acked {} delivered {} duplicates {} reconnects {}",
+                s.sent.load(Ordering::Relaxed),
+                s.acked.load(Ordering::Relaxed),
+                s.received.load(Ordering::Relaxed),
+                s.duplicates.load(Ordering::Relaxed),
+                s.reconnects.load(Ordering::Relaxed),
+            )
+        })
+    };
+    let mut ack = histogram();
+    for task in senders {
+        ack.add(task.await??)?;
+    }
+    shared.sending_done.store(true, Ordering::Relaxed);
+    let expected = shared.acked.load(Ordering::Relaxed) * receivers_per_room as u64;
+    let settle = Instant::now() + Duration::from_secs(if churn.is_some() { 30 } else { 10 });
+    while shared.received.load(Ordering::Relaxed) < expected && Instant::now() < settle {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = shared.epoch.elapsed().as_secs_f64();
+    let memory = memory.after(args.server_pid);
+    shared.stop.store(true, Ordering::Relaxed);
+    drop(progress);
+    for task in receivers {
+        task.await??;
+    }
+    let summary = summarise(args, &shared, total, expected, elapsed, &ack, memory);
+    publish(args, &summary)?;
+    if let Some(path) = &args.report {
+        report::write_fanout(path, &summary)?;
+    }
+    // Leave no traffic-less rooms behind for accounts that are used again.
+    let deleted: Vec<_> = stream::iter(rooms.iter().enumerate())
+        .map(|(r, id)| {
+            let (api, owner) = (&api, &tokens[r * per_room]);
+            async move {
+                let path = format!("/rooms/{id}");
+                api.call(reqwest::Method::DELETE, url0, owner, &path, None)
+                    .await
+            }
+        })
+        .buffered(8)
+        .collect()
+        .await;
+    if let Some(Err(e)) = deleted.into_iter().find(Result::is_err) {
+        eprintln!("bench: deleting the rooms afterwards: {e}");
+    }
+    Ok(summary)
+}
+
+fn summarise(
+    args: &BenchArgs,
+    shared: &Shared,
+    total: usize,
+    expected: u64,
+    elapsed: f64,
+    ack: &Histogram<u64>,
+    memory: ServerMemory,
+) -> FanoutSummary {
+    let received = shared.received.load(Ordering::Relaxed);
+    let churn = shared.churn;
+    let recorder = shared.recorder.lock().expect("recorder");
+    FanoutSummary {
+        scenario: args.scenario,
+        rooms: args.rooms,
+        members: args.members,
+        devices: args.devices,
+        connections: total,
+        offered_rate: args.rate,
+        duration_secs: args.duration,
+        sent: shared.sent.load(Ordering::Relaxed),
+        acked: shared.acked.load(Ordering::Relaxed),
+        deliveries_expected: expected,
+        deliveries_received: received,
+        lost: expected as i64 - received as i64,
+        duplicates: shared.duplicates.load(Ordering::Relaxed),
+        deliveries_per_sec: received as f64 / elapsed,
+        deliver_ms: Percentiles::of(&recorder.deliver),
+        ack_ms: Percentiles::of(ack),
+        reconnects: shared.reconnects.load(Ordering::Relaxed),
+        reconnect_ms: churn.map(|_| Percentiles::of(&recorder.reconnect)),
+        resync_ms: churn.map(|_| Percentiles::of(&recorder.resync)),
+        server_memory: memory,
+        timeline: recorder
+            .seconds
+            .iter()
+            .enumerate()
+            .map(|(t, (sent, delivered, h))| Second {
+                t,
+                sent: *sent,
+                delivered: *delivered,
+                p50_ms: h.value_at_quantile(0.5) as f64 / 1000.0,
+                p99_ms: h.value_at_quantile(0.99) as f64 / 1000.0,
+                max_ms: h.max() as f64 / 1000.0,
+            })
+            .collect(),
+        deliver_spectrum: spectrum(&recorder.deliver),
+        ack_spectrum: spectrum(ack),
+    }
+}
+
+fn last_seq_of(ready: &serde_json::Value, room: &str) -> i64 {
+    ready["rooms"]
+        .as_array()
+        .and_then(|rooms| rooms.iter().find(|r| r["id"] == room))
+        .and_then(|r| r["last_seq"].as_i64())
+        .unwrap_or(0)
+}
+
+/// The parts of a server event the bench reads (borrowed: no allocation per delivery).
+#[derive(Deserialize)]
+struct Event<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    client_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    message: Option<Msg<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Msg<'a> {
+    seq: i64,
+    #[serde(borrow)]
+    body: Cow<'a, str>,
+}
+
+/// One sender: a message every `1/rate` seconds until `until`; returns send→ack latencies.
+async fn send(
+    mut ws: Socket,
+    room: String,
+    rate: f64,
+    until: Instant,
+    shared: Arc<Shared>,
+) -> anyhow::Result<Histogram<u64>> {
+    let mut acks = histogram();
+    let mut pending: HashMap<u64, u64> = HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut n = 0u64;
+    loop {
+        tokio::select! {
+            _ = tick.tick(), if Instant::now() < until => {
+                let at = micros(shared.epoch);
+                let frame = json!({"type": "send", "room_id": room, "client_id": format!("c{n}"), "body": format!("t:{at}")});
+                ws.send(WsMessage::text(frame.to_string())).await?;
+                pending.insert(n, at);
+                n += 1;
+                shared.sent.fetch_add(1, Ordering::Relaxed);
+                shared.recorder.lock().expect("recorder").second(at).0 += 1;
+            }
+            frame = ws.next() => {
+                let Some(Ok(WsMessage::Text(text))) = frame else {
+                    if frame.is_none() { anyhow::bail!("a sender's socket closed") } else { continue }
+                };
+                let event: Event = serde_json::from_str(&text)?;
+                match &*event.kind {
+                    "ack" => {
+                        let sent = event.client_id.as_deref()
+                            .and_then(|c| c.strip_prefix('c')?.parse::<u64>().ok())
+                            .and_then(|c| pending.remove(&c));
+                        if let Some(at) = sent {
+                            acks.record((micros(shared.epoch) - at).max(1))?;
+                            shared.acked.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    "error" => eprintln!("  send refused: {text}"),
+                    _ => {}
+                }
+            }
+        }
+        if Instant::now() >= until && pending.is_empty() {
+            return Ok(acks);
+        }
+    }
+}
+
+/// The `seq`s one receiver holds: everything up to `upto`, plus some above it.
+struct Seen {
+    upto: i64,
+    above: BTreeSet<i64>,
+}
+
+impl Seen {
+    /// Whether `seq` is new (and now held).
+    fn take(&mut self, seq: i64) -> bool {
+        if seq <= self.upto || !self.above.insert(seq) {
+            return false;
+        }
+        while self.above.remove(&(self.upto + 1)) {
+            self.upto += 1;
+        }
+        true
+    }
+}
+
+/// One receiver: counts and times deliveries; in churn, drops and resumes its socket.
+async fn receive(
+    member: Member,
+    mut ws: Socket,
+    last_seq: i64,
+    shared: Arc<Shared>,
+) -> anyhow::Result<()> {
+    let mut seen = Seen {
+        upto: last_seq,
+        above: BTreeSet::new(),
+    };
+    // Messages above this `seq` arrived live on the current socket.
+    let mut live_after = last_seq;
+    let mut cycle = 0usize;
+    let away_at = |cycle: usize| {
+        shared.churn.map(|mean| {
+            // Spread over 0.5–1.5 × the mean, differently per receiver and cycle.
+            let spread = ((member.index * 7919 + cycle * 104_729) % 1000) as f64 / 1000.0;
+            Instant::now() + Duration::from_secs_f64(mean * (0.5 + spread))
+        })
+    };
+    let mut reconnect_at = away_at(cycle);
+    let mut sync_sent: Option<Instant> = None;
+    loop {
+        if shared.stop.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        if reconnect_at.is_some_and(|at| Instant::now() >= at)
+            && !shared.sending_done.load(Ordering::Relaxed)
+        {
+            let _ = ws.close(None).await;
+            let began = Instant::now();
+            let (fresh, ready) = shared.dialer.connect(&member.url, &member.token).await?;
+            let took = began.elapsed().as_micros() as u64;
+            ws = fresh;
+            live_after = last_seq_of(&ready, &member.room);
+            let since = json!({"type": "sync", "since": {member.room.as_str(): seen.upto}});
+            ws.send(WsMessage::text(since.to_string())).await?;
+            sync_sent = Some(Instant::now());
+            shared.reconnects.fetch_add(1, Ordering::Relaxed);
+            shared
+                .recorder
+                .lock()
+                .expect("recorder")
+                .reconnect
+                .record(took.max(1))?;
+            cycle += 1;
+            reconnect_at = away_at(cycle);
+        }
+        let frame = tokio::time::timeout(Duration::from_millis(100), ws.next()).await;
+        let Ok(Some(Ok(WsMessage::Text(text)))) = frame else {
+            if let Ok(None | Some(Err(_))) = frame {
+                anyhow::bail!("a receiver's socket closed");
+            }
+            continue;
+        };
+        let event: Event = serde_json::from_str(&text)?;
+        match (&*event.kind, event.message) {
+            ("message", Some(msg)) => {
+                if !seen.take(msg.seq) {
+                    shared.duplicates.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                shared.received.fetch_add(1, Ordering::Relaxed);
+                let now = micros(shared.epoch);
+                let mut recorder = shared.recorder.lock().expect("recorder");
+                let second = recorder.second(now);
+                second.1 += 1;
+                let sent_at = msg
+                    .body
+                    .strip_prefix("t:")
+                    .and_then(|t| t.parse::<u64>().ok());
+                if let Some(at) = sent_at.filter(|_| msg.seq > live_after) {
+                    let latency = now.saturating_sub(at).max(1);
+                    second.2.record(latency)?;
+                    recorder.deliver.record(latency)?;
+                }
+            }
+            ("synced", _) => {
+                if let Some(at) = sync_sent.take() {
+                    let took = at.elapsed().as_micros() as u64;
+                    shared
+                        .recorder
+                        .lock()
+                        .expect("recorder")
+                        .resync
+                        .record(took.max(1))?;
+                }
+            }
+            _ => {}
+        }
+    }
+}
