@@ -17,16 +17,17 @@ use crate::bus::{BusEvent, Frame, JoinPoint, RoomChange, UserChange};
 use crate::domain::{NotifyLevel, RoomId, Sender, SessionId, UserId};
 use crate::protocol::close;
 
-/// What a connection's writer receives.
+/// What a connection's writer receives. Kept to 24 bytes: every connection's queue holds
+/// a block of these, and a room event is one shared allocation however many receive it.
 #[derive(Debug)]
 pub enum Outbound {
     /// An event of one room (messages carry their `seq`).
-    Room(RoomId, Frame),
+    Room(Arc<(RoomId, Frame)>),
     /// An event for this user or connection only.
-    Direct(Frame),
+    Direct(Arc<Frame>),
     /// The connection now receives this room: every message after this `seq` is due, and
     /// notifications follow this level.
-    Joined(RoomId, JoinPoint),
+    Joined(Box<(RoomId, JoinPoint)>),
     /// The user's notification level in this room changed.
     Notify(RoomId, NotifyLevel),
     /// The bus now carries this room to this node: fetch whatever came before that.
@@ -289,11 +290,12 @@ impl Hub {
                     // The user's sockets hear the room from now on: the frame (the room
                     // itself) first, then the join point from which messages are due.
                     let mut st = self.state.write().expect("hub lock");
+                    let frame = frame.map(Arc::new);
                     for conn in st.by_user.get(&user_id).cloned().unwrap_or_default() {
                         if let Some(frame) = &frame {
                             conn.push(Outbound::Direct(frame.clone()));
                         }
-                        conn.push(Outbound::Joined(room_id.clone(), *point));
+                        conn.push(Outbound::Joined(Box::new((room_id.clone(), *point))));
                         st.add(room_id, &conn);
                     }
                     return;
@@ -302,6 +304,7 @@ impl Hub {
                 let Some(conns) = st.by_user.get(&user_id) else {
                     return;
                 };
+                let frame = frame.map(Arc::new);
                 for conn in conns {
                     if let Some(frame) = &frame {
                         conn.push(Outbound::Direct(frame.clone()));
@@ -329,8 +332,9 @@ impl Hub {
         if let Some(frame) = frame {
             let st = self.state.read().expect("hub lock");
             if let Some(members) = st.rooms.get(&room_id) {
+                let event = Arc::new((room_id.clone(), frame));
                 for conn in members.values() {
-                    conn.push(Outbound::Room(room_id.clone(), frame.clone()));
+                    conn.push(Outbound::Room(event.clone()));
                 }
             }
         }

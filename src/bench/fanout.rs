@@ -18,6 +18,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_util::sync::CancellationToken;
 
 use super::{
     Api, BenchArgs, Dialer, Percentiles, Progress, Scenario, ServerMemory, Socket, histogram,
@@ -76,7 +77,7 @@ struct Shared {
     duplicates: AtomicU64,
     reconnects: AtomicU64,
     sending_done: AtomicBool,
-    stop: AtomicBool,
+    stop: CancellationToken,
     recorder: Mutex<Recorder>,
     dialer: Dialer,
     churn: Option<f64>,
@@ -209,7 +210,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<FanoutSummary> {
         duplicates: AtomicU64::new(0),
         reconnects: AtomicU64::new(0),
         sending_done: AtomicBool::new(false),
-        stop: AtomicBool::new(false),
+        stop: CancellationToken::new(),
         recorder: Mutex::new(Recorder {
             deliver: histogram(),
             reconnect: histogram(),
@@ -220,15 +221,20 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<FanoutSummary> {
         churn,
     });
     let until = Instant::now() + Duration::from_secs(args.duration);
-    let rate = args.rate / args.rooms as f64;
+    // Each sender's period, and its first send spread over one period so that the total
+    // rate is smooth rather than a burst from every sender at once.
+    let period = Duration::from_secs_f64(args.rooms as f64 / args.rate);
+    let start = tokio::time::Instant::now();
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
     for (is_sender, member, ws, last_seq) in connected {
         if is_sender {
+            let first = start + period.mul_f64(senders.len() as f64 / args.rooms as f64);
+            let tick = tokio::time::interval_at(first, period);
             senders.push(tokio::spawn(send(
                 ws,
                 member.room,
-                rate,
+                tick,
                 until,
                 shared.clone(),
             )));
@@ -261,7 +267,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<FanoutSummary> {
     }
     let elapsed = shared.epoch.elapsed().as_secs_f64();
     let memory = memory.after(args.server_pid);
-    shared.stop.store(true, Ordering::Relaxed);
+    shared.stop.cancel();
     drop(progress);
     for task in receivers {
         task.await??;
@@ -367,17 +373,16 @@ struct Msg<'a> {
     body: Cow<'a, str>,
 }
 
-/// One sender: a message every `1/rate` seconds until `until`; returns send→ack latencies.
+/// One sender: a message at every `tick` until `until`; returns send→ack latencies.
 async fn send(
     mut ws: Socket,
     room: String,
-    rate: f64,
+    mut tick: tokio::time::Interval,
     until: Instant,
     shared: Arc<Shared>,
 ) -> anyhow::Result<Histogram<u64>> {
     let mut acks = histogram();
     let mut pending: HashMap<u64, u64> = HashMap::new();
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut n = 0u64;
     loop {
@@ -460,12 +465,24 @@ async fn receive(
     let mut reconnect_at = away_at(cycle);
     let mut sync_sent: Option<Instant> = None;
     loop {
-        if shared.stop.load(Ordering::Relaxed) {
-            return Ok(());
-        }
-        if reconnect_at.is_some_and(|at| Instant::now() >= at)
-            && !shared.sending_done.load(Ordering::Relaxed)
-        {
+        // No timers per receiver while waiting (thousands of them would cost the machine the
+        // server runs on): the next frame, the stop signal, or this receiver's reconnect time.
+        let reconnect = async {
+            match reconnect_at {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let frame = tokio::select! {
+            _ = shared.stop.cancelled() => return Ok(()),
+            _ = reconnect => None,
+            frame = ws.next() => Some(frame),
+        };
+        let Some(frame) = frame else {
+            if shared.sending_done.load(Ordering::Relaxed) {
+                reconnect_at = None; // catch up on this socket
+                continue;
+            }
             let _ = ws.close(None).await;
             let began = Instant::now();
             let (fresh, ready) = shared.dialer.connect(&member.url, &member.token).await?;
@@ -484,13 +501,12 @@ async fn receive(
                 .record(took.max(1))?;
             cycle += 1;
             reconnect_at = away_at(cycle);
-        }
-        let frame = tokio::time::timeout(Duration::from_millis(100), ws.next()).await;
-        let Ok(Some(Ok(WsMessage::Text(text)))) = frame else {
-            if let Ok(None | Some(Err(_))) = frame {
-                anyhow::bail!("a receiver's socket closed");
-            }
             continue;
+        };
+        let text = match frame {
+            Some(Ok(WsMessage::Text(text))) => text,
+            Some(Ok(_)) => continue,
+            None | Some(Err(_)) => anyhow::bail!("a receiver's socket closed"),
         };
         let event: Event = serde_json::from_str(&text)?;
         match (&*event.kind, event.message) {

@@ -389,9 +389,15 @@ impl Dialer {
         let mut req = ws_url.into_client_request()?;
         req.headers_mut()
             .insert("authorization", format!("Bearer {token}").parse()?);
-        let (mut ws, _) = tokio_tungstenite::client_async_tls_with_config(req, tcp, None, None)
-            .await
-            .context("opening a WebSocket")?;
+        // Small buffers: the default read buffer is 128 KiB, which over thousands of sockets
+        // would cost the machine the server shares gigabytes.
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(4096)
+            .write_buffer_size(0);
+        let (mut ws, _) =
+            tokio_tungstenite::client_async_tls_with_config(req, tcp, Some(config), None)
+                .await
+                .context("opening a WebSocket")?;
         loop {
             match ws.next().await {
                 Some(Ok(WsMessage::Text(text))) if text.as_str().contains("\"type\":\"ready\"") => {

@@ -16,8 +16,9 @@ use crate::http::{ApiError, Auth, AuthVia, origin_allowed};
 
 /// Largest frame (and message) a client may send; larger ones close the socket with 1009.
 pub const MAX_FRAME: usize = 64 * 1024;
-/// tungstenite's default read buffer is 128 KiB per connection; chat frames are small.
-const READ_BUFFER: usize = 4 * 1024;
+/// tungstenite's default read buffer is 128 KiB per connection, allocated up front; chat
+/// frames from clients are small (a bigger one just grows the buffer while it is read).
+const READ_BUFFER: usize = 512;
 /// Bytes gathered before a write goes to the socket (the writer flushes once per wakeup).
 const WRITE_BUFFER: usize = 16 * 1024;
 

@@ -45,11 +45,13 @@ impl Reader {
                         break;
                     }
                     Ok(Some(Ok(WsMessage::Text(text)))) => {
-                        if let Some(ack) = self.handle(text.as_str()).await {
+                        // Boxed (here and below): the store calls behind them would otherwise
+                        // make every idle connection's task as big as their largest state.
+                        if let Some(ack) = Box::pin(self.handle(text.as_str())).await {
                             pending.push_back(ack);
                         }
                         // After the frame, so a presence choice it carried applies first.
-                        if let Err(e) = self.app.chat.user_active(&self.conn.user_id).await {
+                        if let Err(e) = Box::pin(self.app.chat.user_active(&self.conn.user_id)).await {
                             tracing::warn!(error = %e, "announcing presence");
                         }
                     }
@@ -139,7 +141,7 @@ impl Reader {
                 None
             }
             ClientFrame::Sync { since } => {
-                let _ = self.control.send(Control::Sync(since)).await;
+                let _ = self.control.send(Control::Sync(Box::new(since))).await;
                 None
             }
             ClientFrame::Typing { room_id } => {

@@ -44,6 +44,22 @@ pub(super) struct Writer {
     pub levels: HashMap<RoomId, NotifyLevel>,
     /// The direct rooms among the user's rooms.
     pub direct: HashSet<RoomId>,
+    /// Metric handles, looked up once rather than per delivery.
+    pub metrics: DeliveryMetrics,
+}
+
+pub(super) struct DeliveryMetrics {
+    deliveries: metrics::Counter,
+    send_to_deliver: metrics::Histogram,
+}
+
+impl DeliveryMetrics {
+    pub fn new() -> Self {
+        Self {
+            deliveries: metrics::counter!(crate::metrics::DELIVERIES),
+            send_to_deliver: metrics::histogram!(crate::metrics::SEND_TO_DELIVER),
+        }
+    }
 }
 
 impl Writer {
@@ -60,7 +76,8 @@ impl Writer {
             self.app.config.ping_interval_secs.max(1),
         ));
         ping.reset();
-        let mut batch = Vec::with_capacity(DRAIN);
+        // Grows to the largest batch seen: an idle connection holds almost nothing.
+        let mut batch = Vec::new();
         let code = loop {
             let written = tokio::select! {
                 biased;
@@ -113,7 +130,7 @@ impl Writer {
                 let mut rooms: Vec<_> = since.into_iter().collect();
                 rooms.sort();
                 for (room_id, since) in rooms {
-                    self.replay(sink, room_id, since).await?;
+                    Box::pin(self.replay(sink, room_id, since)).await?;
                 }
                 Ok(())
             }
@@ -159,6 +176,8 @@ impl Writer {
         sink.feed(WsMessage::Text(synced.to_text().into())).await
     }
 
+    /// Writes a batch. The rare paths that read the store (gap fills) are boxed, so an idle
+    /// connection's task stays small.
     async fn deliver<S>(
         &mut self,
         sink: &mut S,
@@ -169,28 +188,30 @@ impl Writer {
     {
         for item in batch.drain(..) {
             let frame = match item {
-                Outbound::Direct(frame) => frame,
+                Outbound::Direct(frame) => frame.text.clone(),
                 Outbound::Notify(room_id, level) => {
                     self.levels.insert(room_id, level);
                     continue;
                 }
                 Outbound::CatchUp(room_id) => {
                     if let Some(sent) = self.tracks.get(&room_id).map(Track::sent) {
-                        let newest = self.fill_gap(sink, &room_id, sent, Seq::MAX - 1).await?;
+                        let newest =
+                            Box::pin(self.fill_gap(sink, &room_id, sent, Seq::MAX - 1)).await?;
                         if let Some(track) = self.tracks.get_mut(&room_id) {
                             track.replayed(newest);
                         }
                     }
                     continue;
                 }
-                Outbound::Joined(
-                    room_id,
-                    JoinPoint {
-                        from,
-                        level,
-                        direct,
-                    },
-                ) => {
+                Outbound::Joined(joined) => {
+                    let (
+                        room_id,
+                        JoinPoint {
+                            from,
+                            level,
+                            direct,
+                        },
+                    ) = *joined;
                     self.levels.insert(room_id.clone(), level);
                     if direct {
                         self.direct.insert(room_id.clone());
@@ -202,15 +223,17 @@ impl Writer {
                         .tracks
                         .get(&room_id)
                         .map_or(from, |t| t.sent().max(from));
-                    let newest = self.fill_gap(sink, &room_id, start, Seq::MAX - 1).await?;
+                    let newest =
+                        Box::pin(self.fill_gap(sink, &room_id, start, Seq::MAX - 1)).await?;
                     let mut track = Track::starting_at(start);
                     track.replayed(newest);
                     self.tracks.insert(room_id, track);
                     continue;
                 }
-                Outbound::Room(room_id, frame) => {
+                Outbound::Room(event) => {
+                    let (room_id, frame) = &*event;
                     let Some(meta) = &frame.message else {
-                        sink.feed(WsMessage::Text(frame.text)).await?;
+                        sink.feed(WsMessage::Text(frame.text.clone())).await?;
                         continue;
                     };
                     let seq = meta.seq;
@@ -219,26 +242,26 @@ impl Writer {
                         Admit::Skip => continue, // already sent by a replay or gap fill
                         Admit::Deliver => {}
                         Admit::FillGap { after, upto } => {
-                            self.fill_gap(sink, &room_id, after, upto).await?;
+                            Box::pin(self.fill_gap(sink, room_id, after, upto)).await?;
                         }
                     }
                     sink.feed(WsMessage::Text(frame.text.clone())).await?;
-                    metrics::counter!(crate::metrics::DELIVERIES).increment(1);
+                    self.metrics.deliveries.increment(1);
                     let waited = (crate::metrics::now_us() - meta.committed_us).max(0) as f64 / 1e6;
-                    metrics::histogram!(crate::metrics::SEND_TO_DELIVER).record(waited);
-                    if meta.direct && !self.direct.contains(&room_id) {
+                    self.metrics.send_to_deliver.record(waited);
+                    if meta.direct && !self.direct.contains(room_id) {
                         self.direct.insert(room_id.clone());
                     }
                     let mentioned = meta.mentioned.contains(&self.user.id);
                     if let Some(notify) =
-                        self.notify_event(&room_id, meta.seq, &meta.sender, mentioned)
+                        self.notify_event(room_id, meta.seq, &meta.sender, mentioned)
                     {
                         sink.feed(WsMessage::Text(notify.into())).await?;
                     }
                     continue;
                 }
             };
-            sink.feed(WsMessage::Text(frame.text)).await?;
+            sink.feed(WsMessage::Text(frame)).await?;
         }
         Ok(())
     }
