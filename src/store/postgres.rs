@@ -20,6 +20,8 @@ const GREATEST: &str = "greatest";
 const LEAST: &str = "least";
 const STRPOS: &str = "strpos";
 const BEGIN: &str = "begin";
+/// Appends lock their rooms in id order first (`select … for update`), so nodes never deadlock.
+const LOCK_ROOMS: bool = true;
 
 pub struct PgStore {
     /// One pool serves reads and writes (PostgreSQL has no single-writer rule).

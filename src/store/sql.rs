@@ -1,6 +1,6 @@
 //! The SQL shared by the SQLite and PostgreSQL stores. Both speak the same queries (`$N`
 //! placeholders, bigint times in unix milliseconds, 0/1 integer flags); the few words that
-//! differ (`GREATEST`, `LEAST`, `STRPOS`, `BEGIN`) are constants each backend module defines before
+//! differ (`GREATEST`, `LEAST`, `STRPOS`, `BEGIN`, and whether appends lock rooms first: `LOCK_ROOMS`) are constants each backend module defines before
 //! expanding [`sql_store!`], which writes the row mapping and the whole `Store`
 //! implementation for that backend's native driver.
 
@@ -38,6 +38,37 @@ pub(super) fn fail(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     }
 }
 
+/// Statements over many rows are issued in chunks of these sizes (largest first), so that
+/// only four shapes of each statement are ever prepared and cached.
+const CHUNKS: [usize; 4] = [64, 16, 4, 1];
+
+/// Splits `items` into chunks of the sizes in [`CHUNKS`].
+pub(super) fn chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        let n = *CHUNKS.iter().find(|&&n| n <= items.len())?;
+        let (chunk, rest) = items.split_at(n);
+        items = rest;
+        Some(chunk)
+    })
+}
+
+/// `(t1, t2), (t1, t2), …`: `rows` copies of the row template, each `?` replaced by the next
+/// numbered placeholder (`$1`, `$2`, …). Values are always bound, never spliced.
+pub(super) fn placeholders(rows: usize, template: &[&str]) -> String {
+    let mut n = 0;
+    let row = |_| {
+        let cols: Vec<String> = template
+            .iter()
+            .map(|t| {
+                n += 1;
+                t.replace('?', &format!("${n}"))
+            })
+            .collect();
+        format!("({})", cols.join(", "))
+    };
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+}
+
 pub(super) const USER_COLS: &str = "u.id, u.username, u.display_name, u.is_admin, u.created_at, \
     u.status_text, u.status_emoji, u.avatar, u.presence_mode, u.send_receipts";
 pub(super) const ROOM_COLS: &str = "r.id, r.name, r.kind, r.topic, r.owner_id, r.history, \
@@ -56,7 +87,7 @@ pub(super) const MESSAGE_SELECT: &str = "select g.room_id, g.seq, g.client_id, g
 
 /// Writes the row mappers and `impl Store` for `$Store`, a struct with `read` and `write`
 /// pools of database `$Db` whose rows are `$Row`. The expanding module defines the dialect
-/// constants `GREATEST`, `LEAST`, `STRPOS` and `BEGIN`.
+/// constants `GREATEST`, `LEAST`, `STRPOS`, `BEGIN` and `LOCK_ROOMS`.
 macro_rules! sql_store {
     ($Store:ident, $Db:ty, $Row:ty) => {
 fn user_row(r: &$Row) -> User {
@@ -159,94 +190,154 @@ impl $Store {
         Ok(user_row(&row.map_err(fail("user"))?))
     }
 
-    async fn append_one(
+    /// Earlier copies of the batch's messages (clients retrying a send), by
+    /// `(sender, client_id)`: one query per chunk of the batch.
+    async fn earlier_copies(
         tx: &mut Transaction<'_, $Db>,
-        m: &NewMessage,
-        now: i64,
-    ) -> StoreResult<Appended> {
-        let earlier = sqlx::query(
-            "select g.room_id, g.seq, g.body, g.mentions, g.created_at, r.kind from messages g \
-             join rooms r on r.id = g.room_id where g.sender_id = $1 and g.client_id = $2",
-        )
-        .bind(m.sender.id.as_str())
-        .bind(&m.client_id)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(fail("looking up client_id"))?;
-        if let Some(r) = earlier {
-            let room_id: RoomId = r.get::<String, _>("room_id").into();
-            let seq = r.get("seq");
-            let message = Message {
-                id: message_id(&room_id, seq),
-                room_id,
-                seq,
-                sender: m.sender.clone(),
-                client_id: m.client_id.clone(),
-                body: r.get("body"),
-                mentions: mentions_from(r.get("mentions")),
-                ts: time(r.get("created_at")),
-            };
-            let direct = RoomKind::from_db(r.get("kind")) == RoomKind::Direct;
-            return Ok(Appended {
-                message,
-                duplicate: true,
-                direct,
-            });
-        }
-        let row = sqlx::query(
-            "update rooms set last_seq = last_seq + 1 where id = $1 returning last_seq, kind",
-        )
-        .bind(m.room_id.as_str())
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(fail("advancing seq"))?
-        .ok_or(StoreError::NotFound)?;
-        let seq: Seq = row.get("last_seq");
-        let direct = RoomKind::from_db(row.get("kind")) == RoomKind::Direct;
-        let mentions = Self::resolve_mentions(tx, &m.room_id, &m.body).await?;
-        let mentions_json = (!mentions.is_empty())
-            .then(|| serde_json::to_string(&mentions).expect("mentions serialise"));
-        sqlx::query(
-            "insert into messages (room_id, seq, sender_id, client_id, body, mentions, created_at) \
-             values ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(m.room_id.as_str())
-        .bind(seq)
-        .bind(m.sender.id.as_str())
-        .bind(&m.client_id)
-        .bind(&m.body)
-        .bind(mentions_json)
-        .bind(now)
-        .execute(&mut **tx)
-        .await
-        .map_err(fail("inserting message"))?;
-        let mut counted = std::collections::HashSet::new();
-        for mention in mentions.iter().filter(|x| x.user_id != m.sender.id) {
-            if counted.insert(&mention.user_id) {
-                sqlx::query("insert into mentions (room_id, seq, user_id) values ($1, $2, $3)")
-                    .bind(m.room_id.as_str())
-                    .bind(seq)
-                    .bind(mention.user_id.as_str())
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(fail("inserting mention"))?;
+        batch: &[NewMessage],
+    ) -> StoreResult<std::collections::HashMap<(UserId, String), Appended>> {
+        let mut found = std::collections::HashMap::new();
+        for chunk in chunks(batch) {
+            let sql = format!(
+                "select g.sender_id, g.client_id, g.room_id, g.seq, g.body, g.mentions, \
+                 g.created_at, r.kind from messages g join rooms r on r.id = g.room_id \
+                 where (g.sender_id, g.client_id) in (values {})",
+                placeholders(chunk.len(), &["?", "?"])
+            );
+            let mut query = sqlx::query(&sql);
+            for m in chunk {
+                query = query.bind(m.sender.id.as_str()).bind(&m.client_id);
+            }
+            let rows = query
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(fail("looking up client_id"))?;
+            for r in rows {
+                let sender_id: UserId = r.get::<String, _>("sender_id").into();
+                let client_id: String = r.get("client_id");
+                let Some(m) = chunk
+                    .iter()
+                    .find(|m| m.sender.id == sender_id && m.client_id == client_id)
+                else {
+                    continue;
+                };
+                let room_id: RoomId = r.get::<String, _>("room_id").into();
+                let seq = r.get("seq");
+                let message = Message {
+                    id: message_id(&room_id, seq),
+                    room_id,
+                    seq,
+                    sender: m.sender.clone(),
+                    client_id: client_id.clone(),
+                    body: r.get("body"),
+                    mentions: mentions_from(r.get("mentions")),
+                    ts: time(r.get("created_at")),
+                };
+                let direct = RoomKind::from_db(r.get("kind")) == RoomKind::Direct;
+                let appended = Appended {
+                    message,
+                    duplicate: true,
+                    direct,
+                };
+                found.insert((sender_id, client_id), appended);
             }
         }
-        let message = Message {
-            id: message_id(&m.room_id, seq),
-            room_id: m.room_id.clone(),
-            seq,
-            sender: m.sender.clone(),
-            client_id: m.client_id.clone(),
-            body: m.body.clone(),
-            mentions,
-            ts: time(now),
+        Ok(found)
+    }
+
+    /// Advances each room's `last_seq` by its number of new messages (`counts`, in room id
+    /// order) and returns the new `last_seq` and kind of each room that exists. Where
+    /// [`LOCK_ROOMS`] is set (PostgreSQL) the rooms are first locked in id order, so two nodes
+    /// committing batches at once can never deadlock on each other's rooms.
+    async fn advance_rooms(
+        tx: &mut Transaction<'_, $Db>,
+        counts: &[(&RoomId, i64)],
+    ) -> StoreResult<std::collections::HashMap<RoomId, (Seq, RoomKind)>> {
+        let mut rooms = std::collections::HashMap::new();
+        for chunk in chunks(counts) {
+            if LOCK_ROOMS {
+                let sql = format!(
+                    "select id from rooms where id in ({}) order by id for update",
+                    placeholders(chunk.len(), &["?"]).replace(['(', ')'], "")
+                );
+                let mut query = sqlx::query(&sql);
+                for (room, _) in chunk {
+                    query = query.bind(room.as_str());
+                }
+                query
+                    .fetch_all(&mut **tx)
+                    .await
+                    .map_err(fail("locking rooms"))?;
+            }
+            let sql = format!(
+                "update rooms set last_seq = last_seq + v.column2 from (values {}) as v \
+                 where rooms.id = v.column1 returning id, last_seq, kind",
+                placeholders(chunk.len(), &["?", "cast(? as bigint)"])
+            );
+            let mut query = sqlx::query(&sql);
+            for (room, n) in chunk {
+                query = query.bind(room.as_str()).bind(*n);
+            }
+            let rows = query
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(fail("advancing seq"))?;
+            for r in rows {
+                let id: RoomId = r.get::<String, _>("id").into();
+                rooms.insert(id, (r.get("last_seq"), RoomKind::from_db(r.get("kind"))));
+            }
+        }
+        Ok(rooms)
+    }
+
+    /// Inserts the new messages (and their mention rows), a chunk per statement.
+    async fn insert_messages(
+        tx: &mut Transaction<'_, $Db>,
+        fresh: &[&Message],
+        now: i64,
+    ) -> StoreResult<()> {
+        let conflict = |e| match fail("inserting message")(e) {
+            StoreError::Conflict(what) => {
+                StoreError::Other(anyhow::anyhow!("append conflict on {what}"))
+            }
+            other => other,
         };
-        Ok(Appended {
-            message,
-            duplicate: false,
-            direct,
-        })
+        for chunk in chunks(fresh) {
+            let sql = format!(
+                "insert into messages (room_id, seq, sender_id, client_id, body, mentions, \
+                 created_at) values {}",
+                placeholders(chunk.len(), &["?"; 7])
+            );
+            let mut query = sqlx::query(&sql);
+            for m in chunk {
+                let mentions = (!m.mentions.is_empty())
+                    .then(|| serde_json::to_string(&m.mentions).expect("mentions serialise"));
+                query = query
+                    .bind(m.room_id.as_str())
+                    .bind(m.seq)
+                    .bind(m.sender.id.as_str())
+                    .bind(&m.client_id)
+                    .bind(&m.body)
+                    .bind(mentions)
+                    .bind(now);
+            }
+            query.execute(&mut **tx).await.map_err(conflict)?;
+        }
+        for m in fresh.iter().filter(|m| !m.mentions.is_empty()) {
+            let mut counted = std::collections::HashSet::new();
+            for mention in m.mentions.iter().filter(|x| x.user_id != m.sender.id) {
+                if counted.insert(&mention.user_id) {
+                    sqlx::query("insert into mentions (room_id, seq, user_id) values ($1, $2, $3)")
+                        .bind(m.room_id.as_str())
+                        .bind(m.seq)
+                        .bind(mention.user_id.as_str())
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(fail("inserting mention"))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The `@username`s in a body that name members of the room.
@@ -820,30 +911,83 @@ impl Store for $Store {
 
     #[tracing::instrument(skip_all, fields(batch = batch.len()))]
     async fn append(&self, batch: &[NewMessage]) -> StoreResult<Vec<StoreResult<Appended>>> {
+        // A few statements per batch, not per message: the earlier copies of retried sends,
+        // one `last_seq` update per chunk of rooms, one insert per chunk of messages.
         let now = now_ms();
-        // Rooms are locked in id order (a stable sort keeps each room's messages in order),
-        // so two nodes committing batches at once can never deadlock on each other's rooms.
-        let mut order: Vec<usize> = (0..batch.len()).collect();
-        order.sort_by(|&a, &b| batch[a].room_id.cmp(&batch[b].room_id));
         let mut tx = self.write.begin_with(BEGIN).await.map_err(fail("append"))?;
-        let mut results: Vec<Option<StoreResult<Appended>>> = (0..batch.len()).map(|_| None).collect();
-        for i in order {
-            let result = Self::append_one(&mut tx, &batch[i], now).await;
-            // Anything but a missing room (an `update` touching no row) fails the batch: on
-            // PostgreSQL a failed statement aborts the transaction, and committing it would
-            // silently roll back the messages before it. The senders retry; their retries
-            // find whatever did get stored.
-            match result {
-                Ok(_) | Err(StoreError::NotFound) => {}
-                Err(StoreError::Conflict(what)) => {
-                    return Err(StoreError::Other(anyhow::anyhow!("append conflict on {what}")));
-                }
-                Err(e) => return Err(e),
+        let earlier = Self::earlier_copies(&mut tx, batch).await?;
+        let mut results: Vec<Option<StoreResult<Appended>>> =
+            (0..batch.len()).map(|_| None).collect();
+        // New messages by room (rooms in id order, each room's messages in batch order); a
+        // repeat inside the batch gets the first copy's result.
+        let mut fresh: std::collections::BTreeMap<&RoomId, Vec<usize>> = Default::default();
+        let mut first: std::collections::HashMap<(&UserId, &str), usize> = Default::default();
+        let mut repeats = Vec::new();
+        for (i, m) in batch.iter().enumerate() {
+            if let Some(found) = earlier.get(&(m.sender.id.clone(), m.client_id.clone())) {
+                results[i] = Some(Ok(found.clone()));
+            } else if let Some(&j) = first.get(&(&m.sender.id, m.client_id.as_str())) {
+                repeats.push((i, j));
+            } else {
+                first.insert((&m.sender.id, m.client_id.as_str()), i);
+                fresh.entry(&m.room_id).or_default().push(i);
             }
-            results[i] = Some(result);
         }
+        let counts: Vec<(&RoomId, i64)> =
+            fresh.iter().map(|(room, new)| (*room, new.len() as i64)).collect();
+        let rooms = Self::advance_rooms(&mut tx, &counts).await?;
+        for (room, new) in &fresh {
+            let Some(&(last_seq, kind)) = rooms.get(*room) else {
+                for &i in new {
+                    results[i] = Some(Err(StoreError::NotFound));
+                }
+                continue;
+            };
+            let first_seq = last_seq - new.len() as i64 + 1;
+            for (k, &i) in new.iter().enumerate() {
+                let m = &batch[i];
+                let seq = first_seq + k as i64;
+                let mentions = Self::resolve_mentions(&mut tx, &m.room_id, &m.body).await?;
+                let message = Message {
+                    id: message_id(&m.room_id, seq),
+                    room_id: m.room_id.clone(),
+                    seq,
+                    sender: m.sender.clone(),
+                    client_id: m.client_id.clone(),
+                    body: m.body.clone(),
+                    mentions,
+                    ts: time(now),
+                };
+                let direct = kind == RoomKind::Direct;
+                results[i] = Some(Ok(Appended {
+                    message,
+                    duplicate: false,
+                    direct,
+                }));
+            }
+        }
+        let stored: Vec<&Message> = results
+            .iter()
+            .flatten()
+            .filter_map(|r| r.as_ref().ok())
+            .filter(|a| !a.duplicate)
+            .map(|a| &a.message)
+            .collect();
+        Self::insert_messages(&mut tx, &stored, now).await?;
         tx.commit().await.map_err(fail("append commit"))?;
-        Ok(results.into_iter().map(|r| r.expect("every message appended")).collect())
+        for (i, j) in repeats {
+            results[i] = Some(match &results[j] {
+                Some(Ok(a)) => Ok(Appended {
+                    duplicate: true,
+                    ..a.clone()
+                }),
+                _ => Err(StoreError::NotFound),
+            });
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("every message has a result"))
+            .collect())
     }
 
     async fn messages_before(

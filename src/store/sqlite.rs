@@ -25,6 +25,8 @@ const STRPOS: &str = "instr";
 /// Write transactions take the write lock at once, so a second writer (another process on the
 /// same file) waits for `busy_timeout` instead of failing on a lock upgrade.
 const BEGIN: &str = "begin immediate";
+/// One writer at a time already (a one-connection pool): no row locks to order.
+const LOCK_ROOMS: bool = false;
 
 pub struct SqliteStore {
     read: SqlitePool,

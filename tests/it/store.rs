@@ -102,3 +102,80 @@ async fn concurrent_writers_keep_seqs_gap_free() {
     a.close().await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_batch_with_retries_repeats_a_missing_room_and_many_rooms() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database(dir.path()).await;
+    let store: Arc<dyn Store> = natter::store::open(&url).await.unwrap();
+    let user = store
+        .create_user(NewUser {
+            id: UserId::generate(),
+            username: "batcher".into(),
+            username_key: "batcher".into(),
+            display_name: "Batcher".into(),
+            password_hash: "x".into(),
+            is_admin: false,
+        })
+        .await
+        .unwrap();
+    // 70 rooms: more than one chunk of rooms and of messages (chunks are 64, 16, 4, 1).
+    let mut rooms = Vec::new();
+    for i in 0..70 {
+        let name = format!("room-{i}");
+        let room = store
+            .create_room(NewRoom {
+                id: RoomId::generate(),
+                name: name.clone(),
+                name_key: Some(name),
+                kind: RoomKind::Public,
+                topic: String::new(),
+                owner_id: user.id.clone(),
+                key_hash: None,
+                history: Default::default(),
+                retention: Retention::default(),
+                direct: None,
+            })
+            .await
+            .unwrap();
+        rooms.push(room.id);
+    }
+    let sender = Sender::from(&user);
+    let message = |room: &RoomId, client_id: &str| NewMessage {
+        room_id: room.clone(),
+        sender: sender.clone(),
+        client_id: client_id.into(),
+        body: format!("body of {client_id}"),
+    };
+    let stored = store.append(&[message(&rooms[0], "early")]).await.unwrap();
+    assert_eq!(stored[0].as_ref().unwrap().message.seq, 1);
+
+    let mut batch = vec![
+        message(&rooms[0], "early"), // a retry of a committed send
+        message(&rooms[0], "a"),
+        message(&rooms[0], "a"), // a repeat inside the batch
+        message(&RoomId::generate(), "nowhere"),
+        message(&rooms[0], "b"),
+    ];
+    for (i, room) in rooms.iter().enumerate() {
+        batch.push(message(room, &format!("r{i}")));
+    }
+    let results = store.append(&batch).await.unwrap();
+    let ok = |i: usize| results[i].as_ref().unwrap();
+    assert!(ok(0).duplicate && ok(0).message.seq == 1 && ok(0).message.body == "body of early");
+    assert!(!ok(1).duplicate && ok(1).message.seq == 2);
+    assert!(ok(2).duplicate && ok(2).message.seq == 2);
+    assert!(matches!(
+        results[3],
+        Err(natter::store::StoreError::NotFound)
+    ));
+    assert_eq!(ok(4).message.seq, 3);
+    assert_eq!(ok(5).message.seq, 4, "room 0's messages keep batch order");
+    for i in 1..rooms.len() {
+        assert_eq!((ok(5 + i).message.seq, ok(5 + i).duplicate), (1, false));
+    }
+    // What was returned is what was stored.
+    assert_eq!(store.room(&rooms[0]).await.unwrap().last_seq, 4);
+    let again = store.append(&batch[5..]).await.unwrap();
+    assert!(again.iter().all(|r| r.as_ref().unwrap().duplicate));
+}
