@@ -199,9 +199,12 @@ impl $Store {
         let mut found = std::collections::HashMap::new();
         for chunk in chunks(batch) {
             let sql = format!(
+                // A join with the values (not `(a, b) in (values …)`, which SQLite answers by
+                // scanning the whole index) looks each pair up in `messages_client`.
                 "select g.sender_id, g.client_id, g.room_id, g.seq, g.body, g.mentions, \
-                 g.created_at, r.kind from messages g join rooms r on r.id = g.room_id \
-                 where (g.sender_id, g.client_id) in (values {})",
+                 g.created_at, r.kind from (values {}) as v \
+                 join messages g on g.sender_id = v.column1 and g.client_id = v.column2 \
+                 join rooms r on r.id = g.room_id",
                 placeholders(chunk.len(), &["?", "?"])
             );
             let mut query = sqlx::query(&sql);
