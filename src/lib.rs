@@ -12,16 +12,20 @@
 //!   keeps each room's stream gap-free and duplicate-free by `seq`.
 //! - [`protocol`]: the typed WebSocket frames and close codes.
 //! - [`chat`]: what users can do (accounts, rooms, messages), checked and carried out; the
-//!   group-commit task that commits batches and then publishes them; login and key
-//!   throttling; the retention pruner.
+//!   group-commit task (on a thread of its own) that commits batches and then publishes them;
+//!   login and key throttling; the retention pruner.
 //! - [`domain`]: validated values (`Username`, `RoomName`, `MessageBody`, ...), roles and
 //!   permission rules, the records shown to clients. No I/O.
-//! - [`store`]: the `Store` trait and its SQLite implementation with migrations.
-//! - [`bus`]: the `Bus` trait between nodes and its in-process implementation.
+//! - [`store`]: the `Store` trait; one set of SQL (`store::sql`) expanded for SQLite and
+//!   PostgreSQL, each with its migrations.
+//! - [`bus`]: the `Bus` trait between nodes, in-process or over Redis.
 //! - [`hub`]: this node's live connections and the fan-out of shared frames to them.
 //! - [`tls`]: built-in TLS (PEM files or a self-signed certificate for development).
 //! - [`metrics`]: the Prometheus metrics and where each is recorded.
-//! - [`admin`]: the `natter admin` commands; [`bench`]: the `natter bench` load tool.
+//! - [`admin`]: the `natter admin` commands.
+//! - [`bench`]: the `natter bench` load tool: scenarios `fanout` (and churn), `idle`,
+//!   `history`; the HTML report in `bench::report`. `scripts/perf` runs one against a fresh
+//!   release server; `docs/performance.md` has the figures.
 
 #![forbid(unsafe_code)]
 

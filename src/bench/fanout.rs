@@ -69,8 +69,12 @@ pub struct Second {
 
 /// Everything the sender and receiver tasks share.
 struct Shared {
-    /// When sending started.
+    /// The clock of the send stamps.
     epoch: Instant,
+    /// When sending started, µs after `epoch` (`u64::MAX` before): second 0 of the timeline.
+    start_us: AtomicU64,
+    /// Cancelled when every connection is open: the senders start.
+    go: CancellationToken,
     sent: AtomicU64,
     acked: AtomicU64,
     received: AtomicU64,
@@ -91,15 +95,21 @@ struct Recorder {
 }
 
 impl Recorder {
-    /// The bucket of the second `now_us` (µs after the epoch) falls in.
-    fn second(&mut self, now_us: u64) -> &mut (u64, u64, Histogram<u64>) {
-        let s = (now_us / 1_000_000) as usize;
+    /// The bucket of the second `now_us` (µs after the epoch) falls in, counting from
+    /// `start_us`.
+    fn second(&mut self, start_us: u64, now_us: u64) -> &mut (u64, u64, Histogram<u64>) {
+        let s = (now_us.saturating_sub(start_us) / 1_000_000) as usize;
         while self.seconds.len() <= s {
             let h = Histogram::new_with_bounds(1, 600_000_000, 2).expect("histogram bounds");
             self.seconds.push((0, 0, h));
         }
         &mut self.seconds[s]
     }
+}
+
+enum Task {
+    Sender(tokio::task::JoinHandle<anyhow::Result<Histogram<u64>>>),
+    Receiver(tokio::task::JoinHandle<anyhow::Result<()>>),
 }
 
 /// One receiving connection's identity, to reconnect with.
@@ -156,10 +166,31 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<FanoutSummary> {
         .await?;
 
     let churn = (args.scenario == Scenario::Churn).then_some(args.reconnect_every.max(0.1));
-    let dialer = Dialer::new(args);
     let memory = ServerMemory::before(args.server_pid);
+    let shared = Arc::new(Shared {
+        epoch: Instant::now(),
+        start_us: AtomicU64::new(u64::MAX),
+        go: CancellationToken::new(),
+        sent: AtomicU64::new(0),
+        acked: AtomicU64::new(0),
+        received: AtomicU64::new(0),
+        duplicates: AtomicU64::new(0),
+        reconnects: AtomicU64::new(0),
+        sending_done: AtomicBool::new(false),
+        stop: CancellationToken::new(),
+        recorder: Mutex::new(Recorder {
+            deliver: histogram(),
+            reconnect: histogram(),
+            resync: histogram(),
+            seconds: Vec::new(),
+        }),
+        dialer: Dialer::new(args),
+        churn,
+    });
 
-    // Connections: senders on the first node, receivers spread over the others.
+    // Connections: senders on the first node, receivers spread over the others. Each one's
+    // task starts reading at once, as a real client does (a socket left unread while thousands
+    // of others open would fill with their presence events and be closed as a slow consumer).
     let receivers_per_room = args.members * args.devices;
     let total = args.rooms * (1 + receivers_per_room);
     eprintln!("bench: opening {total} connections");
@@ -176,16 +207,35 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<FanoutSummary> {
             plan.push((r, room.clone(), m, url));
         }
     }
+    // Each sender's period, and its first send spread over one period so that the total
+    // rate is smooth rather than a burst from every sender at once.
+    let period = Duration::from_secs_f64(args.rooms as f64 / args.rate);
+    let until = Duration::from_secs(args.duration);
     let opened = AtomicU64::new(0);
-    let connected: Vec<_> = stream::iter(plan.into_iter().enumerate())
+    let tasks: Vec<_> = stream::iter(plan.into_iter().enumerate())
         .map(|(index, (r, room, m, url))| {
-            let (dialer, tokens, opened) = (&dialer, &tokens, &opened);
+            let (shared, tokens, opened) = (&shared, &tokens, &opened);
             async move {
                 let token = tokens[r * per_room + m].clone();
-                let (ws, ready) = dialer.connect(&url, &token).await?;
+                let (ws, ready) = shared.dialer.connect(&url, &token).await?;
                 let n = opened.fetch_add(1, Ordering::Relaxed) + 1;
                 if n % 1000 == 0 {
                     eprintln!("  {n}/{total} open");
+                }
+                if m == 0 {
+                    let phase = period.mul_f64(r as f64 / args.rooms as f64);
+                    // Client ids unique to this run: a `client_id` used before by the same account
+                    // (in a room that still exists) would be acknowledged as a retry.
+                    let task = send(
+                        ws,
+                        room,
+                        format!("c{tag}"),
+                        phase,
+                        period,
+                        until,
+                        shared.clone(),
+                    );
+                    return anyhow::Ok(Task::Sender(tokio::spawn(task)));
                 }
                 let last_seq = last_seq_of(&ready, &room);
                 let member = Member {
@@ -194,54 +244,25 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<FanoutSummary> {
                     room,
                     index,
                 };
-                anyhow::Ok((m == 0, member, ws, last_seq))
+                let task = receive(member, ws, last_seq, shared.clone());
+                anyhow::Ok(Task::Receiver(tokio::spawn(task)))
             }
         })
         .buffered(32)
         .try_collect()
         .await?;
-
-    // Start: the epoch is now, so latencies and the timeline count from the first send.
-    let shared = Arc::new(Shared {
-        epoch: Instant::now(),
-        sent: AtomicU64::new(0),
-        acked: AtomicU64::new(0),
-        received: AtomicU64::new(0),
-        duplicates: AtomicU64::new(0),
-        reconnects: AtomicU64::new(0),
-        sending_done: AtomicBool::new(false),
-        stop: CancellationToken::new(),
-        recorder: Mutex::new(Recorder {
-            deliver: histogram(),
-            reconnect: histogram(),
-            resync: histogram(),
-            seconds: Vec::new(),
-        }),
-        dialer,
-        churn,
-    });
-    let until = Instant::now() + Duration::from_secs(args.duration);
-    // Each sender's period, and its first send spread over one period so that the total
-    // rate is smooth rather than a burst from every sender at once.
-    let period = Duration::from_secs_f64(args.rooms as f64 / args.rate);
-    let start = tokio::time::Instant::now();
-    let mut senders = Vec::new();
-    let mut receivers = Vec::new();
-    for (is_sender, member, ws, last_seq) in connected {
-        if is_sender {
-            let first = start + period.mul_f64(senders.len() as f64 / args.rooms as f64);
-            let tick = tokio::time::interval_at(first, period);
-            senders.push(tokio::spawn(send(
-                ws,
-                member.room,
-                tick,
-                until,
-                shared.clone(),
-            )));
-        } else {
-            receivers.push(tokio::spawn(receive(member, ws, last_seq, shared.clone())));
+    let (mut senders, mut receivers) = (Vec::new(), Vec::new());
+    for task in tasks {
+        match task {
+            Task::Sender(t) => senders.push(t),
+            Task::Receiver(t) => receivers.push(t),
         }
     }
+    // Start: the timeline counts from now.
+    shared
+        .start_us
+        .store(micros(shared.epoch), Ordering::Relaxed);
+    shared.go.cancel();
     let progress = {
         let s = shared.clone();
         Progress::every_second(move || {
@@ -265,7 +286,8 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<FanoutSummary> {
     while shared.received.load(Ordering::Relaxed) < expected && Instant::now() < settle {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let elapsed = shared.epoch.elapsed().as_secs_f64();
+    let started_us = shared.start_us.load(Ordering::Relaxed);
+    let elapsed = micros(shared.epoch).saturating_sub(started_us) as f64 / 1e6;
     let memory = memory.after(args.server_pid);
     shared.stop.cancel();
     drop(progress);
@@ -373,28 +395,42 @@ struct Msg<'a> {
     body: Cow<'a, str>,
 }
 
-/// One sender: a message at every `tick` until `until`; returns send→ack latencies.
+/// One sender: reads its socket until the start, then sends a message every `period` (the
+/// first after `phase`) for `run` and waits for the last acks; returns send→ack latencies.
 async fn send(
     mut ws: Socket,
     room: String,
-    mut tick: tokio::time::Interval,
-    until: Instant,
+    tag: String,
+    phase: Duration,
+    period: Duration,
+    run: Duration,
     shared: Arc<Shared>,
 ) -> anyhow::Result<Histogram<u64>> {
+    loop {
+        tokio::select! {
+            _ = shared.go.cancelled() => break,
+            frame = ws.next() => if !matches!(frame, Some(Ok(_))) {
+                anyhow::bail!("a sender's socket closed before the start");
+            },
+        }
+    }
+    let started = tokio::time::Instant::now();
+    let until = Instant::now() + run;
+    let mut tick = tokio::time::interval_at(started + phase, period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut acks = histogram();
     let mut pending: HashMap<u64, u64> = HashMap::new();
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut n = 0u64;
     loop {
         tokio::select! {
             _ = tick.tick(), if Instant::now() < until => {
                 let at = micros(shared.epoch);
-                let frame = json!({"type": "send", "room_id": room, "client_id": format!("c{n}"), "body": format!("t:{at}")});
+                let frame = json!({"type": "send", "room_id": room, "client_id": format!("{tag}.{n}"), "body": format!("t:{at}")});
                 ws.send(WsMessage::text(frame.to_string())).await?;
                 pending.insert(n, at);
                 n += 1;
                 shared.sent.fetch_add(1, Ordering::Relaxed);
-                shared.recorder.lock().expect("recorder").second(at).0 += 1;
+                shared.recorder.lock().expect("recorder").second(shared.start_us.load(Ordering::Relaxed), at).0 += 1;
             }
             frame = ws.next() => {
                 let Some(Ok(WsMessage::Text(text))) = frame else {
@@ -404,7 +440,7 @@ async fn send(
                 match &*event.kind {
                     "ack" => {
                         let sent = event.client_id.as_deref()
-                            .and_then(|c| c.strip_prefix('c')?.parse::<u64>().ok())
+                            .and_then(|c| c.strip_prefix(tag.as_str())?.strip_prefix('.')?.parse::<u64>().ok())
                             .and_then(|c| pending.remove(&c));
                         if let Some(at) = sent {
                             acks.record((micros(shared.epoch) - at).max(1))?;
@@ -518,7 +554,7 @@ async fn receive(
                 shared.received.fetch_add(1, Ordering::Relaxed);
                 let now = micros(shared.epoch);
                 let mut recorder = shared.recorder.lock().expect("recorder");
-                let second = recorder.second(now);
+                let second = recorder.second(shared.start_us.load(Ordering::Relaxed), now);
                 second.1 += 1;
                 let sent_at = msg
                     .body

@@ -179,3 +179,67 @@ async fn one_batch_with_retries_repeats_a_missing_room_and_many_rooms() {
     let again = store.append(&batch[5..]).await.unwrap();
     assert!(again.iter().all(|r| r.as_ref().unwrap().duplicate));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unread_counts_stop_at_ten_thousand() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database(dir.path()).await;
+    let store: Arc<dyn Store> = natter::store::open(&url).await.unwrap();
+    let mut users = Vec::new();
+    for name in ["talker", "reader"] {
+        let user = store
+            .create_user(NewUser {
+                id: UserId::generate(),
+                username: name.into(),
+                username_key: name.into(),
+                display_name: name.into(),
+                password_hash: "x".into(),
+                is_admin: false,
+            })
+            .await
+            .unwrap();
+        users.push(user);
+    }
+    let room = store
+        .create_room(NewRoom {
+            id: RoomId::generate(),
+            name: "Busy".into(),
+            name_key: Some("busy".into()),
+            kind: RoomKind::Public,
+            topic: String::new(),
+            owner_id: users[0].id.clone(),
+            key_hash: None,
+            history: Default::default(),
+            retention: Retention::default(),
+            direct: None,
+        })
+        .await
+        .unwrap()
+        .id;
+    store
+        .add_member(&room, &users[1].id, natter::domain::Role::Member)
+        .await
+        .unwrap();
+    let sender = Sender::from(&users[0]);
+    let unread = || async {
+        let rooms = store.rooms_of(&users[1].id).await.unwrap();
+        rooms[0].2.messages
+    };
+    let mut sent = 0;
+    for round in 0..21 {
+        let batch: Vec<NewMessage> = (0..500)
+            .map(|i| NewMessage {
+                room_id: room.clone(),
+                sender: sender.clone(),
+                client_id: format!("m{round}-{i}"),
+                body: "hello".into(),
+            })
+            .collect();
+        store.append(&batch).await.unwrap();
+        sent += 500;
+        if sent == 9_500 {
+            assert_eq!(unread().await, 9_500, "counted exactly below the cap");
+        }
+    }
+    assert_eq!(unread().await, 10_000, "at most 10,000 of {sent}");
+}
