@@ -58,14 +58,14 @@ async fn serve(mut sink: Sink, stream: Stream, app: AppState, auth: Auth) {
             return;
         }
     };
-    let closing = handle.closing.clone();
-    let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
-    let write_task = start_writer(&app, &auth, rooms, sink, handle, control_rx);
-    // Presence is recorded before `ready` goes out: once a client has `ready`, others
-    // (on any node) see it connected.
+    // Presence is recorded before `ready` goes out (the writer sends it first): once a client
+    // has `ready`, others (on any node) see it connected.
     if let Err(e) = Box::pin(app.chat.user_connected(&auth.user)).await {
         tracing::warn!(error = %e, "announcing presence");
     }
+    let closing = handle.closing.clone();
+    let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
+    let write_task = start_writer(&app, &auth, rooms, sink, handle, control_rx);
     let reader = Reader {
         app: app.clone(),
         conn: conn.clone(),
