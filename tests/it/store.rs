@@ -9,6 +9,33 @@ use natter::store::{NewMessage, NewRoom, NewUser, Store};
 
 use crate::helpers::fresh_database;
 
+async fn user(store: &Arc<dyn Store>, name: &str) -> natter::domain::User {
+    let row = NewUser {
+        id: UserId::generate(),
+        username: name.into(),
+        username_key: name.to_lowercase(),
+        display_name: name.into(),
+        password_hash: "x".into(),
+        is_admin: false,
+    };
+    store.create_user(row).await.unwrap()
+}
+
+fn public_room(owner: &natter::domain::User, name: &str) -> NewRoom {
+    NewRoom {
+        id: RoomId::generate(),
+        name: name.into(),
+        name_key: Some(name.to_lowercase()),
+        kind: RoomKind::Public,
+        topic: String::new(),
+        owner_id: owner.id.clone(),
+        key_hash: None,
+        history: Default::default(),
+        retention: Retention::default(),
+        direct: None,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writers_keep_seqs_gap_free() {
     let dir = tempfile::tempdir().unwrap();
@@ -16,34 +43,10 @@ async fn concurrent_writers_keep_seqs_gap_free() {
     // Two stores on one database: two "nodes".
     let a: Arc<dyn Store> = natter::store::open(&url).await.unwrap();
     let b: Arc<dyn Store> = natter::store::open(&url).await.unwrap();
-    let user = a
-        .create_user(NewUser {
-            id: UserId::generate(),
-            username: "writer".into(),
-            username_key: "writer".into(),
-            display_name: "Writer".into(),
-            password_hash: "x".into(),
-            is_admin: false,
-        })
-        .await
-        .unwrap();
+    let user = user(&a, "writer").await;
     let mut rooms = Vec::new();
     for name in ["one", "two", "three"] {
-        let room = a
-            .create_room(NewRoom {
-                id: RoomId::generate(),
-                name: name.into(),
-                name_key: Some(name.into()),
-                kind: RoomKind::Public,
-                topic: String::new(),
-                owner_id: user.id.clone(),
-                key_hash: None,
-                history: Default::default(),
-                retention: Retention::default(),
-                direct: None,
-            })
-            .await
-            .unwrap();
+        let room = a.create_room(public_room(&user, name)).await.unwrap();
         rooms.push(room.id);
     }
     let sender = Sender::from(&user);
@@ -108,36 +111,12 @@ async fn one_batch_with_retries_repeats_a_missing_room_and_many_rooms() {
     let dir = tempfile::tempdir().unwrap();
     let url = fresh_database(dir.path()).await;
     let store: Arc<dyn Store> = natter::store::open(&url).await.unwrap();
-    let user = store
-        .create_user(NewUser {
-            id: UserId::generate(),
-            username: "batcher".into(),
-            username_key: "batcher".into(),
-            display_name: "Batcher".into(),
-            password_hash: "x".into(),
-            is_admin: false,
-        })
-        .await
-        .unwrap();
+    let user = user(&store, "batcher").await;
     // 70 rooms: more than one chunk of rooms and of messages (chunks are 64, 16, 4, 1).
     let mut rooms = Vec::new();
     for i in 0..70 {
         let name = format!("room-{i}");
-        let room = store
-            .create_room(NewRoom {
-                id: RoomId::generate(),
-                name: name.clone(),
-                name_key: Some(name),
-                kind: RoomKind::Public,
-                topic: String::new(),
-                owner_id: user.id.clone(),
-                key_hash: None,
-                history: Default::default(),
-                retention: Retention::default(),
-                direct: None,
-            })
-            .await
-            .unwrap();
+        let room = store.create_room(public_room(&user, &name)).await.unwrap();
         rooms.push(room.id);
     }
     let sender = Sender::from(&user);
@@ -187,32 +166,11 @@ async fn unread_counts_stop_at_ten_thousand() {
     let store: Arc<dyn Store> = natter::store::open(&url).await.unwrap();
     let mut users = Vec::new();
     for name in ["talker", "reader"] {
-        let user = store
-            .create_user(NewUser {
-                id: UserId::generate(),
-                username: name.into(),
-                username_key: name.into(),
-                display_name: name.into(),
-                password_hash: "x".into(),
-                is_admin: false,
-            })
-            .await
-            .unwrap();
+        let user = user(&store, name).await;
         users.push(user);
     }
     let room = store
-        .create_room(NewRoom {
-            id: RoomId::generate(),
-            name: "Busy".into(),
-            name_key: Some("busy".into()),
-            kind: RoomKind::Public,
-            topic: String::new(),
-            owner_id: users[0].id.clone(),
-            key_hash: None,
-            history: Default::default(),
-            retention: Retention::default(),
-            direct: None,
-        })
+        .create_room(public_room(&users[0], "Busy"))
         .await
         .unwrap()
         .id;
