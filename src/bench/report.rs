@@ -70,6 +70,20 @@ impl Scale {
     }
 }
 
+/// The smallest of 1, 2, 5 × 10ⁿ at or above `v`, so that five divisions of an axis fall on
+/// round numbers.
+fn nice_ceiling(v: f64) -> f64 {
+    if v <= 0.0 {
+        return 1.0;
+    }
+    let decade = 10f64.powf(v.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * decade)
+        .find(|&n| n >= v * 0.999_999)
+        .unwrap_or(10.0 * decade)
+}
+
 fn trim(v: f64) -> String {
     if v >= 1000.0 || v.fract() == 0.0 {
         format!("{v:.0}")
@@ -226,7 +240,7 @@ pub fn write_fanout(path: &Path, s: &FanoutSummary) -> anyhow::Result<()> {
         "natter bench: {:?}, {} rooms × {} members, {} msg/s for {} s",
         s.scenario, s.rooms, s.members, s.offered_rate, s.duration_secs
     );
-    let seconds = s.timeline.len().max(1) as f64;
+    let seconds = nice_ceiling(s.timeline.len().max(1) as f64);
     let time_ticks: Vec<(f64, String)> = (0..=5)
         .map(|i| {
             let t = seconds * f64::from(i) / 5.0;
@@ -280,7 +294,7 @@ pub fn write_fanout(path: &Path, s: &FanoutSummary) -> anyhow::Result<()> {
         y_label: "per second",
         x: Scale::Linear(0.0, seconds),
         x_ticks: time_ticks,
-        y: Scale::Linear(0.0, (peak * 1.1).ceil()),
+        y: Scale::Linear(0.0, nice_ceiling(peak)),
         series: vec![
             Series {
                 name: "deliveries",
@@ -347,6 +361,15 @@ mod tests {
             panic!("a log scale")
         };
         assert_eq!((lo, hi), (0.1, 100.0));
+    }
+
+    #[test]
+    fn axes_end_on_round_numbers() {
+        assert_eq!(nice_ceiling(9_000.0), 10_000.0);
+        assert_eq!(nice_ceiling(32.0), 50.0);
+        assert_eq!(nice_ceiling(20.0), 20.0);
+        assert_eq!(nice_ceiling(0.0), 1.0);
+        assert_eq!(nice_ceiling(494_811.0), 500_000.0);
     }
 
     #[test]
