@@ -112,7 +112,7 @@ fn start_writer(
     .to_text();
     let mut writer = Writer {
         app: app.clone(),
-        user: auth.user.clone(),
+        user_id: auth.user.id.clone(),
         tracks: rooms
             .iter()
             .map(|r| (r.id.clone(), Track::starting_at(r.last_seq)))

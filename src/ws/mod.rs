@@ -18,7 +18,7 @@ use crate::http::{ApiError, Auth, AuthVia, origin_allowed};
 pub const MAX_FRAME: usize = 64 * 1024;
 /// tungstenite's default read buffer is 128 KiB per connection, allocated up front; chat
 /// frames from clients are small (a bigger one just grows the buffer while it is read).
-const READ_BUFFER: usize = 512;
+const READ_BUFFER: usize = 256;
 /// Bytes gathered before a write goes to the socket (the writer flushes once per wakeup).
 const WRITE_BUFFER: usize = 16 * 1024;
 

@@ -15,7 +15,7 @@ use super::track::{Admit, Track};
 use crate::app::AppState;
 use crate::bus::JoinPoint;
 use crate::chat::Error;
-use crate::domain::{NotifyLevel, RoomId, Seq, User, UserId};
+use crate::domain::{NotifyLevel, RoomId, Seq, UserId};
 use crate::hub::Outbound;
 use crate::protocol::{ServerEvent, close};
 
@@ -38,7 +38,8 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(super) struct Writer {
     pub app: AppState,
-    pub user: User,
+    /// Whose connection this is (only the id is needed, so the profile is not kept).
+    pub user_id: UserId,
     pub tracks: HashMap<RoomId, Track>,
     /// The user's notification level per room (absent: the default for the room's kind).
     pub levels: HashMap<RoomId, NotifyLevel>,
@@ -146,7 +147,7 @@ impl Writer {
     where
         S: Sink<WsMessage, Error = axum::Error> + Unpin,
     {
-        let (messages, complete) = match self.app.chat.replay(&self.user.id, &room_id, since).await
+        let (messages, complete) = match self.app.chat.replay(&self.user_id, &room_id, since).await
         {
             Ok(found) => found,
             Err(e) => {
@@ -252,7 +253,7 @@ impl Writer {
                     if meta.direct && !self.direct.contains(room_id) {
                         self.direct.insert(room_id.clone());
                     }
-                    let mentioned = meta.mentioned.contains(&self.user.id);
+                    let mentioned = meta.mentioned.contains(&self.user_id);
                     if let Some(notify) =
                         self.notify_event(room_id, meta.seq, &meta.sender, mentioned)
                     {
@@ -275,7 +276,7 @@ impl Writer {
         sender: &UserId,
         mentioned: bool,
     ) -> Option<String> {
-        if sender == &self.user.id {
+        if sender == &self.user_id {
             return None;
         }
         let direct = self.direct.contains(room_id);
@@ -313,7 +314,7 @@ impl Writer {
         match self
             .app
             .chat
-            .fill_gap(&self.user.id, room_id, after, upto)
+            .fill_gap(&self.user_id, room_id, after, upto)
             .await
         {
             Ok(messages) => {
@@ -321,7 +322,7 @@ impl Writer {
                     newest = newest.max(message.seq);
                     let text = ServerEvent::Message { message }.to_text();
                     sink.feed(WsMessage::Text(text.into())).await?;
-                    let mentioned = message.mentions.iter().any(|m| m.user_id == self.user.id);
+                    let mentioned = message.mentions.iter().any(|m| m.user_id == self.user_id);
                     if let Some(notify) =
                         self.notify_event(room_id, message.seq, &message.sender.id, mentioned)
                     {
