@@ -34,6 +34,8 @@ pub enum Outbound {
     CatchUp(RoomId),
 }
 
+const _: () = assert!(std::mem::size_of::<Outbound>() <= 24, "Outbound grew");
+
 /// One live WebSocket connection as the hub sees it.
 pub struct Conn {
     pub id: u64,

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     Api, BenchArgs, Dialer, Percentiles, Progress, Scenario, ServerMemory, Socket, histogram,
-    micros, publish, report, spectrum,
+    last_seq_of, micros, ms, publish, report, spectrum,
 };
 
 /// The result of a fan-out or churn run.
@@ -91,17 +91,27 @@ struct Recorder {
     deliver: Histogram<u64>,
     reconnect: Histogram<u64>,
     resync: Histogram<u64>,
-    seconds: Vec<(u64, u64, Histogram<u64>)>,
+    seconds: Vec<Bucket>,
+}
+
+/// One second of the timeline.
+struct Bucket {
+    sent: u64,
+    delivered: u64,
+    latency: Histogram<u64>,
 }
 
 impl Recorder {
     /// The bucket of the second `now_us` (µs after the epoch) falls in, counting from
     /// `start_us`.
-    fn second(&mut self, start_us: u64, now_us: u64) -> &mut (u64, u64, Histogram<u64>) {
+    fn second(&mut self, start_us: u64, now_us: u64) -> &mut Bucket {
         let s = (now_us.saturating_sub(start_us) / 1_000_000) as usize;
         while self.seconds.len() <= s {
-            let h = Histogram::new_with_bounds(1, 600_000_000, 2).expect("histogram bounds");
-            self.seconds.push((0, 0, h));
+            self.seconds.push(Bucket {
+                sent: 0,
+                delivered: 0,
+                latency: Histogram::new_with_bounds(1, 600_000_000, 2).expect("histogram bounds"),
+            });
         }
         &mut self.seconds[s]
     }
@@ -355,26 +365,18 @@ fn summarise(
             .seconds
             .iter()
             .enumerate()
-            .map(|(t, (sent, delivered, h))| Second {
+            .map(|(t, b)| Second {
                 t,
-                sent: *sent,
-                delivered: *delivered,
-                p50_ms: h.value_at_quantile(0.5) as f64 / 1000.0,
-                p99_ms: h.value_at_quantile(0.99) as f64 / 1000.0,
-                max_ms: h.max() as f64 / 1000.0,
+                sent: b.sent,
+                delivered: b.delivered,
+                p50_ms: ms(b.latency.value_at_quantile(0.5)),
+                p99_ms: ms(b.latency.value_at_quantile(0.99)),
+                max_ms: ms(b.latency.max()),
             })
             .collect(),
         deliver_spectrum: spectrum(&recorder.deliver),
         ack_spectrum: spectrum(ack),
     }
-}
-
-fn last_seq_of(ready: &serde_json::Value, room: &str) -> i64 {
-    ready["rooms"]
-        .as_array()
-        .and_then(|rooms| rooms.iter().find(|r| r["id"] == room))
-        .and_then(|r| r["last_seq"].as_i64())
-        .unwrap_or(0)
 }
 
 /// The parts of a server event the bench reads (borrowed: no allocation per delivery).
@@ -430,7 +432,7 @@ async fn send(
                 pending.insert(n, at);
                 n += 1;
                 shared.sent.fetch_add(1, Ordering::Relaxed);
-                shared.recorder.lock().expect("recorder").second(shared.start_us.load(Ordering::Relaxed), at).0 += 1;
+                shared.recorder.lock().expect("recorder").second(shared.start_us.load(Ordering::Relaxed), at).sent += 1;
             }
             frame = ws.next() => {
                 let Some(Ok(WsMessage::Text(text))) = frame else {
@@ -555,14 +557,14 @@ async fn receive(
                 let now = micros(shared.epoch);
                 let mut recorder = shared.recorder.lock().expect("recorder");
                 let second = recorder.second(shared.start_us.load(Ordering::Relaxed), now);
-                second.1 += 1;
+                second.delivered += 1;
                 let sent_at = msg
                     .body
                     .strip_prefix("t:")
                     .and_then(|t| t.parse::<u64>().ok());
                 if let Some(at) = sent_at.filter(|_| msg.seq > live_after) {
                     let latency = now.saturating_sub(at).max(1);
-                    second.2.record(latency)?;
+                    second.latency.record(latency)?;
                     recorder.deliver.record(latency)?;
                 }
             }

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use super::{
-    Api, BenchArgs, Dialer, Percentiles, Progress, ServerMemory, histogram, publish, report,
-    spectrum,
+    Api, BenchArgs, Dialer, Percentiles, Progress, ServerMemory, histogram, last_seq_of, publish,
+    report, spectrum,
 };
 
 /// Sends in flight while filling.
@@ -47,11 +47,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<HistorySummary> {
     let room_id = find_or_create(&api, url, &token, &args.room).await?;
     let dialer = Dialer::new(args);
     let (mut ws, ready) = dialer.connect(url, &token).await?;
-    let mut last_seq = ready["rooms"]
-        .as_array()
-        .and_then(|rooms| rooms.iter().find(|r| r["id"] == room_id.as_str()))
-        .and_then(|r| r["last_seq"].as_i64())
-        .unwrap_or(0);
+    let mut last_seq = last_seq_of(&ready, &room_id);
     let missing = (args.messages as i64 - last_seq).max(0) as u64;
 
     // Fill, with a window of sends in flight.

@@ -20,8 +20,8 @@ pub struct IdleSummary {
     pub connections: usize,
     pub held_secs: u64,
     pub open_secs: f64,
-    /// Server resident memory before and while holding the connections, when its pid was given.
-    pub rss_before_kib: Option<u64>,
+    /// Server resident memory while holding the connections (before: `server_memory`), when
+    /// its pid was given.
     pub rss_held_kib: Option<u64>,
     pub kib_per_connection: Option<f64>,
     pub server_memory: ServerMemory,
@@ -86,7 +86,6 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<IdleSummary> {
         connections: still_open,
         held_secs: args.duration,
         open_secs,
-        rss_before_kib: before,
         rss_held_kib: during,
         kib_per_connection: per,
         server_memory: memory.after(args.server_pid),

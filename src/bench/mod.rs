@@ -144,7 +144,7 @@ impl Percentiles {
     }
 }
 
-fn ms(us: u64) -> f64 {
+pub(crate) fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
@@ -408,6 +408,15 @@ impl Dialer {
             }
         }
     }
+}
+
+/// The `last_seq` that a `ready` event reports for a room (0 if absent).
+fn last_seq_of(ready: &Value, room: &str) -> i64 {
+    ready["rooms"]
+        .as_array()
+        .and_then(|rooms| rooms.iter().find(|r| r["id"] == room))
+        .and_then(|r| r["last_seq"].as_i64())
+        .unwrap_or(0)
 }
 
 /// Microseconds since `epoch`.

@@ -193,13 +193,14 @@ impl $Store {
         Ok(user_row(&row.map_err(fail("user"))?))
     }
 
-    /// Earlier copies of the batch's messages (clients retrying a send), by
-    /// `(sender, client_id)`: one query per chunk of the batch.
+    /// Earlier copies of the batch's messages (clients retrying a send), by position in the
+    /// batch (the first position of a `(sender, client_id)`): one query per chunk.
     async fn earlier_copies(
         tx: &mut Transaction<'_, $Db>,
         batch: &[NewMessage],
-    ) -> StoreResult<std::collections::HashMap<(UserId, String), Appended>> {
+    ) -> StoreResult<std::collections::HashMap<usize, Appended>> {
         let mut found = std::collections::HashMap::new();
+        let mut offset = 0;
         for chunk in chunks(batch) {
             let sql = format!(
                 // A join with the values (not `(a, b) in (values …)`, which SQLite answers by
@@ -219,14 +220,15 @@ impl $Store {
                 .await
                 .map_err(fail("looking up client_id"))?;
             for r in rows {
-                let sender_id: UserId = r.get::<String, _>("sender_id").into();
+                let sender_id: &str = r.get("sender_id");
                 let client_id: String = r.get("client_id");
-                let Some(m) = chunk
+                let Some(at) = chunk
                     .iter()
-                    .find(|m| m.sender.id == sender_id && m.client_id == client_id)
+                    .position(|m| m.sender.id.as_str() == sender_id && m.client_id == client_id)
                 else {
                     continue;
                 };
+                let m = &chunk[at];
                 let room_id: RoomId = r.get::<String, _>("room_id").into();
                 let seq = r.get("seq");
                 let message = Message {
@@ -234,7 +236,7 @@ impl $Store {
                     room_id,
                     seq,
                     sender: m.sender.clone(),
-                    client_id: client_id.clone(),
+                    client_id,
                     body: r.get("body"),
                     mentions: mentions_from(r.get("mentions")),
                     ts: time(r.get("created_at")),
@@ -245,8 +247,9 @@ impl $Store {
                     duplicate: true,
                     direct,
                 };
-                found.insert((sender_id, client_id), appended);
+                found.insert(offset + at, appended);
             }
+            offset += chunk.len();
         }
         Ok(found)
     }
@@ -921,7 +924,7 @@ impl Store for $Store {
         // one `last_seq` update per chunk of rooms, one insert per chunk of messages.
         let now = now_ms();
         let mut tx = self.write.begin_with(BEGIN).await.map_err(fail("append"))?;
-        let earlier = Self::earlier_copies(&mut tx, batch).await?;
+        let mut earlier = Self::earlier_copies(&mut tx, batch).await?;
         let mut results: Vec<Option<StoreResult<Appended>>> =
             (0..batch.len()).map(|_| None).collect();
         // New messages by room (rooms in id order, each room's messages in batch order); a
@@ -930,13 +933,14 @@ impl Store for $Store {
         let mut first: std::collections::HashMap<(&UserId, &str), usize> = Default::default();
         let mut repeats = Vec::new();
         for (i, m) in batch.iter().enumerate() {
-            if let Some(found) = earlier.get(&(m.sender.id.clone(), m.client_id.clone())) {
-                results[i] = Some(Ok(found.clone()));
-            } else if let Some(&j) = first.get(&(&m.sender.id, m.client_id.as_str())) {
+            if let Some(&j) = first.get(&(&m.sender.id, m.client_id.as_str())) {
                 repeats.push((i, j));
-            } else {
-                first.insert((&m.sender.id, m.client_id.as_str()), i);
-                fresh.entry(&m.room_id).or_default().push(i);
+                continue;
+            }
+            first.insert((&m.sender.id, m.client_id.as_str()), i);
+            match earlier.remove(&i) {
+                Some(copy) => results[i] = Some(Ok(copy)),
+                None => fresh.entry(&m.room_id).or_default().push(i),
             }
         }
         let counts: Vec<(&RoomId, i64)> =

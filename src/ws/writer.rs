@@ -238,8 +238,15 @@ impl Writer {
                         continue;
                     };
                     let seq = meta.seq;
-                    let track = self.tracks.entry(room_id.clone());
-                    match track.or_insert(Track::starting_at(seq - 1)).admit(seq) {
+                    // The room's key is cloned only the first time it is seen, not per delivery.
+                    let track = match self.tracks.get_mut(room_id) {
+                        Some(track) => track,
+                        None => self
+                            .tracks
+                            .entry(room_id.clone())
+                            .or_insert(Track::starting_at(seq - 1)),
+                    };
+                    match track.admit(seq) {
                         Admit::Skip => continue, // already sent by a replay or gap fill
                         Admit::Deliver => {}
                         Admit::FillGap { after, upto } => {

@@ -139,6 +139,8 @@ async fn one_batch_with_retries_repeats_a_missing_room_and_many_rooms() {
     for (i, room) in rooms.iter().enumerate() {
         batch.push(message(room, &format!("r{i}")));
     }
+    batch.push(message(&rooms[0], "early")); // the retry again, in a later chunk
+    let last = batch.len() - 1;
     let results = store.append(&batch).await.unwrap();
     let ok = |i: usize| results[i].as_ref().unwrap();
     assert!(ok(0).duplicate && ok(0).message.seq == 1 && ok(0).message.body == "body of early");
@@ -153,9 +155,10 @@ async fn one_batch_with_retries_repeats_a_missing_room_and_many_rooms() {
     for i in 1..rooms.len() {
         assert_eq!((ok(5 + i).message.seq, ok(5 + i).duplicate), (1, false));
     }
+    assert!(ok(last).duplicate && ok(last).message.seq == 1);
     // What was returned is what was stored.
     assert_eq!(store.room(&rooms[0]).await.unwrap().last_seq, 4);
-    let again = store.append(&batch[5..]).await.unwrap();
+    let again = store.append(&batch[5..last]).await.unwrap();
     assert!(again.iter().all(|r| r.as_ref().unwrap().duplicate));
 }
 
