@@ -22,7 +22,7 @@ enum Command {
     #[command(subcommand)]
     Admin(Admin),
     /// Drive a running server like real clients and report throughput, loss and latency.
-    Bench(natter::bench::BenchArgs),
+    Bench(Box<natter::bench::BenchArgs>),
 }
 
 #[derive(Subcommand)]
@@ -64,7 +64,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Admin(Admin::CreateUser { name, admin }) => {
             natter::admin::create_user(config, &name, admin).await
         }
-        Command::Bench(args) => natter::bench::main(args).await,
+        Command::Bench(args) => natter::bench::main(*args).await,
         Command::Admin(Admin::ResetPassword { name }) => {
             natter::admin::reset_password(config, &name).await
         }

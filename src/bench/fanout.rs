@@ -136,7 +136,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<FanoutSummary> {
         !args.urls.is_empty() && args.rooms > 0 && args.members > 0 && args.rate > 0.0,
         "nothing to run: --rooms, --members and --rate must be positive"
     );
-    let api = Api::new()?;
+    let api = Api::new(args)?;
     let per_room = args.members + 1;
     let tokens = api.accounts(args, args.rooms * per_room).await?;
     let tag = &uuid::Uuid::now_v7().simple().to_string()[20..];
@@ -194,7 +194,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<FanoutSummary> {
             resync: histogram(),
             seconds: Vec::new(),
         }),
-        dialer: Dialer::new(args),
+        dialer: Dialer::new(args)?,
         churn,
     });
 

@@ -40,12 +40,12 @@ pub struct HistorySummary {
 }
 
 pub async fn run(args: &BenchArgs) -> anyhow::Result<HistorySummary> {
-    let api = Api::new()?;
+    let api = Api::new(args)?;
     let url = &args.urls[0];
     let token = api.accounts(args, 1).await?.remove(0);
     let memory = ServerMemory::before(args.server_pid);
     let room_id = find_or_create(&api, url, &token, &args.room).await?;
-    let dialer = Dialer::new(args);
+    let dialer = Dialer::new(args)?;
     let (mut ws, ready) = dialer.connect(url, &token).await?;
     let mut last_seq = last_seq_of(&ready, &room_id);
     let missing = (args.messages as i64 - last_seq).max(0) as u64;

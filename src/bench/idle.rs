@@ -28,9 +28,9 @@ pub struct IdleSummary {
 }
 
 pub async fn run(args: &BenchArgs) -> anyhow::Result<IdleSummary> {
-    let api = Api::new()?;
+    let api = Api::new(args)?;
     let tokens = api.accounts(args, ACCOUNTS).await?;
-    let dialer = Dialer::new(args);
+    let dialer = Dialer::new(args)?;
     let url = &args.urls[0];
     let memory = ServerMemory::before(args.server_pid);
     let connections = args.connections;

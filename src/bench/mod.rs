@@ -14,6 +14,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -98,6 +99,11 @@ pub struct BenchArgs {
     /// makes registering thousands of users take minutes).
     #[arg(long)]
     pub accounts: Option<PathBuf>,
+    /// Trust this certificate (PEM) instead of the public roots, for an `https://` server with
+    /// a private or self-signed certificate (`--tls-self-signed` keeps its certificate in
+    /// `<data_dir>/tls/self-signed.crt`).
+    #[arg(long)]
+    pub ca_cert: Option<PathBuf>,
     /// The server's process id, to read its memory from `/proc` (local servers).
     #[arg(long)]
     pub server_pid: Option<u32>,
@@ -225,11 +231,15 @@ pub(crate) struct Api {
 }
 
 impl Api {
-    fn new() -> anyhow::Result<Self> {
+    fn new(args: &BenchArgs) -> anyhow::Result<Self> {
+        let mut http = reqwest::Client::builder().timeout(Duration::from_secs(60));
+        if let Some(pem) = ca_cert(args)? {
+            http = http
+                .tls_built_in_root_certs(false)
+                .add_root_certificate(reqwest::Certificate::from_pem(&pem)?);
+        }
         Ok(Self {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()?,
+            http: http.build()?,
         })
     }
 
@@ -346,18 +356,44 @@ impl Api {
 pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// The `--ca-cert` file's contents, if one was given.
+fn ca_cert(args: &BenchArgs) -> anyhow::Result<Option<Vec<u8>>> {
+    args.ca_cert
+        .as_ref()
+        .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
+        .transpose()
+}
+
 /// Opens WebSockets, spreading them over the `--source-addrs`.
 pub(crate) struct Dialer {
     sources: Vec<IpAddr>,
     next: AtomicUsize,
+    /// TLS that trusts `--ca-cert` only (otherwise the public roots).
+    tls: Option<tokio_tungstenite::Connector>,
 }
 
 impl Dialer {
-    fn new(args: &BenchArgs) -> Self {
-        Self {
+    fn new(args: &BenchArgs) -> anyhow::Result<Self> {
+        let tls = match ca_cert(args)? {
+            None => None,
+            Some(pem) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
+                    roots.add(cert.context("parsing --ca-cert")?)?;
+                }
+                let provider = Arc::new(rustls::crypto::ring::default_provider());
+                let config = rustls::ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()?
+                    .with_root_certificates(roots)
+                    .with_no_client_auth();
+                Some(tokio_tungstenite::Connector::Rustls(Arc::new(config)))
+            }
+        };
+        Ok(Self {
             sources: args.source_addrs.clone(),
             next: AtomicUsize::new(0),
-        }
+            tls,
+        })
     }
 
     /// Opens a WebSocket with a bearer token and waits for `ready`, which it returns: live
@@ -394,10 +430,14 @@ impl Dialer {
         let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
             .read_buffer_size(4096)
             .write_buffer_size(0);
-        let (mut ws, _) =
-            tokio_tungstenite::client_async_tls_with_config(req, tcp, Some(config), None)
-                .await
-                .context("opening a WebSocket")?;
+        let (mut ws, _) = tokio_tungstenite::client_async_tls_with_config(
+            req,
+            tcp,
+            Some(config),
+            self.tls.clone(),
+        )
+        .await
+        .context("opening a WebSocket")?;
         loop {
             match ws.next().await {
                 Some(Ok(WsMessage::Text(text))) if text.as_str().contains("\"type\":\"ready\"") => {

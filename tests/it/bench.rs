@@ -162,3 +162,37 @@ async fn history_fills_a_room_once_and_times_reads() {
     assert_eq!((third.filled, third.stored_per_sec.is_none()), (0, true));
     assert_eq!(count_rows(&app, "SELECT COUNT(*) FROM messages").await, 350);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fan_out_over_tls_trusting_the_servers_own_certificate() {
+    let app = spawn_app_with(|c| {
+        c.tls_self_signed = true;
+        c.send_rate_per_sec = 10_000;
+        c.send_burst = 10_000;
+    })
+    .await;
+    let url = format!("https://127.0.0.1:{}", app.addr.port());
+    let cert = app.dir.path().join("tls/self-signed.crt");
+    let cert = cert.to_str().unwrap();
+    let base = [
+        "--url",
+        &url,
+        "--rooms",
+        "1",
+        "--members",
+        "3",
+        "--rate",
+        "20",
+    ];
+    // Without the certificate the public roots do not vouch for it.
+    let untrusted = BenchArgs::parse_args(base.iter().chain(&["--duration", "1"])).unwrap();
+    assert!(bench::fanout_run(&untrusted).await.is_err());
+    let run =
+        BenchArgs::parse_args(base.iter().chain(&["--duration", "1", "--ca-cert", cert])).unwrap();
+    let summary = bench::fanout_run(&run)
+        .await
+        .expect("the bench runs over TLS");
+    assert!(summary.acked >= 10, "{summary:?}");
+    assert_eq!(summary.deliveries_received, summary.deliveries_expected);
+    assert_eq!((summary.lost, summary.duplicates), (0, 0));
+}
