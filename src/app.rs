@@ -4,11 +4,9 @@
 //! commits finish, close the store.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
@@ -18,6 +16,7 @@ use crate::bus::{Bus, LocalBus};
 use crate::chat::{Chat, retention};
 use crate::config::Config;
 use crate::hub::Hub;
+use crate::listen::Limits;
 use crate::protocol::close;
 
 /// What every handler and connection shares.
@@ -113,6 +112,12 @@ pub async fn serve(
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
+    let limits = Limits {
+        per_address: state.config.max_connections_per_address,
+        exempt: state.config.trusted_proxies.clone(),
+        header_timeout: Duration::from_secs(state.config.http_header_timeout_secs),
+        drain: DRAIN_TIMEOUT,
+    };
     if let Some(bind) = state
         .config
         .http_redirect_bind
@@ -122,44 +127,17 @@ pub async fn serve(
         let https_port = listener.local_addr()?.port();
         tracing::info!(%bind, "plain HTTP here redirects to HTTPS");
         let done = stopped(stop_rx.clone());
-        tokio::spawn(async move {
-            let app = crate::http::redirect_router(https_port);
-            let _ = axum::serve(redirect, app)
-                .with_graceful_shutdown(done)
-                .await;
-        });
+        let app = crate::http::redirect_router(https_port);
+        tokio::spawn(crate::listen::serve(
+            redirect,
+            app,
+            None,
+            limits.clone(),
+            done,
+        ));
     }
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    match state.tls.clone() {
-        Some(tls) => {
-            let handle = axum_server::Handle::new();
-            let done = stopped(stop_rx.clone());
-            let graceful = handle.clone();
-            tokio::spawn(async move {
-                done.await;
-                graceful.graceful_shutdown(Some(DRAIN_TIMEOUT));
-            });
-            let listener = listener.into_std()?;
-            let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
-            // Small frames must leave at once: no Nagle delay (it costs ~40 ms with delayed ACKs).
-            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
-                .acceptor(axum_server::accept::NoDelayAcceptor::new());
-            axum_server::from_tcp(listener)
-                .acceptor(acceptor)
-                .handle(handle)
-                .serve(service)
-                .await?;
-        }
-        None => {
-            // Small frames must leave at once: no Nagle delay (it costs ~40 ms with delayed ACKs).
-            let listener = listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            axum::serve(listener, service)
-                .with_graceful_shutdown(stopped(stop_rx.clone()))
-                .await?;
-        }
-    }
+    let tls = state.tls.clone();
+    crate::listen::serve(listener, router, tls, limits, stopped(stop_rx.clone())).await;
     tasks.close();
     if tokio::time::timeout(DRAIN_TIMEOUT, tasks.wait())
         .await

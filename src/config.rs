@@ -56,6 +56,14 @@ pub struct Config {
     pub login_max_failures: u32,
     /// The window for login and room-key failure counting, in seconds.
     pub login_window_secs: u64,
+    /// Accounts one client address may register per hour (0 = unlimited).
+    pub register_per_address_per_hour: u32,
+    /// Open connections allowed from one client address (0 = unlimited). Trusted proxies
+    /// are exempt: the proxy limits its own clients.
+    pub max_connections_per_address: u32,
+    /// Seconds a client has to send a request's headers, and the longest an idle
+    /// keep-alive HTTP connection stays open.
+    pub http_header_timeout_secs: u64,
     /// Log format: `text` or `json`.
     pub log_format: String,
     /// A connected user idle this long (no frame sent) shows as `away`.
@@ -89,6 +97,9 @@ impl Default for Config {
             idle_timeout_secs: 60,
             login_max_failures: 5,
             login_window_secs: 300,
+            register_per_address_per_hour: 30,
+            max_connections_per_address: 256,
+            http_header_timeout_secs: 10,
             log_format: "text".into(),
             away_after_secs: 300,
             typing_ttl_ms: 6000,
@@ -164,6 +175,15 @@ pub struct Overrides {
     pub login_max_failures: Option<u32>,
     #[arg(long, env = "NATTER_LOGIN_WINDOW_SECS")]
     pub login_window_secs: Option<u64>,
+    /// Accounts one client address may register per hour (0 = unlimited) [default: 30].
+    #[arg(long, env = "NATTER_REGISTER_PER_ADDRESS_PER_HOUR")]
+    pub register_per_address_per_hour: Option<u32>,
+    /// Open connections allowed from one client address (0 = unlimited) [default: 256].
+    #[arg(long, env = "NATTER_MAX_CONNECTIONS_PER_ADDRESS")]
+    pub max_connections_per_address: Option<u32>,
+    /// Seconds to send a request's headers; also the keep-alive idle limit [default: 10].
+    #[arg(long, env = "NATTER_HTTP_HEADER_TIMEOUT_SECS")]
+    pub http_header_timeout_secs: Option<u64>,
     #[arg(long, env = "NATTER_LOG_FORMAT")]
     pub log_format: Option<String>,
     #[arg(long, env = "NATTER_AWAY_AFTER_SECS")]
@@ -192,6 +212,9 @@ impl Overrides {
             idle_timeout_secs,
             login_max_failures,
             login_window_secs,
+            register_per_address_per_hour,
+            max_connections_per_address,
+            http_header_timeout_secs,
             log_format,
             away_after_secs,
             typing_ttl_ms
@@ -257,6 +280,10 @@ impl Config {
         anyhow::ensure!(
             self.login_max_failures > 0,
             "login_max_failures must be at least 1"
+        );
+        anyhow::ensure!(
+            self.http_header_timeout_secs > 0,
+            "http_header_timeout_secs must be at least 1"
         );
         anyhow::ensure!(
             matches!(self.log_format.as_str(), "text" | "json"),

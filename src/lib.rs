@@ -4,6 +4,8 @@
 //!
 //! - [`config`]: settings from defaults, `natter.toml`, `NATTER_*` variables and flags.
 //! - [`app`]: wiring ([`app::App::start`]) and serving with graceful shutdown ([`app::serve`]).
+//! - [`listen`]: accepting connections: per-address caps, TLS handshake and header deadlines,
+//!   HTTP/1.1 with upgrades, a warning when the descriptor limit is reached.
 //! - [`http`]: the JSON API under `/api/v1` by area (auth, rooms, messages, users), error
 //!   mapping, extractors (who is calling, CSRF), security headers, the OpenAPI document.
 //! - [`ws`]: the WebSocket endpoint (auth, Origin, buffer sizes). Inside: `conn` starts one
@@ -38,6 +40,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod hub;
+pub mod listen;
 pub mod metrics;
 pub mod protocol;
 pub mod store;

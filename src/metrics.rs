@@ -21,6 +21,10 @@ pub const BATCH_SIZE: &str = "natter_store_batch_size";
 pub const COMMIT_SECONDS: &str = "natter_store_commit_seconds";
 /// Counter: times the Redis subscription was re-established (`bus::redis`).
 pub const BUS_RECONNECTS: &str = "natter_bus_reconnects_total";
+/// Counter: `accept` failures, chiefly the open-file limit reached (`listen`).
+pub const ACCEPT_ERRORS: &str = "natter_accept_errors_total";
+/// Counter: connections refused by `max_connections_per_address` (`listen`).
+pub const CONNECTIONS_REFUSED: &str = "natter_connections_refused_total";
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 

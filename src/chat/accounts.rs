@@ -1,68 +1,28 @@
 //! Accounts and sessions: register, sign in and out, change and reset passwords.
 //!
-//! Passwords are hashed with Argon2id (m = 19 MiB, t = 2, p = 1) on the blocking pool, at most
-//! one per core at a time ([`HASHING`]).
+//! Passwords are hashed with Argon2id (see `passwords`).
 //! Session tokens are 256 random bits, handed out once and stored only as a SHA-256 hash.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
-use anyhow::Context as _;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use chrono::Utc;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use super::guard::{self, Key};
+use super::passwords::{hash_password, verify_password};
 use super::{Chat, Error, Result};
 use crate::bus::{BusEvent, UserChange};
 use crate::domain::{DisplayName, Password, Session, SessionId, User, UserId, Username};
 use crate::protocol::close;
 use crate::store::{NewUser, StoreError};
 
+/// The longest an attempt on an account under attack is held back.
+const MAX_SLOWDOWN: Duration = Duration::from_secs(10);
+
 /// How often a session's `last_seen` is written at most.
 const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
-
-/// Argon2id computations allowed at once: one per core. A burst of sign-ins or registrations
-/// then queues instead of taking every core from message delivery, and at most that many
-/// 19 MiB blocks are live (measured: 10,000 registrations, 8 at a time, left the server at
-/// 2.2 GB RSS without this bound, the allocator keeping each blocking thread's blocks).
-static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
-    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
-});
-
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).expect("valid argon2 params");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-}
-
-/// Hashes a password (slow on purpose; runs on the blocking pool).
-pub async fn hash_password(password: &str) -> anyhow::Result<String> {
-    let password = password.to_owned();
-    let _turn = HASHING.acquire().await.context("password hashing queue")?;
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-        argon2()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
-    })
-    .await
-    .context("password hashing task")?
-}
-
-/// Checks a password against a stored hash (on the blocking pool).
-pub async fn verify_password(password: &str, hash: &str) -> anyhow::Result<bool> {
-    let (password, hash) = (password.to_owned(), hash.to_owned());
-    let _turn = HASHING.acquire().await.context("password hashing queue")?;
-    tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
-        Ok(argon2()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok())
-    })
-    .await
-    .context("password verification task")?
-}
 
 /// Hashes a bearer token for storage and lookup.
 pub fn token_hash(token: &str) -> String {
@@ -91,15 +51,28 @@ pub struct Credentials<'a> {
 }
 
 impl Chat {
-    /// Creates an account and signs it in.
-    #[tracing::instrument(skip_all, fields(username = %username))]
+    /// Creates an account and signs it in. Each client address may register
+    /// `register_per_address_per_hour` accounts an hour (a burst of that many, then one
+    /// every `3600 / n` seconds); refused attempts are not counted.
+    #[tracing::instrument(skip_all)]
     pub async fn register(
         &self,
         username: &str,
         password: &str,
         display_name: Option<&str>,
+        ip: IpAddr,
         user_agent: &str,
     ) -> Result<SignedIn> {
+        if let Some(limiter) = &self.register_limiter {
+            let address = guard::address(ip);
+            if limiter.len() > guard::MAX_KEYS {
+                limiter.retain_recent();
+            }
+            if let Err(not_until) = limiter.check_key(&address) {
+                let now = governor::clock::Clock::now(&governor::clock::DefaultClock::default());
+                return Err(Error::RateLimited(not_until.wait_time_from(now)));
+            }
+        }
         let user = self
             .create_user(username, password, display_name, false)
             .await?;
@@ -134,30 +107,42 @@ impl Chat {
         })
     }
 
-    /// Signs in. Failures count per account and per client address; once either is over
-    /// its limit, further attempts get `RateLimited` until the window passes.
-    #[tracing::instrument(skip_all, fields(username = %creds.username))]
+    /// Signs in. Attempts are counted before the password is checked (successes are taken
+    /// back): per client address first (`login_max_failures` x 4 per window), then per
+    /// account from that address (`login_max_failures`); past either, `RateLimited`. The
+    /// account as a whole is never locked, so a stranger's guesses cannot keep its owner out:
+    /// past `login_max_failures` x 2 failures from all addresses together, each further
+    /// attempt on it is slowed down instead (a second more per failure, at most
+    /// [`MAX_SLOWDOWN`]). A username the rules would refuse is never counted as an account.
+    #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
         creds: Credentials<'_>,
         ip: IpAddr,
         user_agent: &str,
     ) -> Result<SignedIn> {
-        let account_key = format!("user:{}", creds.username.to_lowercase());
-        let ip_key = format!("ip:{ip}");
         let limit = self.config.login_max_failures;
+        let address = Key::Address(guard::address(ip));
         self.login_guard
-            .attempt(&account_key, limit)
+            .attempt(&address, limit.saturating_mul(4))
             .map_err(Error::RateLimited)?;
-        if let Err(wait) = self.login_guard.attempt(&ip_key, limit * 4) {
-            self.login_guard.succeeded(&account_key);
+        let Ok(name) = Username::parse(creds.username) else {
+            // No such account can exist: a failure of this address, and nothing else kept.
+            return Err(Error::Unauthorized("wrong username or password"));
+        };
+        let pair = Key::AccountAddress(name.key(), guard::address(ip));
+        if let Err(wait) = self.login_guard.attempt(&pair, limit) {
+            self.login_guard.succeeded(&address);
             return Err(Error::RateLimited(wait));
         }
-        let found = match self
-            .store
-            .user_credentials(&creds.username.to_ascii_lowercase())
-            .await
-        {
+        let account = Key::Account(name.key());
+        let earlier = self.login_guard.tally(&account);
+        let slow_from = limit.saturating_mul(2);
+        if earlier >= slow_from {
+            let extra = u64::from(earlier - slow_from + 1);
+            tokio::time::sleep(Duration::from_secs(extra).min(MAX_SLOWDOWN)).await;
+        }
+        let found = match self.store.user_credentials(&name.key()).await {
             Ok(found) => Some(found),
             Err(StoreError::NotFound) => None,
             Err(e) => return Err(e.into()),
@@ -167,8 +152,9 @@ impl Chat {
         let ok = verify_password(creds.password, hash).await?;
         match found {
             Some((user, _)) if ok => {
-                self.login_guard.succeeded(&account_key);
-                self.login_guard.succeeded(&ip_key);
+                for key in [&address, &pair, &account] {
+                    self.login_guard.succeeded(key);
+                }
                 self.start_session(user, user_agent).await
             }
             _ => Err(Error::Unauthorized("wrong username or password")),
@@ -237,8 +223,9 @@ impl Chat {
     /// Changes the password after checking the current one; signs out every other session.
     pub async fn change_password(&self, session: &Session, current: &str, new: &str) -> Result<()> {
         let user = self.store.user(&session.user_id).await?;
-        // Guesses of the current password count like failed logins.
-        let account_key = format!("user:{}", user.username.to_lowercase());
+        // Guesses of the current password (by whoever holds this session) are limited like
+        // failed logins of the account from one address; no other key is involved.
+        let account_key = Key::Session(session.id.to_string());
         let limit = self.config.login_max_failures;
         self.login_guard
             .attempt(&account_key, limit)

@@ -4,8 +4,8 @@
 
 use std::io::Cursor;
 
-use image::imageops::FilterType;
-use image::{ImageFormat, ImageReader, Limits};
+use image::imageops::{self, FilterType};
+use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits};
 use sha2::{Digest, Sha256};
 
 use super::{Error, Result};
@@ -14,8 +14,16 @@ use super::{Error, Result};
 pub const MAX_BYTES: usize = 5 * 1024 * 1024;
 /// The square sizes stored, largest first.
 pub const SIZES: [u32; 2] = [256, 64];
-/// Larger images are refused rather than decoded (a decompression bomb stays small on the wire).
-const MAX_SIDE: u32 = 8192;
+/// Largest decoded image (width x height x bytes per pixel, read from the header before any
+/// pixel is decoded): a 12-megapixel phone photo (36 MB as RGB) or a 4000 x 3000 PNG with
+/// alpha fits; a decompression bomb (an 8192 x 8192 16-bit RGBA PNG is 512 MiB decoded from
+/// 510 KiB on the wire) is refused at its header.
+pub const MAX_DECODED_BYTES: u64 = 48 * 1024 * 1024;
+/// What the decoder may allocate in all (the pixels plus its own buffers).
+const DECODE_BUDGET: u64 = MAX_DECODED_BYTES + 16 * 1024 * 1024;
+/// Larger squares are first shrunk to this by area averaging (fast, no large intermediate
+/// buffer), then filtered to each size.
+const FIRST_PASS: u32 = 1024;
 
 /// The thumbnails of an accepted image and the hash that names them.
 pub struct Thumbnails {
@@ -23,7 +31,9 @@ pub struct Thumbnails {
     pub sizes: Vec<(u32, Vec<u8>)>,
 }
 
-/// Checks, decodes and thumbnails an uploaded image (CPU-heavy: call on the blocking pool).
+/// Checks, decodes and thumbnails an uploaded image (CPU-heavy: call on the blocking pool,
+/// at most a few at a time). The type comes from the bytes; the size from the header, and an
+/// image too large to decode within [`MAX_DECODED_BYTES`] is refused before decoding.
 pub fn thumbnails(bytes: &[u8]) -> Result<Thumbnails> {
     if bytes.len() > MAX_BYTES {
         return Err(Error::TooLarge("an avatar may be at most 5 MiB"));
@@ -41,25 +51,40 @@ pub fn thumbnails(bytes: &[u8]) -> Result<Thumbnails> {
         ))?;
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(512 * 1024 * 1024);
+    limits.max_alloc = Some(DECODE_BUDGET);
     reader.limits(limits);
-    let image = reader
-        .decode()
-        .map_err(|_| Error::Unsupported("the image could not be read"))?;
+    let unreadable = |_| Error::Unsupported("the image could not be read");
+    let decoder = reader.into_decoder().map_err(unreadable)?;
+    if decoder.total_bytes() > MAX_DECODED_BYTES {
+        return Err(Error::TooLarge(
+            "an avatar may be at most 48 MiB once decoded (about 12 megapixels)",
+        ));
+    }
+    let image = DynamicImage::from_decoder(decoder).map_err(|e| match e {
+        ImageError::Limits(_) => Error::TooLarge("the image needs too much memory to decode"),
+        _ => Error::Unsupported("the image could not be read"),
+    })?;
     let side = image.width().min(image.height());
-    let square = image.crop_imm(
+    if side == 0 {
+        return Err(Error::Unsupported("the image is empty"));
+    }
+    // A view, not a copy: the square is read straight from the decoded pixels.
+    let square = imageops::crop_imm(
+        &image,
         (image.width() - side) / 2,
         (image.height() - side) / 2,
         side,
         side,
     );
+    let first = if side > FIRST_PASS {
+        imageops::thumbnail(&*square, FIRST_PASS, FIRST_PASS)
+    } else {
+        square.to_image()
+    };
+    drop(image);
     let mut sizes = Vec::with_capacity(SIZES.len());
     for size in SIZES {
-        let thumb = square
-            .resize_exact(size, size, FilterType::Lanczos3)
-            .to_rgba8();
+        let thumb = imageops::resize(&first, size, size, FilterType::Lanczos3);
         let mut png = Vec::new();
         thumb
             .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
@@ -99,6 +124,44 @@ mod tests {
         assert!(a.contains(">AN<"));
         assert!(generated_svg("<script>").contains(">SC<"));
         assert!(!generated_svg("<script>").contains("<script>"));
+    }
+
+    /// A valid PNG of `side` x `side` black 16-bit RGBA pixels: tiny on the wire,
+    /// `side`² x 8 bytes decoded.
+    fn bomb(side: u32) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut png = Vec::new();
+        let mut encoder = png::Encoder::new(&mut png, side, side);
+        encoder.set_color(png::ColorType::Rgba);
+        encoder.set_depth(png::BitDepth::Sixteen);
+        let mut writer = encoder.write_header().unwrap();
+        let mut stream = writer.stream_writer().unwrap();
+        let row = vec![0u8; side as usize * 8];
+        for _ in 0..side {
+            stream.write_all(&row).unwrap();
+        }
+        stream.finish().unwrap();
+        writer.finish().unwrap();
+        png
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused_at_its_header() {
+        // 2,600² x 8 bytes = 54 MB decoded, from a few dozen KiB.
+        let bomb = bomb(2600);
+        assert!(bomb.len() < 256 * 1024, "{}", bomb.len());
+        assert!(matches!(thumbnails(&bomb), Err(Error::TooLarge(_))));
+    }
+
+    #[test]
+    fn a_real_photo_size_is_accepted() {
+        let image = image::RgbImage::from_pixel(1600, 1200, image::Rgb([200, 30, 60]));
+        let mut jpeg = Vec::new();
+        image
+            .write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg)
+            .unwrap();
+        let thumbs = thumbnails(&jpeg).unwrap();
+        assert_eq!(thumbs.sizes.len(), 2);
     }
 
     #[test]

@@ -1,57 +1,130 @@
-//! Counting failures (wrong passwords, wrong room keys) per key within a window, so guessing
-//! is throttled while successful attempts are never counted.
+//! Counting attempts (sign-ins, room keys) per key within a window, so guessing is throttled
+//! while successful attempts are taken back. The map is bounded twice over: keys are short by
+//! construction ([`Key`]; a username longer than the rules allow never becomes one) and the
+//! number of keys is capped, the oldest windows giving way first, so a flood of new keys costs
+//! a fixed amount of memory.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Past this many keys, expired entries are swept on the next failure.
-const SWEEP_AT: usize = 10_000;
+/// Most keys kept at once (about 100 bytes each: at most ~5 MB per guard).
+pub const MAX_KEYS: usize = 50_000;
+
+/// What an attempt is counted against. Every variant is a few dozen bytes at most.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Key {
+    /// A client address ([`address`]: IPv6 by its /64, which one host controls).
+    Address(IpAddr),
+    /// An account by its username key (at most 32 characters: `Username` rules).
+    Account(String),
+    /// An account from one address.
+    AccountAddress(String, IpAddr),
+    /// A room (by id), whoever guesses.
+    Room(String),
+    /// Guesses of the current password within one session (changing the password).
+    Session(String),
+    /// One user at one room.
+    UserRoom(String, String),
+}
+
+/// The address attempts are counted against: IPv4 as is, IPv6 by its /64 prefix (one
+/// subscriber usually holds a whole /64, so counting single IPv6 addresses counts nothing).
+pub fn address(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::from([s[0], s[1], s[2], s[3], 0, 0, 0, 0])
+            }
+        },
+    }
+}
 
 pub struct FailureGuard {
     window: Duration,
-    // std Mutex: held only for a map lookup, never across an await.
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    max_keys: usize,
+    // std Mutex: held only for a map lookup (or a sweep), never across an await.
+    counts: Mutex<HashMap<Key, (u32, Instant)>>,
 }
 
 impl FailureGuard {
     pub fn new(window: Duration) -> Self {
+        Self::with_capacity(window, MAX_KEYS)
+    }
+
+    pub fn with_capacity(window: Duration, max_keys: usize) -> Self {
         Self {
             window,
-            failures: Mutex::default(),
+            max_keys,
+            counts: Mutex::default(),
         }
     }
 
     /// Counts an attempt for `key` before it is verified, so parallel guesses cannot all
-    /// pass before the first failure is counted; `Err(retry_after)` once `limit` attempts
-    /// were made within the window. A successful attempt is taken back with [`Self::succeeded`].
-    pub fn attempt(&self, key: &str, limit: u32) -> Result<(), Duration> {
-        let mut failures = self.failures.lock().expect("guard lock");
-        if failures.len() > SWEEP_AT {
-            failures.retain(|_, (_, since)| since.elapsed() < self.window);
+    /// pass before the first failure is counted; `Err(retry_after)` (and nothing counted)
+    /// once `limit` attempts were made within the window. A successful attempt is taken back
+    /// with [`Self::succeeded`].
+    pub fn attempt(&self, key: &Key, limit: u32) -> Result<(), Duration> {
+        self.count(key, Some(limit)).map(|_| ())
+    }
+
+    /// Counts an attempt for `key` with no limit; returns how many were made in the window
+    /// before this one (for slowing down rather than refusing).
+    pub fn tally(&self, key: &Key) -> u32 {
+        self.count(key, None).unwrap_or(u32::MAX)
+    }
+
+    fn count(&self, key: &Key, limit: Option<u32>) -> Result<u32, Duration> {
+        let mut counts = self.counts.lock().expect("guard lock");
+        if !counts.contains_key(key) && counts.len() >= self.max_keys {
+            self.make_room(&mut counts);
         }
-        let entry = failures
-            .entry(key.to_owned())
-            .or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= self.window {
-            *entry = (0, Instant::now());
+        let now = Instant::now();
+        let entry = counts.entry(key.clone()).or_insert((0, now));
+        if now.duration_since(entry.1) >= self.window {
+            *entry = (0, now);
         }
-        if entry.0 >= limit {
+        if limit.is_some_and(|limit| entry.0 >= limit) {
             return Err(self
                 .window
-                .saturating_sub(entry.1.elapsed())
+                .saturating_sub(now.duration_since(entry.1))
                 .max(Duration::from_secs(1)));
         }
-        entry.0 += 1;
-        Ok(())
+        let before = entry.0;
+        entry.0 = entry.0.saturating_add(1);
+        Ok(before)
+    }
+
+    /// The map is full: drop expired windows, and if that frees less than a tenth, the
+    /// oldest tenth of the rest. Amortised: one sweep per `max_keys / 10` new keys at worst.
+    fn make_room(&self, counts: &mut HashMap<Key, (u32, Instant)>) {
+        counts.retain(|_, (_, since)| since.elapsed() < self.window);
+        let target = self.max_keys - self.max_keys / 10;
+        if counts.len() > target {
+            let mut starts: Vec<Instant> = counts.values().map(|(_, since)| *since).collect();
+            let cut = counts.len() - target;
+            let (_, oldest_kept, _) = starts.select_nth_unstable(cut);
+            let oldest_kept = *oldest_kept;
+            counts.retain(|_, (_, since)| *since >= oldest_kept);
+        }
     }
 
     /// The attempt succeeded: it does not count as a failure.
-    pub fn succeeded(&self, key: &str) {
-        let mut failures = self.failures.lock().expect("guard lock");
-        if let Some(entry) = failures.get_mut(key) {
+    pub fn succeeded(&self, key: &Key) {
+        let mut counts = self.counts.lock().expect("guard lock");
+        if let Some(entry) = counts.get_mut(key) {
             entry.0 = entry.0.saturating_sub(1);
         }
+    }
+
+    /// Keys held now.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.counts.lock().expect("guard lock").len()
     }
 }
 
@@ -59,30 +132,63 @@ impl FailureGuard {
 mod tests {
     use super::*;
 
+    fn account(name: &str) -> Key {
+        Key::Account(name.into())
+    }
+
     #[test]
     fn blocks_after_limit_and_only_that_key() {
         let guard = FailureGuard::new(Duration::from_secs(60));
         for _ in 0..3 {
-            assert!(guard.attempt("a", 3).is_ok());
+            assert!(guard.attempt(&account("a"), 3).is_ok());
         }
-        let retry = guard.attempt("a", 3).unwrap_err();
+        let retry = guard.attempt(&account("a"), 3).unwrap_err();
         assert!(retry > Duration::from_secs(50));
-        assert!(guard.attempt("b", 3).is_ok());
+        assert!(guard.attempt(&account("b"), 3).is_ok());
     }
 
     #[test]
     fn successes_do_not_count() {
         let guard = FailureGuard::new(Duration::from_secs(60));
         for _ in 0..10 {
-            assert!(guard.attempt("a", 3).is_ok());
-            guard.succeeded("a");
+            assert!(guard.attempt(&account("a"), 3).is_ok());
+            guard.succeeded(&account("a"));
         }
     }
 
     #[test]
     fn window_expiry_resets() {
         let guard = FailureGuard::new(Duration::from_millis(0));
-        assert!(guard.attempt("a", 1).is_ok());
-        assert!(guard.attempt("a", 1).is_ok());
+        assert!(guard.attempt(&account("a"), 1).is_ok());
+        assert!(guard.attempt(&account("a"), 1).is_ok());
+    }
+
+    #[test]
+    fn tally_counts_without_refusing() {
+        let guard = FailureGuard::new(Duration::from_secs(60));
+        assert_eq!((0..5).map(|_| guard.tally(&account("a"))).last(), Some(4));
+    }
+
+    #[test]
+    fn a_flood_of_new_keys_stays_within_the_cap() {
+        let guard = FailureGuard::with_capacity(Duration::from_secs(60), 1_000);
+        for i in 0..20_000u32 {
+            let _ = guard.attempt(&Key::Address(IpAddr::from(i.to_be_bytes())), 5);
+            assert!(guard.len() <= 1_000);
+        }
+        // The newest keys are kept: a guesser's own counter is not the one evicted.
+        assert!(guard.attempt(&account("fresh"), 1).is_ok());
+        assert!(guard.attempt(&account("fresh"), 1).is_err());
+    }
+
+    #[test]
+    fn ipv6_counts_by_prefix() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address(a), address(b));
+        assert_ne!(address(a), address(c));
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(address(mapped), "10.0.0.1".parse::<IpAddr>().unwrap());
     }
 }

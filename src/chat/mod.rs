@@ -8,6 +8,7 @@ pub mod avatar;
 mod commit;
 mod guard;
 mod messages;
+mod passwords;
 mod presence;
 mod profile;
 pub mod retention;
@@ -110,6 +111,8 @@ pub struct Chat {
     pub board: Option<Arc<crate::bus::redis::PresenceBoard>>,
     pub typing: typing::Typing,
     send_limiter: DefaultKeyedRateLimiter<UserId>,
+    /// Registrations per client address (`None`: unlimited).
+    register_limiter: Option<DefaultKeyedRateLimiter<std::net::IpAddr>>,
     login_guard: guard::FailureGuard,
     key_guard: guard::FailureGuard,
 }
@@ -134,6 +137,8 @@ impl Chat {
             presence: presence::Presence::new(Duration::from_secs(config.away_after_secs)),
             typing: typing::Typing::new(Duration::from_millis(config.typing_ttl_ms)),
             send_limiter: RateLimiter::keyed(quota),
+            register_limiter: std::num::NonZeroU32::new(config.register_per_address_per_hour)
+                .map(|n| RateLimiter::keyed(Quota::per_hour(n))),
             login_guard: guard::FailureGuard::new(window),
             key_guard: guard::FailureGuard::new(window),
             config,

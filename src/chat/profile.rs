@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{Chat, Result, avatar};
+use super::{Chat, Error, Result, avatar};
 use crate::bus::{BusEvent, UserChange};
 use crate::domain::{
     DisplayName, NotifyLevel, PresenceMode, PresenceStatus, RoomId, Sender, Seq, StatusEmoji,
@@ -30,6 +30,15 @@ pub struct ProfilePatch {
     /// Whether others may see how far you have read.
     pub send_receipts: Option<bool>,
 }
+
+/// Avatar decodes running at once: one per core (each may use up to
+/// `avatar::MAX_DECODED_BYTES` and a core for a second).
+static DECODING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
+/// Avatar uploads decoding or waiting to, at most.
+static AVATAR_QUEUE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(8);
 
 impl Chat {
     /// Changes the caller's profile and settings; rooms they are in hear of it.
@@ -67,8 +76,18 @@ impl Chat {
         Ok(updated)
     }
 
-    /// Replaces the caller's avatar with an uploaded image.
+    /// Replaces the caller's avatar with an uploaded image. At most one image per core is
+    /// decoded at a time ([`DECODING`]) and at most [`AVATAR_QUEUE`] uploads wait or decode at
+    /// once; past that the upload is refused with `RateLimited` (retry in a second), so a
+    /// burst of uploads bounds memory instead of decoding everything at once.
     pub async fn upload_avatar(&self, user: &UserId, bytes: bytes::Bytes) -> Result<User> {
+        let _queued = AVATAR_QUEUE
+            .try_acquire()
+            .map_err(|_| Error::RateLimited(Duration::from_secs(1)))?;
+        let _turn = DECODING
+            .acquire()
+            .await
+            .map_err(|e| anyhow::anyhow!("avatar queue: {e}"))?;
         let thumbs = tokio::task::spawn_blocking(move || avatar::thumbnails(&bytes))
             .await
             .map_err(|e| anyhow::anyhow!("avatar task: {e}"))??;

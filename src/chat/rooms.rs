@@ -1,11 +1,15 @@
 //! Rooms: create, find, join with or without a key, leave, settings, roles, bans, delete,
 //! and direct rooms between two users. Room keys are secrets like passwords: the same slow
-//! hash protects them at rest, and wrong guesses are throttled per user and room.
+//! hash protects them at rest, and wrong guesses are throttled per user at the room, per
+//! room and per client address.
+
+use std::net::IpAddr;
 
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::accounts::{hash_password, verify_password};
+use super::guard::{self, Key};
+use super::passwords::{hash_password, verify_password};
 use super::{Chat, Error, Result, invalid};
 use crate::bus::{BusEvent, Frame, JoinPoint, RoomChange, UserChange};
 use crate::domain::{
@@ -122,9 +126,53 @@ impl Chat {
         Ok(room)
     }
 
+    /// Checks a private room's key. Guesses are counted before the check (a right key is
+    /// taken back) per user at the room (`login_max_failures` per window), per room from all
+    /// users together and per client address (x4 each), so neither new accounts nor new
+    /// addresses buy more guesses at one room.
+    async fn try_key(
+        &self,
+        user: &User,
+        room: &RoomId,
+        ip: IpAddr,
+        key: &str,
+        hash: Option<&str>,
+    ) -> Result<bool> {
+        let limit = self.config.login_max_failures;
+        let counted = [
+            (Key::Address(guard::address(ip)), limit.saturating_mul(4)),
+            (Key::Room(room.to_string()), limit.saturating_mul(4)),
+            (Key::UserRoom(user.id.to_string(), room.to_string()), limit),
+        ];
+        for (at, (key, limit)) in counted.iter().enumerate() {
+            if let Err(wait) = self.key_guard.attempt(key, *limit) {
+                for (earlier, _) in &counted[..at] {
+                    self.key_guard.succeeded(earlier);
+                }
+                return Err(Error::RateLimited(wait));
+            }
+        }
+        let ok = match hash {
+            Some(hash) => verify_password(key, hash).await?,
+            None => false,
+        };
+        if ok {
+            for (key, _) in &counted {
+                self.key_guard.succeeded(key);
+            }
+        }
+        Ok(ok)
+    }
+
     /// Joins a public room, or a private one with its key. Idempotent for members.
     #[tracing::instrument(skip_all, fields(user = %user.id))]
-    pub async fn join(&self, user: &User, name: &str, key: Option<&str>) -> Result<Room> {
+    pub async fn join(
+        &self,
+        user: &User,
+        name: &str,
+        key: Option<&str>,
+        ip: IpAddr,
+    ) -> Result<Room> {
         let name = RoomName::parse(name)?;
         let (room, key_hash) = self
             .store
@@ -142,19 +190,12 @@ impl Chat {
             let Some(key) = key else {
                 return Err(Error::Forbidden("this room needs a key"));
             };
-            let guard_key = format!("{}:{}", user.id, room.id);
-            let limit = self.config.login_max_failures;
-            self.key_guard
-                .attempt(&guard_key, limit)
-                .map_err(Error::RateLimited)?;
-            let ok = match &key_hash {
-                Some(hash) => verify_password(key, hash).await?,
-                None => false,
-            };
+            let ok = self
+                .try_key(user, &room.id, ip, key, key_hash.as_deref())
+                .await?;
             if !ok {
                 return Err(Error::Forbidden("wrong key"));
             }
-            self.key_guard.succeeded(&guard_key);
         }
         let m = self
             .store

@@ -97,6 +97,7 @@ fn signed_in(jar: CookieJar, s: SignedIn, status: StatusCode, https: bool) -> im
               (status = 409, description = "Username taken", body = super::ErrorBody)))]
 async fn register(
     State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
     UserAgent(ua): UserAgent,
     headers: HeaderMap,
     Https(https): Https,
@@ -110,6 +111,7 @@ async fn register(
             &req.username,
             &req.password,
             req.display_name.as_deref(),
+            ip,
             &ua,
         )
         .await?;

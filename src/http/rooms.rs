@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiError, ApiJson, ApiPath, ApiQuery, Auth, ErrorBody};
+use super::{ApiError, ApiJson, ApiPath, ApiQuery, Auth, ClientIp, ErrorBody};
 use crate::app::AppState;
 use crate::chat::{NewRoomRequest, RoomPatch};
 use chrono::{DateTime, Utc};
@@ -150,11 +150,12 @@ async fn create(
 async fn join(
     State(app): State<AppState>,
     auth: Auth,
+    ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<JoinRequest>,
 ) -> Result<Json<RoomResponse>, ApiError> {
     let room = app
         .chat
-        .join(&auth.user, &req.name, req.key.as_deref())
+        .join(&auth.user, &req.name, req.key.as_deref(), ip)
         .await?;
     Ok(Json(RoomResponse { room }))
 }

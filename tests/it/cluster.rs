@@ -45,6 +45,8 @@ impl Node {
             .env("NATTER_NODE_ID", name)
             .env("NATTER_SEND_RATE_PER_SEC", "10000")
             .env("NATTER_SEND_BURST", "10000")
+            .env("NATTER_REGISTER_PER_ADDRESS_PER_HOUR", "0")
+            .env("NATTER_MAX_CONNECTIONS_PER_ADDRESS", "0")
             .env("NATTER_LOG", "natter=info")
             .env("NATTER_TRUSTED_PROXIES", "127.0.0.1")
             .env_remove("NATTER_BIND")

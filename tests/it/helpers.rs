@@ -75,6 +75,10 @@ pub async fn spawn_app_with(tune: impl FnOnce(&mut Config)) -> TestApp {
     // Tests send faster than people; the rate-limit test sets its own limits.
     config.send_rate_per_sec = 10_000;
     config.send_burst = 10_000;
+    // Every test client comes from 127.0.0.1: the per-address limits would count them all as
+    // one client. The tests of those limits set their own.
+    config.register_per_address_per_hour = 0;
+    config.max_connections_per_address = 0;
     tune(&mut config);
     start(dir, config).await
 }
@@ -124,6 +128,8 @@ impl TestApp {
         let config = Config {
             data_dir: dir.path().to_owned(),
             database_url: Some(self.database_url),
+            register_per_address_per_hour: 0,
+            max_connections_per_address: 0,
             ..Config::default()
         };
         start(dir, config).await

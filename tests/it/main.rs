@@ -8,6 +8,7 @@ mod browser;
 mod cluster;
 mod helpers;
 mod history;
+mod limits;
 mod living;
 mod messaging;
 mod profiles;

@@ -1,0 +1,458 @@
+//! The limits that keep one client from exhausting the server: memory (avatar bombs, login
+//! floods, registration bursts, measured by the server process's own resident memory),
+//! descriptors (header deadlines, connections per address), and the throttles on guessing
+//! and sign-up. The memory tests run the real `natter` binary, so its RSS is its own.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{TestApp, spawn_app_with};
+
+/// A `natter serve` process on a fresh SQLite database, stopped when dropped.
+struct Server {
+    child: Child,
+    url: String,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_natter"));
+        cmd.current_dir(dir.path())
+            .env("NATTER_DATA_DIR", dir.path().join("data"))
+            .env("NATTER_BIND", "127.0.0.1:0")
+            .env("NATTER_LOG", "natter=info")
+            .env("NATTER_REGISTER_PER_ADDRESS_PER_HOUR", "0")
+            .env("NATTER_MAX_CONNECTIONS_PER_ADDRESS", "0")
+            .stdout(Stdio::piped());
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = loop {
+            let line = lines.next().expect("server logs its address").unwrap();
+            if let Some(at) = line.find("open http://") {
+                break line[at + 5..].trim().to_owned();
+            }
+        };
+        // Keep reading the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self {
+            child,
+            url,
+            http: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    /// The server's resident memory, in MiB (from /proc).
+    fn rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc status");
+        kib / 1024.0
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        let mut req = self.http.post(format!("{}/api/v1{path}", self.url));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let res = req.json(&body).send().await.unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn register(&self, name: &str) -> String {
+        let body = json!({"username": name, "password": "correct horse battery"});
+        let (status, body) = self.post("/auth/register", None, body).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until the server's RSS stops falling (memory handed back lazily), at most `limit`.
+async fn settled_rss(server: &Server, limit: Duration) -> f64 {
+    let started = std::time::Instant::now();
+    let mut last = server.rss_mib();
+    while started.elapsed() < limit {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = server.rss_mib();
+        if now >= last - 0.5 {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
+/// A valid PNG of `side` x `side` black 16-bit RGBA pixels: a few hundred KiB on the wire,
+/// `side`² x 8 bytes decoded (512 MiB at 8192).
+fn png_bomb(side: u32) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut png = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png, side, side);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Sixteen);
+    encoder.set_compression(png::Compression::Fast);
+    let mut writer = encoder.write_header().unwrap();
+    let mut stream = writer.stream_writer().unwrap();
+    let row = vec![0u8; side as usize * 8];
+    for _ in 0..side {
+        stream.write_all(&row).unwrap();
+    }
+    stream.finish().unwrap();
+    writer.finish().unwrap();
+    png
+}
+
+#[tokio::test]
+async fn an_avatar_decompression_bomb_is_refused_without_decoding() {
+    let server = Server::start(&[]);
+    let names: Vec<String> = (0..4).map(|i| format!("bomber{i}")).collect();
+    let tokens = join_all(names.iter().map(|n| server.register(n))).await;
+    let bomb = tokio::task::spawn_blocking(|| png_bomb(8192))
+        .await
+        .unwrap();
+    assert!(
+        bomb.len() < 5 * 1024 * 1024,
+        "the bomb fits the upload limit"
+    );
+    let before = server.rss_mib();
+    // Four at once, from four accounts (the review reached 2.3 GiB this way).
+    let uploads = tokens.iter().map(|token| {
+        server
+            .http
+            .put(format!("{}/api/v1/me/avatar", server.url))
+            .bearer_auth(token)
+            .body(bomb.clone())
+            .send()
+    });
+    for res in join_all(uploads).await {
+        let res = res.unwrap();
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "payload_too_large");
+    }
+    let after = server.rss_mib();
+    eprintln!("avatar bombs: RSS {before:.1} MiB before, {after:.1} MiB after");
+    assert!(
+        after - before < 64.0,
+        "RSS grew from {before:.1} to {after:.1} MiB"
+    );
+}
+
+#[tokio::test]
+async fn a_login_flood_with_huge_usernames_keeps_memory_flat() {
+    let server = Server::start(&[]);
+    let wrong = |name: String| {
+        let body = json!({"username": name, "password": "not the password"});
+        server.post("/auth/login", None, body)
+    };
+    // Use up the address's failures, then flood with new 60,000-character names.
+    for i in 0..20 {
+        let (status, _) = wrong(format!("nobody{i}")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let before = server.rss_mib();
+    for round in 0..25 {
+        let names = (0..20).map(|i| format!("{round}-{i}-{}", "x".repeat(60_000)));
+        for (status, body) in join_all(names.map(wrong)).await {
+            assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        }
+    }
+    let after = settled_rss(&server, Duration::from_secs(3)).await;
+    eprintln!("500 flooded logins: RSS {before:.1} MiB before, {after:.1} MiB after");
+    // Each kept name cost 61.8 KiB before the fix: 500 of them, 30 MiB.
+    assert!(
+        after - before < 12.0,
+        "RSS grew from {before:.1} to {after:.1} MiB"
+    );
+}
+
+#[tokio::test]
+async fn memory_returns_after_a_registration_burst() {
+    let server = Server::start(&[]);
+    server.register("warmup").await;
+    let idle = settled_rss(&server, Duration::from_secs(3)).await;
+    let mut peak = idle;
+    for round in 0..10 {
+        let names = (0..10).map(|i| format!("burst{round}x{i}"));
+        let names: Vec<String> = names.collect();
+        join_all(names.iter().map(|n| server.register(n))).await;
+        peak = peak.max(server.rss_mib());
+    }
+    let after = settled_rss(&server, Duration::from_secs(10)).await;
+    eprintln!(
+        "100 registrations, 10 at a time: RSS {idle:.1} MiB idle, {peak:.1} MiB peak, \
+         {after:.1} MiB after"
+    );
+    assert!(
+        after - idle < 32.0,
+        "RSS stayed at {after:.1} MiB after the burst (idle {idle:.1} MiB)"
+    );
+}
+
+/// A request as if from `ip` (the test server trusts 127.0.0.1 as a proxy).
+async fn call_from(
+    app: &TestApp,
+    ip: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> (StatusCode, Value, Option<String>) {
+    let mut req = reqwest::Client::new()
+        .post(app.url(path))
+        .header("x-forwarded-for", ip)
+        .json(&body);
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let retry = res
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, res.json().await.unwrap_or(Value::Null), retry)
+}
+
+async fn register_from(app: &TestApp, ip: &str, name: &str) -> (StatusCode, Value, Option<String>) {
+    let body = json!({"username": name, "password": "correct horse battery"});
+    call_from(app, ip, "/auth/register", None, body).await
+}
+
+async fn login_from(app: &TestApp, ip: &str, name: &str, password: &str) -> StatusCode {
+    let body = json!({"username": name, "password": password});
+    call_from(app, ip, "/auth/login", None, body).await.0
+}
+
+fn behind_a_proxy(config: &mut natter::config::Config) {
+    config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+}
+
+#[tokio::test]
+async fn registration_is_throttled_per_address() {
+    let app = spawn_app_with(|c| {
+        behind_a_proxy(c);
+        c.register_per_address_per_hour = 3;
+    })
+    .await;
+    for i in 0..3 {
+        let (status, body, _) = register_from(&app, "10.0.0.1", &format!("office{i}")).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, body, retry) = register_from(&app, "10.0.0.1", "bot").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // One more every 20 minutes.
+    let retry: u64 = retry.expect("Retry-After").parse().unwrap();
+    assert!((1000..=1200).contains(&retry), "{retry}");
+    // IPv6 clients count by /64: a new address in the same /64 is the same client.
+    for i in 0..3 {
+        let ip = format!("2001:db8:0:1::{i}");
+        assert_eq!(
+            register_from(&app, &ip, &format!("six{i}")).await.0,
+            StatusCode::CREATED
+        );
+    }
+    assert_eq!(
+        register_from(&app, "2001:db8:0:1:ffff::9", "sixbot")
+            .await
+            .0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another address is not affected.
+    let (status, _, _) = register_from(&app, "10.0.0.2", "neighbour").await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_strangers_failures_do_not_lock_the_owner_out() {
+    let app = spawn_app_with(|c| {
+        behind_a_proxy(c);
+        c.login_max_failures = 3;
+    })
+    .await;
+    for name in ["ana", "bob"] {
+        register_from(&app, "10.0.0.1", name).await;
+    }
+    // A stranger uses up their guesses at ana's account...
+    for _ in 0..3 {
+        assert_eq!(
+            login_from(&app, "10.6.6.6", "ana", "wrong password!").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login_from(&app, "10.6.6.6", "ana", "correct horse battery").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the guesser's own address is throttled at that account"
+    );
+    // ...and another spreads guesses over many accounts until their address is throttled.
+    for i in 0..12 {
+        login_from(&app, "10.7.7.7", &format!("user{i}"), "wrong password!").await;
+    }
+    assert_eq!(
+        login_from(&app, "10.7.7.7", "bob", "correct horse battery").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The owners, from their own address, still get in.
+    assert_eq!(
+        login_from(&app, "10.0.0.1", "ana", "correct horse battery").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        login_from(&app, "10.0.0.1", "bob", "correct horse battery").await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn room_keys_are_not_guessed_by_rotating_accounts_or_addresses() {
+    let app = spawn_app_with(|c| {
+        behind_a_proxy(c);
+        c.login_max_failures = 2;
+    })
+    .await;
+    let owner = app.register("owner").await;
+    app.create_room(&owner, "vault", Some("4821")).await;
+    // 2 guesses per account (a new account each time) from a new address each time: the room
+    // allows 2 x 4 = 8 wrong guesses in all, then nobody may guess for the window.
+    let mut refused = 0;
+    for i in 0..12 {
+        let ip = format!("10.1.0.{i}");
+        let (_, body, _) = register_from(&app, &ip, &format!("guesser{i}")).await;
+        let token = body["token"].as_str().unwrap().to_owned();
+        for guess in 0..2 {
+            let key = format!("{:04}", i * 2 + guess);
+            let body = json!({"name": "vault", "key": key});
+            let (status, body, _) = call_from(&app, &ip, "/rooms/join", Some(&token), body).await;
+            match status {
+                StatusCode::FORBIDDEN => assert_eq!(body["error"]["code"], "forbidden"),
+                StatusCode::TOO_MANY_REQUESTS => refused += 1,
+                other => panic!("{other}: {body}"),
+            }
+        }
+    }
+    assert_eq!(refused, 24 - 8, "only 8 guesses at the room were checked");
+    // One address guessing at many rooms is throttled too.
+    for i in 0..3 {
+        app.create_room(&owner, &format!("safe{i}"), Some("a secret key"))
+            .await;
+    }
+    let (_, body, _) = register_from(&app, "10.2.0.1", "roamer").await;
+    let token = body["token"].as_str().unwrap().to_owned();
+    let mut statuses = Vec::new();
+    for i in 0..9 {
+        let body = json!({"name": format!("safe{}", i % 3), "key": "a guess"});
+        statuses.push(
+            call_from(&app, "10.2.0.1", "/rooms/join", Some(&token), body)
+                .await
+                .0,
+        );
+    }
+    assert_eq!(
+        statuses.last(),
+        Some(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+}
+
+/// Reads from `tcp` until the server closes it; `false` if it is still open after `wait`.
+async fn closed_within(tcp: &mut tokio::net::TcpStream, wait: Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    let read = async {
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    };
+    tokio::time::timeout(wait, read).await.is_ok()
+}
+
+#[tokio::test]
+async fn half_sent_requests_and_idle_connections_are_closed() {
+    let app = spawn_app_with(|c| c.http_header_timeout_secs = 1).await;
+    // Headers begun and never finished (the review held 1,100 of these open forever).
+    let mut slow = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // A keep-alive connection that answered one request and then sits idle.
+    let mut idle = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(
+        closed_within(&mut slow, Duration::from_secs(10)).await,
+        "a half-sent request stays open"
+    );
+    assert!(
+        closed_within(&mut idle, Duration::from_secs(10)).await,
+        "an idle connection stays open"
+    );
+    // WebSockets are not HTTP requests: an open socket outlives the header deadline.
+    let ana = app.register("ana").await;
+    let room = app.create_room(&ana, "lobby", None).await;
+    let (mut ws, _) = app.ws(&ana).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    ws.send_json(json!({"type": "send", "room_id": room, "client_id": "c1", "body": "still here"}))
+        .await;
+    while ws.next_event().await["type"] != "ack" {}
+}
+
+#[tokio::test]
+async fn connections_per_address_are_capped() {
+    let app = spawn_app_with(|c| c.max_connections_per_address = 3).await;
+    let ana = app.register("ana").await;
+    // Two sockets and one half-sent request hold the three slots of 127.0.0.1.
+    let (ws1, _) = app.ws(&ana).await;
+    let (_ws2, _) = app.ws(&ana).await;
+    let mut held = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    held.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut fourth = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let _ = fourth
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), fourth.read_to_end(&mut answer)).await;
+    assert!(
+        answer.is_empty(),
+        "a fourth connection was served: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    // A socket that closes gives its slot back.
+    drop(ws1);
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fresh = reqwest::Client::new();
+    let res = fresh
+        .get(format!("http://{}/healthz", app.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
