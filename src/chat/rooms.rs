@@ -100,6 +100,7 @@ impl Chat {
             id: RoomId::generate(),
             name: name.as_str().to_owned(),
             name_key: Some(name.key()),
+            skeletons: name.skeletons(),
             kind,
             topic,
             owner_id: owner.id.clone(),
@@ -108,10 +109,20 @@ impl Chat {
             retention,
             direct: None,
         };
-        let room = self.store.create_room(new).await.map_err(|e| match e {
-            StoreError::Conflict(_) => Error::Conflict("a room with that name exists"),
-            other => other.into(),
-        })?;
+        let room = match self.store.create_room(new).await {
+            Ok(room) => room,
+            // Either the name (ignoring case) or one of its skeletons is taken: say which.
+            Err(StoreError::Conflict(_)) => {
+                return Err(match self.store.room_by_name(&name.key()).await {
+                    Ok(_) => Error::Conflict("a room with that name exists"),
+                    Err(StoreError::NotFound) => {
+                        Error::Conflict("a room with a similar-looking name exists")
+                    }
+                    Err(other) => other.into(),
+                });
+            }
+            Err(other) => return Err(other.into()),
+        };
         let m = self
             .store
             .membership(&room.id, &owner.id)
@@ -125,10 +136,9 @@ impl Chat {
     /// Joins a public room, or a private one with its key. Idempotent for members.
     #[tracing::instrument(skip_all, fields(user = %user.id))]
     pub async fn join(&self, user: &User, name: &str, key: Option<&str>) -> Result<Room> {
-        let name = RoomName::parse(name)?;
         let (room, key_hash) = self
             .store
-            .room_by_name(&name.key())
+            .room_by_name(&RoomName::lookup_key(name)?)
             .await
             .map_err(not_found)?;
         if let Some(m) = self.store.membership(&room.id, &user.id).await? {
@@ -457,6 +467,7 @@ impl Chat {
                     id: RoomId::generate(),
                     name: names.join(", "),
                     name_key: None,
+                    skeletons: Vec::new(),
                     kind: RoomKind::Direct,
                     topic: String::new(),
                     owner_id: me.id.clone(),

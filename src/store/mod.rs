@@ -55,6 +55,8 @@ pub struct NewRoom {
     pub name: String,
     /// `None` for direct rooms.
     pub name_key: Option<String>,
+    /// The name's confusable skeletons, each unique across rooms (empty for direct rooms).
+    pub skeletons: Vec<String>,
     pub kind: RoomKind,
     pub topic: String,
     pub owner_id: UserId,
