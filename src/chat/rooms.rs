@@ -85,6 +85,7 @@ impl Chat {
         let topic = Topic::parse(req.topic.as_deref().unwrap_or(""))?.into_inner();
         let retention = req.retention.unwrap_or_default();
         check_retention(&retention)?;
+        self.check_room_cap(owner).await?;
         let (kind, key_hash) = match (req.visibility, req.key) {
             (Visibility::Public, None) => (RoomKind::Public, None),
             (Visibility::Public, Some(_)) => {
@@ -131,6 +132,23 @@ impl Chat {
         let room = room.for_member(&m, Unread::default());
         self.announce_join(&room, owner, m.joined_seq);
         Ok(room)
+    }
+
+    /// Refuses another room to a user who owns `max_rooms_per_user` already (direct rooms are
+    /// not counted; server admins and a cap of 0 have no limit). Counted before the insert, so
+    /// requests racing each other may pass the cap by a few: it stops squatting by the
+    /// thousand, it is not an exact quota.
+    async fn check_room_cap(&self, owner: &User) -> Result<()> {
+        let cap = self.config.max_rooms_per_user;
+        if cap == 0 || owner.is_admin {
+            return Ok(());
+        }
+        if self.store.rooms_owned(&owner.id).await? >= i64::from(cap) {
+            return Err(Error::Forbidden(
+                "you own as many rooms as this server allows (max_rooms_per_user); delete one first",
+            ));
+        }
+        Ok(())
     }
 
     /// Joins a public room, or a private one with its key. Idempotent for members.

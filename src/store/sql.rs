@@ -746,6 +746,14 @@ impl Store for $Store {
         Ok(())
     }
 
+    async fn rooms_owned(&self, user: &UserId) -> StoreResult<i64> {
+        sqlx::query_scalar("select count(*) from rooms where owner_id = $1 and kind <> 'direct'")
+            .bind(user.as_str())
+            .fetch_one(&self.read)
+            .await
+            .map_err(fail("rooms owned"))
+    }
+
     async fn public_rooms(&self, q: &str, limit: i64) -> StoreResult<Vec<Room>> {
         let sql = format!(
             "select {ROOM_COLS} from rooms r where r.kind = 'public' and {STRPOS}(r.name_key, $1) > 0 \

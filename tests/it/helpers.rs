@@ -267,6 +267,20 @@ pub async fn count_rows_at(database_url: &str, sql: &str) -> i64 {
     }
 }
 
+/// Runs a statement straight on the app's database (for what the API cannot do, such as
+/// making a server admin).
+pub async fn run_sql(app: &TestApp, sql: &str) {
+    if app.database_url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
+
 /// One user's entry in a `GET /rooms/{id}/members` answer.
 pub fn member_entry(members: &Value, user_id: &str) -> Value {
     let list = members["members"].as_array().expect("a member list");

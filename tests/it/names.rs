@@ -135,3 +135,42 @@ async fn look_alike_room_names_are_one_name() {
     assert_eq!(deleted.0, StatusCode::NO_CONTENT);
     assert_eq!(create("Genera1").await.0, StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn rooms_per_user_are_capped() {
+    let app = spawn_app_with(|c| c.max_rooms_per_user = 2).await;
+    let ana = app.register("ana").await;
+    let bob = app.register("bob").await;
+    // Direct rooms are not counted.
+    let direct = app.post(&ana, "/dms", json!({"user_id": bob.id})).await;
+    assert!(direct.0.is_success(), "{}", direct.1);
+    let first = app.create_room(&ana, "one", None).await;
+    app.create_room(&ana, "two", Some("open sesame")).await;
+
+    let refused = app
+        .post(
+            &ana,
+            "/rooms",
+            json!({"name": "three", "visibility": "public"}),
+        )
+        .await;
+    assert_eq!(error(&refused), (StatusCode::FORBIDDEN, "forbidden"));
+    let why = refused.1["error"]["message"].as_str().unwrap();
+    assert!(why.contains("max_rooms_per_user"), "{why}");
+    // Others have their own allowance; a deleted room frees a place.
+    app.create_room(&bob, "three", None).await;
+    let deleted = app
+        .call("DELETE", &format!("/rooms/{first}"), Some(&ana.token), None)
+        .await;
+    assert_eq!(deleted.0, StatusCode::NO_CONTENT);
+    app.create_room(&ana, "four", None).await;
+
+    // Server admins have no cap.
+    run_sql(
+        &app,
+        &format!("update users set is_admin = 1 where id = '{}'", ana.id),
+    )
+    .await;
+    app.create_room(&ana, "five", None).await;
+    app.create_room(&ana, "six", None).await;
+}
