@@ -70,6 +70,9 @@ pub struct Config {
     pub away_after_secs: u64,
     /// A typing indicator ends by itself after this long unless repeated.
     pub typing_ttl_ms: u64,
+    /// Most rooms one user may own (direct rooms not counted; server admins exempt); 0 is no
+    /// limit. Stops one account squatting thousands of names.
+    pub max_rooms_per_user: u32,
 }
 
 impl Default for Config {
@@ -103,6 +106,9 @@ impl Default for Config {
             log_format: "text".into(),
             away_after_secs: 300,
             typing_ttl_ms: 6000,
+            // Far more than a person runs (communities run from one account included), few
+            // enough that a script cannot claim a namespace's worth of names.
+            max_rooms_per_user: 100,
         }
     }
 }
@@ -190,6 +196,10 @@ pub struct Overrides {
     pub away_after_secs: Option<u64>,
     #[arg(long, env = "NATTER_TYPING_TTL_MS")]
     pub typing_ttl_ms: Option<u64>,
+    /// Most rooms one user may own (direct rooms not counted, server admins exempt); 0 is no
+    /// limit [default: 100]
+    #[arg(long, env = "NATTER_MAX_ROOMS_PER_USER")]
+    pub max_rooms_per_user: Option<u32>,
 }
 
 impl Overrides {
@@ -217,7 +227,8 @@ impl Overrides {
             http_header_timeout_secs,
             log_format,
             away_after_secs,
-            typing_ttl_ms
+            typing_ttl_ms,
+            max_rooms_per_user
         );
         if self.database_url.is_some() {
             config.database_url = self.database_url.clone();
@@ -319,6 +330,25 @@ mod tests {
         assert_eq!(config.bind.port(), 9000);
         assert_eq!(config.send_burst, 70);
         assert_eq!(config.send_rate_per_sec, 10);
+        assert_eq!(config.max_rooms_per_user, 100);
+    }
+
+    #[test]
+    fn room_cap_from_file_and_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("natter.toml");
+        std::fs::write(&path, "max_rooms_per_user = 0\n").unwrap();
+        let from_file = Overrides {
+            config: path.clone(),
+            ..Default::default()
+        };
+        assert_eq!(from_file.load().unwrap().max_rooms_per_user, 0);
+        let from_flag = Overrides {
+            config: path,
+            max_rooms_per_user: Some(5),
+            ..Default::default()
+        };
+        assert_eq!(from_flag.load().unwrap().max_rooms_per_user, 5);
     }
 
     #[test]

@@ -16,8 +16,9 @@
 //! - [`chat`]: what users can do (accounts, rooms, messages), checked and carried out; the
 //!   group-commit task (on a thread of its own) that commits batches and then publishes them;
 //!   login and key throttling; the retention pruner.
-//! - [`domain`]: validated values (`Username`, `RoomName`, `MessageBody`, ...), roles and
-//!   permission rules, the records shown to clients. No I/O.
+//! - [`domain`]: validated values (`Username`, `RoomName`, `MessageBody`, ...), the hidden
+//!   characters names may not hold and the skeletons look-alike room names share (`spoofing`),
+//!   roles and permission rules, the records shown to clients. No I/O.
 //! - [`store`]: the `Store` trait; one set of SQL (`store::sql`) expanded for SQLite and
 //!   PostgreSQL, each with its migrations.
 //! - [`bus`]: the `Bus` trait between nodes, in-process or over Redis.

@@ -89,6 +89,7 @@ impl Chat {
         let topic = Topic::parse(req.topic.as_deref().unwrap_or(""))?.into_inner();
         let retention = req.retention.unwrap_or_default();
         check_retention(&retention)?;
+        self.check_room_cap(owner).await?;
         let (kind, key_hash) = match (req.visibility, req.key) {
             (Visibility::Public, None) => (RoomKind::Public, None),
             (Visibility::Public, Some(_)) => {
@@ -104,6 +105,7 @@ impl Chat {
             id: RoomId::generate(),
             name: name.as_str().to_owned(),
             name_key: Some(name.key()),
+            skeletons: name.skeletons(),
             kind,
             topic,
             owner_id: owner.id.clone(),
@@ -112,10 +114,20 @@ impl Chat {
             retention,
             direct: None,
         };
-        let room = self.store.create_room(new).await.map_err(|e| match e {
-            StoreError::Conflict(_) => Error::Conflict("a room with that name exists"),
-            other => other.into(),
-        })?;
+        let room = match self.store.create_room(new).await {
+            Ok(room) => room,
+            // Either the name (ignoring case) or one of its skeletons is taken: say which.
+            Err(StoreError::Conflict(_)) => {
+                return Err(match self.store.room_by_name(&name.key()).await {
+                    Ok(_) => Error::Conflict("a room with that name exists"),
+                    Err(StoreError::NotFound) => {
+                        Error::Conflict("a room with a similar-looking name exists")
+                    }
+                    Err(other) => other.into(),
+                });
+            }
+            Err(other) => return Err(other.into()),
+        };
         let m = self
             .store
             .membership(&room.id, &owner.id)
@@ -164,6 +176,23 @@ impl Chat {
         Ok(ok)
     }
 
+    /// Refuses another room to a user who owns `max_rooms_per_user` already (direct rooms are
+    /// not counted; server admins and a cap of 0 have no limit). Counted before the insert, so
+    /// requests racing each other may pass the cap by a few: it stops squatting by the
+    /// thousand, it is not an exact quota.
+    async fn check_room_cap(&self, owner: &User) -> Result<()> {
+        let cap = self.config.max_rooms_per_user;
+        if cap == 0 || owner.is_admin {
+            return Ok(());
+        }
+        if self.store.rooms_owned(&owner.id).await? >= i64::from(cap) {
+            return Err(Error::Forbidden(
+                "you own as many rooms as this server allows (max_rooms_per_user); delete one first",
+            ));
+        }
+        Ok(())
+    }
+
     /// Joins a public room, or a private one with its key. Idempotent for members.
     #[tracing::instrument(skip_all, fields(user = %user.id))]
     pub async fn join(
@@ -173,10 +202,9 @@ impl Chat {
         key: Option<&str>,
         ip: IpAddr,
     ) -> Result<Room> {
-        let name = RoomName::parse(name)?;
         let (room, key_hash) = self
             .store
-            .room_by_name(&name.key())
+            .room_by_name(&RoomName::lookup_key(name)?)
             .await
             .map_err(not_found)?;
         if let Some(m) = self.store.membership(&room.id, &user.id).await? {
@@ -498,6 +526,7 @@ impl Chat {
                     id: RoomId::generate(),
                     name: names.join(", "),
                     name_key: None,
+                    skeletons: Vec::new(),
                     kind: RoomKind::Direct,
                     topic: String::new(),
                     owner_id: me.id.clone(),

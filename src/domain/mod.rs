@@ -6,6 +6,7 @@ mod ids;
 mod profile;
 mod records;
 mod rules;
+mod spoofing;
 mod values;
 
 pub use ids::{RoomId, SessionId, UserId};
@@ -17,6 +18,7 @@ pub use records::{
     Membership, Message, Retention, Room, RoomKind, Sender, Session, Unread, User, avatar_url,
 };
 pub use rules::{Role, can_ban, can_change_settings, can_delete_room, can_set_role};
+pub use spoofing::name_skeletons;
 pub use values::{
     ClientId, DisplayName, HistoryVisibility, MessageBody, Password, RoomKey, RoomName, Topic,
     Username, ValidationError, Visibility,

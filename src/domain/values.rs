@@ -5,6 +5,8 @@ use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
+use super::spoofing::{hidden_char, name_skeletons};
+
 /// Why a value was refused, naming the field it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidationError {
@@ -59,6 +61,23 @@ fn line(field: &'static str, raw: &str, min: usize, max: usize) -> Result<String
         ));
     }
     Ok(text.to_owned())
+}
+
+/// Checks a name people see: a [`line`] of 1-64 characters with nothing hidden in it (no
+/// invisible or bidi-control characters but joiners inside emoji and scripts that need them:
+/// see [`super::spoofing`]).
+fn name(field: &'static str, raw: &str) -> Result<String, ValidationError> {
+    let text = line(field, raw, 1, 64)?;
+    if let Some(c) = hidden_char(&text) {
+        return Err(ValidationError::new(
+            field,
+            format!(
+                "must not contain invisible or text-direction control characters (found U+{:04X})",
+                u32::from(c)
+            ),
+        ));
+    }
+    Ok(text)
 }
 
 /// A login name: 3-32 ASCII letters, digits, `.`, `_` or `-`; unique ignoring case.
@@ -119,33 +138,44 @@ impl std::fmt::Debug for Password {
     }
 }
 
-/// A display name: 1-64 characters after trimming.
+/// A display name: 1-64 characters after trimming, nothing hidden (see [`super::spoofing`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
 
 impl DisplayName {
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        line("display_name", raw, 1, 64).map(Self)
+        name("display_name", raw).map(Self)
     }
     pub fn into_inner(self) -> String {
         self.0
     }
 }
 
-/// A room name: any Unicode, 1-64 characters after trimming; unique ignoring case.
+/// A room name: 1-64 characters after trimming, nothing hidden (see [`super::spoofing`]);
+/// unique ignoring case and look-alikes ([`RoomName::skeletons`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomName(String);
 
 impl RoomName {
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        line("name", raw, 1, 64).map(Self)
+        name("name", raw).map(Self)
     }
     pub fn as_str(&self) -> &str {
         &self.0
     }
-    /// The case-folded form that uniqueness and lookup by name use.
+    /// The case-folded form that lookup by name (join, search) uses; unique too.
     pub fn key(&self) -> String {
         self.0.to_lowercase()
+    }
+    /// The confusable skeletons that uniqueness is checked on: names that look alike share
+    /// one ([`name_skeletons`]).
+    pub fn skeletons(&self) -> Vec<String> {
+        name_skeletons(&self.0)
+    }
+    /// The [`key`](Self::key) to find an existing room by. Checked by the rule names had before
+    /// hidden characters were refused, so a room named then can still be joined by its name.
+    pub fn lookup_key(raw: &str) -> Result<String, ValidationError> {
+        line("name", raw, 1, 64).map(|text| text.to_lowercase())
     }
 }
 
@@ -302,6 +332,62 @@ mod tests {
     }
 
     #[test]
+    fn names_refuse_hidden_characters() {
+        for raw in [
+            "\u{202E}lanrete",
+            "Gen\u{200B}eral",
+            "\u{200B}",
+            "\u{200B}\u{200C}\u{200D}",
+            "\u{FEFF}",
+            "  \u{FEFF}  ",
+            "\u{3164}",
+            "\u{115F}",
+            "a\u{2066}b",
+            "\u{FE0F}",
+        ] {
+            let room = RoomName::parse(raw).unwrap_err();
+            assert_eq!(room.field, "name", "{raw:?}");
+            assert!(room.message.contains("invisible"), "{raw:?}: {room}");
+            let display = DisplayName::parse(raw).unwrap_err();
+            assert_eq!(display.field, "display_name", "{raw:?}");
+        }
+        assert_eq!(
+            RoomName::parse("x\u{202E}").unwrap_err().message,
+            "must not contain invisible or text-direction control characters (found U+202E)"
+        );
+        for ok in [
+            "Ana 👩\u{1F3FD}\u{200D}💻",
+            "🏳\u{FE0F}\u{200D}🌈 pride",
+            "می\u{200C}خواهم",
+        ] {
+            assert!(DisplayName::parse(ok).is_ok(), "{ok:?}");
+            assert!(RoomName::parse(ok).is_ok(), "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn room_names_unique_by_look() {
+        let alike = |a, b| {
+            let b = RoomName::parse(b).unwrap().skeletons();
+            RoomName::parse(a)
+                .unwrap()
+                .skeletons()
+                .iter()
+                .any(|k| b.contains(k))
+        };
+        assert!(alike("General", "Genera1"));
+        assert!(alike("General", "G\u{0435}neral"));
+        assert!(alike("General", "GENERAL"));
+        assert!(!alike("General", "Generals"));
+        // Lookup keeps the old, looser rule: rooms named before it can still be found.
+        assert_eq!(
+            RoomName::lookup_key(" Gen\u{200B}eral ").unwrap(),
+            "gen\u{200B}eral"
+        );
+        assert!(RoomName::lookup_key("  ").is_err());
+    }
+
+    #[test]
     fn bodies() {
         assert!(MessageBody::parse("hi".into()).is_ok());
         assert!(!MessageBody::parse(" ".into()).unwrap_err().too_long);
@@ -328,6 +414,31 @@ mod tests {
                 let len = n.as_str().chars().count();
                 prop_assert!((1..=64).contains(&len));
             }
+        }
+
+        #[test]
+        fn names_hold_nothing_hidden(s in "[a\u{200B}-\u{200F}\u{202A}-\u{202E}\u{2060}-\u{2069}\u{FEFF}\u{3164}\u{FE0F}😀]{1,8}") {
+            if let Ok(n) = RoomName::parse(&s) {
+                prop_assert!(hidden_char(n.as_str()).is_none());
+                // What passes is letters and emoji, joiners only inside emoji sequences.
+                let joiners = ['\u{200D}', '\u{FE0F}'];
+                let only_visible_or_joiners =
+                    n.as_str().chars().all(|c| c == 'a' || c == '😀' || joiners.contains(&c));
+                prop_assert!(only_visible_or_joiners);
+                prop_assert!(!n.as_str().starts_with(joiners));
+            }
+            prop_assert_eq!(RoomName::parse(&s).is_ok(), DisplayName::parse(&s).is_ok());
+        }
+
+        #[test]
+        fn look_alike_keys_ignore_case_and_hidden_characters(s in "[a-zA-Z0-9 ]{1,20}") {
+            prop_assume!(!s.trim().is_empty());
+            let keys = RoomName::parse(&s).unwrap().skeletons();
+            let folded = keys.last().unwrap();
+            prop_assert!(name_skeletons(&s.to_uppercase()).contains(folded));
+            prop_assert!(name_skeletons(&s.to_lowercase()).contains(folded));
+            let hidden: String = s.chars().flat_map(|c| [c, '\u{200B}']).collect();
+            prop_assert_eq!(&keys, &name_skeletons(&hidden));
         }
 
         #[test]

@@ -134,7 +134,8 @@ async fn public_rooms(
 
 #[utoipa::path(post, path = "/api/v1/rooms", tag = "rooms", request_body = NewRoomRequest,
     responses((status = 201, body = RoomResponse), (status = 400, body = ErrorBody),
-              (status = 409, description = "Name taken", body = ErrorBody)))]
+              (status = 403, description = "The caller owns `max_rooms_per_user` rooms already", body = ErrorBody),
+              (status = 409, description = "Name taken, or one that looks like it", body = ErrorBody)))]
 async fn create(
     State(app): State<AppState>,
     auth: Auth,

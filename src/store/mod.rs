@@ -55,6 +55,8 @@ pub struct NewRoom {
     pub name: String,
     /// `None` for direct rooms.
     pub name_key: Option<String>,
+    /// The name's confusable skeletons, each unique across rooms (empty for direct rooms).
+    pub skeletons: Vec<String>,
     pub kind: RoomKind,
     pub topic: String,
     pub owner_id: UserId,
@@ -148,6 +150,8 @@ pub trait Store: Send + Sync + 'static {
     async fn update_room(&self, id: &RoomId, settings: RoomSettings) -> StoreResult<Room>;
     /// Deletes the room with its messages, memberships and bans.
     async fn delete_room(&self, id: &RoomId) -> StoreResult<()>;
+    /// How many rooms, direct rooms aside, the user owns.
+    async fn rooms_owned(&self, user: &UserId) -> StoreResult<i64>;
     /// Public rooms whose name contains `q` (case-insensitive), by name.
     async fn public_rooms(&self, q: &str, limit: i64) -> StoreResult<Vec<Room>>;
     /// The user's rooms with their membership and unread counts in each.

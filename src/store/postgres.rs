@@ -44,10 +44,12 @@ impl PgStore {
             .run(&pool)
             .await
             .context("migrating the PostgreSQL database")?;
-        Ok(Self {
+        let store = Self {
             read: pool.clone(),
             write: pool,
-        })
+        };
+        store.fill_room_skeletons().await?;
+        Ok(store)
     }
 }
 

@@ -183,6 +183,63 @@ fn message_row(r: &$Row) -> Message {
 }
 
 impl $Store {
+    /// Gives the rooms from before `room_skeletons` existed their name's skeletons, oldest room
+    /// first, in one transaction; run at every open, it then finds only rooms that got none.
+    /// A skeleton another room already holds is left to that room (the older name stays the
+    /// one its look-alikes meet), and such rooms are logged. Another node creating a
+    /// look-alike room meanwhile (PostgreSQL) rolls this back until the next start.
+    pub(super) async fn fill_room_skeletons(&self) -> anyhow::Result<()> {
+        use anyhow::Context as _;
+        let mut tx = self
+            .write
+            .begin_with(BEGIN)
+            .await
+            .context("filling room skeletons")?;
+        let rooms: Vec<(String, String)> = sqlx::query_as(
+            "select r.id, r.name from rooms r where r.name_key is not null and not exists \
+             (select 1 from room_skeletons s where s.room_id = r.id) order by r.created_at, r.id",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .context("finding rooms without skeletons")?;
+        if rooms.is_empty() {
+            return Ok(());
+        }
+        let mut shared = Vec::new();
+        for (id, name) in &rooms {
+            for skeleton in crate::domain::name_skeletons(name) {
+                let done = sqlx::query(
+                    "insert into room_skeletons (skeleton, room_id) \
+                     select cast($1 as text), cast($2 as text) where not exists \
+                     (select 1 from room_skeletons s where s.skeleton = $1)",
+                )
+                .bind(&skeleton)
+                .bind(id)
+                .execute(&mut *tx)
+                .await;
+                match done {
+                    Ok(done) if done.rows_affected() == 0 => shared.push(name.as_str()),
+                    Ok(_) => {}
+                    Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                        tracing::warn!("a look-alike room appeared while filling room skeletons; trying again at the next start");
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e).context("filling room skeletons"),
+                }
+            }
+        }
+        tx.commit().await.context("filling room skeletons")?;
+        tracing::info!(rooms = rooms.len(), "filled room name skeletons");
+        shared.dedup();
+        if !shared.is_empty() {
+            tracing::warn!(
+                rooms = ?shared,
+                "rooms whose names look like an older room's: the older room holds the shared skeleton"
+            );
+        }
+        Ok(())
+    }
+
     /// A user read back on the write connection, right after changing it.
     async fn user_written(&self, id: &UserId) -> StoreResult<User> {
         let sql = format!("select {USER_COLS} from users u where u.id = $1");
@@ -596,6 +653,20 @@ impl Store for $Store {
         .execute(&mut *tx)
         .await
         .map_err(fail("room name"))?;
+        if !r.skeletons.is_empty() {
+            let sql = format!(
+                "insert into room_skeletons (skeleton, room_id) values {}",
+                placeholders(r.skeletons.len(), &["?", "?"])
+            );
+            let mut query = sqlx::query(&sql);
+            for skeleton in &r.skeletons {
+                query = query.bind(skeleton).bind(r.id.as_str());
+            }
+            query
+                .execute(&mut *tx)
+                .await
+                .map_err(fail("room name"))?;
+        }
         let mut members = vec![(r.owner_id.clone(), Role::Owner)];
         if let Some([a, b]) = &r.direct {
             members = vec![(a.clone(), Role::Member), (b.clone(), Role::Member)];
@@ -673,6 +744,14 @@ impl Store for $Store {
             .await
             .map_err(fail("room"))?;
         Ok(())
+    }
+
+    async fn rooms_owned(&self, user: &UserId) -> StoreResult<i64> {
+        sqlx::query_scalar("select count(*) from rooms where owner_id = $1 and kind <> 'direct'")
+            .bind(user.as_str())
+            .fetch_one(&self.read)
+            .await
+            .map_err(fail("rooms owned"))
     }
 
     async fn public_rooms(&self, q: &str, limit: i64) -> StoreResult<Vec<Room>> {

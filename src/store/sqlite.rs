@@ -68,7 +68,9 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .context("opening SQLite readers")?;
-        Ok(Self { read, write })
+        let store = Self { read, write };
+        store.fill_room_skeletons().await?;
+        Ok(store)
     }
 }
 

@@ -253,18 +253,37 @@ impl TestApp {
     }
 }
 
-/// Runs a `count(*)` query straight on the database file.
+/// Runs a `count(*)` query straight on the app's database.
 pub async fn count_rows(app: &TestApp, sql: &str) -> i64 {
-    if app.database_url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+    count_rows_at(&app.database_url, sql).await
+}
+
+/// Runs a `count(*)` query straight on the database at `database_url`.
+pub async fn count_rows_at(database_url: &str, sql: &str) -> i64 {
+    if database_url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
         let n = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
         pool.close().await;
         n
     } else {
-        let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+        let pool = sqlx::PgPool::connect(database_url).await.unwrap();
         let n = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
         pool.close().await;
         n
+    }
+}
+
+/// Runs a statement straight on the app's database (for what the API cannot do, such as
+/// making a server admin).
+pub async fn run_sql(app: &TestApp, sql: &str) {
+    if app.database_url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
     }
 }
 

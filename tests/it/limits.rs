@@ -148,7 +148,7 @@ async fn an_avatar_decompression_bomb_is_refused_without_decoding() {
             .send()
     });
     for res in join_all(uploads).await {
-        let res = res.unwrap();
+        let res = res.unwrap_or_else(|e| panic!("upload failed: {e:?}"));
         assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["error"]["code"], "payload_too_large");

@@ -11,6 +11,7 @@ mod history;
 mod limits;
 mod living;
 mod messaging;
+mod names;
 mod profiles;
 mod proxy;
 mod robustness;

@@ -1,5 +1,6 @@
 //! The store with several writers at once (as several nodes would be): sequence numbers stay
-//! unique and gap-free per room. Runs on this suite's backend (SQLite, or PostgreSQL with
+//! unique and gap-free per room. Opening a database from before look-alike checks fills in
+//! room name skeletons. Runs on this suite's backend (SQLite, or PostgreSQL with
 //! `NATTER_TEST_BACKEND=postgres`).
 
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use natter::domain::{Retention, RoomId, RoomKind, Sender, UserId};
 use natter::store::{NewMessage, NewRoom, NewUser, Store};
 
-use crate::helpers::fresh_database;
+use crate::helpers::{count_rows_at, fresh_database};
 
 async fn user(store: &Arc<dyn Store>, name: &str) -> natter::domain::User {
     let row = NewUser {
@@ -26,6 +27,7 @@ fn public_room(owner: &natter::domain::User, name: &str) -> NewRoom {
         id: RoomId::generate(),
         name: name.into(),
         name_key: Some(name.to_lowercase()),
+        skeletons: natter::domain::name_skeletons(name),
         kind: RoomKind::Public,
         topic: String::new(),
         owner_id: owner.id.clone(),
@@ -203,4 +205,60 @@ async fn unread_counts_stop_at_ten_thousand() {
         }
     }
     assert_eq!(unread().await, 10_000, "at most 10,000 of {sent}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_from_before_skeletons_get_them_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database(dir.path()).await;
+    let store: Arc<dyn Store> = natter::store::open(&url).await.unwrap();
+    let owner = user(&store, "owner").await;
+    let other = user(&store, "other").await;
+    // Rooms as they were made before look-alikes were checked: no skeletons, so "Genera1"
+    // could be created beside the older "General".
+    for name in ["General", "Genera1", "Other"] {
+        let old = NewRoom {
+            skeletons: Vec::new(),
+            ..public_room(&owner, name)
+        };
+        store.create_room(old).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let mut pair = [owner.id.clone(), other.id.clone()];
+    pair.sort();
+    let direct = NewRoom {
+        name_key: None,
+        kind: RoomKind::Direct,
+        direct: Some(pair),
+        skeletons: Vec::new(),
+        ..public_room(&owner, "owner, other")
+    };
+    store.create_room(direct).await.unwrap();
+    store.close().await;
+
+    for _ in 0..2 {
+        // Filled at the first open; the second finds nothing new to do.
+        let store = natter::store::open(&url).await.unwrap();
+        let mut held = Vec::new();
+        for name in ["General", "Genera1", "Other", "owner, other"] {
+            let sql = format!(
+                "select count(*) from room_skeletons s join rooms r on r.id = s.room_id \
+                 where r.name = '{name}'"
+            );
+            held.push(count_rows_at(&url, &sql).await);
+        }
+        assert_eq!(
+            held,
+            [2, 0, 2, 0],
+            "the older look-alike holds the skeletons"
+        );
+        for alike in ["G\u{0435}neral", "0ther"] {
+            let refused = store.create_room(public_room(&owner, alike)).await;
+            assert!(
+                matches!(refused, Err(natter::store::StoreError::Conflict(_))),
+                "{alike:?}"
+            );
+        }
+        store.close().await;
+    }
 }
