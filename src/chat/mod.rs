@@ -83,6 +83,7 @@ impl From<StoreError> for Error {
         match e {
             StoreError::NotFound => Self::NotFound("resource"),
             StoreError::Conflict(what) => Self::Conflict(what),
+            StoreError::NotMember => Self::Forbidden("not a member of this room"),
             StoreError::Other(e) => Self::Internal(e),
         }
     }

@@ -23,6 +23,10 @@ pub enum StoreError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// A message's sender is not (or no longer) a member of its room, as seen by the
+    /// transaction that would have stored it.
+    #[error("not a member")]
+    NotMember,
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }

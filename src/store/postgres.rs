@@ -22,6 +22,9 @@ const STRPOS: &str = "strpos";
 const BEGIN: &str = "begin";
 /// Appends lock their rooms in id order first (`select … for update`), so nodes never deadlock.
 const LOCK_ROOMS: bool = true;
+/// Appends share-lock the senders' memberships, so a ban or leave (which deletes the row)
+/// waits for the append that read it.
+const LOCK_MEMBERS: &str = " for share of m";
 
 pub struct PgStore {
     /// One pool serves reads and writes (PostgreSQL has no single-writer rule).

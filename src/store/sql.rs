@@ -1,6 +1,6 @@
 //! The SQL shared by the SQLite and PostgreSQL stores. Both speak the same queries (`$N`
 //! placeholders, bigint times in unix milliseconds, 0/1 integer flags); the few words that
-//! differ (`GREATEST`, `LEAST`, `STRPOS`, `BEGIN`, and whether appends lock rooms first: `LOCK_ROOMS`) are constants each backend module defines before
+//! differ (`GREATEST`, `LEAST`, `STRPOS`, `BEGIN`, whether appends lock rooms first: `LOCK_ROOMS`, and how they lock memberships: `LOCK_MEMBERS`) are constants each backend module defines before
 //! expanding [`sql_store!`], which writes the row mapping and the whole `Store`
 //! implementation for that backend's native driver.
 
@@ -90,7 +90,7 @@ pub(super) const MESSAGE_SELECT: &str = "select g.room_id, g.seq, g.client_id, g
 
 /// Writes the row mappers and `impl Store` for `$Store`, a struct with `read` and `write`
 /// pools of database `$Db` whose rows are `$Row`. The expanding module defines the dialect
-/// constants `GREATEST`, `LEAST`, `STRPOS`, `BEGIN` and `LOCK_ROOMS`.
+/// constants `GREATEST`, `LEAST`, `STRPOS`, `BEGIN`, `LOCK_ROOMS` and `LOCK_MEMBERS`.
 macro_rules! sql_store {
     ($Store:ident, $Db:ty, $Row:ty) => {
 fn user_row(r: &$Row) -> User {
@@ -311,30 +311,66 @@ impl $Store {
         Ok(found)
     }
 
+    /// The (room, sender) pairs of `pairs` where the sender is a member now, read in the
+    /// append's own transaction, after its rooms are locked: a message is stored only if its
+    /// sender is a member when its `seq` is taken. A ban committed first refuses it; a ban
+    /// that comes later (on PostgreSQL it waits for the [`LOCK_MEMBERS`] share lock) answers
+    /// after the message is stored.
+    async fn members(
+        tx: &mut Transaction<'_, $Db>,
+        pairs: &[(&RoomId, &UserId)],
+    ) -> StoreResult<std::collections::HashSet<(String, String)>> {
+        let mut members = std::collections::HashSet::new();
+        for chunk in chunks(pairs) {
+            let sql = format!(
+                "select m.room_id, m.user_id from (values {}) as v \
+                 join memberships m on m.room_id = v.column1 and m.user_id = v.column2{LOCK_MEMBERS}",
+                placeholders(chunk.len(), &["?", "?"])
+            );
+            let mut query = sqlx::query(&sql);
+            for (room, user) in chunk {
+                query = query.bind(room.as_str()).bind(user.as_str());
+            }
+            let rows = query
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(fail("checking membership"))?;
+            for r in rows {
+                members.insert((r.get("room_id"), r.get("user_id")));
+            }
+        }
+        Ok(members)
+    }
+
+    /// Locks the rooms (in id order, as given) for the rest of the transaction, so two
+    /// nodes committing batches at once can never deadlock on each other's rooms.
+    async fn lock_rooms(tx: &mut Transaction<'_, $Db>, rooms: &[&RoomId]) -> StoreResult<()> {
+        for chunk in chunks(rooms) {
+            let sql = format!(
+                "select id from rooms where id in ({}) order by id for update",
+                placeholders(chunk.len(), &["?"]).replace(['(', ')'], "")
+            );
+            let mut query = sqlx::query(&sql);
+            for room in chunk {
+                query = query.bind(room.as_str());
+            }
+            query
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(fail("locking rooms"))?;
+        }
+        Ok(())
+    }
+
     /// Advances each room's `last_seq` by its number of new messages (`counts`, in room id
-    /// order) and returns the new `last_seq` and kind of each room that exists. Where
-    /// [`LOCK_ROOMS`] is set (PostgreSQL) the rooms are first locked in id order, so two nodes
-    /// committing batches at once can never deadlock on each other's rooms.
+    /// order) and returns the new `last_seq` and kind of each room that exists (locked first
+    /// by [`Self::lock_rooms`] where [`LOCK_ROOMS`] is set).
     async fn advance_rooms(
         tx: &mut Transaction<'_, $Db>,
         counts: &[(&RoomId, i64)],
     ) -> StoreResult<std::collections::HashMap<RoomId, (Seq, RoomKind)>> {
         let mut rooms = std::collections::HashMap::new();
         for chunk in chunks(counts) {
-            if LOCK_ROOMS {
-                let sql = format!(
-                    "select id from rooms where id in ({}) order by id for update",
-                    placeholders(chunk.len(), &["?"]).replace(['(', ')'], "")
-                );
-                let mut query = sqlx::query(&sql);
-                for (room, _) in chunk {
-                    query = query.bind(room.as_str());
-                }
-                query
-                    .fetch_all(&mut **tx)
-                    .await
-                    .map_err(fail("locking rooms"))?;
-            }
             let sql = format!(
                 "update rooms set last_seq = last_seq + v.column2 from (values {}) as v \
                  where rooms.id = v.column1 returning id, last_seq, kind",
@@ -1022,6 +1058,29 @@ impl Store for $Store {
                 None => fresh.entry(&m.room_id).or_default().push(i),
             }
         }
+        if LOCK_ROOMS {
+            let rooms: Vec<&RoomId> = fresh.keys().copied().collect();
+            Self::lock_rooms(&mut tx, &rooms).await?;
+        }
+        let mut pairs: Vec<(&RoomId, &UserId)> = fresh
+            .iter()
+            .flat_map(|(room, new)| new.iter().map(|&i| (*room, &batch[i].sender.id)))
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        let members = Self::members(&mut tx, &pairs).await?;
+        for new in fresh.values_mut() {
+            new.retain(|&i| {
+                let m = &batch[i];
+                let key = (m.room_id.to_string(), m.sender.id.to_string());
+                let member = members.contains(&key);
+                if !member {
+                    results[i] = Some(Err(StoreError::NotMember));
+                }
+                member
+            });
+        }
+        fresh.retain(|_, new| !new.is_empty());
         let counts: Vec<(&RoomId, i64)> =
             fresh.iter().map(|(room, new)| (*room, new.len() as i64)).collect();
         let rooms = Self::advance_rooms(&mut tx, &counts).await?;

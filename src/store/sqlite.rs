@@ -27,6 +27,8 @@ const STRPOS: &str = "instr";
 const BEGIN: &str = "begin immediate";
 /// One writer at a time already (a one-connection pool): no row locks to order.
 const LOCK_ROOMS: bool = false;
+/// Nor row locks on memberships: a ban's write waits for the whole append.
+const LOCK_MEMBERS: &str = "";
 
 pub struct SqliteStore {
     read: SqlitePool,

@@ -517,3 +517,81 @@ async fn direct_rooms_are_created_once_and_private() {
     let (_, public) = app.get(&eve, "/rooms/public").await;
     assert!(names(&public).is_empty(), "direct rooms are never listed");
 }
+
+/// A banned user flooding sends while the ban lands: every message of theirs that is stored
+/// was stored before the ban answered (the review saw 3 stored and broadcast 2 ms after it).
+#[tokio::test]
+async fn no_message_from_a_banned_user_is_stored_after_the_ban() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    const SENDS: usize = 3000;
+    // The flooding socket reads its acks and echoes only as fast as this test does.
+    let app = spawn_app_with(|c| c.outbound_queue = 4 * SENDS).await;
+    let ana = app.register("ana").await;
+    let eve = app.register("eve").await;
+    let room = app.create_room(&ana, "busy", None).await;
+    assert_eq!(app.join(&eve, "busy", None).await.0, StatusCode::OK);
+    let mut req = format!("ws://{}/api/v1/ws", app.addr)
+        .into_client_request()
+        .unwrap();
+    let bearer = format!("Bearer {}", eve.token).parse().unwrap();
+    req.headers_mut().insert("authorization", bearer);
+    let (socket, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let (mut sink, mut stream) = socket.split();
+    let mut next = async || loop {
+        match stream.next().await {
+            Some(Ok(WsMessage::Text(t))) => return serde_json::from_str::<Value>(&t).unwrap(),
+            Some(Ok(_)) => continue,
+            other => panic!("socket ended: {other:?}"),
+        }
+    };
+    assert_eq!(next().await["type"], "ready");
+    // Eve keeps sending while the ban lands...
+    let room_id = room.clone();
+    let flood = tokio::spawn(async move {
+        for i in 0..SENDS {
+            let frame = json!({"type": "send", "room_id": room_id, "client_id": format!("f{i}"), "body": "spam"});
+            sink.send(WsMessage::text(frame.to_string())).await.unwrap();
+        }
+        sink
+    });
+    // ...right after the first of her messages is stored.
+    let mut answered = 0;
+    while answered == 0 {
+        let event = next().await;
+        answered += usize::from(event["type"] == "ack");
+    }
+    let (status, body) = app
+        .post(
+            &ana,
+            &format!("/rooms/{room}/bans"),
+            json!({"user_id": eve.id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let at_ban = app.history(&ana, &room, "?limit=1").await.1["messages"][0]["seq"]
+        .as_i64()
+        .unwrap();
+    // Every send is answered, with an ack or an error.
+    let _sink = flood.await.unwrap();
+    while answered < SENDS {
+        let event = next().await;
+        if event["type"] == "ack" || event["client_id"].is_string() {
+            answered += 1;
+        }
+    }
+    let (_, page) = app.history(&ana, &room, "?limit=1").await;
+    let last = page["messages"][0]["seq"].as_i64().unwrap();
+    assert!(
+        at_ban < SENDS as i64,
+        "the ban came after the whole flood: nothing was tested"
+    );
+    assert_eq!(
+        last,
+        at_ban,
+        "{} messages of the banned user were stored after the ban answered",
+        last - at_ban
+    );
+}
