@@ -110,65 +110,115 @@ impl Config {
     }
 }
 
-/// Flags (each also readable from a `NATTER_*` variable) that override the file.
+/// Flags (each also readable from a `NATTER_*` variable) that override the file. They are
+/// global: `natter --bind ADDR serve` and `natter serve --bind ADDR` mean the same.
+/// Each help line ends with the built-in default, which `natter.toml` may have changed.
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Settings (also read from NATTER_* variables and natter.toml)")]
 pub struct Overrides {
     /// Settings file (TOML); read when present.
-    #[arg(long, env = "NATTER_CONFIG", default_value = "natter.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "NATTER_CONFIG",
+        default_value = "natter.toml"
+    )]
     pub config: PathBuf,
-    #[arg(long, env = "NATTER_BIND")]
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, global = true, env = "NATTER_BIND")]
     pub bind: Option<SocketAddr>,
-    #[arg(long, env = "NATTER_DATA_DIR")]
+    /// Directory for the SQLite database and the self-signed certificate [default: data].
+    #[arg(long, global = true, env = "NATTER_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    #[arg(long, env = "NATTER_DATABASE_URL")]
+    /// `sqlite://PATH` or `postgres://...` [default: sqlite://<data_dir>/natter.db].
+    #[arg(long, global = true, env = "NATTER_DATABASE_URL")]
     pub database_url: Option<String>,
-    #[arg(long, env = "NATTER_REDIS_URL")]
+    /// `redis://host:port`, set on every node of a cluster to fan out between them [default:
+    /// none, a single node].
+    #[arg(long, global = true, env = "NATTER_REDIS_URL")]
     pub redis_url: Option<String>,
-    #[arg(long, env = "NATTER_NODE_ID")]
+    /// This node's name in a cluster; unique per node [default: random at each start].
+    #[arg(long, global = true, env = "NATTER_NODE_ID")]
     pub node_id: Option<String>,
-    #[arg(long, env = "NATTER_TLS_CERT")]
+    /// PEM certificate chain (leaf first): serve HTTPS and WSS, with --tls-key [default: none,
+    /// plain HTTP].
+    #[arg(long, global = true, env = "NATTER_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
-    #[arg(long, env = "NATTER_TLS_KEY")]
+    /// PEM private key of --tls-cert [default: none].
+    #[arg(long, global = true, env = "NATTER_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
-    /// Serve HTTPS with a generated self-signed certificate (development only).
-    #[arg(long, env = "NATTER_TLS_SELF_SIGNED", num_args = 0..=1, require_equals = true,
+    /// Serve HTTPS with a generated self-signed certificate, development only (alone: true)
+    /// [default: false].
+    #[arg(long, global = true, env = "NATTER_TLS_SELF_SIGNED", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     pub tls_self_signed: Option<bool>,
-    #[arg(long, env = "NATTER_HTTP_REDIRECT_BIND")]
+    /// With TLS, also listen here for plain HTTP that only redirects to HTTPS [default:
+    /// none].
+    #[arg(long, global = true, env = "NATTER_HTTP_REDIRECT_BIND")]
     pub http_redirect_bind: Option<SocketAddr>,
-    /// Comma-separated addresses of trusted reverse proxies.
-    #[arg(long, env = "NATTER_TRUSTED_PROXIES", value_delimiter = ',')]
+    /// Comma-separated addresses of reverse proxies whose X-Forwarded-For and
+    /// X-Forwarded-Proto are believed [default: none].
+    #[arg(
+        long,
+        global = true,
+        env = "NATTER_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
     pub trusted_proxies: Option<Vec<std::net::IpAddr>>,
-    /// Comma-separated.
-    #[arg(long, env = "NATTER_ALLOWED_ORIGINS", value_delimiter = ',')]
+    /// Comma-separated origins, besides the server's own, allowed to open cookie-authenticated
+    /// WebSockets [default: none].
+    #[arg(
+        long,
+        global = true,
+        env = "NATTER_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
     pub allowed_origins: Option<Vec<String>>,
-    #[arg(long, env = "NATTER_SEND_RATE_PER_SEC")]
+    /// Messages per second each user may send, sustained [default: 10].
+    #[arg(long, global = true, env = "NATTER_SEND_RATE_PER_SEC")]
     pub send_rate_per_sec: Option<u32>,
-    #[arg(long, env = "NATTER_SEND_BURST")]
+    /// Messages a user may send in a burst [default: 20].
+    #[arg(long, global = true, env = "NATTER_SEND_BURST")]
     pub send_burst: Option<u32>,
-    #[arg(long, env = "NATTER_RETENTION_MAX_MESSAGES")]
+    /// Keep at most this many messages per room (rooms may set their own) [default: no limit].
+    #[arg(long, global = true, env = "NATTER_RETENTION_MAX_MESSAGES")]
     pub retention_max_messages: Option<i64>,
-    #[arg(long, env = "NATTER_RETENTION_MAX_AGE_SECS")]
+    /// Delete messages older than this many seconds (rooms may set their own) [default: no
+    /// limit].
+    #[arg(long, global = true, env = "NATTER_RETENTION_MAX_AGE_SECS")]
     pub retention_max_age_secs: Option<i64>,
-    #[arg(long, env = "NATTER_PRUNE_INTERVAL_SECS")]
+    /// How often the retention pruner runs, in seconds [default: 60].
+    #[arg(long, global = true, env = "NATTER_PRUNE_INTERVAL_SECS")]
     pub prune_interval_secs: Option<u64>,
-    #[arg(long, env = "NATTER_SYNC_REPLAY_LIMIT")]
+    /// Most messages one `sync` replays per room [default: 2000].
+    #[arg(long, global = true, env = "NATTER_SYNC_REPLAY_LIMIT")]
     pub sync_replay_limit: Option<i64>,
-    #[arg(long, env = "NATTER_OUTBOUND_QUEUE")]
+    /// Frames queued for one connection before it is closed as a slow consumer (at least 16)
+    /// [default: 1024].
+    #[arg(long, global = true, env = "NATTER_OUTBOUND_QUEUE")]
     pub outbound_queue: Option<usize>,
-    #[arg(long, env = "NATTER_PING_INTERVAL_SECS")]
+    /// Seconds between server pings on each WebSocket [default: 25].
+    #[arg(long, global = true, env = "NATTER_PING_INTERVAL_SECS")]
     pub ping_interval_secs: Option<u64>,
-    #[arg(long, env = "NATTER_IDLE_TIMEOUT_SECS")]
+    /// Close a WebSocket that sent nothing (pongs count) for this many seconds [default: 60].
+    #[arg(long, global = true, env = "NATTER_IDLE_TIMEOUT_SECS")]
     pub idle_timeout_secs: Option<u64>,
-    #[arg(long, env = "NATTER_LOGIN_MAX_FAILURES")]
+    /// Failed logins allowed per account (and 4 times this per client address) per window;
+    /// also room-key guesses [default: 5].
+    #[arg(long, global = true, env = "NATTER_LOGIN_MAX_FAILURES")]
     pub login_max_failures: Option<u32>,
-    #[arg(long, env = "NATTER_LOGIN_WINDOW_SECS")]
+    /// The window for counting failed logins and room-key guesses, in seconds [default: 300].
+    #[arg(long, global = true, env = "NATTER_LOGIN_WINDOW_SECS")]
     pub login_window_secs: Option<u64>,
-    #[arg(long, env = "NATTER_LOG_FORMAT")]
+    /// Log format, `text` or `json`; filter with NATTER_LOG [default: text].
+    #[arg(long, global = true, env = "NATTER_LOG_FORMAT")]
     pub log_format: Option<String>,
-    #[arg(long, env = "NATTER_AWAY_AFTER_SECS")]
+    /// A connected user idle (no frame sent) this many seconds shows as `away` [default: 300].
+    #[arg(long, global = true, env = "NATTER_AWAY_AFTER_SECS")]
     pub away_after_secs: Option<u64>,
-    #[arg(long, env = "NATTER_TYPING_TTL_MS")]
+    /// A typing indicator ends by itself after this many milliseconds unless repeated
+    /// [default: 6000].
+    #[arg(long, global = true, env = "NATTER_TYPING_TTL_MS")]
     pub typing_ttl_ms: Option<u64>,
 }
 
