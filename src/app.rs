@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -118,12 +119,15 @@ pub async fn serve(
         .http_redirect_bind
         .filter(|_| state.tls.is_some())
     {
+        // Config validation requires it; a Config built in code may still lack it.
+        let origin = state.config.public_url.clone().context(
+            "http_redirect_bind needs public_url: the only place the redirect listener sends browsers",
+        )?;
         let redirect = TcpListener::bind(bind).await?;
-        let https_port = listener.local_addr()?.port();
-        tracing::info!(%bind, "plain HTTP here redirects to HTTPS");
+        tracing::info!(%bind, %origin, "plain HTTP here redirects to HTTPS");
         let done = stopped(stop_rx.clone());
         tokio::spawn(async move {
-            let app = crate::http::redirect_router(https_port);
+            let app = crate::http::redirect_router(origin);
             let _ = axum::serve(redirect, app)
                 .with_graceful_shutdown(done)
                 .await;

@@ -28,8 +28,11 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// Serve HTTPS with a generated self-signed certificate (development only).
     pub tls_self_signed: bool,
-    /// With TLS: also listen here for plain HTTP that only redirects to HTTPS.
+    /// With TLS: also listen here for plain HTTP that only redirects to `public_url`.
     pub http_redirect_bind: Option<SocketAddr>,
+    /// Where browsers reach this server over HTTPS (`https://host[:port]`): the only place
+    /// the redirect listener sends them. Required with `http_redirect_bind`.
+    pub public_url: Option<PublicUrl>,
     /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Origins (besides the server's own) allowed to open cookie-authenticated WebSockets.
@@ -76,6 +79,7 @@ impl Default for Config {
             tls_key: None,
             tls_self_signed: false,
             http_redirect_bind: None,
+            public_url: None,
             trusted_proxies: Vec::new(),
             allowed_origins: Vec::new(),
             send_rate_per_sec: 10,
@@ -152,10 +156,14 @@ pub struct Overrides {
     #[arg(long, global = true, env = "NATTER_TLS_SELF_SIGNED", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     pub tls_self_signed: Option<bool>,
-    /// With TLS, also listen here for plain HTTP that only redirects to HTTPS [default:
-    /// none].
+    /// With TLS, also listen here for plain HTTP that only redirects to --public-url
+    /// [default: none].
     #[arg(long, global = true, env = "NATTER_HTTP_REDIRECT_BIND")]
     pub http_redirect_bind: Option<SocketAddr>,
+    /// The HTTPS origin browsers use, `https://host[:port]` without a path; the only place
+    /// --http-redirect-bind redirects to, so required with it [default: none].
+    #[arg(long, global = true, env = "NATTER_PUBLIC_URL")]
+    pub public_url: Option<PublicUrl>,
     /// Comma-separated addresses of reverse proxies whose X-Forwarded-For and
     /// X-Forwarded-Proto are believed [default: none].
     #[arg(
@@ -261,6 +269,9 @@ impl Overrides {
         if self.http_redirect_bind.is_some() {
             config.http_redirect_bind = self.http_redirect_bind;
         }
+        if self.public_url.is_some() {
+            config.public_url = self.public_url.clone();
+        }
         if let Some(proxies) = &self.trusted_proxies {
             config.trusted_proxies = proxies.clone();
         }
@@ -278,6 +289,56 @@ impl Overrides {
         }
         config.validate()?;
         Ok(config)
+    }
+}
+
+/// An HTTPS origin, `https://host[:port]`: no path, query, fragment or user. Kept as the
+/// origin's text, with the host lower-cased and the default port 443 left out.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct PublicUrl(String);
+
+impl PublicUrl {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let url = reqwest::Url::parse(text).map_err(|e| format!("{text:?}: {e}"))?;
+        let only_origin = url.path() == "/"
+            && url.query().is_none()
+            && url.fragment().is_none()
+            && url.username().is_empty()
+            && url.password().is_none()
+            && url.host().is_some();
+        if url.scheme() != "https" || !only_origin {
+            return Err(format!(
+                "{text:?} is not an HTTPS origin: write https://host or https://host:port, \
+                 without a path"
+            ));
+        }
+        Ok(Self(url.origin().ascii_serialization()))
+    }
+
+    /// The origin, without a trailing slash: append a path that starts with `/`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for PublicUrl {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::parse(text)
+    }
+}
+
+impl TryFrom<String> for PublicUrl {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text)
+    }
+}
+
+impl std::fmt::Display for PublicUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -320,6 +381,13 @@ impl Config {
             self.http_redirect_bind.is_none() || self.tls(),
             "http_redirect_bind redirects to HTTPS: it needs tls_cert/tls_key or tls_self_signed"
         );
+        // Without it the only origin at hand would be the request's Host header, which the
+        // client chooses: an open redirect.
+        anyhow::ensure!(
+            self.http_redirect_bind.is_none() || self.public_url.is_some(),
+            "http_redirect_bind needs public_url (e.g. https://chat.example.org): the origin \
+             browsers use, and the only place the plain-HTTP listener redirects to"
+        );
         Ok(())
     }
 }
@@ -342,6 +410,59 @@ mod tests {
         assert_eq!(config.bind.port(), 9000);
         assert_eq!(config.send_burst, 70);
         assert_eq!(config.send_rate_per_sec, 10);
+    }
+
+    #[test]
+    fn public_url_is_an_https_origin() {
+        for (text, origin) in [
+            ("https://chat.example.org", "https://chat.example.org"),
+            ("https://Chat.Example.org/", "https://chat.example.org"),
+            ("https://chat.example.org:443", "https://chat.example.org"),
+            ("https://localhost:8443", "https://localhost:8443"),
+            ("https://[::1]:8443", "https://[::1]:8443"),
+        ] {
+            assert_eq!(PublicUrl::parse(text).unwrap().as_str(), origin, "{text}");
+        }
+        for text in [
+            "http://chat.example.org",
+            "https://chat.example.org/chat",
+            "https://chat.example.org/?x=1",
+            "https://chat.example.org/#top",
+            "https://user@chat.example.org",
+            "https://chat.example.org:99999",
+            "chat.example.org",
+            "",
+        ] {
+            assert!(PublicUrl::parse(text).is_err(), "{text} is refused");
+        }
+    }
+
+    #[test]
+    fn the_redirect_listener_needs_public_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("natter.toml");
+        let redirect = "tls_self_signed = true\nhttp_redirect_bind = \"127.0.0.1:8081\"\n";
+        std::fs::write(&path, redirect).unwrap();
+        let overrides = Overrides {
+            config: path.clone(),
+            ..Default::default()
+        };
+        let refused = overrides.load().unwrap_err().to_string();
+        assert!(refused.contains("public_url"), "{refused}");
+        std::fs::write(
+            &path,
+            format!("{redirect}public_url = \"https://localhost\"\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            overrides.load().unwrap().public_url.unwrap().as_str(),
+            "https://localhost"
+        );
+        std::fs::write(&path, "public_url = \"https://localhost/app\"\n").unwrap();
+        assert!(
+            overrides.load().is_err(),
+            "a path is refused in the file too"
+        );
     }
 
     #[test]
