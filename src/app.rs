@@ -7,6 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
@@ -123,11 +124,14 @@ pub async fn serve(
         .http_redirect_bind
         .filter(|_| state.tls.is_some())
     {
+        // Config validation requires it; a Config built in code may still lack it.
+        let origin = state.config.public_url.clone().context(
+            "http_redirect_bind needs public_url: the only place the redirect listener sends browsers",
+        )?;
         let redirect = TcpListener::bind(bind).await?;
-        let https_port = listener.local_addr()?.port();
-        tracing::info!(%bind, "plain HTTP here redirects to HTTPS");
+        tracing::info!(%bind, %origin, "plain HTTP here redirects to HTTPS");
         let done = stopped(stop_rx.clone());
-        let app = crate::http::redirect_router(https_port);
+        let app = crate::http::redirect_router(origin);
         tokio::spawn(crate::listen::serve(
             redirect,
             app,

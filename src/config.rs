@@ -28,8 +28,11 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// Serve HTTPS with a generated self-signed certificate (development only).
     pub tls_self_signed: bool,
-    /// With TLS: also listen here for plain HTTP that only redirects to HTTPS.
+    /// With TLS: also listen here for plain HTTP that only redirects to `public_url`.
     pub http_redirect_bind: Option<SocketAddr>,
+    /// Where browsers reach this server over HTTPS (`https://host[:port]`): the only place
+    /// the redirect listener sends them. Required with `http_redirect_bind`.
+    pub public_url: Option<PublicUrl>,
     /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Origins (besides the server's own) allowed to open cookie-authenticated WebSockets.
@@ -87,6 +90,7 @@ impl Default for Config {
             tls_key: None,
             tls_self_signed: false,
             http_redirect_bind: None,
+            public_url: None,
             trusted_proxies: Vec::new(),
             allowed_origins: Vec::new(),
             send_rate_per_sec: 10,
@@ -127,78 +131,134 @@ impl Config {
     }
 }
 
-/// Flags (each also readable from a `NATTER_*` variable) that override the file.
+/// Flags (each also readable from a `NATTER_*` variable) that override the file. They are
+/// global: `natter --bind ADDR serve` and `natter serve --bind ADDR` mean the same.
+/// Each help line ends with the built-in default, which `natter.toml` may have changed.
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Settings (also read from NATTER_* variables and natter.toml)")]
 pub struct Overrides {
     /// Settings file (TOML); read when present.
-    #[arg(long, env = "NATTER_CONFIG", default_value = "natter.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "NATTER_CONFIG",
+        default_value = "natter.toml"
+    )]
     pub config: PathBuf,
-    #[arg(long, env = "NATTER_BIND")]
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, global = true, env = "NATTER_BIND")]
     pub bind: Option<SocketAddr>,
-    #[arg(long, env = "NATTER_DATA_DIR")]
+    /// Directory for the SQLite database and the self-signed certificate [default: data].
+    #[arg(long, global = true, env = "NATTER_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    #[arg(long, env = "NATTER_DATABASE_URL")]
+    /// `sqlite://PATH` or `postgres://...` [default: sqlite://<data_dir>/natter.db].
+    #[arg(long, global = true, env = "NATTER_DATABASE_URL")]
     pub database_url: Option<String>,
-    #[arg(long, env = "NATTER_REDIS_URL")]
+    /// `redis://host:port`, set on every node of a cluster to fan out between them [default:
+    /// none, a single node].
+    #[arg(long, global = true, env = "NATTER_REDIS_URL")]
     pub redis_url: Option<String>,
-    #[arg(long, env = "NATTER_NODE_ID")]
+    /// This node's name in a cluster; unique per node [default: random at each start].
+    #[arg(long, global = true, env = "NATTER_NODE_ID")]
     pub node_id: Option<String>,
-    #[arg(long, env = "NATTER_TLS_CERT")]
+    /// PEM certificate chain (leaf first): serve HTTPS and WSS, with --tls-key [default: none,
+    /// plain HTTP].
+    #[arg(long, global = true, env = "NATTER_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
-    #[arg(long, env = "NATTER_TLS_KEY")]
+    /// PEM private key of --tls-cert [default: none].
+    #[arg(long, global = true, env = "NATTER_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
-    /// Serve HTTPS with a generated self-signed certificate (development only).
-    #[arg(long, env = "NATTER_TLS_SELF_SIGNED", num_args = 0..=1, require_equals = true,
+    /// Serve HTTPS with a generated self-signed certificate, development only (alone: true)
+    /// [default: false].
+    #[arg(long, global = true, env = "NATTER_TLS_SELF_SIGNED", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     pub tls_self_signed: Option<bool>,
-    #[arg(long, env = "NATTER_HTTP_REDIRECT_BIND")]
+    /// With TLS, also listen here for plain HTTP that only redirects to --public-url
+    /// [default: none].
+    #[arg(long, global = true, env = "NATTER_HTTP_REDIRECT_BIND")]
     pub http_redirect_bind: Option<SocketAddr>,
-    /// Comma-separated addresses of trusted reverse proxies.
-    #[arg(long, env = "NATTER_TRUSTED_PROXIES", value_delimiter = ',')]
+    /// The HTTPS origin browsers use, `https://host[:port]` without a path; the only place
+    /// --http-redirect-bind redirects to, so required with it [default: none].
+    #[arg(long, global = true, env = "NATTER_PUBLIC_URL")]
+    pub public_url: Option<PublicUrl>,
+    /// Comma-separated addresses of reverse proxies whose X-Forwarded-For and
+    /// X-Forwarded-Proto are believed [default: none].
+    #[arg(
+        long,
+        global = true,
+        env = "NATTER_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
     pub trusted_proxies: Option<Vec<std::net::IpAddr>>,
-    /// Comma-separated.
-    #[arg(long, env = "NATTER_ALLOWED_ORIGINS", value_delimiter = ',')]
+    /// Comma-separated origins, besides the server's own, allowed to open cookie-authenticated
+    /// WebSockets [default: none].
+    #[arg(
+        long,
+        global = true,
+        env = "NATTER_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
     pub allowed_origins: Option<Vec<String>>,
-    #[arg(long, env = "NATTER_SEND_RATE_PER_SEC")]
+    /// Messages per second each user may send, sustained [default: 10].
+    #[arg(long, global = true, env = "NATTER_SEND_RATE_PER_SEC")]
     pub send_rate_per_sec: Option<u32>,
-    #[arg(long, env = "NATTER_SEND_BURST")]
+    /// Messages a user may send in a burst [default: 20].
+    #[arg(long, global = true, env = "NATTER_SEND_BURST")]
     pub send_burst: Option<u32>,
-    #[arg(long, env = "NATTER_RETENTION_MAX_MESSAGES")]
+    /// Keep at most this many messages per room (rooms may set their own) [default: no limit].
+    #[arg(long, global = true, env = "NATTER_RETENTION_MAX_MESSAGES")]
     pub retention_max_messages: Option<i64>,
-    #[arg(long, env = "NATTER_RETENTION_MAX_AGE_SECS")]
+    /// Delete messages older than this many seconds (rooms may set their own) [default: no
+    /// limit].
+    #[arg(long, global = true, env = "NATTER_RETENTION_MAX_AGE_SECS")]
     pub retention_max_age_secs: Option<i64>,
-    #[arg(long, env = "NATTER_PRUNE_INTERVAL_SECS")]
+    /// How often the retention pruner runs, in seconds [default: 60].
+    #[arg(long, global = true, env = "NATTER_PRUNE_INTERVAL_SECS")]
     pub prune_interval_secs: Option<u64>,
-    #[arg(long, env = "NATTER_SYNC_REPLAY_LIMIT")]
+    /// Most messages one `sync` replays per room [default: 2000].
+    #[arg(long, global = true, env = "NATTER_SYNC_REPLAY_LIMIT")]
     pub sync_replay_limit: Option<i64>,
-    #[arg(long, env = "NATTER_OUTBOUND_QUEUE")]
+    /// Frames queued for one connection before it is closed as a slow consumer (at least 16)
+    /// [default: 1024].
+    #[arg(long, global = true, env = "NATTER_OUTBOUND_QUEUE")]
     pub outbound_queue: Option<usize>,
-    #[arg(long, env = "NATTER_PING_INTERVAL_SECS")]
+    /// Seconds between server pings on each WebSocket [default: 25].
+    #[arg(long, global = true, env = "NATTER_PING_INTERVAL_SECS")]
     pub ping_interval_secs: Option<u64>,
-    #[arg(long, env = "NATTER_IDLE_TIMEOUT_SECS")]
+    /// Close a WebSocket that sent nothing (pongs count) for this many seconds [default: 60].
+    #[arg(long, global = true, env = "NATTER_IDLE_TIMEOUT_SECS")]
     pub idle_timeout_secs: Option<u64>,
-    #[arg(long, env = "NATTER_LOGIN_MAX_FAILURES")]
+    /// Failed logins allowed per account (and 4 times this per client address) per window;
+    /// also room-key guesses [default: 5].
+    #[arg(long, global = true, env = "NATTER_LOGIN_MAX_FAILURES")]
     pub login_max_failures: Option<u32>,
-    #[arg(long, env = "NATTER_LOGIN_WINDOW_SECS")]
+    /// The window for counting failed logins and room-key guesses, in seconds [default: 300].
+    #[arg(long, global = true, env = "NATTER_LOGIN_WINDOW_SECS")]
     pub login_window_secs: Option<u64>,
     /// Accounts one client address may register per hour (0 = unlimited) [default: 30].
-    #[arg(long, env = "NATTER_REGISTER_PER_ADDRESS_PER_HOUR")]
+    #[arg(long, global = true, env = "NATTER_REGISTER_PER_ADDRESS_PER_HOUR")]
     pub register_per_address_per_hour: Option<u32>,
-    /// Open connections allowed from one client address (0 = unlimited) [default: 256].
-    #[arg(long, env = "NATTER_MAX_CONNECTIONS_PER_ADDRESS")]
+    /// Open connections allowed from one client address (0 = unlimited; trusted proxies are
+    /// exempt) [default: 256].
+    #[arg(long, global = true, env = "NATTER_MAX_CONNECTIONS_PER_ADDRESS")]
     pub max_connections_per_address: Option<u32>,
-    /// Seconds to send a request's headers; also the keep-alive idle limit [default: 10].
-    #[arg(long, env = "NATTER_HTTP_HEADER_TIMEOUT_SECS")]
+    /// Seconds a client has to send a request's headers; also how long an idle keep-alive
+    /// connection stays open [default: 10].
+    #[arg(long, global = true, env = "NATTER_HTTP_HEADER_TIMEOUT_SECS")]
     pub http_header_timeout_secs: Option<u64>,
-    #[arg(long, env = "NATTER_LOG_FORMAT")]
+    /// Log format, `text` or `json`; filter with NATTER_LOG [default: text].
+    #[arg(long, global = true, env = "NATTER_LOG_FORMAT")]
     pub log_format: Option<String>,
-    #[arg(long, env = "NATTER_AWAY_AFTER_SECS")]
+    /// A connected user idle (no frame sent) this many seconds shows as `away` [default: 300].
+    #[arg(long, global = true, env = "NATTER_AWAY_AFTER_SECS")]
     pub away_after_secs: Option<u64>,
-    #[arg(long, env = "NATTER_TYPING_TTL_MS")]
+    /// A typing indicator ends by itself after this many milliseconds unless repeated
+    /// [default: 6000].
+    #[arg(long, global = true, env = "NATTER_TYPING_TTL_MS")]
     pub typing_ttl_ms: Option<u64>,
     /// Most rooms one user may own (direct rooms not counted, server admins exempt); 0 is no
-    /// limit [default: 100]
-    #[arg(long, env = "NATTER_MAX_ROOMS_PER_USER")]
+    /// limit [default: 100].
+    #[arg(long, global = true, env = "NATTER_MAX_ROOMS_PER_USER")]
     pub max_rooms_per_user: Option<u32>,
 }
 
@@ -245,6 +305,9 @@ impl Overrides {
         if self.http_redirect_bind.is_some() {
             config.http_redirect_bind = self.http_redirect_bind;
         }
+        if self.public_url.is_some() {
+            config.public_url = self.public_url.clone();
+        }
         if let Some(proxies) = &self.trusted_proxies {
             config.trusted_proxies = proxies.clone();
         }
@@ -262,6 +325,56 @@ impl Overrides {
         }
         config.validate()?;
         Ok(config)
+    }
+}
+
+/// An HTTPS origin, `https://host[:port]`: no path, query, fragment or user. Kept as the
+/// origin's text, with the host lower-cased and the default port 443 left out.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct PublicUrl(String);
+
+impl PublicUrl {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let url = reqwest::Url::parse(text).map_err(|e| format!("{text:?}: {e}"))?;
+        let only_origin = url.path() == "/"
+            && url.query().is_none()
+            && url.fragment().is_none()
+            && url.username().is_empty()
+            && url.password().is_none()
+            && url.host().is_some();
+        if url.scheme() != "https" || !only_origin {
+            return Err(format!(
+                "{text:?} is not an HTTPS origin: write https://host or https://host:port, \
+                 without a path"
+            ));
+        }
+        Ok(Self(url.origin().ascii_serialization()))
+    }
+
+    /// The origin, without a trailing slash: append a path that starts with `/`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for PublicUrl {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::parse(text)
+    }
+}
+
+impl TryFrom<String> for PublicUrl {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text)
+    }
+}
+
+impl std::fmt::Display for PublicUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -308,6 +421,13 @@ impl Config {
             self.http_redirect_bind.is_none() || self.tls(),
             "http_redirect_bind redirects to HTTPS: it needs tls_cert/tls_key or tls_self_signed"
         );
+        // Without it the only origin at hand would be the request's Host header, which the
+        // client chooses: an open redirect.
+        anyhow::ensure!(
+            self.http_redirect_bind.is_none() || self.public_url.is_some(),
+            "http_redirect_bind needs public_url (e.g. https://chat.example.org): the origin \
+             browsers use, and the only place the plain-HTTP listener redirects to"
+        );
         Ok(())
     }
 }
@@ -349,6 +469,59 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(from_flag.load().unwrap().max_rooms_per_user, 5);
+    }
+
+    #[test]
+    fn public_url_is_an_https_origin() {
+        for (text, origin) in [
+            ("https://chat.example.org", "https://chat.example.org"),
+            ("https://Chat.Example.org/", "https://chat.example.org"),
+            ("https://chat.example.org:443", "https://chat.example.org"),
+            ("https://localhost:8443", "https://localhost:8443"),
+            ("https://[::1]:8443", "https://[::1]:8443"),
+        ] {
+            assert_eq!(PublicUrl::parse(text).unwrap().as_str(), origin, "{text}");
+        }
+        for text in [
+            "http://chat.example.org",
+            "https://chat.example.org/chat",
+            "https://chat.example.org/?x=1",
+            "https://chat.example.org/#top",
+            "https://user@chat.example.org",
+            "https://chat.example.org:99999",
+            "chat.example.org",
+            "",
+        ] {
+            assert!(PublicUrl::parse(text).is_err(), "{text} is refused");
+        }
+    }
+
+    #[test]
+    fn the_redirect_listener_needs_public_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("natter.toml");
+        let redirect = "tls_self_signed = true\nhttp_redirect_bind = \"127.0.0.1:8081\"\n";
+        std::fs::write(&path, redirect).unwrap();
+        let overrides = Overrides {
+            config: path.clone(),
+            ..Default::default()
+        };
+        let refused = overrides.load().unwrap_err().to_string();
+        assert!(refused.contains("public_url"), "{refused}");
+        std::fs::write(
+            &path,
+            format!("{redirect}public_url = \"https://localhost\"\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            overrides.load().unwrap().public_url.unwrap().as_str(),
+            "https://localhost"
+        );
+        std::fs::write(&path, "public_url = \"https://localhost/app\"\n").unwrap();
+        assert!(
+            overrides.load().is_err(),
+            "a path is refused in the file too"
+        );
     }
 
     #[test]

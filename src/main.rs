@@ -6,6 +6,7 @@ use natter::config::Overrides;
 #[derive(Parser)]
 #[command(name = "natter", version, about = "Self-hosted real-time chat server")]
 struct Cli {
+    /// Global: settings may come before or after the subcommand.
     #[command(flatten)]
     settings: Overrides,
     #[command(subcommand)]
@@ -29,13 +30,17 @@ enum Command {
 enum Admin {
     /// Create a user; the password is read from a prompt or standard input.
     CreateUser {
+        /// The new user's name (unique, ignoring case).
         name: String,
         /// Make the user a server administrator.
         #[arg(long)]
         admin: bool,
     },
     /// Set a user's password (read from a prompt or standard input) and sign out their sessions.
-    ResetPassword { name: String },
+    ResetPassword {
+        /// The user's name.
+        name: String,
+    },
 }
 
 #[tokio::main]

@@ -158,6 +158,11 @@ pub mod close {
     pub const GOING_AWAY: u16 = 1001;
     /// The node lost and regained its link to the other nodes: reconnect and `sync`.
     pub const SERVICE_RESTART: u16 = 1012;
+    /// The client broke the WebSocket framing rules (reserved bits or opcodes, a stray
+    /// continuation, a fragmented control frame).
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A text frame that is not UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
     /// A frame was larger than the limit.
     pub const TOO_BIG: u16 = 1009;
     /// An unexpected server error.

@@ -54,6 +54,7 @@ pub enum Scenario {
 #[derive(Debug, Clone, clap::Parser)]
 #[command(name = "bench")]
 pub struct BenchArgs {
+    /// Which load to apply.
     #[arg(long, value_enum, default_value_t = Scenario::Fanout)]
     pub scenario: Scenario,
     /// Server base URL (http or https). Repeat it for a cluster: senders then use the first

@@ -135,21 +135,18 @@ async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> ApiError {
     )
 }
 
-/// The plain-HTTP listener beside TLS: every request is sent to the same path over HTTPS.
-pub fn redirect_router(https_port: u16) -> Router {
-    Router::new().fallback(move |headers: axum::http::HeaderMap, uri: Uri| async move {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
-        let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
-        let port = if https_port == 443 {
-            String::new()
-        } else {
-            format!(":{https_port}")
-        };
-        let path = uri.path_and_query().map_or("/", |p| p.as_str());
-        axum::response::Redirect::permanent(&format!("https://{name}{port}{path}"))
+/// The plain-HTTP listener beside TLS: every request is sent to the same path and query on
+/// `origin`. Never to the request's `Host`, which the client chooses (an open redirect).
+pub fn redirect_router(origin: crate::config::PublicUrl) -> Router {
+    Router::new().fallback(move |uri: Uri| async move {
+        // Only an origin-form target (`/...`) is appended: `OPTIONS *` must not become
+        // `https://host*`.
+        let path = uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .filter(|p| p.starts_with('/'))
+            .unwrap_or("/");
+        axum::response::Redirect::permanent(&format!("{origin}{path}"))
     })
 }
 

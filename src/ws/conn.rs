@@ -150,6 +150,8 @@ pub(super) fn close_frame(code: u16) -> WsMessage {
     let reason = match code {
         close::GOING_AWAY => "server going away",
         close::TOO_BIG => "frame too large",
+        close::INVALID_PAYLOAD => "text frame is not UTF-8",
+        close::PROTOCOL_ERROR => "WebSocket protocol error",
         close::SESSION_REVOKED => "session revoked",
         close::SLOW_CONSUMER => "too slow: reconnect and sync",
         close::IDLE => "idle timeout",

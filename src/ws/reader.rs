@@ -38,9 +38,9 @@ impl Reader {
                     Err(_) => { self.conn.close(close::IDLE); break; }
                     Ok(None) | Ok(Some(Ok(WsMessage::Close(_)))) => break,
                     Ok(Some(Err(e))) => {
-                        // tungstenite reports an oversized frame as a capacity error.
-                        if e.to_string().contains("too long") {
-                            self.conn.close(close::TOO_BIG);
+                        if let Some(code) = read_error_code(&e) {
+                            tracing::debug!(error = %e, code, "closing on a bad frame");
+                            self.conn.close(code);
                         }
                         break;
                     }
@@ -175,6 +175,22 @@ impl Reader {
 }
 
 /// Explains why a frame did not parse: malformed JSON, an unknown `type`, or bad fields.
+/// The close code for a frame the client got wrong, or `None` when the connection itself
+/// failed (then nobody is left to tell, and the socket just ends).
+fn read_error_code(e: &axum::Error) -> Option<u16> {
+    use std::error::Error as _;
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    use tokio_tungstenite::tungstenite::error::ProtocolError;
+    // axum passes tungstenite's own error on (tests/it/robustness.rs checks the codes).
+    match e.source()?.downcast_ref::<WsError>()? {
+        WsError::Capacity(_) => Some(close::TOO_BIG),
+        WsError::Utf8(_) => Some(close::INVALID_PAYLOAD),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        WsError::Protocol(_) => Some(close::PROTOCOL_ERROR),
+        _ => None,
+    }
+}
+
 fn parse_error(text: &str, e: &serde_json::Error) -> String {
     let value: Option<serde_json::Value> = serde_json::from_str(text).ok();
     let client_id = value

@@ -1,5 +1,6 @@
 //! The `natter` binary itself: admin commands read passwords from stdin, `serve` logs its
-//! URL and stops cleanly on SIGTERM.
+//! URL and stops cleanly on SIGTERM, settings go on either side of the subcommand, and every
+//! flag says in `--help` what it does.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -69,7 +70,7 @@ async fn admin_commands_and_serve_with_sigterm() {
     );
 
     let mut server = natter(dir.path())
-        .args(["--bind", "127.0.0.1:0", "serve"])
+        .args(["serve", "--bind", "127.0.0.1:0"])
         .env("NATTER_LOG", "natter=info")
         .stdout(Stdio::piped())
         .spawn()
@@ -107,4 +108,114 @@ async fn admin_commands_and_serve_with_sigterm() {
     assert!(status.success(), "a clean exit on SIGTERM: {status:?}");
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
+}
+
+#[test]
+fn settings_go_before_or_after_the_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, db) in [
+        (vec!["--data-dir", "before", "migrate"], "before/natter.db"),
+        (vec!["migrate", "--data-dir", "after"], "after/natter.db"),
+    ] {
+        let out = natter(dir.path()).args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "natter {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(dir.path().join(db).exists(), "natter {args:?} made {db}");
+    }
+    let out = admin(
+        dir.path(),
+        &["admin", "create-user", "ana", "--data-dir", "after"],
+        "a long enough password",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The options and arguments of one `--help` page, each with its description (what clap
+/// adds by itself, `[env: ...]`, `[default: ...]` and the list of possible values, left out).
+fn described_flags(help: &str) -> Vec<(String, String)> {
+    let mut entries: Vec<(String, String)> = Vec::new();
+    for line in help.lines() {
+        let indent = line.len() - line.trim_start().len();
+        let text = line.trim();
+        if (2..8).contains(&indent) && (text.starts_with('-') || text.starts_with('<')) {
+            let (spec, rest) = text.split_once("  ").unwrap_or((text, ""));
+            entries.push((spec.to_owned(), rest.to_owned()));
+        } else if indent >= 8 && !text.starts_with("- ") && !text.starts_with("Possible values") {
+            if let Some((_, description)) = entries.last_mut() {
+                description.push(' ');
+                description.push_str(text);
+            }
+        } else if indent == 0 {
+            // A section heading ("Options:", "Commands:") ends the previous entry.
+            entries.push((String::new(), "heading".into()));
+        }
+    }
+    entries.retain(|(spec, _)| !spec.is_empty());
+    for (_, description) in &mut entries {
+        for tag in ["[env: ", "[default: ", "[possible values: "] {
+            while let Some(at) = description.find(tag) {
+                let end = description[at..]
+                    .find(']')
+                    .map_or(description.len(), |e| at + e + 1);
+                description.replace_range(at..end, "");
+            }
+        }
+        *description = description.trim().to_owned();
+    }
+    entries
+}
+
+#[test]
+fn every_flag_is_documented_in_help() {
+    use clap::Args as _;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = natter::config::Overrides::augment_args(clap::Command::new("natter"));
+    let settings: Vec<String> = settings
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+        .collect();
+    assert!(settings.len() > 20, "{settings:?}");
+    let pages: [&[&str]; 7] = [
+        &[],
+        &["serve"],
+        &["migrate"],
+        &["admin", "create-user"],
+        &["admin", "reset-password"],
+        &["bench"],
+        &["admin"],
+    ];
+    for page in pages {
+        let out = natter(dir.path())
+            .args(page)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "natter {page:?} --help");
+        let help = String::from_utf8(out.stdout).unwrap();
+        let flags = described_flags(&help);
+        assert!(!flags.is_empty(), "natter {page:?} --help:\n{help}");
+        for (spec, description) in &flags {
+            assert!(
+                !description.is_empty(),
+                "natter {page:?} --help: {spec} has no description:\n{help}"
+            );
+        }
+        if !matches!(page, ["bench"] | ["admin"]) {
+            for flag in &settings {
+                assert!(
+                    flags
+                        .iter()
+                        .any(|(spec, _)| spec.split([' ', '[', '=']).any(|w| w == flag)),
+                    "natter {page:?} --help does not list {flag}:\n{help}"
+                );
+            }
+        }
+    }
 }

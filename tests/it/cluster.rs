@@ -1,6 +1,6 @@
 //! The cluster: real `natter serve` processes on different ports sharing PostgreSQL and
 //! Redis. Needs `NATTER_TEST_POSTGRES_URL` and `NATTER_TEST_REDIS_URL` (`.ci/run` sets them);
-//! without them these tests say so loudly and pass nothing off as tested.
+//! without them these tests print `SKIPPED`, and fail under `NATTER_TEST_REQUIRE_ALL=1`.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -13,19 +13,11 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::helpers::*;
 
-/// The cluster's shared services, or `None` (after saying so) when they are not configured.
-pub(crate) fn services() -> Option<(String, String)> {
-    let pg = std::env::var("NATTER_TEST_POSTGRES_URL").ok();
-    let redis = std::env::var("NATTER_TEST_REDIS_URL").ok();
-    match (pg, redis) {
-        (Some(pg), Some(redis)) => Some((pg, redis)),
-        _ => {
-            eprintln!(
-                "\n*** SKIPPED cluster test: set NATTER_TEST_POSTGRES_URL and NATTER_TEST_REDIS_URL (.ci/run does) ***\n"
-            );
-            None
-        }
-    }
+/// The cluster's shared services, or `None` when they are not configured and `test` is
+/// skipped (a failure under `NATTER_TEST_REQUIRE_ALL=1`).
+pub(crate) fn services(test: &str) -> Option<(String, String)> {
+    let [pg, redis] = require_env(test, ["NATTER_TEST_POSTGRES_URL", "NATTER_TEST_REDIS_URL"])?;
+    Some((pg, redis))
 }
 
 /// One `natter serve` process; killed when dropped.
@@ -179,7 +171,7 @@ async fn room(owner: &Client, name: &str, members: &[&Client]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_share_chat_bans_deletes_and_sign_outs() {
-    let Some((pg, redis)) = services() else {
+    let Some((pg, redis)) = services("cluster::nodes_share_chat_bans_deletes_and_sign_outs") else {
         return;
     };
     let db = with_postgres(&pg).await;
@@ -276,7 +268,9 @@ async fn nodes_share_chat_bans_deletes_and_sign_outs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_node_loses_nothing_its_clients_resume_elsewhere() {
-    let Some((pg, redis)) = services() else {
+    let Some((pg, redis)) =
+        services("cluster::a_killed_node_loses_nothing_its_clients_resume_elsewhere")
+    else {
         return;
     };
     let db = with_postgres(&pg).await;
@@ -327,8 +321,11 @@ async fn a_killed_node_loses_nothing_its_clients_resume_elsewhere() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_outage_loses_no_acknowledged_message() {
-    let Some((pg, _)) = services() else { return };
-    let Some(mut redis) = PrivateRedis::start() else {
+    let test = "cluster::a_redis_outage_loses_no_acknowledged_message";
+    let Some((pg, _)) = services(test) else {
+        return;
+    };
+    let Some(mut redis) = PrivateRedis::start(test) else {
         return;
     };
     let db = with_postgres(&pg).await;
@@ -420,15 +417,14 @@ struct PrivateRedis {
 }
 
 impl PrivateRedis {
-    fn start() -> Option<PrivateRedis> {
+    /// `None` (after skipping `test`) when there is no `redis-server` to run.
+    fn start(test: &str) -> Option<PrivateRedis> {
         if Command::new("redis-server")
             .arg("--version")
             .output()
             .is_err()
         {
-            eprintln!(
-                "\n*** SKIPPED Redis outage test: no redis-server binary to run a private Redis ***\n"
-            );
+            skip(test, "no redis-server binary to run a private Redis");
             return None;
         }
         let port = free_port();
@@ -494,7 +490,7 @@ async fn connections(node: &Node) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_spans_nodes() {
-    let Some((pg, redis)) = services() else {
+    let Some((pg, redis)) = services("cluster::presence_spans_nodes") else {
         return;
     };
     let db = with_postgres(&pg).await;

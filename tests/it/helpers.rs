@@ -41,6 +41,37 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// Says on stderr that `test` did not run and why (`SKIPPED <test>: <why>`). When
+/// `NATTER_TEST_REQUIRE_ALL=1` (`.ci/run` sets it) a skip is a failure instead: the test
+/// panics, so a missing service or program can never pass for a tested one.
+pub fn skip(test: &str, why: &str) {
+    let line = format!("SKIPPED {test}: {why}");
+    if std::env::var("NATTER_TEST_REQUIRE_ALL").as_deref() == Ok("1") {
+        panic!("{line} (NATTER_TEST_REQUIRE_ALL=1: every test must run)");
+    }
+    eprintln!("\n*** {line} ***\n");
+}
+
+/// The values of the variables `test` needs, or `None` after [`skip`]ping it (naming the
+/// missing ones).
+pub fn require_env<const N: usize>(test: &str, names: [&str; N]) -> Option<[String; N]> {
+    let values = names.map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()));
+    let missing: Vec<&str> = names
+        .iter()
+        .zip(&values)
+        .filter(|(_, v)| v.is_none())
+        .map(|(name, _)| *name)
+        .collect();
+    if missing.is_empty() {
+        return Some(values.map(Option::unwrap));
+    }
+    skip(
+        test,
+        &format!("set {} (.ci/run does)", missing.join(" and ")),
+    );
+    None
+}
+
 /// A fresh database for one test: a SQLite file in `dir`, or, when the suite runs on
 /// PostgreSQL (`NATTER_TEST_BACKEND=postgres`), a new database on `NATTER_TEST_POSTGRES_URL`.
 pub async fn fresh_database(dir: &std::path::Path) -> String {

@@ -6,6 +6,7 @@ mod bench;
 mod binary;
 mod browser;
 mod cluster;
+mod harness;
 mod helpers;
 mod history;
 mod limits;

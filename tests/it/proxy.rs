@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::cluster::{Node, free_port, services, with_postgres};
+use crate::helpers::skip;
 
 struct Nginx(Child);
 
@@ -69,15 +70,17 @@ fn recipe(p1: u16, p2: u16, http: u16, https: u16, dir: &std::path::Path) -> Str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chat_through_nginx_over_tls() {
-    let Some((pg, redis)) = services() else {
+    let test = "proxy::a_chat_through_nginx_over_tls";
+    let Some((pg, redis)) = services(test) else {
         return;
     };
     let nginx_bin = ["/usr/sbin/nginx", "/usr/bin/nginx"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists());
     let Some(nginx_bin) = nginx_bin else {
-        eprintln!(
-            "\n*** SKIPPED nginx test: nginx is not installed (scripts/test installs Debian's nginx) ***\n"
+        skip(
+            test,
+            "nginx is not installed (scripts/test installs Debian's nginx)",
         );
         return;
     };

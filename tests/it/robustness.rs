@@ -4,6 +4,8 @@
 use reqwest::StatusCode;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::protocol::Message as WsMessage;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
 use crate::helpers::*;
 
@@ -118,6 +120,32 @@ async fn a_frame_over_64_kib_closes_with_1009() {
     ws.send_raw(WsMessage::text("x".repeat(64 * 1024 + 1)))
         .await;
     assert_eq!(ws.closed().await, Some(1009));
+}
+
+#[tokio::test]
+async fn a_text_frame_that_is_not_utf8_closes_with_1007() {
+    let app = spawn_app().await;
+    let ana = app.register("ana").await;
+    let (mut ws, _) = app.ws(&ana).await;
+    // A text frame carrying bytes that are not UTF-8 (tungstenite masks it as a client must).
+    let bad = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
+    ws.send_raw(WsMessage::Frame(bad)).await;
+    assert_eq!(
+        ws.closed().await,
+        Some(1007),
+        "invalid payload data, not 1001 (which asks clients to come back)"
+    );
+}
+
+#[tokio::test]
+async fn a_frame_that_breaks_the_websocket_protocol_closes_with_1002() {
+    let app = spawn_app().await;
+    let ana = app.register("ana").await;
+    let (mut ws, _) = app.ws(&ana).await;
+    // Data opcode 3 is reserved.
+    let bad = Frame::message(b"{}".to_vec(), OpCode::Data(Data::Reserved(3)), true);
+    ws.send_raw(WsMessage::Frame(bad)).await;
+    assert_eq!(ws.closed().await, Some(1002));
 }
 
 #[tokio::test]

@@ -1,11 +1,13 @@
 //! Built-in TLS: HTTPS and WSS on one port, HSTS and `Secure` cookies, the plain-HTTP
-//! listener that only redirects, and the self-signed certificate for development.
+//! listener that only redirects (to the configured `public_url`, never to the request's Host),
+//! and the self-signed certificate for development.
 
 use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::Connector;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -114,11 +116,13 @@ async fn https_and_wss_with_a_certificate_and_a_redirecting_http_port() {
         c.tls_cert = Some(cert.clone());
         c.tls_key = Some(key.clone());
         c.http_redirect_bind = Some(([127, 0, 0, 1], redirect_port).into());
+        // What browsers use (here a proxy's address, not this node's port).
+        c.public_url = Some("https://chat.example.org:8443".parse().unwrap());
     })
     .await;
     chat_over_tls(&app, &made.cert.pem()).await;
 
-    // Plain HTTP on the TLS port is refused; the redirect port sends browsers to HTTPS.
+    // Plain HTTP on the TLS port is refused.
     let plain = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -130,15 +134,37 @@ async fn https_and_wss_with_a_certificate_and_a_redirecting_http_port() {
             .await
             .is_err()
     );
-    let res = plain
-        .get(format!("http://localhost:{redirect_port}/rooms?x=1"))
-        .send()
+    // The redirect port sends browsers to the configured origin, whatever Host the request
+    // names; path and query are kept.
+    for host in [None, Some("evil.example"), Some("evil.example:8443")] {
+        let mut req = plain.get(format!(
+            "http://127.0.0.1:{redirect_port}/login?next=%2Frooms&x=1"
+        ));
+        if let Some(host) = host {
+            req = req.header("host", host);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
+        assert_eq!(
+            res.headers()["location"],
+            "https://chat.example.org:8443/login?next=%2Frooms&x=1",
+            "Host: {host:?}"
+        );
+    }
+    // A request target that is not a path adds nothing to the origin.
+    let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", redirect_port))
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
-    assert_eq!(
-        res.headers()["location"],
-        format!("https://localhost:{}/rooms?x=1", app.addr.port()).as_str()
+    raw.write_all(b"OPTIONS * HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    raw.read_to_string(&mut answer).await.unwrap();
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("\r\nlocation: https://chat.example.org:8443/\r\n"),
+        "{answer}"
     );
 }
 
