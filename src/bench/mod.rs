@@ -287,6 +287,13 @@ impl Api {
             .send()
             .await?;
         let status = res.status();
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            anyhow::bail!(
+                "registering {name}: the server throttles registrations per address; start it \
+                 with NATTER_REGISTER_PER_ADDRESS_PER_HOUR=0 and NATTER_MAX_CONNECTIONS_PER_ADDRESS=0 \
+                 for a load test (scripts/perf does)"
+            );
+        }
         if !status.is_success() {
             anyhow::bail!("registering {name}: {status} {}", res.text().await?);
         }

@@ -53,7 +53,7 @@ pub struct Credentials<'a> {
 impl Chat {
     /// Creates an account and signs it in. Each client address may register
     /// `register_per_address_per_hour` accounts an hour (a burst of that many, then one
-    /// every `3600 / n` seconds); refused attempts are not counted.
+    /// every `3600 / n` seconds); attempts refused by the field rules are not counted.
     #[tracing::instrument(skip_all)]
     pub async fn register(
         &self,
@@ -63,6 +63,9 @@ impl Chat {
         ip: IpAddr,
         user_agent: &str,
     ) -> Result<SignedIn> {
+        // A request the rules refuse anyway does not use up the address's allowance.
+        Username::parse(username)?;
+        Password::parse(password, "password")?;
         if let Some(limiter) = &self.register_limiter {
             let address = guard::address(ip);
             if limiter.len() > guard::MAX_KEYS {
