@@ -153,11 +153,14 @@ impl Chat {
             self.login_guard.succeeded(&account_key);
             return Err(Error::RateLimited(wait));
         }
-        let found = match self
-            .store
-            .user_credentials(&creds.username.to_ascii_lowercase())
-            .await
-        {
+        // No username has control characters (and PostgreSQL cannot compare one with NUL).
+        let lookup = if creds.username.chars().any(char::is_control) {
+            Err(StoreError::NotFound)
+        } else {
+            let key = creds.username.to_ascii_lowercase();
+            self.store.user_credentials(&key).await
+        };
+        let found = match lookup {
             Ok(found) => Some(found),
             Err(StoreError::NotFound) => None,
             Err(e) => return Err(e.into()),

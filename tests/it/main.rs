@@ -10,6 +10,7 @@ mod helpers;
 mod history;
 mod living;
 mod messaging;
+mod openapi;
 mod profiles;
 mod proxy;
 mod robustness;
