@@ -58,6 +58,15 @@ fn check_retention(r: &Retention) -> Result<()> {
     Ok(())
 }
 
+/// What a search looks for: `q` trimmed. Control characters are refused: no name holds one,
+/// and PostgreSQL cannot even compare a string with NUL.
+fn search_text(q: &str) -> Result<&str> {
+    if q.chars().any(char::is_control) {
+        return Err(invalid("q", "must not contain control characters"));
+    }
+    Ok(q.trim())
+}
+
 fn not_found(e: StoreError) -> Error {
     match e {
         StoreError::NotFound => Error::NotFound("room"),
@@ -397,6 +406,9 @@ impl Chat {
         if reason.chars().count() > 256 {
             return Err(invalid("reason", "must be at most 256 characters"));
         }
+        if reason.chars().any(char::is_control) {
+            return Err(invalid("reason", "must not contain control characters"));
+        }
         self.store
             .user(target)
             .await
@@ -498,11 +510,17 @@ impl Chat {
     }
 
     pub async fn public_rooms(&self, q: &str) -> Result<Vec<Room>> {
-        Ok(self.store.public_rooms(q.trim(), SEARCH_LIMIT).await?)
+        Ok(self
+            .store
+            .public_rooms(search_text(q)?, SEARCH_LIMIT)
+            .await?)
     }
 
     pub async fn search_users(&self, q: &str) -> Result<Vec<User>> {
-        Ok(self.store.search_users(q.trim(), SEARCH_LIMIT).await?)
+        Ok(self
+            .store
+            .search_users(search_text(q)?, SEARCH_LIMIT)
+            .await?)
     }
 
     /// The direct room of the two users, created on first use.

@@ -1,14 +1,25 @@
 //! Opaque identifiers. Each is a cheap-to-clone shared string (ids are copied onto every
-//! delivery, so cloning must not allocate).
+//! delivery, so cloning must not allocate). One that arrives from a client may not contain
+//! control characters: no id has them, and PostgreSQL cannot even compare a string with NUL.
 
 use std::sync::Arc;
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
         #[serde(transparent)]
         pub struct $name(Arc<str>);
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let id = <String as serde::Deserialize>::deserialize(d)?;
+                if id.chars().any(char::is_control) {
+                    return Err(serde::de::Error::custom("an id has no control characters"));
+                }
+                Ok(Self(id.into()))
+            }
+        }
 
         impl $name {
             /// A fresh, time-ordered identifier (UUID v7 in its simple form).
@@ -65,3 +76,16 @@ id_type!(
     /// Identifies one signed-in session (one device or browser).
     SessionId
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_from_clients_have_no_control_characters() {
+        let id: RoomId = serde_json::from_str(r#""R_cafe""#).unwrap();
+        assert_eq!(id.as_str(), "R_cafe");
+        assert!(serde_json::from_str::<RoomId>(r#""R\u0000cafe""#).is_err());
+        assert!(serde_json::from_str::<UserId>(r#""U\nana""#).is_err());
+    }
+}

@@ -211,7 +211,8 @@ impl RoomKey {
 /// Most characters a message body may hold.
 pub const MAX_BODY_CHARS: usize = 4000;
 
-/// A message body: 1-4,000 characters, not blank. Kept exactly as sent (not trimmed).
+/// A message body: 1-4,000 characters, not blank, no NUL (which PostgreSQL cannot store, and
+/// which would fail the whole group commit it landed in). Kept exactly as sent (not trimmed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageBody(String);
 
@@ -226,6 +227,12 @@ impl MessageBody {
         }
         if raw.trim().is_empty() {
             return Err(ValidationError::new("body", "must not be empty"));
+        }
+        if raw.contains('\0') {
+            return Err(ValidationError::new(
+                "body",
+                "must not contain NUL characters",
+            ));
         }
         Ok(Self(raw))
     }
@@ -396,6 +403,11 @@ mod tests {
             "characters, not bytes"
         );
         assert!(MessageBody::parse("x".repeat(4001)).unwrap_err().too_long);
+        assert!(MessageBody::parse("line\nbreak\ttab".into()).is_ok());
+        assert!(
+            MessageBody::parse("a\0b".into()).is_err(),
+            "PostgreSQL cannot store NUL"
+        );
     }
 
     proptest! {

@@ -93,8 +93,12 @@ fn signed_in(jar: CookieJar, s: SignedIn, status: StatusCode, https: bool) -> im
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "accounts", request_body = RegisterRequest,
-    responses((status = 201, body = AuthResponse), (status = 400, body = super::ErrorBody),
-              (status = 409, description = "Username taken", body = super::ErrorBody)))]
+    security(()),
+    responses((status = 201, body = AuthResponse),
+              (status = 403, description = "Sent by a page of another origin", body = super::ErrorBody),
+              (status = 409, description = "Username taken", body = super::ErrorBody),
+              (status = 429, description = "This address registered `register_per_address_per_hour` accounts within the hour", body = super::ErrorBody,
+               headers(("Retry-After" = u64, description = "Seconds until trying again may succeed")))))]
 async fn register(
     State(app): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -119,8 +123,12 @@ async fn register(
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts", request_body = LoginRequest,
-    responses((status = 200, body = AuthResponse), (status = 401, body = super::ErrorBody),
-              (status = 429, description = "Too many failed attempts; see Retry-After", body = super::ErrorBody)))]
+    security(()),
+    responses((status = 200, body = AuthResponse),
+              (status = 401, description = "Wrong username or password", body = super::ErrorBody),
+              (status = 403, description = "Sent by a page of another origin", body = super::ErrorBody),
+              (status = 429, description = "Too many failed attempts", body = super::ErrorBody,
+               headers(("Retry-After" = u64, description = "Seconds until trying again may succeed")))))]
 async fn login(
     State(app): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -140,8 +148,7 @@ async fn login(
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "accounts",
-    responses((status = 204, description = "Signed out; this session's sockets are closed"),
-              (status = 401, body = super::ErrorBody)))]
+    responses((status = 204, description = "Signed out; this session's sockets are closed")))]
 async fn logout(
     State(app): State<AppState>,
     auth: Auth,
@@ -155,7 +162,7 @@ async fn logout(
 }
 
 #[utoipa::path(get, path = "/api/v1/me", tag = "accounts",
-    responses((status = 200, body = MeResponse), (status = 401, body = super::ErrorBody)))]
+    responses((status = 200, body = MeResponse)))]
 async fn me(auth: Auth, jar: CookieJar) -> axum::Json<MeResponse> {
     let csrf_token = match auth.via {
         super::AuthVia::Cookie => jar.get(SESSION_COOKIE).map(|c| csrf_token(c.value())),
@@ -171,8 +178,9 @@ async fn me(auth: Auth, jar: CookieJar) -> axum::Json<MeResponse> {
 
 #[utoipa::path(post, path = "/api/v1/me/password", tag = "accounts", request_body = PasswordChange,
     responses((status = 204, description = "Changed; every other session is signed out"),
-              (status = 400, body = super::ErrorBody),
-              (status = 403, description = "Current password wrong", body = super::ErrorBody)))]
+              (status = 403, description = "Current password wrong", body = super::ErrorBody),
+              (status = 429, description = "Too many wrong current passwords", body = super::ErrorBody,
+               headers(("Retry-After" = u64, description = "Seconds until trying again may succeed")))))]
 async fn change_password(
     State(app): State<AppState>,
     auth: Auth,
@@ -216,7 +224,8 @@ async fn sessions(
 }
 
 #[utoipa::path(delete, path = "/api/v1/me/sessions/{id}", tag = "accounts",
-    responses((status = 204, description = "Signed out; its sockets are closed"), (status = 404, body = super::ErrorBody)))]
+    params(("id" = SessionId, Path, description = "One of your sessions, from `GET /me/sessions`")),
+    responses((status = 204, description = "Signed out; its sockets are closed")))]
 async fn revoke_session(
     State(app): State<AppState>,
     auth: Auth,

@@ -18,10 +18,13 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Only messages with a smaller `seq` (default: the newest page).
+    #[param(value_type = Option<i64>, minimum = 1)]
     before: Option<Seq>,
     /// 1-200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
@@ -52,8 +55,11 @@ pub struct ReadMarker {
     seq: Seq,
 }
 
-#[utoipa::path(get, path = "/api/v1/rooms/{id}/messages", tag = "messages", params(PageQuery),
-    responses((status = 200, body = MessagePage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/rooms/{id}/messages", tag = "messages",
+    params(("id" = RoomId, Path, description = "The room's id"), PageQuery),
+    responses((status = 200, body = MessagePage),
+              (status = 403, description = "Not a member, or banned (public rooms with shared history \
+                  may be read by anyone)", body = ErrorBody)))]
 async fn history(
     State(app): State<AppState>,
     auth: Auth,
@@ -70,9 +76,13 @@ async fn history(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/rooms/{id}/messages", tag = "messages", request_body = SendRequest,
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/messages", tag = "messages",
+    params(("id" = RoomId, Path, description = "The room's id")),
+    request_body = SendRequest,
     responses((status = 201, description = "Stored (or, for a repeated client_id, the original)", body = MessageResponse),
-              (status = 413, body = ErrorBody), (status = 429, body = ErrorBody), (status = 403, body = ErrorBody)))]
+              (status = 403, description = "Not a member, or banned", body = ErrorBody),
+              (status = 429, description = "Sending too fast", body = ErrorBody,
+               headers(("Retry-After" = u64, description = "Seconds until trying again may succeed")))))]
 async fn send(
     State(app): State<AppState>,
     auth: Auth,
@@ -86,8 +96,11 @@ async fn send(
     Ok((StatusCode::CREATED, axum::Json(MessageResponse { message })))
 }
 
-#[utoipa::path(post, path = "/api/v1/rooms/{id}/read", tag = "messages", request_body = ReadMarker,
-    responses((status = 200, description = "The marker now in force (it never moves back)", body = ReadMarker)))]
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/read", tag = "messages",
+    params(("id" = RoomId, Path, description = "The room's id")),
+    request_body = ReadMarker,
+    responses((status = 200, description = "The marker now in force (it never moves back)", body = ReadMarker),
+              (status = 403, description = "Not a member, or banned", body = ErrorBody)))]
 async fn mark_read(
     State(app): State<AppState>,
     auth: Auth,

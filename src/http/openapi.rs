@@ -1,7 +1,11 @@
-//! The OpenAPI document, generated from the handlers' annotations.
+//! The OpenAPI document, generated from the handlers' annotations. The answers that come
+//! from the extractors rather than from a handler (bad input, no session, no CSRF header,
+//! body too large, unknown id) are added to every operation they can reach, in one place.
 
-use utoipa::OpenApi;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Content, Ref, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,7 +24,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
         super::users::search, super::users::user,
         crate::ws::upgrade,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonErrors),
     tags((name = "accounts"), (name = "rooms"), (name = "messages"), (name = "users"), (name = "realtime"))
 )]
 pub struct ApiDoc;
@@ -44,6 +48,81 @@ impl utoipa::Modify for BearerAuth {
             utoipa::openapi::security::SecurityRequirement::new("bearer", Vec::<String>::new()),
             utoipa::openapi::security::SecurityRequirement::new("cookie", Vec::<String>::new()),
         ]);
+    }
+}
+
+/// Adds the extractors' answers to each operation that can get them, unless the operation
+/// already describes that status itself.
+struct CommonErrors;
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                (false, &mut item.get),
+                (true, &mut item.post),
+                (true, &mut item.put),
+                (true, &mut item.patch),
+                (true, &mut item.delete),
+            ];
+            for (changes_state, operation) in operations {
+                if let Some(operation) = operation {
+                    add_common_errors(operation, changes_state);
+                }
+            }
+        }
+    }
+}
+
+fn add_common_errors(operation: &mut Operation, changes_state: bool) {
+    let parameters = operation.parameters.as_deref().unwrap_or_default();
+    let has_body = operation.request_body.is_some();
+    // `security(())` on an operation means no session is needed; the rest inherit bearer/cookie.
+    let signed_in = operation.security.is_none();
+    let in_path = parameters
+        .iter()
+        .any(|p| p.parameter_in == ParameterIn::Path);
+    let mut errors = Vec::new();
+    if has_body || !parameters.is_empty() {
+        errors.push(("400", "`invalid_input`: a malformed body, path or query"));
+    }
+    if signed_in {
+        errors.push((
+            "401",
+            "`unauthorized`: not signed in, or the session has ended",
+        ));
+    }
+    if signed_in && changes_state {
+        errors.push((
+            "403",
+            "`forbidden`: a cookie session without `X-CSRF-Token`",
+        ));
+    }
+    if in_path {
+        errors.push((
+            "404",
+            "`not_found`: nothing with that id (that you may see)",
+        ));
+    }
+    if has_body {
+        errors.push((
+            "413",
+            "`payload_too_large`: the body is over 64 KiB, or a field is too long",
+        ));
+    }
+    for (status, description) in errors {
+        let error = ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+            )
+            .build();
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert(error.into());
     }
 }
 

@@ -40,9 +40,9 @@ fn me(user: crate::domain::User) -> axum::Json<MeResponse> {
     })
 }
 
-#[utoipa::path(patch, path = "/api/v1/me", tag = "accounts", request_body = ProfilePatch,
-    responses((status = 200, description = "The profile now; rooms you are in get `user_updated`", body = MeResponse),
-              (status = 400, body = ErrorBody)))]
+#[utoipa::path(patch, path = "/api/v1/me", tag = "accounts", operation_id = "update_profile",
+    request_body = ProfilePatch,
+    responses((status = 200, description = "The profile now; rooms you are in get `user_updated`", body = MeResponse)))]
 async fn update(
     State(app): State<AppState>,
     auth: Auth,
@@ -55,8 +55,10 @@ async fn update(
     request_body(content = Vec<u8>, content_type = "application/octet-stream",
                  description = "A PNG, JPEG, WebP or GIF image of at most 5 MiB (the type is read from the bytes)"),
     responses((status = 200, body = MeResponse),
-              (status = 413, body = ErrorBody),
-              (status = 415, description = "Not a PNG, JPEG, WebP or GIF image", body = ErrorBody)))]
+              (status = 413, description = "Over 5 MiB, or over 48 MiB once decoded", body = ErrorBody),
+              (status = 415, description = "Not a PNG, JPEG, WebP or GIF image", body = ErrorBody),
+              (status = 429, description = "Too many uploads being processed at once", body = ErrorBody,
+               headers(("Retry-After" = u64, description = "Seconds until trying again may succeed")))))]
 async fn upload(
     State(app): State<AppState>,
     auth: Auth,
@@ -71,7 +73,7 @@ async fn upload(
     Ok(me(app.chat.upload_avatar(&auth.user.id, body).await?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/me/avatar", tag = "accounts",
+#[utoipa::path(delete, path = "/api/v1/me/avatar", tag = "accounts", operation_id = "remove_avatar",
     responses((status = 200, description = "Back to the generated avatar", body = MeResponse)))]
 async fn remove(
     State(app): State<AppState>,
@@ -85,6 +87,11 @@ async fn uploaded(
     State(app): State<AppState>,
     ApiPath((hash, file)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
+    // The hash names the image in hex; anything else names nothing (and must not reach the
+    // database: PostgreSQL cannot even compare a string with NUL).
+    if !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::not_found("no such avatar"));
+    }
     let size = file
         .strip_suffix(".png")
         .and_then(|s| s.parse::<u32>().ok())

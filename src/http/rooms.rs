@@ -42,6 +42,7 @@ pub struct RoomResponse {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Search {
     /// Text the name contains (case-insensitive); empty lists all.
     #[serde(default)]
@@ -146,8 +147,11 @@ async fn create(
 }
 
 #[utoipa::path(post, path = "/api/v1/rooms/join", tag = "rooms", request_body = JoinRequest,
-    responses((status = 200, body = RoomResponse), (status = 403, description = "Key missing or wrong, or banned", body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 200, body = RoomResponse),
+              (status = 403, description = "Key missing or wrong, or banned", body = ErrorBody),
+              (status = 404, description = "No room of that name (that you may see)", body = ErrorBody),
+              (status = 429, description = "Too many wrong keys", body = ErrorBody,
+               headers(("Retry-After" = u64, description = "Seconds until trying again may succeed")))))]
 async fn join(
     State(app): State<AppState>,
     auth: Auth,
@@ -162,7 +166,9 @@ async fn join(
 }
 
 #[utoipa::path(get, path = "/api/v1/rooms/{id}", tag = "rooms",
-    responses((status = 200, body = RoomResponse), (status = 404, body = ErrorBody)))]
+    params(("id" = RoomId, Path, description = "The room's id")),
+    responses((status = 200, body = RoomResponse),
+              (status = 403, description = "Not a member, or banned", body = ErrorBody)))]
 async fn room(
     State(app): State<AppState>,
     auth: Auth,
@@ -180,8 +186,11 @@ async fn room(
     }))
 }
 
-#[utoipa::path(patch, path = "/api/v1/rooms/{id}", tag = "rooms", request_body = RoomPatch,
-    responses((status = 200, body = RoomResponse), (status = 403, body = ErrorBody)))]
+#[utoipa::path(patch, path = "/api/v1/rooms/{id}", tag = "rooms", operation_id = "update_room",
+    params(("id" = RoomId, Path, description = "The room's id")),
+    request_body = RoomPatch,
+    responses((status = 200, body = RoomResponse),
+              (status = 403, description = "Not the owner or an admin", body = ErrorBody)))]
 async fn update(
     State(app): State<AppState>,
     auth: Auth,
@@ -192,8 +201,10 @@ async fn update(
     Ok(Json(RoomResponse { room }))
 }
 
-#[utoipa::path(delete, path = "/api/v1/rooms/{id}", tag = "rooms",
-    responses((status = 204, description = "Deleted with its messages; members told"), (status = 403, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/v1/rooms/{id}", tag = "rooms", operation_id = "delete_room",
+    params(("id" = RoomId, Path, description = "The room's id")),
+    responses((status = 204, description = "Deleted with its messages; members told"),
+              (status = 403, description = "Not the owner", body = ErrorBody)))]
 async fn remove(
     State(app): State<AppState>,
     auth: Auth,
@@ -204,7 +215,10 @@ async fn remove(
 }
 
 #[utoipa::path(post, path = "/api/v1/rooms/{id}/leave", tag = "rooms",
-    responses((status = 204, description = "Left"), (status = 409, description = "Owner or direct room", body = ErrorBody)))]
+    params(("id" = RoomId, Path, description = "The room's id")),
+    responses((status = 204, description = "Left"),
+              (status = 403, description = "Not a member, or banned", body = ErrorBody),
+              (status = 409, description = "Owner or direct room", body = ErrorBody)))]
 async fn leave(
     State(app): State<AppState>,
     auth: Auth,
@@ -215,7 +229,9 @@ async fn leave(
 }
 
 #[utoipa::path(get, path = "/api/v1/rooms/{id}/members", tag = "rooms",
-    responses((status = 200, body = MemberList), (status = 403, body = ErrorBody)))]
+    params(("id" = RoomId, Path, description = "The room's id")),
+    responses((status = 200, body = MemberList),
+              (status = 403, description = "Banned", body = ErrorBody)))]
 async fn members(
     State(app): State<AppState>,
     auth: Auth,
@@ -237,8 +253,9 @@ async fn members(
 }
 
 #[utoipa::path(get, path = "/api/v1/rooms/{id}/receipts", tag = "rooms",
+    params(("id" = RoomId, Path, description = "The room's id")),
     responses((status = 200, description = "How far each member who shares receipts has read", body = ReceiptList),
-              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+              (status = 403, description = "Not a member, or banned", body = ErrorBody)))]
 async fn receipts(
     State(app): State<AppState>,
     auth: Auth,
@@ -252,9 +269,11 @@ async fn receipts(
     Ok(Json(ReceiptList { receipts }))
 }
 
-#[utoipa::path(put, path = "/api/v1/rooms/{id}/notify", tag = "rooms", request_body = NotifyRequest,
+#[utoipa::path(put, path = "/api/v1/rooms/{id}/notify", tag = "rooms",
+    params(("id" = RoomId, Path, description = "The room's id")),
+    request_body = NotifyRequest,
     responses((status = 200, description = "The room with your new `notify` level", body = RoomResponse),
-              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+              (status = 403, description = "Not a member, or banned", body = ErrorBody)))]
 async fn set_notify(
     State(app): State<AppState>,
     auth: Auth,
@@ -265,8 +284,12 @@ async fn set_notify(
     Ok(Json(RoomResponse { room }))
 }
 
-#[utoipa::path(put, path = "/api/v1/rooms/{id}/members/{user_id}/role", tag = "rooms", request_body = RoleRequest,
-    responses((status = 204, description = "Role set"), (status = 403, body = ErrorBody)))]
+#[utoipa::path(put, path = "/api/v1/rooms/{id}/members/{user_id}/role", tag = "rooms",
+    params(("id" = RoomId, Path, description = "The room's id"),
+           ("user_id" = UserId, Path, description = "The member's id")),
+    request_body = RoleRequest,
+    responses((status = 204, description = "Role set"),
+              (status = 403, description = "Not the owner, or not allowed for that member", body = ErrorBody)))]
 async fn set_role(
     State(app): State<AppState>,
     auth: Auth,
@@ -279,8 +302,11 @@ async fn set_role(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/api/v1/rooms/{id}/bans", tag = "rooms", request_body = BanRequest,
-    responses((status = 204, description = "Banned: removed and disconnected from the room"), (status = 403, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/bans", tag = "rooms",
+    params(("id" = RoomId, Path, description = "The room's id")),
+    request_body = BanRequest,
+    responses((status = 204, description = "Banned: removed and disconnected from the room"),
+              (status = 403, description = "You may not ban this user", body = ErrorBody)))]
 async fn ban(
     State(app): State<AppState>,
     auth: Auth,
@@ -307,8 +333,9 @@ pub struct BanList {
 }
 
 #[utoipa::path(get, path = "/api/v1/rooms/{id}/bans", tag = "rooms",
+    params(("id" = RoomId, Path, description = "The room's id")),
     responses((status = 200, description = "Banned users, newest first (owner and admins)", body = BanList),
-              (status = 403, body = ErrorBody)))]
+              (status = 403, description = "Not the owner or an admin", body = ErrorBody)))]
 async fn bans(
     State(app): State<AppState>,
     auth: Auth,
@@ -327,7 +354,10 @@ async fn bans(
 }
 
 #[utoipa::path(delete, path = "/api/v1/rooms/{id}/bans/{user_id}", tag = "rooms",
-    responses((status = 204, description = "Unbanned"), (status = 404, body = ErrorBody)))]
+    params(("id" = RoomId, Path, description = "The room's id"),
+           ("user_id" = UserId, Path, description = "The banned user's id")),
+    responses((status = 204, description = "Unbanned"),
+              (status = 403, description = "Not the owner or an admin", body = ErrorBody)))]
 async fn unban(
     State(app): State<AppState>,
     auth: Auth,
@@ -339,7 +369,7 @@ async fn unban(
 
 #[utoipa::path(post, path = "/api/v1/dms", tag = "rooms", request_body = DirectRequest,
     responses((status = 200, description = "The direct room of the two users, created once", body = RoomResponse),
-              (status = 404, body = ErrorBody)))]
+              (status = 404, description = "No such user", body = ErrorBody)))]
 async fn open_direct(
     State(app): State<AppState>,
     auth: Auth,

@@ -6,7 +6,7 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiError, ApiPath, ApiQuery, Auth, ErrorBody};
+use super::{ApiError, ApiPath, ApiQuery, Auth};
 use crate::app::AppState;
 use chrono::{DateTime, Utc};
 
@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserSearch {
     /// Text the username or display name contains (case-insensitive).
     #[serde(default)]
@@ -52,7 +53,8 @@ async fn search(
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
-    responses((status = 200, body = UserResponse), (status = 404, body = ErrorBody)))]
+    params(("id" = UserId, Path, description = "The user's id")),
+    responses((status = 200, body = UserResponse)))]
 async fn user(
     State(app): State<AppState>,
     _auth: Auth,

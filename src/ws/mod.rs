@@ -25,8 +25,10 @@ const WRITE_BUFFER: usize = 16 * 1024;
 /// Opens the real-time connection (see `docs/protocol.md`).
 #[utoipa::path(get, path = "/api/v1/ws", tag = "realtime",
     responses((status = 101, description = "Switching to the WebSocket protocol"),
+              (status = 400, description = "Not a WebSocket upgrade request", body = crate::http::ErrorBody),
               (status = 401, description = "Not signed in", body = crate::http::ErrorBody),
-              (status = 403, description = "Cookie auth from a disallowed Origin", body = crate::http::ErrorBody)))]
+              (status = 403, description = "Cookie auth from a disallowed Origin", body = crate::http::ErrorBody),
+              (status = 426, description = "The connection cannot be upgraded", body = crate::http::ErrorBody)))]
 pub async fn upgrade(
     State(app): State<AppState>,
     auth: Auth,

@@ -13,6 +13,7 @@ mod limits;
 mod living;
 mod messaging;
 mod names;
+mod openapi;
 mod profiles;
 mod proxy;
 mod robustness;
