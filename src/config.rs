@@ -406,8 +406,8 @@ impl Config {
             "login_max_failures must be at least 1"
         );
         anyhow::ensure!(
-            self.http_header_timeout_secs > 0,
-            "http_header_timeout_secs must be at least 1"
+            (1..=3600).contains(&self.http_header_timeout_secs),
+            "http_header_timeout_secs must be 1-3600"
         );
         anyhow::ensure!(
             matches!(self.log_format.as_str(), "text" | "json"),

@@ -3,7 +3,7 @@
 //! request's headers (which also ends idle keep-alive connections), TCP_NODELAY, and a
 //! rate-limited warning when `accept` fails (the descriptor limit reached, above all).
 //! Connections speak HTTP/1.1 with upgrades (WebSockets); on shutdown each finishes the
-//! request in hand and closes.
+//! request in hand and closes; whatever is still open when the drain time is up is cut.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,13 +18,12 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_util::task::TaskTracker;
 use tower::Service as _;
 
 /// How one listener treats its connections.
 #[derive(Clone)]
 pub struct Limits {
-    /// Open connections per client address; 0 = unlimited.
+    /// Open connections per client address (IPv6 by its /64); 0 = unlimited.
     pub per_address: u32,
     /// Addresses the per-address cap does not apply to (trusted reverse proxies).
     pub exempt: Vec<IpAddr>,
@@ -47,9 +46,11 @@ pub async fn serve(
     let tls = tls.map(tokio_rustls::TlsAcceptor::from);
     let mut make = router.into_make_service_with_connect_info::<SocketAddr>();
     let open = Arc::new(OpenConnections::default());
-    let connections = TaskTracker::new();
+    // A JoinSet, not a tracker: connections still open when the drain ends are aborted, so
+    // none keeps the application state (and the committer) alive past shutdown.
+    let mut connections = tokio::task::JoinSet::new();
     let (stop, stopping) = tokio::sync::watch::channel(false);
-    let mut failures = Throttled::default();
+    let (mut failures, mut refusals) = (Throttled::default(), Throttled::default());
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -74,13 +75,14 @@ pub async fn serve(
         };
         let Some(slot) = open.take(peer.ip(), &limits) else {
             metrics::counter!(crate::metrics::CONNECTIONS_REFUSED).increment(1);
-            failures.warn(|suppressed| {
+            refusals.warn(|suppressed| {
                 tracing::warn!(address = %peer.ip(), limit = limits.per_address, suppressed,
                     "refusing a connection: this address has max_connections_per_address open")
             });
             drop(tcp);
             continue;
         };
+        while connections.try_join_next().is_some() {}
         let _ = tcp.set_nodelay(true);
         let service = match make.call(peer).await {
             Ok(service) => service,
@@ -106,8 +108,14 @@ pub async fn serve(
     }
     drop(listener);
     let _ = stop.send(true);
-    connections.close();
-    let _ = tokio::time::timeout(limits.drain, connections.wait()).await;
+    let drained = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(limits.drain, drained).await.is_err() {
+        tracing::warn!(
+            open = connections.len(),
+            "closing connections that did not finish in time"
+        );
+        connections.shutdown().await;
+    }
 }
 
 /// What each connection serves: the router, with the peer's address for `ConnectInfo`.
@@ -145,8 +153,11 @@ struct OpenConnections {
 
 impl OpenConnections {
     /// A slot for one more connection from `ip`, unless it has `per_address` open already.
-    fn take(self: &Arc<Self>, ip: IpAddr, limits: &Limits) -> Option<Slot> {
-        if limits.per_address == 0 || limits.exempt.contains(&ip) {
+    fn take(self: &Arc<Self>, peer: IpAddr, limits: &Limits) -> Option<Slot> {
+        // IPv4 peers of a `[::]` listener arrive as `::ffff:a.b.c.d`.
+        let peer = peer.to_canonical();
+        let ip = crate::chat::client_address(peer);
+        if limits.per_address == 0 || limits.exempt.iter().any(|e| e.to_canonical() == peer) {
             return Some(Slot { open: None, ip });
         }
         let mut by_address = self.by_address.lock().expect("connections lock");

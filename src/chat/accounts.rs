@@ -66,6 +66,9 @@ impl Chat {
         // A request the rules refuse anyway does not use up the address's allowance.
         Username::parse(username)?;
         Password::parse(password, "password")?;
+        if let Some(name) = display_name {
+            DisplayName::parse(name)?;
+        }
         if let Some(limiter) = &self.register_limiter {
             let address = guard::address(ip);
             if limiter.len() > guard::MAX_KEYS {

@@ -19,8 +19,25 @@ pub const SIZES: [u32; 2] = [256, 64];
 /// alpha fits; a decompression bomb (an 8192 x 8192 16-bit RGBA PNG is 512 MiB decoded from
 /// 510 KiB on the wire) is refused at its header.
 pub const MAX_DECODED_BYTES: u64 = 48 * 1024 * 1024;
-/// What the decoder may allocate in all (the pixels plus its own buffers).
+/// What the PNG and GIF decoders may allocate in all (the pixels plus their own buffers);
+/// the image crate enforces it for those two formats only.
 const DECODE_BUDGET: u64 = MAX_DECODED_BYTES + 16 * 1024 * 1024;
+/// The most one decode may allocate by [`decode_estimate`]: a 12-megapixel JPEG or WebP fits.
+pub const MAX_DECODE_ESTIMATE: u64 = 160 * 1024 * 1024;
+
+/// What decoding may allocate at worst, from the header alone. PNG and GIF decode into the
+/// output under [`DECODE_BUDGET`]. The JPEG and WebP decoders take no allocation limit, so
+/// their extra buffers are counted here: a progressive JPEG keeps 16-bit coefficients for up
+/// to 4 components (CMYK) beside its output; an animated WebP keeps a canvas and a frame
+/// beside its output, 4 bytes a pixel each.
+fn decode_estimate(format: ImageFormat, width: u32, height: u32, output: u64) -> u64 {
+    let pixels = u64::from(width) * u64::from(height);
+    match format {
+        ImageFormat::Jpeg => output.max(pixels * 4) + pixels * 4 * 2,
+        ImageFormat::WebP => pixels * 4 * 3,
+        _ => output,
+    }
+}
 /// Larger squares are first shrunk to this by area averaging (fast, no large intermediate
 /// buffer), then filtered to each size.
 const FIRST_PASS: u32 = 1024;
@@ -55,7 +72,9 @@ pub fn thumbnails(bytes: &[u8]) -> Result<Thumbnails> {
     reader.limits(limits);
     let unreadable = |_| Error::Unsupported("the image could not be read");
     let decoder = reader.into_decoder().map_err(unreadable)?;
-    if decoder.total_bytes() > MAX_DECODED_BYTES {
+    let (width, height) = decoder.dimensions();
+    let estimate = decode_estimate(format, width, height, decoder.total_bytes());
+    if decoder.total_bytes() > MAX_DECODED_BYTES || estimate > MAX_DECODE_ESTIMATE {
         return Err(Error::TooLarge(
             "an avatar may be at most 48 MiB once decoded (about 12 megapixels)",
         ));
@@ -151,6 +170,17 @@ mod tests {
         let bomb = bomb(2600);
         assert!(bomb.len() < 256 * 1024, "{}", bomb.len());
         assert!(matches!(thumbnails(&bomb), Err(Error::TooLarge(_))));
+    }
+
+    #[test]
+    fn jpeg_and_webp_count_their_decoders_buffers() {
+        // 12 megapixels: accepted as a JPEG or WebP photo...
+        let photo = decode_estimate(ImageFormat::Jpeg, 4000, 3000, 36_000_000);
+        assert!(photo <= MAX_DECODE_ESTIMATE, "{photo}");
+        assert!(decode_estimate(ImageFormat::WebP, 4000, 3000, 36_000_000) <= MAX_DECODE_ESTIMATE);
+        // ...but 16 megapixels of progressive CMYK would need ~190 MB beside its 48 MB output.
+        let cmyk = decode_estimate(ImageFormat::Jpeg, 4000, 4000, 48_000_000);
+        assert!(cmyk > MAX_DECODE_ESTIMATE, "{cmyk}");
     }
 
     #[test]

@@ -100,16 +100,22 @@ impl FailureGuard {
     }
 
     /// The map is full: drop expired windows, and if that frees less than a tenth, the
-    /// oldest tenth of the rest. Amortised: one sweep per `max_keys / 10` new keys at worst.
+    /// tenth with the fewest attempts (the oldest first among equals). Counters that are
+    /// throttling someone are the last to go, so a flood of new keys does not wipe a
+    /// guesser's own count. Amortised: one sweep per `max_keys / 10` new keys at worst.
     fn make_room(&self, counts: &mut HashMap<Key, (u32, Instant)>) {
         counts.retain(|_, (_, since)| since.elapsed() < self.window);
         let target = self.max_keys - self.max_keys / 10;
         if counts.len() > target {
-            let mut starts: Vec<Instant> = counts.values().map(|(_, since)| *since).collect();
             let cut = counts.len() - target;
-            let (_, oldest_kept, _) = starts.select_nth_unstable(cut);
-            let oldest_kept = *oldest_kept;
-            counts.retain(|_, (_, since)| *since >= oldest_kept);
+            let mut weakest: Vec<(u32, Instant, Key)> = counts
+                .iter()
+                .map(|(key, (n, since))| (*n, *since, key.clone()))
+                .collect();
+            weakest.select_nth_unstable_by_key(cut - 1, |(n, since, _)| (*n, *since));
+            for (_, _, key) in &weakest[..cut] {
+                counts.remove(key);
+            }
         }
     }
 
@@ -176,9 +182,22 @@ mod tests {
             let _ = guard.attempt(&Key::Address(IpAddr::from(i.to_be_bytes())), 5);
             assert!(guard.len() <= 1_000);
         }
-        // The newest keys are kept: a guesser's own counter is not the one evicted.
+        // The newest keys are kept.
         assert!(guard.attempt(&account("fresh"), 1).is_ok());
         assert!(guard.attempt(&account("fresh"), 1).is_err());
+    }
+
+    #[test]
+    fn a_flood_of_new_keys_does_not_wipe_a_guessers_count() {
+        let guard = FailureGuard::with_capacity(Duration::from_secs(60), 1_000);
+        let guesser = Key::Address("10.6.6.6".parse().unwrap());
+        for _ in 0..5 {
+            guard.attempt(&guesser, 5).unwrap();
+        }
+        for i in 0..20_000u32 {
+            let _ = guard.attempt(&Key::Account(format!("u{i}")), 5);
+        }
+        assert!(guard.attempt(&guesser, 5).is_err());
     }
 
     #[test]

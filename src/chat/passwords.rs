@@ -8,20 +8,42 @@
 //! many, allocated on first use and reused for the life of the process: resident memory after
 //! any burst is idle + cores x 19 MiB, and the same at its peak.
 
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use anyhow::Context as _;
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use tokio::sync::Semaphore;
 
 /// Argon2id computations allowed at once: one per core. A burst of sign-ins or registrations
 /// then queues instead of taking every core from message delivery.
-static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
-    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
-});
+/// The permit moves into the blocking job and ends with it, not with the request: a client
+/// that hangs up cannot start another computation while its own still runs.
+static HASHING: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(cores())));
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
 
 /// Block buffers of finished computations, at most one per [`HASHING`] permit.
 static POOL: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+/// Runs `job` on the blocking pool once a [`HASHING`] permit is free, holding it until the
+/// job ends.
+async fn hashing<R: Send + 'static>(job: impl FnOnce() -> R + Send + 'static) -> anyhow::Result<R> {
+    let turn = HASHING
+        .clone()
+        .acquire_owned()
+        .await
+        .context("password hashing queue")?;
+    tokio::task::spawn_blocking(move || {
+        let result = job();
+        drop(turn);
+        result
+    })
+    .await
+    .context("password hashing task")
+}
 
 /// The parameters of new hashes (OWASP's recommendation for Argon2id).
 fn params() -> Params {
@@ -38,17 +60,17 @@ fn with_blocks<R>(blocks: usize, compute: impl FnOnce(&mut [Block]) -> R) -> R {
         _ => vec![Block::default(); blocks],
     };
     let result = compute(&mut memory[..blocks]);
-    POOL.lock().expect("argon2 pool").push(memory);
+    let mut pool = POOL.lock().expect("argon2 pool");
+    if pool.len() < cores() {
+        pool.push(memory);
+    }
     result
 }
 
 /// Hashes a password (slow on purpose; runs on the blocking pool, one per core at a time).
 pub async fn hash_password(password: &str) -> anyhow::Result<String> {
     let password = password.to_owned();
-    let _turn = HASHING.acquire().await.context("password hashing queue")?;
-    tokio::task::spawn_blocking(move || hash_now(&password))
-        .await
-        .context("password hashing task")?
+    hashing(move || hash_now(&password)).await?
 }
 
 fn hash_now(password: &str) -> anyhow::Result<String> {
@@ -79,10 +101,7 @@ fn hash_now(password: &str) -> anyhow::Result<String> {
 /// Checks a password against a stored hash (on the blocking pool, one per core at a time).
 pub async fn verify_password(password: &str, hash: &str) -> anyhow::Result<bool> {
     let (password, hash) = (password.to_owned(), hash.to_owned());
-    let _turn = HASHING.acquire().await.context("password hashing queue")?;
-    tokio::task::spawn_blocking(move || verify_now(&password, &hash))
-        .await
-        .context("password verification task")?
+    hashing(move || verify_now(&password, &hash)).await?
 }
 
 fn verify_now(password: &str, hash: &str) -> anyhow::Result<bool> {

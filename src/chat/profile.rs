@@ -2,11 +2,12 @@
 //! choice, notification levels, read receipts, and the background task that expires typing
 //! indicators and notices idle users.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use tokio::sync::Semaphore;
 use utoipa::ToSchema;
 
 use super::{Chat, Error, Result, avatar};
@@ -31,14 +32,12 @@ pub struct ProfilePatch {
     pub send_receipts: Option<bool>,
 }
 
-/// Avatar decodes running at once: one per core (each may use up to
-/// `avatar::MAX_DECODED_BYTES` and a core for a second).
-static DECODING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
-    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
-});
+/// Avatar decodes running at once: one (each may allocate up to
+/// `avatar::MAX_DECODE_ESTIMATE` for about a second; uploads are rare).
+static DECODING: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(1)));
 
 /// Avatar uploads decoding or waiting to, at most.
-static AVATAR_QUEUE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(8);
+static AVATAR_QUEUE: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(8)));
 
 impl Chat {
     /// Changes the caller's profile and settings; rooms they are in hear of it.
@@ -76,21 +75,28 @@ impl Chat {
         Ok(updated)
     }
 
-    /// Replaces the caller's avatar with an uploaded image. At most one image per core is
-    /// decoded at a time ([`DECODING`]) and at most [`AVATAR_QUEUE`] uploads wait or decode at
-    /// once; past that the upload is refused with `RateLimited` (retry in a second), so a
-    /// burst of uploads bounds memory instead of decoding everything at once.
+    /// Replaces the caller's avatar with an uploaded image. One image is decoded at a time
+    /// ([`DECODING`]) and at most [`AVATAR_QUEUE`] uploads wait or decode at once; past that
+    /// the upload is refused with `RateLimited` (retry in a second), so a burst of uploads
+    /// bounds memory instead of decoding everything at once. Both permits move into the
+    /// decoding job: a client that hangs up does not free them while its image decodes.
     pub async fn upload_avatar(&self, user: &UserId, bytes: bytes::Bytes) -> Result<User> {
-        let _queued = AVATAR_QUEUE
-            .try_acquire()
+        let queued = AVATAR_QUEUE
+            .clone()
+            .try_acquire_owned()
             .map_err(|_| Error::RateLimited(Duration::from_secs(1)))?;
-        let _turn = DECODING
-            .acquire()
+        let turn = DECODING
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|e| anyhow::anyhow!("avatar queue: {e}"))?;
-        let thumbs = tokio::task::spawn_blocking(move || avatar::thumbnails(&bytes))
-            .await
-            .map_err(|e| anyhow::anyhow!("avatar task: {e}"))??;
+        let thumbs = tokio::task::spawn_blocking(move || {
+            let thumbs = avatar::thumbnails(&bytes);
+            drop((turn, queued));
+            thumbs
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("avatar task: {e}"))??;
         let updated = self
             .store
             .set_avatar(user, Some((&thumbs.hash, &thumbs.sizes)))

@@ -42,7 +42,9 @@ pub(crate) fn hidden_char(name: &str) -> Option<char> {
 
 /// Shows nothing by itself, or changes how the text around it is ordered or joined.
 fn is_hidden(c: char) -> bool {
-    CodePointSetData::new::<BidiControl>().contains(c)
+    // U+2800 BRAILLE PATTERN BLANK is a visible-width blank in no category above.
+    c == '\u{2800}'
+        || CodePointSetData::new::<BidiControl>().contains(c)
         || CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
         || matches!(
             CodePointMapData::<GeneralCategory>::new().get(c),
@@ -97,8 +99,7 @@ fn between_joining_letters(before: &[char], after: &[char]) -> bool {
 /// keys alone): the UTS #39 confusable skeleton of the name as written, so "GeneraI" (capital
 /// i) meets "General", and of the name lower-cased, so "GENERA1" meets "general". Both start
 /// from the NFKC form; the lower-cased one is lower-cased again after the skeleton (prototypes
-/// may be capitals: `0` becomes `O`, which must meet `o`); white space is trimmed and each run
-/// of it made one space. So "General", "GENERAL", "Genera1", "GeneraI", "Gеneral" (Cyrillic е),
+/// may be capitals: `0` becomes `O`, which must meet `o`); white space is removed. So "General", "GENERAL", "Genera1", "GeneraI", "Gеneral" (Cyrillic е),
 /// "Gen\u{200B}eral" and "Ｇｅｎｅｒａｌ" are one name, while "MAIL" and "mall" stay two (one
 /// key alone, the case-folded skeleton of both, would make every `i` an `l`).
 ///
@@ -106,7 +107,9 @@ fn between_joining_letters(before: &[char], after: &[char]) -> bool {
 /// a new version may map a few characters differently, which only matters for names made of
 /// those characters.
 pub fn name_skeletons(name: &str) -> Vec<String> {
-    let spaced = |s: String| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Spacing does not tell names apart: a hair space (which NFKC makes a plain one) is
+    // nearly invisible, so "Gen eral" is "General".
+    let spaced = |s: String| s.split_whitespace().collect::<String>();
     let normal: String = name.nfkc().collect();
     let as_written = spaced(unicode_security::skeleton(&normal).collect());
     let folded = unicode_security::skeleton(&normal.to_lowercase())
@@ -137,6 +140,7 @@ mod tests {
             ("soft\u{00AD}hyphen", '\u{00AD}'),
             ("mongolian\u{180E}", '\u{180E}'),
             ("\u{3164}", '\u{3164}'),
+            ("General\u{2800}", '\u{2800}'),
             ("\u{115F}\u{1160}", '\u{115F}'),
             ("half\u{FFA0}width", '\u{FFA0}'),
             ("cgj\u{034F}", '\u{034F}'),
@@ -199,6 +203,7 @@ mod tests {
             "Gen\u{200B}eral",
             "Ｇｅｎｅｒａｌ",
             "  General  ",
+            "Gen\u{200A}eral",
         ] {
             assert!(alike("General", alike_general), "{alike_general:?}");
         }

@@ -116,12 +116,14 @@ pub fn peer(parts: &Parts) -> IpAddr {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+        .map(|c| c.0.ip().to_canonical());
     peer.unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
 fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
-    if !trusted.contains(&peer) {
+    // IPv4 peers of a `[::]` listener arrive as `::ffff:a.b.c.d`.
+    let peer = peer.to_canonical();
+    if !trusted.iter().any(|t| t.to_canonical() == peer) {
         return peer;
     }
     let forwarded = headers
@@ -146,7 +148,12 @@ impl FromRequestParts<AppState> for Https {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        let proxied = app.config.trusted_proxies.contains(&peer(parts));
+        let peer = peer(parts);
+        let proxied = app
+            .config
+            .trusted_proxies
+            .iter()
+            .any(|t| t.to_canonical() == peer);
         let forwarded = parts
             .headers
             .get("x-forwarded-proto")

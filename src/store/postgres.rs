@@ -22,9 +22,10 @@ const STRPOS: &str = "strpos";
 const BEGIN: &str = "begin";
 /// Appends lock their rooms in id order first (`select … for update`), so nodes never deadlock.
 const LOCK_ROOMS: bool = true;
-/// Appends share-lock the senders' memberships, so a ban or leave (which deletes the row)
-/// waits for the append that read it.
-const LOCK_MEMBERS: &str = " for share of m";
+/// Appends key-share-lock the senders' memberships, so a ban, leave or room delete (which
+/// deletes the row) waits for the append that read it, while updates of the row (read markers,
+/// roles, notification levels) do not.
+const LOCK_MEMBERS: &str = " for key share of m";
 
 pub struct PgStore {
     /// One pool serves reads and writes (PostgreSQL has no single-writer rule).

@@ -342,6 +342,30 @@ impl $Store {
         Ok(members)
     }
 
+    /// Which of `rooms` exist.
+    async fn existing_rooms(
+        tx: &mut Transaction<'_, $Db>,
+        rooms: &[&RoomId],
+    ) -> StoreResult<std::collections::HashSet<String>> {
+        let mut existing = std::collections::HashSet::new();
+        for chunk in chunks(rooms) {
+            let sql = format!(
+                "select id from rooms where id in ({})",
+                placeholders(chunk.len(), &["?"]).replace(['(', ')'], "")
+            );
+            let mut query = sqlx::query(&sql);
+            for room in chunk {
+                query = query.bind(room.as_str());
+            }
+            let rows = query
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(fail("finding rooms"))?;
+            existing.extend(rows.into_iter().map(|r| r.get::<String, _>("id")));
+        }
+        Ok(existing)
+    }
+
     /// Locks the rooms (in id order, as given) for the rest of the transaction, so two
     /// nodes committing batches at once can never deadlock on each other's rooms.
     async fn lock_rooms(tx: &mut Transaction<'_, $Db>, rooms: &[&RoomId]) -> StoreResult<()> {
@@ -1069,18 +1093,34 @@ impl Store for $Store {
         pairs.sort_unstable();
         pairs.dedup();
         let members = Self::members(&mut tx, &pairs).await?;
+        let mut refused = Vec::new();
         for new in fresh.values_mut() {
             new.retain(|&i| {
                 let m = &batch[i];
                 let key = (m.room_id.to_string(), m.sender.id.to_string());
                 let member = members.contains(&key);
                 if !member {
-                    results[i] = Some(Err(StoreError::NotMember));
+                    refused.push(i);
                 }
                 member
             });
         }
         fresh.retain(|_, new| !new.is_empty());
+        if !refused.is_empty() {
+            // Rare (a ban, leave or delete racing a send): tell a missing room from a
+            // membership that ended.
+            let mut gone: Vec<&RoomId> = refused.iter().map(|&i| &batch[i].room_id).collect();
+            gone.sort_unstable();
+            gone.dedup();
+            let existing = Self::existing_rooms(&mut tx, &gone).await?;
+            for i in refused {
+                results[i] = Some(Err(if existing.contains(batch[i].room_id.as_str()) {
+                    StoreError::NotMember
+                } else {
+                    StoreError::NotFound
+                }));
+            }
+        }
         let counts: Vec<(&RoomId, i64)> =
             fresh.iter().map(|(room, new)| (*room, new.len() as i64)).collect();
         let rooms = Self::advance_rooms(&mut tx, &counts).await?;
@@ -1129,6 +1169,7 @@ impl Store for $Store {
                     duplicate: true,
                     ..a.clone()
                 }),
+                Some(Err(StoreError::NotMember)) => Err(StoreError::NotMember),
                 _ => Err(StoreError::NotFound),
             });
         }

@@ -174,7 +174,6 @@ impl Reader {
     }
 }
 
-/// Explains why a frame did not parse: malformed JSON, an unknown `type`, or bad fields.
 /// The close code for a frame the client got wrong, or `None` when the connection itself
 /// failed (then nobody is left to tell, and the socket just ends).
 fn read_error_code(e: &axum::Error) -> Option<u16> {
@@ -191,6 +190,7 @@ fn read_error_code(e: &axum::Error) -> Option<u16> {
     }
 }
 
+/// Explains why a frame did not parse: malformed JSON, an unknown `type`, or bad fields.
 fn parse_error(text: &str, e: &serde_json::Error) -> String {
     let value: Option<serde_json::Value> = serde_json::from_str(text).ok();
     let client_id = value

@@ -206,9 +206,13 @@ async fn memory_returns_after_a_registration_burst() {
         "100 registrations, 10 at a time: RSS {idle:.1} MiB idle, {peak:.1} MiB peak, \
          {after:.1} MiB after"
     );
+    // The Argon2 pool keeps one 19 MiB buffer per core (`idle` holds one already), and
+    // nothing else stays.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as f64;
+    let allowed = (cores - 1.0) * 19.0 + 16.0;
     assert!(
-        after - idle < 32.0,
-        "RSS stayed at {after:.1} MiB after the burst (idle {idle:.1} MiB)"
+        after - idle < allowed,
+        "RSS stayed at {after:.1} MiB after the burst (idle {idle:.1} MiB, {allowed} MiB allowed)"
     );
 }
 
@@ -355,8 +359,9 @@ async fn room_keys_are_not_guessed_by_rotating_accounts_or_addresses() {
         }
     }
     assert_eq!(refused, 24 - 8, "only 8 guesses at the room were checked");
-    // One address guessing at many rooms is throttled too.
-    for i in 0..3 {
+    // One address guessing at many rooms is throttled too (one guess per room, so only the
+    // address's limit applies).
+    for i in 0..9 {
         app.create_room(&owner, &format!("safe{i}"), Some("a secret key"))
             .await;
     }
@@ -364,7 +369,7 @@ async fn room_keys_are_not_guessed_by_rotating_accounts_or_addresses() {
     let token = body["token"].as_str().unwrap().to_owned();
     let mut statuses = Vec::new();
     for i in 0..9 {
-        let body = json!({"name": format!("safe{}", i % 3), "key": "a guess"});
+        let body = json!({"name": format!("safe{i}"), "key": "a guess"});
         statuses.push(
             call_from(&app, "10.2.0.1", "/rooms/join", Some(&token), body)
                 .await
@@ -426,7 +431,13 @@ async fn half_sent_requests_and_idle_connections_are_closed() {
 #[tokio::test]
 async fn connections_per_address_are_capped() {
     let app = spawn_app_with(|c| c.max_connections_per_address = 3).await;
-    let ana = app.register("ana").await;
+    // Registered over a connection that closes right after (no idle keep-alive holds a slot).
+    let (_, body, _) = register_from(&app, "127.0.0.1", "ana").await;
+    let ana = crate::helpers::User {
+        id: body["user"]["id"].as_str().unwrap().into(),
+        token: body["token"].as_str().unwrap().into(),
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
     // Two sockets and one half-sent request hold the three slots of 127.0.0.1.
     let (ws1, _) = app.ws(&ana).await;
     let (_ws2, _) = app.ws(&ana).await;
