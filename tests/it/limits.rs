@@ -19,13 +19,28 @@ struct Server {
     child: Child,
     url: String,
     http: reqwest::Client,
+    /// What it has logged so far.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     _dir: tempfile::TempDir,
 }
 
 impl Server {
     fn start(env: &[(&str, &str)]) -> Self {
+        Self::start_limited(env, None)
+    }
+
+    /// Starts the server with at most `open_files` descriptors (`ulimit -n`), if given.
+    fn start_limited(env: &[(&str, &str)], open_files: Option<u32>) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_natter"));
+        let bin = env!("CARGO_BIN_EXE_natter");
+        let mut cmd = match open_files {
+            None => Command::new(bin),
+            Some(n) => {
+                let mut sh = Command::new("sh");
+                sh.args(["-c", &format!("ulimit -n {n} && exec \"$0\" serve"), bin]);
+                sh
+            }
+        };
         cmd.current_dir(dir.path())
             .env("NATTER_DATA_DIR", dir.path().join("data"))
             .env("NATTER_BIND", "127.0.0.1:0")
@@ -45,11 +60,18 @@ impl Server {
             }
         };
         // Keep reading the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let log: std::sync::Arc<std::sync::Mutex<Vec<String>>> = std::sync::Arc::default();
+        let kept = std::sync::Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
         Self {
             child,
             url,
             http: reqwest::Client::new(),
+            log,
             _dir: dir,
         }
     }
@@ -462,6 +484,49 @@ async fn connections_per_address_are_capped() {
     let fresh = reqwest::Client::new();
     let res = fresh
         .get(format!("http://{}/healthz", app.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn running_out_of_descriptors_is_logged_once_and_survived() {
+    let server = Server::start_limited(&[], Some(64));
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    // Half-sent requests until the server cannot accept more (its limit is 64 files).
+    let mut held = Vec::new();
+    for _ in 0..120 {
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let _ = tcp.write_all(b"GET / HTTP/1.1\r\n").await;
+        held.push(tcp);
+    }
+    let warned = |log: &[String]| {
+        log.iter()
+            .filter(|l| l.contains("cannot accept connections"))
+            .count()
+    };
+    let started = std::time::Instant::now();
+    while warned(&server.log.lock().unwrap()) == 0 && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let log = server.log.lock().unwrap().clone();
+    assert_eq!(
+        warned(&log),
+        1,
+        "one warning, not one per attempt: {log:#?}"
+    );
+    assert!(
+        log.iter().any(|l| l.contains("Too many open files")),
+        "{log:#?}"
+    );
+    // Once the held connections go, the server serves again.
+    drop(held);
+    let res = server
+        .http
+        .get(format!("{}/healthz", server.url))
+        .timeout(Duration::from_secs(10))
         .send()
         .await
         .unwrap();
