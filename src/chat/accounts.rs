@@ -18,8 +18,9 @@ use crate::domain::{DisplayName, Password, Session, SessionId, User, UserId, Use
 use crate::protocol::close;
 use crate::store::{NewUser, StoreError};
 
-/// The longest an attempt on an account under attack is held back.
-const MAX_SLOWDOWN: Duration = Duration::from_secs(10);
+/// The longest an attempt on an account under attack waits for its turn; turns are a second
+/// apart, so such an account sees at most one guess a second.
+pub(super) const MAX_SLOWDOWN: Duration = Duration::from_secs(10);
 
 /// How often a session's `last_seen` is written at most.
 const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
@@ -117,9 +118,12 @@ impl Chat {
     /// back): per client address first (`login_max_failures` x 4 per window), then per
     /// account from that address (`login_max_failures`); past either, `RateLimited`. The
     /// account as a whole is never locked, so a stranger's guesses cannot keep its owner out:
-    /// past `login_max_failures` x 2 failures from all addresses together, each further
-    /// attempt on it is slowed down instead (a second more per failure, at most
-    /// [`MAX_SLOWDOWN`]). A username the rules would refuse is never counted as an account.
+    /// past `login_max_failures` x 2 failures from all addresses together, further attempts
+    /// on it are paced instead: one a second, each waiting for its turn, and `RateLimited`
+    /// when the turn is more than [`MAX_SLOWDOWN`] away. Addresses that signed in to the
+    /// account before (in the last 30 days, on this node) skip the pacing, so its owner gets
+    /// in at once from their own address. A username the rules would refuse is never counted
+    /// as an account.
     #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
@@ -143,10 +147,16 @@ impl Chat {
         }
         let account = Key::Account(name.key());
         let earlier = self.login_guard.tally(&account);
-        let slow_from = limit.saturating_mul(2);
-        if earlier >= slow_from {
-            let extra = u64::from(earlier - slow_from + 1);
-            tokio::time::sleep(Duration::from_secs(extra).min(MAX_SLOWDOWN)).await;
+        if earlier >= limit.saturating_mul(2) && !self.known_devices.seen(&pair) {
+            match self.login_pacer.turn(&account) {
+                Ok(wait) => tokio::time::sleep(wait).await,
+                Err(retry) => {
+                    for key in [&address, &pair, &account] {
+                        self.login_guard.succeeded(key);
+                    }
+                    return Err(Error::RateLimited(retry));
+                }
+            }
         }
         let found = match self.store.user_credentials(&name.key()).await {
             Ok(found) => Some(found),
@@ -161,6 +171,7 @@ impl Chat {
                 for key in [&address, &pair, &account] {
                     self.login_guard.succeeded(key);
                 }
+                self.known_devices.tally(&pair);
                 self.start_session(user, user_agent).await
             }
             _ => Err(Error::Unauthorized("wrong username or password")),

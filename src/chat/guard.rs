@@ -119,6 +119,14 @@ impl FailureGuard {
         }
     }
 
+    /// Whether `key` was counted within the window (for remembering, not throttling).
+    pub fn seen(&self, key: &Key) -> bool {
+        let counts = self.counts.lock().expect("guard lock");
+        counts
+            .get(key)
+            .is_some_and(|(n, since)| *n > 0 && since.elapsed() < self.window)
+    }
+
     /// The attempt succeeded: it does not count as a failure.
     pub fn succeeded(&self, key: &Key) {
         let mut counts = self.counts.lock().expect("guard lock");
@@ -131,6 +139,48 @@ impl FailureGuard {
     #[cfg(test)]
     fn len(&self) -> usize {
         self.counts.lock().expect("guard lock").len()
+    }
+}
+
+/// Hands out turns one `spacing` apart per key, so attempts at one key (an account under
+/// attack) are paced however many are made at once. A turn further off than `max_wait` is
+/// not given: the caller is told to come back then.
+pub struct Pacer {
+    spacing: Duration,
+    max_wait: Duration,
+    // std Mutex: held for one map update, never across an await.
+    next: Mutex<HashMap<Key, Instant>>,
+}
+
+impl Pacer {
+    pub fn new(spacing: Duration, max_wait: Duration) -> Self {
+        Self {
+            spacing,
+            max_wait,
+            next: Mutex::default(),
+        }
+    }
+
+    /// How long to wait for this attempt's turn (reserved), or `Err(retry_after)` when the
+    /// queue for `key` is longer than `max_wait` (nothing reserved).
+    pub fn turn(&self, key: &Key) -> Result<Duration, Duration> {
+        let now = Instant::now();
+        let mut next = self.next.lock().expect("pacer lock");
+        if !next.contains_key(key) && next.len() >= MAX_KEYS {
+            next.retain(|_, at| *at > now);
+            if next.len() >= MAX_KEYS {
+                // Tens of thousands of accounts paced at once: the per-address limits still
+                // hold, and memory stays bounded.
+                return Ok(Duration::ZERO);
+            }
+        }
+        let at = next.get(key).copied().filter(|at| *at > now).unwrap_or(now);
+        let wait = at - now;
+        if wait > self.max_wait {
+            return Err(wait);
+        }
+        next.insert(key.clone(), at + self.spacing);
+        Ok(wait)
     }
 }
 
@@ -198,6 +248,21 @@ mod tests {
             let _ = guard.attempt(&Key::Account(format!("u{i}")), 5);
         }
         assert!(guard.attempt(&guesser, 5).is_err());
+    }
+
+    #[test]
+    fn turns_are_spaced_and_the_queue_is_bounded() {
+        let pacer = Pacer::new(Duration::from_secs(1), Duration::from_secs(3));
+        let waits: Vec<_> = (0..6).map(|_| pacer.turn(&account("a"))).collect();
+        let secs: Vec<Result<u64, u64>> = waits
+            .iter()
+            .map(|w| {
+                w.map(|d| d.as_secs_f64().round() as u64)
+                    .map_err(|d| d.as_secs_f64().round() as u64)
+            })
+            .collect();
+        assert_eq!(secs, [Ok(0), Ok(1), Ok(2), Ok(3), Err(4), Err(4)]);
+        assert_eq!(pacer.turn(&account("b")), Ok(Duration::ZERO));
     }
 
     #[test]

@@ -116,6 +116,11 @@ pub struct Chat {
     /// Registrations per client address (`None`: unlimited).
     register_limiter: Option<DefaultKeyedRateLimiter<std::net::IpAddr>>,
     login_guard: guard::FailureGuard,
+    /// Accounts from addresses that signed in to them (for 30 days, on this node): the
+    /// owner's own address skips the pacing of an account under attack.
+    known_devices: guard::FailureGuard,
+    /// Turns for sign-in attempts at an account past its failure threshold.
+    login_pacer: guard::Pacer,
     key_guard: guard::FailureGuard,
 }
 
@@ -142,6 +147,8 @@ impl Chat {
             register_limiter: std::num::NonZeroU32::new(config.register_per_address_per_hour)
                 .map(|n| RateLimiter::keyed(Quota::per_hour(n))),
             login_guard: guard::FailureGuard::new(window),
+            known_devices: guard::FailureGuard::new(Duration::from_secs(30 * 24 * 3600)),
+            login_pacer: guard::Pacer::new(Duration::from_secs(1), accounts::MAX_SLOWDOWN),
             key_guard: guard::FailureGuard::new(window),
             config,
         };

@@ -2,7 +2,8 @@
 //! choice, notification levels, read receipts, and the background task that expires typing
 //! indicators and notices idle users.
 
-use std::sync::{Arc, LazyLock};
+use std::collections::HashSet;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -38,6 +39,26 @@ static DECODING: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore:
 
 /// Avatar uploads decoding or waiting to, at most.
 static AVATAR_QUEUE: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(8)));
+
+/// Users with an avatar upload in progress: one each, so one account cannot fill the queue.
+// std Mutex: held for one set update, never across an await.
+static UPLOADING: LazyLock<Mutex<HashSet<UserId>>> = LazyLock::new(Mutex::default);
+
+/// A user's place among [`UPLOADING`], given up when dropped.
+struct Uploading(UserId);
+
+impl Uploading {
+    fn start(user: &UserId) -> Option<Self> {
+        let mut uploading = UPLOADING.lock().expect("uploading lock");
+        uploading.insert(user.clone()).then(|| Self(user.clone()))
+    }
+}
+
+impl Drop for Uploading {
+    fn drop(&mut self) {
+        UPLOADING.lock().expect("uploading lock").remove(&self.0);
+    }
+}
 
 impl Chat {
     /// Changes the caller's profile and settings; rooms they are in hear of it.
@@ -76,11 +97,13 @@ impl Chat {
     }
 
     /// Replaces the caller's avatar with an uploaded image. One image is decoded at a time
-    /// ([`DECODING`]) and at most [`AVATAR_QUEUE`] uploads wait or decode at once; past that
+    /// ([`DECODING`]), each user has one upload in progress at most ([`UPLOADING`]), and at
+    /// most [`AVATAR_QUEUE`] uploads wait or decode at once; past either limit
     /// the upload is refused with `RateLimited` (retry in a second), so a burst of uploads
     /// bounds memory instead of decoding everything at once. Both permits move into the
     /// decoding job: a client that hangs up does not free them while its image decodes.
     pub async fn upload_avatar(&self, user: &UserId, bytes: bytes::Bytes) -> Result<User> {
+        let mine = Uploading::start(user).ok_or(Error::RateLimited(Duration::from_secs(1)))?;
         let queued = AVATAR_QUEUE
             .clone()
             .try_acquire_owned()
@@ -92,7 +115,7 @@ impl Chat {
             .map_err(|e| anyhow::anyhow!("avatar queue: {e}"))?;
         let thumbs = tokio::task::spawn_blocking(move || {
             let thumbs = avatar::thumbnails(&bytes);
-            drop((turn, queued));
+            drop((turn, queued, mine));
             thumbs
         })
         .await

@@ -532,3 +532,56 @@ async fn running_out_of_descriptors_is_logged_once_and_survived() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn guesses_at_one_account_from_many_addresses_are_paced_but_the_owner_gets_in() {
+    let app = spawn_app_with(|c| {
+        behind_a_proxy(c);
+        c.login_max_failures = 1;
+    })
+    .await;
+    register_from(&app, "10.0.0.1", "ana").await;
+    // Ana signed in from home before the attack.
+    assert_eq!(
+        login_from(&app, "10.0.0.1", "ana", "correct horse battery").await,
+        StatusCode::OK
+    );
+    // 30 addresses guess at once: past 2 failures the account takes one guess a second, and
+    // a guess whose turn is more than 10 s away is told to come back.
+    let guesses = (0..30).map(|i| {
+        let app = &app;
+        async move { login_from(app, &format!("10.9.0.{i}"), "ana", "guess!guess!").await }
+    });
+    let attack = join_all(guesses);
+    let owner = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let at_home = login_from(&app, "10.0.0.1", "ana", "correct horse battery").await;
+        let elsewhere = login_from(&app, "10.0.0.2", "ana", "correct horse battery").await;
+        (at_home, elsewhere)
+    };
+    let (statuses, (at_home, elsewhere)) = tokio::join!(attack, owner);
+    assert_eq!(
+        at_home,
+        StatusCode::OK,
+        "the owner's own address is not paced"
+    );
+    assert_eq!(
+        elsewhere,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a new address waits its turn like the guessers"
+    );
+    let paced = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert_eq!(paced + checked, 30, "{statuses:?}");
+    // Two unpaced, then at most one a second for ~10 s.
+    assert!(
+        (3..=14).contains(&checked),
+        "{checked} guesses checked: {statuses:?}"
+    );
+}
