@@ -342,16 +342,20 @@ impl $Store {
         Ok(members)
     }
 
-    /// Which of `rooms` exist.
-    async fn existing_rooms(
+    /// Which of `rooms` exist; with `lock` they are also locked (`for update`, in the order
+    /// given: id order) for the rest of the transaction, so two nodes committing batches at
+    /// once can never deadlock on each other's rooms.
+    async fn rooms_among(
         tx: &mut Transaction<'_, $Db>,
         rooms: &[&RoomId],
+        lock: bool,
     ) -> StoreResult<std::collections::HashSet<String>> {
         let mut existing = std::collections::HashSet::new();
         for chunk in chunks(rooms) {
             let sql = format!(
-                "select id from rooms where id in ({})",
-                placeholders(chunk.len(), &["?"]).replace(['(', ')'], "")
+                "select id from rooms where id in ({}){}",
+                placeholders(chunk.len(), &["?"]).replace(['(', ')'], ""),
+                if lock { " order by id for update" } else { "" }
             );
             let mut query = sqlx::query(&sql);
             for room in chunk {
@@ -366,29 +370,9 @@ impl $Store {
         Ok(existing)
     }
 
-    /// Locks the rooms (in id order, as given) for the rest of the transaction, so two
-    /// nodes committing batches at once can never deadlock on each other's rooms.
-    async fn lock_rooms(tx: &mut Transaction<'_, $Db>, rooms: &[&RoomId]) -> StoreResult<()> {
-        for chunk in chunks(rooms) {
-            let sql = format!(
-                "select id from rooms where id in ({}) order by id for update",
-                placeholders(chunk.len(), &["?"]).replace(['(', ')'], "")
-            );
-            let mut query = sqlx::query(&sql);
-            for room in chunk {
-                query = query.bind(room.as_str());
-            }
-            query
-                .fetch_all(&mut **tx)
-                .await
-                .map_err(fail("locking rooms"))?;
-        }
-        Ok(())
-    }
-
     /// Advances each room's `last_seq` by its number of new messages (`counts`, in room id
     /// order) and returns the new `last_seq` and kind of each room that exists (locked first
-    /// by [`Self::lock_rooms`] where [`LOCK_ROOMS`] is set).
+    /// by [`Self::rooms_among`] where [`LOCK_ROOMS`] is set).
     async fn advance_rooms(
         tx: &mut Transaction<'_, $Db>,
         counts: &[(&RoomId, i64)],
@@ -1084,7 +1068,7 @@ impl Store for $Store {
         }
         if LOCK_ROOMS {
             let rooms: Vec<&RoomId> = fresh.keys().copied().collect();
-            Self::lock_rooms(&mut tx, &rooms).await?;
+            Self::rooms_among(&mut tx, &rooms, true).await?;
         }
         let mut pairs: Vec<(&RoomId, &UserId)> = fresh
             .iter()
@@ -1112,7 +1096,7 @@ impl Store for $Store {
             let mut gone: Vec<&RoomId> = refused.iter().map(|&i| &batch[i].room_id).collect();
             gone.sort_unstable();
             gone.dedup();
-            let existing = Self::existing_rooms(&mut tx, &gone).await?;
+            let existing = Self::rooms_among(&mut tx, &gone, false).await?;
             for i in refused {
                 results[i] = Some(Err(if existing.contains(batch[i].room_id.as_str()) {
                     StoreError::NotMember
