@@ -83,6 +83,9 @@ impl Chat {
         let user = self
             .create_user(username, password, display_name, false)
             .await?;
+        let name = Username::parse(&user.username)?;
+        let pair = Key::AccountAddress(name.key(), guard::address(ip));
+        self.known_devices.remember(&pair);
         self.start_session(user, user_agent).await
     }
 
@@ -171,7 +174,7 @@ impl Chat {
                 for key in [&address, &pair, &account] {
                     self.login_guard.succeeded(key);
                 }
-                self.known_devices.tally(&pair);
+                self.known_devices.remember(&pair);
                 self.start_session(user, user_agent).await
             }
             _ => Err(Error::Unauthorized("wrong username or password")),

@@ -73,6 +73,15 @@ pub fn thumbnails(bytes: &[u8]) -> Result<Thumbnails> {
     let unreadable = |_| Error::Unsupported("the image could not be read");
     let decoder = reader.into_decoder().map_err(unreadable)?;
     let (width, height) = decoder.dimensions();
+    if format == ImageFormat::WebP {
+        // The decoder sizes its buffers by each frame's own header and compares it with the
+        // canvas only after decoding the frame: refuse a frame larger than the canvas first.
+        let frames =
+            webp_frame_sizes(bytes).ok_or(Error::Unsupported("the image could not be read"))?;
+        if frames.iter().any(|&(w, h)| w > width || h > height) {
+            return Err(Error::Unsupported("the image could not be read"));
+        }
+    }
     let estimate = decode_estimate(format, width, height, decoder.total_bytes());
     if decoder.total_bytes() > MAX_DECODED_BYTES || estimate > MAX_DECODE_ESTIMATE {
         return Err(Error::TooLarge(
@@ -112,6 +121,43 @@ pub fn thumbnails(bytes: &[u8]) -> Result<Thumbnails> {
     }
     let hash = hex::encode(&Sha256::digest(&sizes[0].1)[..16]);
     Ok(Thumbnails { hash, sizes })
+}
+
+/// The size of every frame in a WebP file (the lone `VP8 `/`VP8L` image, or each frame of an
+/// animation), read from its RIFF chunks; `None` when they cannot be read.
+fn webp_frame_sizes(bytes: &[u8]) -> Option<Vec<(u32, u32)>> {
+    if bytes.get(0..4)? != b"RIFF" || bytes.get(8..12)? != b"WEBP" {
+        return None;
+    }
+    let mut sizes = Vec::new();
+    webp_chunks(&bytes[12..], &mut sizes, 0)?;
+    Some(sizes)
+}
+
+fn webp_chunks(mut data: &[u8], sizes: &mut Vec<(u32, u32)>, depth: u8) -> Option<()> {
+    while data.len() >= 8 {
+        let len = u32::from_le_bytes(data[4..8].try_into().ok()?) as usize;
+        let body = data.get(8..8usize.checked_add(len)?)?;
+        match &data[0..4] {
+            // Frame tag (3 bytes), start code (3), then 14-bit width and height.
+            b"VP8 " => {
+                let b = body.get(6..10)?;
+                let w = u16::from_le_bytes([b[0], b[1]]) & 0x3fff;
+                let h = u16::from_le_bytes([b[2], b[3]]) & 0x3fff;
+                sizes.push((w.into(), h.into()));
+            }
+            // Signature byte, then 14-bit width - 1 and height - 1.
+            b"VP8L" => {
+                let bits = u32::from_le_bytes(body.get(1..5)?.try_into().ok()?);
+                sizes.push(((bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1));
+            }
+            // An animation frame: a 16-byte header, then its own chunks (not nested further).
+            b"ANMF" if depth == 0 => webp_chunks(body.get(16..)?, sizes, depth + 1)?,
+            _ => {}
+        }
+        data = data.get(8 + len + (len & 1)..).unwrap_or(&[]);
+    }
+    Some(())
 }
 
 /// The generated avatar of a user without one: initials on a colour derived from the name.
@@ -181,6 +227,37 @@ mod tests {
         // ...but 16 megapixels of progressive CMYK would need ~190 MB beside its 48 MB output.
         let cmyk = decode_estimate(ImageFormat::Jpeg, 4000, 4000, 48_000_000);
         assert!(cmyk > MAX_DECODE_ESTIMATE, "{cmyk}");
+    }
+
+    #[test]
+    fn a_webp_frame_larger_than_its_canvas_is_refused() {
+        // RIFF/WEBP, a 1 x 1 canvas (VP8X), and a lossy frame claiming 16383 x 16383.
+        let mut vp8x = vec![0u8; 10];
+        vp8x[0] = 0x10; // alpha flag, any
+        let mut frame = vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a];
+        frame.extend_from_slice(&0x3fffu16.to_le_bytes());
+        frame.extend_from_slice(&0x3fffu16.to_le_bytes());
+        frame.extend_from_slice(&[0u8; 64]);
+        let mut chunks = Vec::new();
+        for (kind, body) in [(b"VP8X", &vp8x), (b"VP8 ", &frame)] {
+            chunks.extend_from_slice(kind);
+            chunks.extend_from_slice(&(body.len() as u32).to_le_bytes());
+            chunks.extend_from_slice(body);
+        }
+        let mut webp = b"RIFF".to_vec();
+        webp.extend_from_slice(&(chunks.len() as u32 + 4).to_le_bytes());
+        webp.extend_from_slice(b"WEBP");
+        webp.extend_from_slice(&chunks);
+        assert_eq!(webp_frame_sizes(&webp), Some(vec![(16383, 16383)]));
+        assert!(thumbnails(&webp).is_err());
+        // A real WebP's frame is its canvas.
+        let image = image::RgbaImage::from_pixel(40, 30, image::Rgba([1, 2, 3, 255]));
+        let mut real = Vec::new();
+        image
+            .write_to(&mut Cursor::new(&mut real), ImageFormat::WebP)
+            .unwrap();
+        assert_eq!(webp_frame_sizes(&real), Some(vec![(40, 30)]));
+        assert!(thumbnails(&real).is_ok());
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Counting attempts (sign-ins, room keys) per key within a window, so guessing is throttled
 //! while successful attempts are taken back. The map is bounded twice over: keys are short by
 //! construction ([`Key`]; a username longer than the rules allow never becomes one) and the
-//! number of keys is capped, the oldest windows giving way first, so a flood of new keys costs
-//! a fixed amount of memory.
+//! number of keys is capped, the counters with the fewest attempts giving way first, so a
+//! flood of new keys costs a fixed amount of memory.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -117,6 +117,16 @@ impl FailureGuard {
                 counts.remove(key);
             }
         }
+    }
+
+    /// Remembers `key` for a whole window from now (a sliding window, for remembering, not
+    /// throttling); see [`Self::seen`].
+    pub fn remember(&self, key: &Key) {
+        let mut counts = self.counts.lock().expect("guard lock");
+        if !counts.contains_key(key) && counts.len() >= self.max_keys {
+            self.make_room(&mut counts);
+        }
+        counts.insert(key.clone(), (1, Instant::now()));
     }
 
     /// Whether `key` was counted within the window (for remembering, not throttling).

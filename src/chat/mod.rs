@@ -116,8 +116,9 @@ pub struct Chat {
     /// Registrations per client address (`None`: unlimited).
     register_limiter: Option<DefaultKeyedRateLimiter<std::net::IpAddr>>,
     login_guard: guard::FailureGuard,
-    /// Accounts from addresses that signed in to them (for 30 days, on this node): the
-    /// owner's own address skips the pacing of an account under attack.
+    /// Accounts from addresses that registered or signed in to them (for 30 days after the
+    /// last time, on this node): the owner's own address skips the pacing of an account under
+    /// attack.
     known_devices: guard::FailureGuard,
     /// Turns for sign-in attempts at an account past its failure threshold.
     login_pacer: guard::Pacer,

@@ -44,6 +44,12 @@ static AVATAR_QUEUE: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaph
 // std Mutex: held for one set update, never across an await.
 static UPLOADING: LazyLock<Mutex<HashSet<UserId>>> = LazyLock::new(Mutex::default);
 
+/// An upload's places in line ([`Chat::start_avatar_upload`]), given up when dropped.
+pub struct AvatarUpload {
+    mine: Uploading,
+    queued: tokio::sync::OwnedSemaphorePermit,
+}
+
 /// A user's place among [`UPLOADING`], given up when dropped.
 struct Uploading(UserId);
 
@@ -96,18 +102,30 @@ impl Chat {
         Ok(updated)
     }
 
-    /// Replaces the caller's avatar with an uploaded image. One image is decoded at a time
-    /// ([`DECODING`]), each user has one upload in progress at most ([`UPLOADING`]), and at
-    /// most [`AVATAR_QUEUE`] uploads wait or decode at once; past either limit
-    /// the upload is refused with `RateLimited` (retry in a second), so a burst of uploads
-    /// bounds memory instead of decoding everything at once. Both permits move into the
-    /// decoding job: a client that hangs up does not free them while its image decodes.
-    pub async fn upload_avatar(&self, user: &UserId, bytes: bytes::Bytes) -> Result<User> {
+    /// Takes the caller's place for an avatar upload, before its body is read: each user has
+    /// one upload in progress at most ([`UPLOADING`]) and at most [`AVATAR_QUEUE`] uploads
+    /// are read, wait or decode at once; past either limit the upload is refused with
+    /// `RateLimited` (retry in a second), so a burst of uploads bounds memory instead of
+    /// buffering and decoding everything at once.
+    pub fn start_avatar_upload(&self, user: &UserId) -> Result<AvatarUpload> {
         let mine = Uploading::start(user).ok_or(Error::RateLimited(Duration::from_secs(1)))?;
         let queued = AVATAR_QUEUE
             .clone()
             .try_acquire_owned()
             .map_err(|_| Error::RateLimited(Duration::from_secs(1)))?;
+        Ok(AvatarUpload { mine, queued })
+    }
+
+    /// Replaces the caller's avatar with an uploaded image. One image is decoded at a time
+    /// ([`DECODING`]). The places taken move into the decoding job: a client that hangs up
+    /// does not free them while its image decodes.
+    pub async fn upload_avatar(
+        &self,
+        user: &UserId,
+        upload: AvatarUpload,
+        bytes: bytes::Bytes,
+    ) -> Result<User> {
+        let AvatarUpload { mine, queued } = upload;
         let turn = DECODING
             .clone()
             .acquire_owned()

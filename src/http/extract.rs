@@ -132,11 +132,11 @@ fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
         .filter_map(|v| v.to_str().ok());
     let hops: Vec<IpAddr> = forwarded
         .flat_map(|v| v.split(','))
-        .filter_map(|h| h.trim().parse().ok())
+        .filter_map(|h| h.trim().parse::<IpAddr>().ok().map(|ip| ip.to_canonical()))
         .collect();
     hops.into_iter()
         .rev()
-        .find(|ip| !trusted.contains(ip))
+        .find(|ip| !trusted.iter().any(|t| t.to_canonical() == *ip))
         .unwrap_or(peer)
 }
 

@@ -2,11 +2,9 @@
 //! the avatar images themselves (content-addressed, cached for a year).
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::DefaultBodyLimit;
+use axum::body::Body;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, put};
 
@@ -16,12 +14,9 @@ use crate::app::AppState;
 use crate::chat::{ProfilePatch, avatar};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/me", patch(update)).route(
-        "/me/avatar",
-        put(upload)
-            .delete(remove)
-            .layer(DefaultBodyLimit::max(avatar::MAX_BYTES + 1)),
-    )
+    Router::new()
+        .route("/me", patch(update))
+        .route("/me/avatar", put(upload).delete(remove))
 }
 
 /// The image routes, outside `/api/v1` (they are plain URLs for `<img>`).
@@ -62,15 +57,38 @@ async fn update(
 async fn upload(
     State(app): State<AppState>,
     auth: Auth,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<axum::Json<MeResponse>, ApiError> {
-    let body = body.map_err(|r| match r.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::from(crate::chat::Error::TooLarge(
-            "an avatar may be at most 5 MiB",
-        )),
-        _ => ApiError::invalid(r.body_text()),
-    })?;
-    Ok(me(app.chat.upload_avatar(&auth.user.id, body).await?))
+    // The place in line first, then the body: a flood of uploads is refused before it is read.
+    let upload = app.chat.start_avatar_upload(&auth.user.id)?;
+    let read = axum::body::to_bytes(body, avatar::MAX_BYTES);
+    let bytes = match tokio::time::timeout(UPLOAD_DEADLINE, read).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) if is_too_large(&e) => {
+            return Err(crate::chat::Error::TooLarge("an avatar may be at most 5 MiB").into());
+        }
+        Ok(Err(_)) => return Err(ApiError::invalid("the image could not be read")),
+        Err(_) => return Err(ApiError::invalid("the image did not arrive within 60 s")),
+    };
+    Ok(me(app
+        .chat
+        .upload_avatar(&auth.user.id, upload, bytes)
+        .await?))
+}
+
+/// How long an avatar's body may take to arrive (5 MiB at about 1 Mbit/s).
+const UPLOAD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether reading a body failed on its size limit.
+fn is_too_large(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 #[utoipa::path(delete, path = "/api/v1/me/avatar", tag = "accounts", operation_id = "remove_avatar",
