@@ -15,7 +15,9 @@
 //! - [`protocol`]: the typed WebSocket frames and close codes.
 //! - [`chat`]: what users can do (accounts, rooms, messages), checked and carried out; the
 //!   group-commit task (on a thread of its own) that commits batches and then publishes them;
-//!   login and key throttling; the retention pruner.
+//!   Argon2 hashing on pooled memory (`passwords`); login, registration and key throttling and
+//!   sign-in pacing (`guard`); avatar decoding within limits (`avatar`); the retention pruner.
+//!   Every limit and throttle is described for operators in `docs/security.md`.
 //! - [`domain`]: validated values (`Username`, `RoomName`, `MessageBody`, ...), the hidden
 //!   characters names may not hold and the skeletons look-alike room names share (`spoofing`),
 //!   roles and permission rules, the records shown to clients. No I/O.
