@@ -14,8 +14,8 @@ use utoipa::ToSchema;
 use super::{Chat, Error, Result, avatar};
 use crate::bus::{BusEvent, UserChange};
 use crate::domain::{
-    DisplayName, NotifyLevel, PresenceMode, PresenceStatus, RoomId, Sender, Seq, StatusEmoji,
-    StatusText, User, UserId,
+    DisplayName, Locale, NotifyLevel, PresenceMode, PresenceStatus, RoomId, Sender, Seq,
+    StatusEmoji, StatusText, User, UserId,
 };
 use crate::protocol::ServerEvent;
 use crate::store::Profile;
@@ -31,6 +31,9 @@ pub struct ProfilePatch {
     pub presence: Option<PresenceMode>,
     /// Whether others may see how far you have read.
     pub send_receipts: Option<bool>,
+    /// The web client's language: `en`, `es`, `de`, `fr` or `ar`; empty to follow the
+    /// browser's.
+    pub locale: Option<String>,
 }
 
 /// Avatar decodes running at once: one (each may allocate up to
@@ -84,6 +87,10 @@ impl Chat {
             },
             presence_mode: patch.presence.unwrap_or(user.presence_mode),
             send_receipts: patch.send_receipts.unwrap_or(user.send_receipts),
+            locale: match patch.locale {
+                Some(l) => Locale::parse(&l)?.into_inner(),
+                None => user.locale.clone(),
+            },
         };
         let updated = self.store.update_profile(&user.id, &profile).await?;
         let visible = (

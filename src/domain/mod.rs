@@ -11,8 +11,8 @@ mod values;
 
 pub use ids::{RoomId, SessionId, UserId};
 pub use profile::{
-    Mention, NotifyLevel, NotifyReason, PresenceMode, PresenceStatus, StatusEmoji, StatusText,
-    mention_candidates,
+    LOCALES, Locale, Mention, NotifyLevel, NotifyReason, PresenceMode, PresenceStatus, StatusEmoji,
+    StatusText, mention_candidates,
 };
 pub use records::{
     Membership, Message, Retention, Room, RoomKind, Sender, Session, Unread, User, avatar_url,

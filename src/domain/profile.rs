@@ -67,6 +67,31 @@ pub enum PresenceStatus {
     Offline,
 }
 
+/// The languages the web client is translated into (`docs/protocol.md`, `PATCH /me`).
+pub const LOCALES: [&str; 5] = ["en", "es", "de", "fr", "ar"];
+
+/// The language the user chose for the web client: one of [`LOCALES`], or empty to follow
+/// the browser's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Locale(String);
+
+impl Locale {
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        if s.is_empty() || LOCALES.contains(&s) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(ValidationError::invalid(
+                "locale",
+                "must be empty (follow the browser) or one of en, es, de, fr, ar",
+            ))
+        }
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
 /// What the user chose: follow their connections (`auto`), always `away`, or appear offline.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -39,6 +39,9 @@ pub struct User {
     /// Whether the user's read markers are shown to others (read receipts).
     #[serde(skip)]
     pub send_receipts: bool,
+    /// The web client's language, or empty to follow the browser (shown to the user only).
+    #[serde(skip)]
+    pub locale: String,
 }
 
 /// The short form of a user carried on every message.

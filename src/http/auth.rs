@@ -68,6 +68,9 @@ pub struct MeResponse {
     pub presence: crate::domain::PresenceMode,
     /// Whether others see how far you have read.
     pub send_receipts: bool,
+    /// The web client's language (`en`, `es`, `de`, `fr`, `ar`), or empty to follow the
+    /// browser's.
+    pub locale: String,
     /// Present for cookie sessions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub csrf_token: Option<String>,
@@ -171,6 +174,7 @@ async fn me(auth: Auth, jar: CookieJar) -> axum::Json<MeResponse> {
     axum::Json(MeResponse {
         presence: auth.user.presence_mode,
         send_receipts: auth.user.send_receipts,
+        locale: auth.user.locale.clone(),
         user: auth.user,
         csrf_token,
     })

@@ -30,6 +30,7 @@ fn me(user: crate::domain::User) -> axum::Json<MeResponse> {
     axum::Json(MeResponse {
         presence: user.presence_mode,
         send_receipts: user.send_receipts,
+        locale: user.locale.clone(),
         user,
         csrf_token: None,
     })

@@ -51,6 +51,7 @@ pub struct Profile {
     pub status_emoji: String,
     pub presence_mode: PresenceMode,
     pub send_receipts: bool,
+    pub locale: String,
 }
 
 /// A room to create; its creator becomes the owner (and, for direct rooms, both users members).

@@ -70,7 +70,7 @@ pub(super) fn placeholders(rows: usize, template: &[&str]) -> String {
 }
 
 pub(super) const USER_COLS: &str = "u.id, u.username, u.display_name, u.is_admin, u.created_at, \
-    u.status_text, u.status_emoji, u.avatar, u.presence_mode, u.send_receipts";
+    u.status_text, u.status_emoji, u.avatar, u.presence_mode, u.send_receipts, u.locale";
 pub(super) const ROOM_COLS: &str = "r.id, r.name, r.kind, r.topic, r.owner_id, r.history, \
     r.retention_max_messages, r.retention_max_age_secs, r.last_seq, r.created_at, r.direct_key";
 pub(super) const MEMBER_COLS: &str =
@@ -105,6 +105,7 @@ fn user_row(r: &$Row) -> User {
         avatar_url: avatar_url(r.get("avatar"), r.get("username")),
         presence_mode: PresenceMode::from_db(r.get("presence_mode")),
         send_receipts: r.get::<i64, _>("send_receipts") != 0,
+        locale: r.get("locale"),
     }
 }
 
@@ -531,6 +532,7 @@ impl Store for $Store {
             status_emoji: String::new(),
             presence_mode: PresenceMode::Auto,
             send_receipts: true,
+            locale: String::new(),
         })
     }
 
@@ -1255,13 +1257,14 @@ impl Store for $Store {
     async fn update_profile(&self, id: &UserId, p: &Profile) -> StoreResult<User> {
         let done = sqlx::query(
             "update users set display_name = $1, status_text = $2, status_emoji = $3, \
-             presence_mode = $4, send_receipts = $5 where id = $6",
+             presence_mode = $4, send_receipts = $5, locale = $6 where id = $7",
         )
         .bind(&p.display_name)
         .bind(&p.status_text)
         .bind(&p.status_emoji)
         .bind(p.presence_mode.as_str())
         .bind(i64::from(p.send_receipts))
+        .bind(&p.locale)
         .bind(id.as_str())
         .execute(&self.write)
         .await

@@ -232,3 +232,24 @@ async fn avatar_metadata_is_stripped() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_client_language_is_a_profile_setting() {
+    let app = spawn_app().await;
+    let ana = app.register("ana").await;
+    let (_, me) = app.get(&ana, "/me").await;
+    assert_eq!(me["locale"], "", "a new account follows the browser");
+    let (status, me) = app.patch(&ana, "/me", json!({"locale": "ar"})).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["locale"], "ar");
+    assert_eq!(app.get(&ana, "/me").await.1["locale"], "ar");
+    // Nobody else sees it.
+    let bob = app.register("bob").await;
+    let (_, found) = app.get(&bob, &format!("/users/{}", ana.id)).await;
+    assert!(!found.to_string().contains("\"locale\""), "{found}");
+    let (status, body) = app.patch(&ana, "/me", json!({"locale": "xx"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]["fields"]["locale"].is_string(), "{body}");
+    let (_, me) = app.patch(&ana, "/me", json!({"locale": ""})).await;
+    assert_eq!(me["locale"], "");
+}
