@@ -427,3 +427,42 @@ async fn readiness_and_metrics() {
         assert!(text.contains(name), "{name} in /metrics");
     }
 }
+
+#[tokio::test]
+async fn the_web_client_is_served_compressed_and_revalidated() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let url = format!("http://{}/", app.addr);
+    let plain = http.get(&url).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let etag = plain.headers()["etag"].to_str().unwrap().to_owned();
+    let plain_len = plain.bytes().await.unwrap().len();
+    for encoding in ["br", "gzip"] {
+        let res = http
+            .get(&url)
+            .header("accept-encoding", encoding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.headers()["content-encoding"], encoding);
+        assert_eq!(
+            res.headers()["etag"].to_str().unwrap(),
+            etag,
+            "one weak tag for all"
+        );
+        let len = res.bytes().await.unwrap().len();
+        assert!(
+            len < plain_len,
+            "{encoding}: {len} bytes, plain {plain_len}"
+        );
+    }
+    // A cached copy, compressed or not, revalidates with the same tag.
+    let again = http
+        .get(&url)
+        .header("accept-encoding", "br")
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+}
