@@ -2,6 +2,10 @@
 // pending sends and drafts. It applies server events and tells views what changed through
 // "change" events whose detail names the part ("rooms", "messages", "members", "typing",
 // "connection", "notice", "me", "signed-out").
+//
+// It touches no page globals itself: the API, the socket and the page around it (is the tab
+// hidden, desktop notifications) are handed in, so `node --test` can drive it
+// (e2e/unit/state.test.mjs); the browser gets the real ones by default.
 
 import { api } from "./api.js";
 import { Socket } from "./socket.js";
@@ -34,9 +38,30 @@ class RoomLog {
   }
 }
 
+/** The page around the state, in a browser. */
+export const browserEnv = {
+  hidden: () => document.hidden,
+  /** Calls back whenever the user comes back to the tab. */
+  onReturn(callback) {
+    document.addEventListener("visibilitychange", callback);
+    window.addEventListener("focus", callback);
+  },
+  /** A desktop notification, when the user allowed them. */
+  notify(title, body, tag, onClick) {
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    const n = new Notification(title, { body, tag });
+    n.onclick = () => {
+      window.focus();
+      onClick();
+    };
+  },
+};
+
 export class ChatState extends EventTarget {
-  constructor(me) {
+  constructor(me, { call = api, socket = new Socket(), env = browserEnv } = {}) {
     super();
+    this.api = call;
+    this.env = env;
     this.me = me;
     this.rooms = new Map();
     this.logs = new Map();
@@ -48,7 +73,7 @@ export class ChatState extends EventTarget {
     this.drafts = new Map();
     this.current = null;
     this.connection = "connecting";
-    this.socket = new Socket();
+    this.socket = socket;
     this.socket.addEventListener("event", (e) => this.onEvent(e.detail));
     this.socket.addEventListener("state", (e) => {
       this.connection = e.detail;
@@ -56,8 +81,7 @@ export class ChatState extends EventTarget {
       this.emit("connection");
     });
     this.socket.addEventListener("revoked", () => this.emit("signed-out"));
-    document.addEventListener("visibilitychange", () => this.markRead());
-    window.addEventListener("focus", () => this.markRead());
+    env.onReturn(() => this.markRead());
   }
 
   start() {
@@ -195,7 +219,7 @@ export class ChatState extends EventTarget {
     if (!old) {
       // A room we just joined: its first messages may have come before this event, so take
       // the counts from the server rather than from what was counted so far.
-      api("GET", `/rooms/${ev.room_id}`).then(({ room: fresh }) => {
+      this.api("GET", `/rooms/${ev.room_id}`).then(({ room: fresh }) => {
         const known = this.rooms.get(ev.room_id);
         if (!known) return;
         Object.assign(known, { unread: fresh.unread, unread_mentions: fresh.unread_mentions, last_seq: fresh.last_seq });
@@ -270,7 +294,7 @@ export class ChatState extends EventTarget {
     const room = this.rooms.get(ev.room_id);
     if (!room || ev.seq < (room.read_seq || 0)) return;
     room.read_seq = ev.seq;
-    api("GET", `/rooms/${ev.room_id}`).then(({ room: fresh }) => {
+    this.api("GET", `/rooms/${ev.room_id}`).then(({ room: fresh }) => {
       Object.assign(room, { unread: fresh.unread, unread_mentions: fresh.unread_mentions });
       this.emit("rooms");
     }, () => {});
@@ -292,25 +316,20 @@ export class ChatState extends EventTarget {
   }
 
   on_notify(ev) {
-    if (!("Notification" in window) || Notification.permission !== "granted") return;
-    if (!document.hidden && this.current === ev.room_id) return;
+    if (!this.env.hidden() && this.current === ev.room_id) return;
     const room = this.rooms.get(ev.room_id);
     const message = this.logs.get(ev.room_id)?.bySeq.get(ev.seq);
     if (!room || !message) return;
     const from = this.userInfo(message.sender).display_name;
     const title = room.kind === "direct" ? from : `${from} in ${room.name}`;
-    const n = new Notification(title, { body: message.body.slice(0, 200), tag: ev.message_id });
-    n.onclick = () => {
-      window.focus();
-      this.open(ev.room_id);
-    };
+    this.env.notify(title, message.body.slice(0, 200), ev.message_id, () => this.open(ev.room_id));
   }
 
   learnDirectPeer(room) {
     if (room.kind !== "direct" || !room.direct_user_ids) return;
     const other = room.direct_user_ids.find((id) => id !== this.me.id);
     if (other && !this.users.has(other)) {
-      api("GET", `/users/${other}`).then(({ user }) => {
+      this.api("GET", `/users/${other}`).then(({ user }) => {
         this.users.set(user.id, user);
         this.emit("rooms");
         if (this.current === room.id) this.emit("room");
@@ -335,7 +354,7 @@ export class ChatState extends EventTarget {
   // --- actions -------------------------------------------------------------------------
 
   viewing(roomId) {
-    return this.current === roomId && !document.hidden;
+    return this.current === roomId && !this.env.hidden();
   }
 
   open(roomId) {
@@ -356,7 +375,7 @@ export class ChatState extends EventTarget {
     log.loadingOlder = older;
     try {
       const query = before ? `?before=${before}&limit=${PAGE}` : `?limit=${PAGE}`;
-      const page = await api("GET", `/rooms/${roomId}/messages${query}`);
+      const page = await this.api("GET", `/rooms/${roomId}/messages${query}`);
       for (const m of page.messages) log.add(m);
       if (!older || page.history_start) log.historyStart = page.history_start;
       log.loaded = true;
@@ -377,7 +396,7 @@ export class ChatState extends EventTarget {
       return;
     }
     try {
-      const { members } = await api("GET", `/rooms/${roomId}/members`);
+      const { members } = await this.api("GET", `/rooms/${roomId}/members`);
       for (const m of members) {
         this.users.set(m.user.id, m.user);
         this.presence.set(m.user.id, m.presence);
@@ -392,7 +411,7 @@ export class ChatState extends EventTarget {
   markRead() {
     const roomId = this.current;
     const room = roomId && this.rooms.get(roomId);
-    if (!room || document.hidden) return;
+    if (!room || this.env.hidden()) return;
     const newest = this.log(roomId).newest();
     if (newest > (room.read_seq || 0)) {
       room.read_seq = newest;

@@ -1,6 +1,7 @@
 //! The web client in a real browser: starts the server on port 0 and runs the Playwright
 //! scenarios of `e2e/` in Debian's headless Chromium against it. `scripts/test` installs
-//! Chromium and the one npm package when they are missing.
+//! Chromium and the one npm package when they are missing. Also the client's unit tests
+//! (`e2e/unit/`, `node --test`, no browser).
 
 use std::path::Path;
 
@@ -24,7 +25,7 @@ async fn web_client_in_headless_chromium() {
     }
     let app = spawn_app().await;
     let out = tokio::process::Command::new("node")
-        .args(["--test", "--test-concurrency=1", "e2e/"])
+        .args(["--test", "--test-concurrency=1", "e2e/chat.test.mjs"])
         .current_dir(root)
         .env("NATTER_URL", format!("http://{}", app.addr))
         .env("NATTER_SCREENSHOTS", "docs/screenshots")
@@ -39,4 +40,25 @@ async fn web_client_in_headless_chromium() {
     );
     assert!(out.status.success(), "browser scenarios failed:\n{report}");
     assert!(report.contains("# fail 0"), "{report}");
+}
+
+#[tokio::test]
+async fn client_state_unit_tests() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tokio::process::Command::new("node")
+        .args(["--test", "e2e/unit/"])
+        .current_dir(root)
+        .output()
+        .await
+        .expect("node runs");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "client unit tests failed:\n{report}");
+    assert!(
+        report.contains("# fail 0") && !report.contains("# pass 0"),
+        "{report}"
+    );
 }

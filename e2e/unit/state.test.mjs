@@ -1,0 +1,96 @@
+// Unit tests of the page's state (assets/js/state.js) under `node --test`: server events in,
+// what the views are told and what goes back to the server out. No browser: the API, the
+// socket and the page around the state are fakes.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+
+import { ChatState } from "../../assets/js/state.js";
+
+const me = { id: "u_me", username: "me", display_name: "Me" };
+const bob = { id: "u_bob", username: "bob", display_name: "Bob", avatar_url: "" };
+
+/** A socket that records what the state sends. */
+class FakeSocket extends EventTarget {
+  sent = [];
+  send(frame) {
+    this.sent.push(frame);
+  }
+  start() {}
+  stop() {}
+}
+
+function room(id, fields = {}) {
+  return { id, name: id, kind: "public", role: "member", last_seq: 0, read_seq: 0, unread: 0,
+    unread_mentions: 0, created_at: "2026-01-01T00:00:00Z", ...fields };
+}
+
+function message(roomId, seq, sender = bob, body = `hello ${seq}`, mentions = []) {
+  return { id: `${roomId}-${seq}`, room_id: roomId, seq, sender, client_id: `c${seq}`, body,
+    mentions, ts: `2026-01-01T00:00:${String(seq).padStart(2, "0")}Z` };
+}
+
+/** A state with two rooms, "lobby" open, and fakes to look at. */
+async function setUp({ hidden = false } = {}) {
+  const socket = new FakeSocket();
+  const notified = [];
+  const env = { hidden: () => hidden, onReturn() {}, notify: (...args) => notified.push(args) };
+  const call = async (method, path) => {
+    if (path.includes("/messages")) return { messages: [], history_start: true };
+    if (path.endsWith("/members")) return { members: [] };
+    return {};
+  };
+  const state = new ChatState(me, { call, socket, env });
+  const changes = [];
+  state.addEventListener("change", (e) => changes.push(e.detail.what));
+  state.onEvent({ type: "ready", user: me, rooms: [room("lobby", { last_seq: 0 }), room("quiet")] });
+  state.open("lobby");
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  return { state, socket, notified, changes };
+}
+
+test("messages from others count as unread in rooms not open", async () => {
+  const { state } = await setUp();
+  state.onEvent({ type: "message", message: message("quiet", 1) });
+  state.onEvent({ type: "message", message: message("quiet", 2, bob, "hi @me", [{ user_id: me.id }]) });
+  assert.equal(state.rooms.get("quiet").unread, 2);
+  assert.equal(state.rooms.get("quiet").unread_mentions, 1);
+  assert.equal(state.totalUnread(), 2);
+  // The same message again (a sync replay) changes nothing.
+  state.onEvent({ type: "message", message: message("quiet", 2) });
+  assert.equal(state.rooms.get("quiet").unread, 2);
+});
+
+test("the open room is read as messages arrive, and the server is told", async () => {
+  const { state, socket } = await setUp();
+  state.onEvent({ type: "message", message: message("lobby", 1) });
+  assert.equal(state.rooms.get("lobby").unread, 0);
+  assert.deepEqual(socket.sent.at(-1), { type: "read", room_id: "lobby", seq: 1 });
+});
+
+test("a hidden tab reads nothing and notifies instead", async () => {
+  const { state, socket, notified } = await setUp({ hidden: true });
+  state.onEvent({ type: "message", message: message("lobby", 1) });
+  assert.equal(state.rooms.get("lobby").unread, 1);
+  assert.equal(socket.sent.filter((f) => f.type === "read").length, 0);
+  state.onEvent({ type: "notify", room_id: "lobby", seq: 1, message_id: "lobby-1" });
+  assert.equal(notified.length, 1);
+  const [title, body, tag] = notified[0];
+  assert.equal(title, "Bob in lobby");
+  assert.equal(body, "hello 1");
+  assert.equal(tag, "lobby-1");
+});
+
+test("messages are kept in seq order whatever order they come in", async () => {
+  const { state } = await setUp();
+  for (const seq of [3, 1, 2]) state.onEvent({ type: "message", message: message("quiet", seq) });
+  assert.deepEqual(state.log("quiet").list().map((m) => m.seq), [1, 2, 3]);
+  assert.equal(state.rooms.get("quiet").last_seq, 3);
+});
+
+test("losing a room to an error event closes it", async () => {
+  const { state, changes } = await setUp();
+  state.onEvent({ type: "error", code: "forbidden", room_id: "quiet", message: "banned" });
+  assert.equal(state.rooms.has("quiet"), false);
+  assert.ok(changes.includes("rooms"));
+});
