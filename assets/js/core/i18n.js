@@ -1,0 +1,71 @@
+// Translations. Every visible string comes from a message catalogue (assets/js/i18n/<code>.js)
+// by key; a catalogue entry is a string with `{name}` placeholders, or, for counts, an object
+// of plural forms chosen by Intl.PluralRules (`one`, `other`, and `zero`/`two`/`few`/`many`
+// where the language has them). Dates and numbers go through Intl. The language is the
+// user's profile choice (`locale` from GET /me), else the first of the browser's languages we
+// have, else English. No page globals here: `node --test` runs it (e2e/unit/i18n.test.mjs).
+//
+// To add a language: copy i18n/en.js to i18n/<code>.js, translate every entry (the unit test
+// fails on a missing or extra key, or a placeholder that does not match), and list it in
+// LANGUAGES below and in the server's `domain::LOCALES`.
+
+import en from "../i18n/en.js";
+import es from "../i18n/es.js";
+import de from "../i18n/de.js";
+import fr from "../i18n/fr.js";
+import ar from "../i18n/ar.js";
+
+/** The languages we have, with their writing direction and their own name. */
+export const LANGUAGES = {
+  en: { name: "English", dir: "ltr", messages: en },
+  es: { name: "Español", dir: "ltr", messages: es },
+  de: { name: "Deutsch", dir: "ltr", messages: de },
+  fr: { name: "Français", dir: "ltr", messages: fr },
+  ar: { name: "العربية", dir: "rtl", messages: ar },
+};
+
+/** The language to use: the profile's choice, else the browser's first we have, else English. */
+export function resolveLocale(profileLocale, browserLanguages = []) {
+  if (profileLocale && LANGUAGES[profileLocale]) return profileLocale;
+  for (const tag of browserLanguages) {
+    const base = String(tag).toLowerCase().split("-")[0];
+    if (LANGUAGES[base]) return base;
+  }
+  return "en";
+}
+
+export class I18n {
+  constructor(locale = "en") {
+    this.locale = LANGUAGES[locale] ? locale : "en";
+    this.dir = LANGUAGES[this.locale].dir;
+    this.messages = LANGUAGES[this.locale].messages;
+    this.plurals = new Intl.PluralRules(this.locale);
+    this.numbers = new Intl.NumberFormat(this.locale);
+  }
+
+  /** The text of `key`, with `{name}` replaced from `params` (`count` also picks the plural). */
+  t(key, params = {}) {
+    let entry = this.messages[key] ?? en[key];
+    if (entry === undefined) return key;
+    if (typeof entry === "object") {
+      const count = Number(params.count ?? 0);
+      entry = entry[this.plurals.select(count)] ?? entry.other;
+    }
+    return entry.replace(/\{(\w+)\}/g, (whole, name) => {
+      if (!(name in params)) return whole;
+      const value = params[name];
+      return typeof value === "number" ? this.numbers.format(value) : String(value);
+    });
+  }
+
+  /** What to show for a server error: our text for its stable code, else the server's own. */
+  error(code, serverMessage = "") {
+    const key = `error.${code}`;
+    return key in this.messages || key in en ? this.t(key) : serverMessage || this.t("error.internal");
+  }
+
+  /** A date and time in the user's language. */
+  dateTime(value) {
+    return new Intl.DateTimeFormat(this.locale, { dateStyle: "medium", timeStyle: "short" }).format(new Date(value));
+  }
+}

@@ -1,0 +1,67 @@
+// The message catalogues and the translation helper (assets/js/core/i18n.js): no language may
+// miss a key, carry an extra one, use a placeholder English does not have, or lack a plural
+// form its language needs; every error code the server documents has a text.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+
+import { I18n, LANGUAGES, resolveLocale } from "../../assets/js/core/i18n.js";
+
+const en = LANGUAGES.en.messages;
+const placeholders = (text) => new Set([...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]));
+const forms = (entry) => (typeof entry === "object" ? Object.values(entry) : [entry]);
+
+test("every catalogue has exactly the English keys", () => {
+  for (const [code, { messages }] of Object.entries(LANGUAGES)) {
+    const missing = Object.keys(en).filter((k) => !(k in messages));
+    const extra = Object.keys(messages).filter((k) => !(k in en));
+    assert.deepEqual(missing, [], `${code} misses keys`);
+    assert.deepEqual(extra, [], `${code} has keys English does not`);
+  }
+});
+
+test("translations use only English's placeholders, and every plural form their language needs", () => {
+  for (const [code, { messages }] of Object.entries(LANGUAGES)) {
+    const needed = new Intl.PluralRules(code).resolvedOptions().pluralCategories;
+    for (const [key, entry] of Object.entries(messages)) {
+      const allowed = new Set(forms(en[key]).flatMap((t) => [...placeholders(t)]));
+      for (const text of forms(entry)) {
+        assert.equal(typeof text, "string", `${code} ${key}`);
+        for (const name of placeholders(text)) assert.ok(allowed.has(name), `${code} ${key}: {${name}}`);
+      }
+      assert.equal(typeof entry, typeof en[key], `${code} ${key}: plural in one, not the other`);
+      if (typeof entry === "object") {
+        for (const form of needed) assert.ok(form in entry, `${code} ${key} lacks the "${form}" form`);
+      }
+    }
+  }
+});
+
+test("every error code the protocol documents has a text", () => {
+  const protocol = readFileSync(new URL("../../docs/protocol.md", import.meta.url), "utf8");
+  const section = protocol.slice(protocol.indexOf("## 2. Errors"), protocol.indexOf("## 3."));
+  const codes = [...section.matchAll(/^\| `([a-z_]+)`/gm)].map((m) => m[1]);
+  assert.ok(codes.length >= 10, `found ${codes}`);
+  for (const code of [...codes, "network"]) assert.ok(`error.${code}` in en, `no text for ${code}`);
+  const i18n = new I18n("fr");
+  assert.equal(i18n.error("rate_limited", "too many requests"), LANGUAGES.fr.messages["error.rate_limited"]);
+  // A code newer than the catalogue falls back to the server's own message.
+  assert.equal(i18n.error("some_new_code", "the server's words"), "the server's words");
+});
+
+test("counts pick plural forms and are written the language's way", () => {
+  assert.equal(new I18n("en").t("chat.unread", { count: 1 }), "1 unread message");
+  assert.equal(new I18n("en").t("chat.unread", { count: 1200 }), "1,200 unread messages");
+  assert.equal(new I18n("de").t("chat.unread", { count: 1200 }), "1.200 ungelesene Nachrichten");
+  assert.equal(new I18n("ar").t("chat.unread", { count: 2 }), "رسالتان غير مقروءتين");
+  assert.equal(new I18n("es").t("composer.placeholder", { room: "General" }), "Mensaje para General");
+});
+
+test("the language is the profile's, else the browser's, else English", () => {
+  assert.equal(resolveLocale("fr", ["de-DE"]), "fr");
+  assert.equal(resolveLocale("", ["pt-BR", "de-CH", "en"]), "de");
+  assert.equal(resolveLocale(undefined, ["ja"]), "en");
+  assert.equal(new I18n("ar").dir, "rtl");
+  assert.equal(new I18n("xx").locale, "en");
+});
