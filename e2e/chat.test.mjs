@@ -271,6 +271,32 @@ test("a phone-sized screen is usable", async () => {
   await carol.context.close();
 });
 
+test("installable, and opens offline into its own offline state", async () => {
+  const dave = await person("dave");
+  await register(dave);
+  const manifest = await dave.page.evaluate(async () => {
+    const res = await fetch(document.querySelector("link[rel=manifest]").href);
+    return { type: res.headers.get("content-type"), body: await res.json() };
+  });
+  assert.equal(manifest.type, "application/manifest+json");
+  assert.equal(manifest.body.start_url, "/");
+  assert.equal(manifest.body.display, "standalone");
+  // The service worker takes over, and the next load leaves it a copy of the shell.
+  await dave.page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
+  await dave.page.reload();
+  await dave.page.locator(".connection[data-state=connected]").waitFor();
+  assert.ok(await dave.page.evaluate(() => Boolean(navigator.serviceWorker.controller)));
+  await dave.context.setOffline(true);
+  await dave.page.reload();
+  await dave.page.locator(".offline", { hasText: "You are offline" }).waitFor();
+  await dave.context.setOffline(false);
+  await dave.page.locator(".connection[data-state=connected]").waitFor();
+  for (let at; (at = problems.findIndex((p) => p.startsWith("dave: console:") && p.includes("ERR_INTERNET_DISCONNECTED"))) >= 0;) {
+    problems.splice(at, 1);
+  }
+  await dave.context.close();
+});
+
 test("no console errors and no CSP violations", () => {
   assert.deepEqual(problems, []);
 });

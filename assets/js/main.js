@@ -25,9 +25,28 @@ function signedOut(notice) {
   renderAuth(root, signedIn, notice);
 }
 
+/** Opened without a network (from the service worker's copy): say so, and start over once
+ * the browser is back online. */
+function offline() {
+  root.replaceChildren();
+  const note = document.createElement("p");
+  note.className = "loading offline";
+  note.textContent = "You are offline. Natter will connect when you are back.";
+  root.append(note);
+  window.addEventListener("online", () => location.reload(), { once: true });
+}
+
 // The readable CSRF cookie comes with a session: without it there is nobody to ask about.
 if (document.cookie.includes("natter_csrf=")) {
-  api("GET", "/me").then((answer) => signedIn(answer.user), () => signedOut(""));
+  api("GET", "/me").then(
+    (answer) => signedIn(answer.user),
+    (err) => (err.code === "network" ? offline() : signedOut("")),
+  );
 } else {
   signedOut("");
+}
+
+// Installable, and opens offline into the state above (assets/sw.js).
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.register("/sw.js").catch(() => {});
 }

@@ -22,6 +22,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
         .route("/assets/{*path}", get(asset))
+        .route("/manifest.webmanifest", get(manifest))
+        .route("/sw.js", get(service_worker))
         .layer(CompressionLayer::new().br(true).gzip(true))
 }
 
@@ -31,6 +33,21 @@ async fn index(headers: HeaderMap) -> Response {
 
 async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
     serve(&path, &headers)
+}
+
+/// The web app manifest, at the root so it names the whole site as the app.
+async fn manifest(headers: HeaderMap) -> Response {
+    let mut response = serve("manifest.webmanifest", &headers);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/manifest+json"),
+    );
+    response
+}
+
+/// The service worker, at the root so its scope is the whole site.
+async fn service_worker(headers: HeaderMap) -> Response {
+    serve("sw.js", &headers)
 }
 
 /// An entity tag without its weakness mark, for the weak comparison `If-None-Match` uses.
