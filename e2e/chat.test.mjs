@@ -271,6 +271,25 @@ test("a phone-sized screen is usable", async () => {
   await carol.context.close();
 });
 
+test("each room has an address: Back returns to the last room, reload reopens it", async () => {
+  const { page } = ana;
+  await page.locator(".room", { hasText: "Lobby" }).click();
+  await page.locator(".room-title", { hasText: "Lobby" }).waitFor();
+  await page.waitForURL(/\/r\/[0-9a-f]+$/);
+  const lobby = page.url();
+  await createRoom(ana, "Elsewhere");
+  await page.waitForURL((url) => url.toString() !== lobby);
+  await page.goBack();
+  await page.locator(".room-title", { hasText: "Lobby" }).waitFor();
+  assert.equal(page.url(), lobby);
+  await page.reload();
+  await page.locator(".connection[data-state=connected]").waitFor();
+  await page.locator(".room-title", { hasText: "Lobby" }).waitFor();
+  assert.equal(page.url(), lobby);
+  await page.goForward();
+  await page.locator(".room-title", { hasText: "Elsewhere" }).waitFor();
+});
+
 test("installable, and opens offline into its own offline state", async () => {
   const dave = await person("dave");
   await register(dave);

@@ -46,6 +46,22 @@ export const browserEnv = {
     document.addEventListener("visibilitychange", callback);
     window.addEventListener("focus", callback);
   },
+  /** The room the address names (`/r/<room id>`), or null. */
+  route() {
+    const match = location.pathname.match(/^\/r\/([^/]+)$/);
+    return match ? decodeURIComponent(match[1]) : null;
+  },
+  /** Puts the open room in the address: a new history entry, or in place of the current one. */
+  setRoute(roomId, replace) {
+    const path = roomId ? `/r/${encodeURIComponent(roomId)}` : "/";
+    if (location.pathname === path) return;
+    if (replace) history.replaceState(null, "", path);
+    else history.pushState(null, "", path);
+  },
+  /** Calls back with the room when Back or Forward changes the address. */
+  onRoute(callback) {
+    window.addEventListener("popstate", () => callback(this.route()));
+  },
   /** A desktop notification, when the user allowed them. */
   notify(title, body, tag, onClick) {
     if (!("Notification" in window) || Notification.permission !== "granted") return;
@@ -82,6 +98,11 @@ export class ChatState extends EventTarget {
     });
     this.socket.addEventListener("revoked", () => this.emit("signed-out"));
     env.onReturn(() => this.markRead());
+    // The address names the open room: a reload reopens it, Back and Forward move between rooms.
+    this.current = env.route();
+    env.onRoute((roomId) => {
+      if (roomId && this.rooms.has(roomId)) this.open(roomId, { history: false });
+    });
   }
 
   start() {
@@ -151,9 +172,9 @@ export class ChatState extends EventTarget {
     this.emit("me");
     if (!this.current || !fresh.has(this.current)) {
       const first = this.sortedRooms()[0];
-      this.open(first ? first.id : null);
+      this.open(first ? first.id : null, { replace: true });
     } else {
-      this.open(this.current);
+      this.open(this.current, { replace: true });
     }
   }
 
@@ -357,8 +378,11 @@ export class ChatState extends EventTarget {
     return this.current === roomId && !this.env.hidden();
   }
 
-  open(roomId) {
+  /** Opens a room (or none). The address follows: a new history entry unless `replace`, or
+   * none at all when the address already moved (`history: false`, from Back or Forward). */
+  open(roomId, { replace = false, history = true } = {}) {
     this.current = roomId;
+    if (history) this.env.setRoute(roomId, replace);
     this.emit("room");
     if (!roomId) return;
     const log = this.log(roomId);

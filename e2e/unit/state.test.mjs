@@ -34,7 +34,15 @@ function message(roomId, seq, sender = bob, body = `hello ${seq}`, mentions = []
 async function setUp({ hidden = false } = {}) {
   const socket = new FakeSocket();
   const notified = [];
-  const env = { hidden: () => hidden, onReturn() {}, notify: (...args) => notified.push(args) };
+  const routes = [];
+  const env = {
+    hidden: () => hidden,
+    onReturn() {},
+    notify: (...args) => notified.push(args),
+    route: () => null,
+    setRoute: (roomId, replace) => routes.push([roomId, replace]),
+    onRoute() {},
+  };
   const call = async (method, path) => {
     if (path.includes("/messages")) return { messages: [], history_start: true };
     if (path.endsWith("/members")) return { members: [] };
@@ -46,7 +54,7 @@ async function setUp({ hidden = false } = {}) {
   state.onEvent({ type: "ready", user: me, rooms: [room("lobby", { last_seq: 0 }), room("quiet")] });
   state.open("lobby");
   await new Promise((resolve) => setTimeout(resolve, 0));
-  return { state, socket, notified, changes };
+  return { state, socket, notified, changes, routes };
 }
 
 test("messages from others count as unread in rooms not open", async () => {
@@ -93,4 +101,15 @@ test("losing a room to an error event closes it", async () => {
   state.onEvent({ type: "error", code: "forbidden", room_id: "quiet", message: "banned" });
   assert.equal(state.rooms.has("quiet"), false);
   assert.ok(changes.includes("rooms"));
+});
+
+test("the address follows the open room", async () => {
+  const { state, routes } = await setUp();
+  // Ready opened a room in place of the start page's address, then the test opened lobby.
+  assert.deepEqual(routes[0][1], true);
+  state.open("quiet");
+  assert.deepEqual(routes.at(-1), ["quiet", false]);
+  const before = routes.length;
+  state.open("lobby", { history: false });
+  assert.equal(routes.length, before, "Back and Forward move the address themselves");
 });

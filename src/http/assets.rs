@@ -21,6 +21,8 @@ struct Assets;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
+        // A room's own address: the same page, which opens that room.
+        .route("/r/{room}", get(index))
         .route("/assets/{*path}", get(asset))
         .route("/manifest.webmanifest", get(manifest))
         .route("/sw.js", get(service_worker))
