@@ -151,6 +151,10 @@ test("user text is shown as text, links are safe", async () => {
   assert.equal(await bob.page.locator(".messages img:not(.avatar)").count(), 0, "no image element from a message");
   const link = bob.page.locator(".messages a", { hasText: "https://example.com/page" });
   assert.equal(await link.getAttribute("rel"), "noopener noreferrer");
+  await say(ana, "(the manual: https://en.wikipedia.org/wiki/Rust_(programming_language)) or www.rust-lang.org.");
+  await sees(bob, "or www.rust-lang.org.");
+  const hrefs = await bob.page.locator(".messages .message").last().locator("a").evaluateAll((as) => as.map((a) => a.href));
+  assert.deepEqual(hrefs, ["https://en.wikipedia.org/wiki/Rust_(programming_language)", "https://www.rust-lang.org/"]);
 });
 
 test("a private room needs its key", async () => {

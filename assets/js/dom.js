@@ -1,5 +1,7 @@
 // Building DOM without HTML strings: user text only ever becomes text nodes.
 
+import { findLinks } from "./core/format.js";
+
 /** h("button", {class: "x", onclick: fn, "aria-label": "Send"}, "text", child, ...) */
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
@@ -34,11 +36,9 @@ export function clear(el, ...children) {
   return el;
 }
 
-const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
-
 /**
- * A message body as nodes: text, `http(s)` links (opening safely in a new tab) and the
- * server's structured mentions highlighted. `mentions` offsets count code points.
+ * A message body as nodes: text, `http(s)` and `www.` links (opening safely in a new tab) and
+ * the server's structured mentions highlighted. `mentions` offsets count code points.
  */
 export function richText(body, mentions = [], myId = null) {
   const chars = Array.from(body);
@@ -58,10 +58,10 @@ export function richText(body, mentions = [], myId = null) {
 
 function linkify(parent, text) {
   let last = 0;
-  for (const match of text.matchAll(URL_RE)) {
-    parent.append(document.createTextNode(text.slice(last, match.index)));
-    parent.append(h("a", { href: match[0], target: "_blank", rel: "noopener noreferrer" }, match[0]));
-    last = match.index + match[0].length;
+  for (const link of findLinks(text)) {
+    parent.append(document.createTextNode(text.slice(last, link.start)));
+    parent.append(h("a", { href: link.href, target: "_blank", rel: "noopener noreferrer" }, link.text));
+    last = link.end;
   }
   parent.append(document.createTextNode(text.slice(last)));
 }
