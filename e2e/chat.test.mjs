@@ -275,6 +275,26 @@ test("a phone-sized screen is usable", async () => {
   await carol.context.close();
 });
 
+test("the composer grows, refuses too long a text with a counter, and keeps drafts over a reload", async () => {
+  const { page } = ana;
+  await page.locator(".room", { hasText: "Lobby" }).click();
+  const box = page.getByLabel("Message", { exact: true });
+  const oneLine = await box.evaluate((el) => el.offsetHeight);
+  await box.fill("line\n".repeat(6));
+  assert.ok((await box.evaluate((el) => el.offsetHeight)) > oneLine * 2, "it grows with its text");
+  await box.fill("x".repeat(4001));
+  await page.locator(".composer .counter.over", { hasText: "1 character too many" }).waitFor();
+  assert.ok(await page.getByRole("button", { name: "Send" }).isDisabled());
+  await box.press("Enter");
+  assert.equal((await box.inputValue()).length, 4001, "nothing was cut or sent");
+  await box.fill("a draft to keep");
+  await page.reload();
+  await page.locator(".connection[data-state=connected]").waitFor();
+  await page.locator(".room-title", { hasText: "Lobby" }).waitFor();
+  assert.equal(await page.getByLabel("Message", { exact: true }).inputValue(), "a draft to keep");
+  await page.getByLabel("Message", { exact: true }).fill("");
+});
+
 test("each room has an address: Back returns to the last room, reload reopens it", async () => {
   const { page } = ana;
   await page.locator(".room", { hasText: "Lobby" }).click();

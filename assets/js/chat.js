@@ -2,6 +2,9 @@
 // member list. Views re-render the part the state says changed.
 
 import { clear, formatDay, formatTime, h, richText, avatar } from "./dom.js";
+
+/** The longest message the server takes, in characters (code points). */
+const MAX_BODY = 4000;
 import { openDialog, browseRooms, createRoom, joinRoom, newDirect, profileDialog, roomSettings } from "./dialogs.js";
 import { api } from "./api.js";
 
@@ -35,9 +38,11 @@ export function renderChat(root, state, onSignOut) {
   const messages = h("div", { class: "messages", role: "log", "aria-label": "Messages", tabindex: "0" });
   const jump = h("button", { class: "jump", hidden: true }, "Jump to latest ↓");
   const typing = h("p", { class: "typing", "aria-live": "polite" });
-  const input = h("textarea", { rows: 1, "aria-label": "Message", placeholder: "Write a message…", maxlength: 4000 });
+  // No maxlength: a longer text is refused with a counter, never silently cut.
+  const input = h("textarea", { rows: 1, "aria-label": "Message", placeholder: "Write a message…" });
+  const counter = h("span", { class: "counter", "aria-live": "polite", hidden: true });
   const sendButton = h("button", { type: "submit", class: "primary" }, "Send");
-  const composer = h("form", { class: "composer" }, input, sendButton);
+  const composer = h("form", { class: "composer" }, input, counter, sendButton);
   const empty = h("div", { class: "empty" }, h("p", {}, "No room open. Create one, join one by name, or browse the public rooms."));
   const conversation = h("main", { class: "conversation" },
     h("header", { class: "room-header" }, h("div", { class: "room-heading" }, title, topic), notifySelect, leaveButton, settingsButton, membersButton),
@@ -108,8 +113,9 @@ export function renderChat(root, state, onSignOut) {
     settingsButton.hidden = !(state.isAdmin(room) && room.kind !== "direct");
     leaveButton.hidden = room.kind === "direct" || room.role === "owner";
     if (renderedRoom !== room.id) {
-      if (renderedRoom) state.drafts.set(renderedRoom, input.value);
-      input.value = state.drafts.get(room.id) || "";
+      if (renderedRoom) state.setDraft(renderedRoom, input.value);
+      input.value = state.draft(room.id);
+      fitComposer();
       renderedRoom = room.id;
       atBottom = true;
       renderMessages();
@@ -221,20 +227,42 @@ export function renderChat(root, state, onSignOut) {
     }
   });
   input.addEventListener("input", () => {
+    fitComposer();
     if (state.current) {
-      state.drafts.set(state.current, input.value);
+      state.setDraft(state.current, input.value);
       if (input.value.trim()) state.typed(state.current);
     }
   });
   composer.addEventListener("submit", (e) => {
     e.preventDefault();
     const body = input.value;
-    if (!body.trim() || !state.current) return;
+    if (!body.trim() || !state.current || tooLong()) return;
     atBottom = true;
     state.send(state.current, body);
     input.value = "";
-    state.drafts.delete(state.current);
+    fitComposer();
+    state.setDraft(state.current, "");
   });
+
+  /** Characters over the server's limit (it counts code points), or 0. */
+  function tooLong() {
+    return Math.max(0, Array.from(input.value).length - MAX_BODY);
+  }
+
+  /** Grows the composer with its text (the stylesheet caps it at 40 % of the height) and
+   * shows a counter near the limit: the send button is off past it. */
+  function fitComposer() {
+    input.style.height = "auto";
+    input.style.height = `${input.scrollHeight + 2}px`;
+    const length = Array.from(input.value).length;
+    const over = tooLong();
+    counter.hidden = length < MAX_BODY - 400;
+    counter.classList.toggle("over", over > 0);
+    counter.textContent = over > 0
+      ? `${over} ${over === 1 ? "character" : "characters"} too many`
+      : `${MAX_BODY - length} left`;
+    sendButton.disabled = over > 0;
+  }
 
   // --- state changes ---
   function renderConnection() {

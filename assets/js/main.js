@@ -20,6 +20,7 @@ function signedIn(user) {
 
 function signedOut(notice) {
   state?.socket.stop();
+  state?.forgetDrafts();
   state = null;
   document.title = "Natter";
   renderAuth(root, signedIn, notice);

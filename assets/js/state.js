@@ -62,6 +62,14 @@ export const browserEnv = {
   onRoute(callback) {
     window.addEventListener("popstate", () => callback(this.route()));
   },
+  /** Where drafts outlive a reload (null where the browser refuses storage). */
+  storage: (() => {
+    try {
+      return window.localStorage;
+    } catch {
+      return null;
+    }
+  })(),
   /** A desktop notification, when the user allowed them. */
   notify(title, body, tag, onClick) {
     if (!("Notification" in window) || Notification.permission !== "granted") return;
@@ -111,6 +119,43 @@ export class ChatState extends EventTarget {
 
   emit(what, room = null) {
     this.dispatchEvent(new CustomEvent("change", { detail: { what, room } }));
+  }
+
+  // --- drafts: kept per room, and in the browser's storage so a reload keeps them -------
+
+  draftKey(roomId) {
+    return `natter.draft.${this.me.id}.${roomId}`;
+  }
+
+  draft(roomId) {
+    if (!this.drafts.has(roomId)) {
+      const saved = this.env.storage?.getItem(this.draftKey(roomId));
+      if (saved) this.drafts.set(roomId, saved);
+    }
+    return this.drafts.get(roomId) || "";
+  }
+
+  setDraft(roomId, text) {
+    if (!roomId) return;
+    if (text) {
+      this.drafts.set(roomId, text);
+      this.env.storage?.setItem(this.draftKey(roomId), text);
+    } else {
+      this.drafts.delete(roomId);
+      this.env.storage?.removeItem(this.draftKey(roomId));
+    }
+  }
+
+  /** Signing out leaves no drafts behind on this browser. */
+  forgetDrafts() {
+    const storage = this.env.storage;
+    this.drafts.clear();
+    if (!storage) return;
+    const prefix = `natter.draft.${this.me.id}.`;
+    for (let i = storage.length - 1; i >= 0; i--) {
+      const key = storage.key(i);
+      if (key?.startsWith(prefix)) storage.removeItem(key);
+    }
   }
 
   notice(text) {

@@ -31,7 +31,27 @@ function message(roomId, seq, sender = bob, body = `hello ${seq}`, mentions = []
 }
 
 /** A state with two rooms, "lobby" open, and fakes to look at. */
-async function setUp({ hidden = false } = {}) {
+/** A Storage (as localStorage) in memory. */
+class FakeStorage {
+  items = new Map();
+  get length() {
+    return this.items.size;
+  }
+  key(i) {
+    return [...this.items.keys()][i] ?? null;
+  }
+  getItem(key) {
+    return this.items.get(key) ?? null;
+  }
+  setItem(key, value) {
+    this.items.set(key, String(value));
+  }
+  removeItem(key) {
+    this.items.delete(key);
+  }
+}
+
+async function setUp({ hidden = false, storage = new FakeStorage() } = {}) {
   const socket = new FakeSocket();
   const notified = [];
   const routes = [];
@@ -42,6 +62,7 @@ async function setUp({ hidden = false } = {}) {
     route: () => null,
     setRoute: (roomId, replace) => routes.push([roomId, replace]),
     onRoute() {},
+    storage,
   };
   const call = async (method, path) => {
     if (path.includes("/messages")) return { messages: [], history_start: true };
@@ -54,7 +75,7 @@ async function setUp({ hidden = false } = {}) {
   state.onEvent({ type: "ready", user: me, rooms: [room("lobby", { last_seq: 0 }), room("quiet")] });
   state.open("lobby");
   await new Promise((resolve) => setTimeout(resolve, 0));
-  return { state, socket, notified, changes, routes };
+  return { state, socket, notified, changes, routes, storage };
 }
 
 test("messages from others count as unread in rooms not open", async () => {
@@ -112,4 +133,19 @@ test("the address follows the open room", async () => {
   const before = routes.length;
   state.open("lobby", { history: false });
   assert.equal(routes.length, before, "Back and Forward move the address themselves");
+});
+
+test("drafts outlive a reload, and signing out forgets them", async () => {
+  const storage = new FakeStorage();
+  storage.setItem("natter.draft.u_other.lobby", "someone else's");
+  const first = await setUp({ storage });
+  first.state.setDraft("lobby", "half a thought");
+  first.state.setDraft("quiet", "another");
+  first.state.setDraft("quiet", "");
+  const reloaded = await setUp({ storage });
+  assert.equal(reloaded.state.draft("lobby"), "half a thought");
+  assert.equal(reloaded.state.draft("quiet"), "");
+  reloaded.state.forgetDrafts();
+  assert.equal(storage.getItem("natter.draft.u_me.lobby"), null);
+  assert.equal(storage.getItem("natter.draft.u_other.lobby"), "someone else's");
 });
