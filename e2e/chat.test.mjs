@@ -275,6 +275,22 @@ test("a phone-sized screen is usable", async () => {
   await carol.context.close();
 });
 
+test("signing out says so (not that the session ended), and switching forms keeps what was typed", async () => {
+  const erin = await person("erin");
+  await erin.page.getByRole("tab", { name: "Create account" }).click();
+  await erin.page.getByLabel("Username").fill("erin");
+  await erin.page.getByRole("tab", { name: "Sign in" }).click();
+  assert.equal(await erin.page.getByLabel("Username").inputValue(), "erin");
+  await register(erin);
+  await erin.page.getByRole("button", { name: "Your profile and settings" }).click();
+  await erin.page.locator("dialog[open]").getByRole("button", { name: "Sign out" }).click();
+  await erin.page.locator(".auth .notice", { hasText: "You are signed out." }).waitFor();
+  // The server closes the socket as it ends the session; that must not replace the notice.
+  await erin.page.waitForTimeout(1000);
+  assert.equal(await erin.page.locator(".auth .notice").textContent(), "You are signed out.");
+  await erin.context.close();
+});
+
 test("the composer grows, refuses too long a text with a counter, and keeps drafts over a reload", async () => {
   const { page } = ana;
   await page.locator(".room", { hasText: "Lobby" }).click();

@@ -42,8 +42,11 @@ export function renderAuth(root, onSignedIn, notice = "") {
   }
 
   function switchTo(next) {
+    // What was typed survives the switch: the fields are rebuilt for the other form.
+    const typed = Object.fromEntries(Object.entries(inputs).map(([name, input]) => [name, input.value]));
     mode = next;
     show();
+    for (const [name, value] of Object.entries(typed)) if (inputs[name]) inputs[name].value = value;
   }
 
   function validate() {

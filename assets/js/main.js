@@ -10,10 +10,12 @@ const root = document.getElementById("app");
 let state = null;
 
 function signedIn(user) {
-  state = new ChatState(user);
+  const mine = new ChatState(user);
+  state = mine;
   renderChat(root, state, signedOut);
   state.addEventListener("change", (e) => {
-    if (e.detail.what === "signed-out") signedOut("Your session ended. Please sign in again.");
+    // Only the session on screen can end it (not one already signed out of on purpose).
+    if (e.detail.what === "signed-out" && state === mine) signedOut("Your session ended. Please sign in again.");
   });
   state.start();
 }

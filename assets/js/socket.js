@@ -48,6 +48,8 @@ export class Socket extends EventTarget {
     ws.onclose = (e) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      // Stopped on purpose (signing out): whatever the server said as it closed is moot.
+      if (this.stopped) return;
       if (e.code === 4001) {
         this.stopped = true;
         this.dispatchEvent(new CustomEvent("revoked"));
