@@ -269,6 +269,24 @@ test("a phone-sized screen is usable", async () => {
   await carol.page.locator(".room-title", { hasText: "Lobby" }).waitFor();
   await say(carol, "hello from a phone");
   await sees(ana, "hello from a phone");
+  // A message in another room marks ☰, which hides the room list.
+  const menu = carol.page.getByRole("button", { name: /^Show rooms/ });
+  assert.equal(await menu.getAttribute("data-unread"), "false");
+  const carolId = (await apiIn(carol, "GET", "/me")).user.id;
+  const { room: dm } = await apiIn(ana, "POST", "/dms", { user_id: carolId });
+  await apiIn(ana, "POST", `/rooms/${dm.id}/messages`, { client_id: "dm-1", body: "psst, carol" });
+  await carol.page.locator(".menu-button[data-unread=true]").waitFor();
+  assert.equal(await menu.getAttribute("aria-label"), "Show rooms (1 unread)");
+  // The members panel covers the conversation on a phone: it closes by its button and Escape.
+  const panel = carol.page.locator("aside.members");
+  await carol.page.getByRole("button", { name: "Members" }).click();
+  await panel.waitFor();
+  await carol.page.getByRole("button", { name: "Close members" }).click();
+  await panel.waitFor({ state: "hidden" });
+  await carol.page.getByRole("button", { name: "Members" }).click();
+  await panel.waitFor();
+  await carol.page.keyboard.press("Escape");
+  await panel.waitFor({ state: "hidden" });
   const width = await carol.page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 360, `nothing wider than the screen (${width})`);
   await carol.page.screenshot({ path: `${SHOTS}/phone.png` });

@@ -48,7 +48,9 @@ export function renderChat(root, state, onSignOut) {
     h("header", { class: "room-header" }, h("div", { class: "room-heading" }, title, topic), notifySelect, leaveButton, settingsButton, membersButton),
     notice, messages, jump, typing, composer);
   const membersList = h("ul", { class: "member-list" });
-  const members = h("aside", { class: "members", "aria-label": "Members", hidden: true }, h("h3", {}, "Members"), membersList);
+  const closeMembers = h("button", { class: "icon close", "aria-label": "Close members" }, "×");
+  const members = h("aside", { class: "members", "aria-label": "Members", hidden: true },
+    h("div", { class: "panel-head" }, h("h3", {}, "Members"), closeMembers), membersList);
 
   const layout = h("div", { class: "chat" },
     h("header", { class: "topbar" }, menuButton, h("span", { class: "brand" }, "Natter"), connection, meButton),
@@ -60,6 +62,32 @@ export function renderChat(root, state, onSignOut) {
     const open = !sidebar.classList.contains("open");
     sidebar.classList.toggle("open", open);
     menuButton.setAttribute("aria-expanded", String(open));
+  });
+  function showMembers(show) {
+    members.hidden = !show;
+    membersButton.setAttribute("aria-pressed", String(show));
+  }
+  function closeRooms() {
+    sidebar.classList.remove("open");
+    menuButton.setAttribute("aria-expanded", "false");
+  }
+  closeMembers.addEventListener("click", () => {
+    showMembers(false);
+    membersButton.focus();
+  });
+  // Every panel closes with Escape, and (where it covers the conversation) by tapping outside.
+  layout.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape" || document.querySelector("dialog[open]")) return;
+    if (!members.hidden) showMembers(false);
+    if (sidebar.classList.contains("open")) closeRooms();
+  });
+  conversation.addEventListener("click", (e) => {
+    if (!window.matchMedia("(max-width: 720px)").matches) return;
+    if (e.target.closest(".members") || e.target === membersButton) return;
+    if (!members.hidden) showMembers(false);
+  });
+  conversation.addEventListener("click", () => {
+    if (sidebar.classList.contains("open")) closeRooms();
   });
   membersButton.addEventListener("click", () => {
     members.hidden = !members.hidden;
@@ -88,6 +116,11 @@ export function renderChat(root, state, onSignOut) {
     }));
     const total = state.totalUnread();
     document.title = total ? `(${total}) Natter` : "Natter";
+    // On a phone the room list hides behind ☰: it tells of unread messages in other rooms.
+    let elsewhere = 0;
+    for (const r of state.rooms.values()) if (r.id !== state.current) elsewhere += r.unread || 0;
+    menuButton.dataset.unread = elsewhere ? "true" : "false";
+    menuButton.setAttribute("aria-label", elsewhere ? `Show rooms (${elsewhere} unread)` : "Show rooms");
     notifyOffer.hidden = !("Notification" in window) || Notification.permission !== "default";
   }
 
@@ -132,7 +165,10 @@ export function renderChat(root, state, onSignOut) {
   settingsButton.addEventListener("click", () => roomSettings(state, state.rooms.get(state.current)));
   leaveButton.addEventListener("click", async () => {
     const room = state.rooms.get(state.current);
-    if (!(await openDialog.confirm(`Leave “${room.name}”?`, "Leave"))) return;
+    const after = room.kind === "public"
+      ? "You can join it again from Browse."
+      : "You will need its key, or an invitation, to join it again.";
+    if (!(await openDialog.confirm(`Leave “${room.name}”?`, "Leave", after))) return;
     await api("POST", `/rooms/${room.id}/leave`);
     state.leftRoom(room.id, null);
   });

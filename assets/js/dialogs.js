@@ -52,10 +52,10 @@ function field(label, input, name, hint = "") {
 }
 
 export const openDialog = {
-  confirm(text, action = "OK") {
+  confirm(text, action = "OK", detail = "This cannot be undone.") {
     return new Promise((resolve) => {
       let yes = false;
-      const { dialog } = modal(text, h("p", {}, "This cannot be undone."), { submitLabel: action, onSubmit: () => { yes = true; return true; } });
+      const { dialog } = modal(text, h("p", {}, detail), { submitLabel: action, onSubmit: () => { yes = true; return true; } });
       dialog.addEventListener("close", () => resolve(yes));
     });
   },
