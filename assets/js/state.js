@@ -231,10 +231,13 @@ export class ChatState extends EventTarget {
     this.users.set(m.sender.id, { ...this.users.get(m.sender.id), ...m.sender });
     const room = this.rooms.get(m.room_id);
     if (room && !known) {
-      room.last_message = m;
-      room.last_seq = Math.max(room.last_seq, m.seq);
+      // Only a message newer than the room's last_seq is news: older ones (a sync replay, or
+      // one the server already counted in the room it just sent) are in `unread` already.
+      const news = m.seq > (room.last_seq || 0);
+      if (news || !room.last_message || m.seq > room.last_message.seq) room.last_message = m;
+      room.last_seq = Math.max(room.last_seq || 0, m.seq);
       const mine = m.sender.id === this.me.id;
-      if (!mine && m.seq > (room.read_seq || 0)) {
+      if (news && !mine && m.seq > (room.read_seq || 0)) {
         if (this.viewing(room.id)) {
           this.markRead();
         } else {

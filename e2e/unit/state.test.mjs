@@ -149,3 +149,13 @@ test("drafts outlive a reload, and signing out forgets them", async () => {
   assert.equal(storage.getItem("natter.draft.u_me.lobby"), null);
   assert.equal(storage.getItem("natter.draft.u_other.lobby"), "someone else's");
 });
+
+test("messages the server already counted are not counted again", async () => {
+  const { state } = await setUp();
+  // Reconnected: ready says quiet has 1 unread up to seq 5; the sync replay then brings it.
+  state.onEvent({ type: "ready", user: me, rooms: [room("lobby"), room("quiet", { last_seq: 5, unread: 1 })] });
+  state.onEvent({ type: "message", message: message("quiet", 5) });
+  assert.equal(state.rooms.get("quiet").unread, 1);
+  state.onEvent({ type: "message", message: message("quiet", 6) });
+  assert.equal(state.rooms.get("quiet").unread, 2);
+});
