@@ -252,6 +252,11 @@ test("a ban moves the banned user out while the page is open", async () => {
   await ana.page.getByRole("button", { name: "Room settings" }).click();
   const dialog = await dialogForm(ana.page, "Settings of “Lobby”");
   await dialog.locator(".pick-list li", { hasText: "bob" }).getByRole("button", { name: "Ban" }).click();
+  // A ban asks first, with a reason.
+  const confirm = ana.page.locator("dialog[open]").last();
+  await confirm.getByRole("heading", { name: "Ban bob?" }).waitFor();
+  await confirm.getByLabel("Reason").fill("testing bans");
+  await confirm.getByRole("button", { name: "Ban" }).click();
   await bob.page.locator(".notice-bar", { hasText: "You were banned from “Lobby”" }).waitFor();
   await bob.page.locator(".room", { hasText: "Lobby" }).waitFor({ state: "detached" });
   await dialog.getByRole("button", { name: "Cancel" }).click();
@@ -307,6 +312,24 @@ test("signing out says so (not that the session ended), and switching forms keep
   await erin.page.waitForTimeout(1000);
   assert.equal(await erin.page.locator(".auth .notice").textContent(), "You are signed out.");
   await erin.context.close();
+});
+
+test("a profile save the server refuses changes nothing, not even the avatar", async () => {
+  const fay = await person("fay");
+  await register(fay);
+  await fay.page.getByRole("button", { name: "Your profile and settings" }).click();
+  const dialog = await dialogForm(fay.page, "Your profile");
+  // A 1 x 1 PNG.
+  const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
+  await dialog.getByLabel(/^Avatar/).setInputFiles({ name: "me.png", mimeType: "image/png", buffer: png });
+  await dialog.getByLabel("Display name").fill("\u202eevil");
+  await dialog.getByRole("button", { name: "Save" }).click();
+  await dialog.locator(".field-error", { hasText: /invisible|direction/ }).waitFor();
+  expectFailedRequests("fay", 400, 1);
+  const me = await apiIn(fay, "GET", "/me");
+  assert.equal(me.user.display_name, "fay");
+  assert.match(me.user.avatar_url, /\/avatars\/default\//, "the avatar was not changed either");
+  await fay.context.close();
 });
 
 test("the composer grows, refuses too long a text with a counter, and keeps drafts over a reload", async () => {

@@ -10,8 +10,10 @@ function modal(titleText, body, { submitLabel = "Save", onSubmit = null, wide = 
   const error = h("p", { class: "form-error", role: "alert" });
   const submit = onSubmit ? h("button", { type: "submit", class: "primary" }, submitLabel) : null;
   const close = h("button", { type: "button", onclick: () => dialog.close() }, onSubmit ? "Cancel" : "Close");
-  const form = h("form", { method: "dialog" }, h("h2", { id: "dialog-title" }, titleText), body, error, h("div", { class: "actions" }, close, submit));
-  const dialog = h("dialog", { class: wide ? "wide" : "", "aria-labelledby": "dialog-title" }, form);
+  // Dialogs can stack (a confirmation over settings): each title has its own id.
+  const titleId = `dialog-title-${Math.random().toString(36).slice(2, 8)}`;
+  const form = h("form", { method: "dialog" }, h("h2", { id: titleId }, titleText), body, error, h("div", { class: "actions" }, close, submit));
+  const dialog = h("dialog", { class: wide ? "wide" : "", "aria-labelledby": titleId }, form);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     if (!onSubmit) return dialog.close();
@@ -52,6 +54,19 @@ function field(label, input, name, hint = "") {
 }
 
 export const openDialog = {
+  /** Asks before a ban, with an optional reason the banned user is shown; resolves to the
+   * reason ("" for none), or null when cancelled. */
+  ban(name) {
+    return new Promise((resolve) => {
+      let reason = null;
+      const input = h("input", { maxlength: 256, placeholder: "Optional: the banned person sees it" });
+      const { dialog } = modal(`Ban ${name}?`, [
+        h("p", {}, `${name} leaves the room at once and cannot come back until unbanned.`),
+        field("Reason", input, "reason"),
+      ], { submitLabel: "Ban", onSubmit: () => { reason = input.value.trim(); return true; } });
+      dialog.addEventListener("close", () => resolve(reason));
+    });
+  },
   confirm(text, action = "OK", detail = "This cannot be undone.") {
     return new Promise((resolve) => {
       let yes = false;
@@ -198,15 +213,19 @@ export function profileDialog(state, onSignOut) {
     signOut,
   ], {
     onSubmit: async () => {
-      if (chosen) {
-        await api("PUT", "/me/avatar", chosen, true);
-      }
-      const answer = await api("PATCH", "/me", {
+      // The fields first: if the server refuses one, nothing is changed, the avatar included.
+      let answer = await api("PATCH", "/me", {
         display_name: displayName.value, status_emoji: emoji.value, status_text: status.value,
         presence: presence.value, send_receipts: receipts.checked,
       });
       state.me = answer.user;
       state.emit("me");
+      if (chosen) {
+        answer = await api("PUT", "/me/avatar", chosen, true);
+        chosen = null;
+        state.me = answer.user;
+        state.emit("me");
+      }
       return true;
     },
   });
@@ -238,7 +257,9 @@ export function roomSettings(state, room) {
             loadPeople();
           } }, m.role === "admin" ? "Make member" : "Make admin") : null,
           canBan ? h("button", { type: "button", class: "danger", onclick: async () => {
-            await api("POST", `/rooms/${room.id}/bans`, { user_id: m.user.id });
+            const reason = await openDialog.ban(m.user.display_name);
+            if (reason === null) return;
+            await api("POST", `/rooms/${room.id}/bans`, { user_id: m.user.id, reason });
             loadPeople();
             loadBans();
           } }, "Ban") : null));
