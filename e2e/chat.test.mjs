@@ -314,6 +314,24 @@ test("signing out says so (not that the session ended), and switching forms keep
   await erin.context.close();
 });
 
+test("the Devices list signs out other devices", async () => {
+  const elsewhere = await person("ana-laptop");
+  await elsewhere.page.getByLabel("Username").fill("ana");
+  await elsewhere.page.getByLabel("Password").fill(PASSWORD);
+  await elsewhere.page.getByRole("button", { name: "Sign in" }).click();
+  await elsewhere.page.locator(".connection[data-state=connected]").waitFor();
+  await ana.page.getByRole("button", { name: "Your profile and settings" }).click();
+  const dialog = await dialogForm(ana.page, "Your profile");
+  await dialog.getByText("Devices", { exact: true }).click();
+  await dialog.locator(".devices li").nth(1).waitFor();
+  assert.equal(await dialog.locator(".devices li", { hasText: "this device" }).count(), 1);
+  await dialog.getByRole("button", { name: "Sign out all other devices" }).click();
+  await elsewhere.page.locator(".auth .notice", { hasText: "Your session ended" }).waitFor();
+  await dialog.locator(".devices li").nth(1).waitFor({ state: "detached" });
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  await elsewhere.context.close();
+});
+
 test("a profile save the server refuses changes nothing, not even the avatar", async () => {
   const fay = await person("fay");
   await register(fay);

@@ -3,7 +3,7 @@
 // admins. Each shows the server's error next to the field it names.
 
 import { api } from "./api.js";
-import { avatar, clear, h } from "./dom.js";
+import { avatar, clear, formatDay, formatTime, h } from "./dom.js";
 
 /** Opens a modal with a form; `onSubmit` returns true to close. */
 function modal(titleText, body, { submitLabel = "Save", onSubmit = null, wide = false } = {}) {
@@ -166,6 +166,16 @@ export function newDirect(state) {
   load();
 }
 
+/** A browser and system from a User-Agent, in words ("Firefox on Linux"). */
+function deviceName(ua = "") {
+  const browser = [["Edg/", "Edge"], ["Firefox/", "Firefox"], ["Chrome/", "Chrome"], ["Safari/", "Safari"]]
+    .find(([mark]) => ua.includes(mark))?.[1];
+  const system = [["Android", "Android"], ["iPhone", "iPhone"], ["iPad", "iPad"], ["Windows", "Windows"], ["Mac OS", "macOS"], ["Linux", "Linux"]]
+    .find(([mark]) => ua.includes(mark))?.[1];
+  if (browser && system) return `${browser} on ${system}`;
+  return browser || system || ua.slice(0, 60) || "Unknown device";
+}
+
 export function profileDialog(state, onSignOut) {
   const me = state.me;
   const displayName = h("input", { value: me.display_name, maxlength: 64, required: true });
@@ -197,6 +207,27 @@ export function profileDialog(state, onSignOut) {
       passwordNote.textContent = err.message;
     }
   } }, "Change password");
+  // Devices: every signed-in browser or app of this account, each can be signed out.
+  const devices = h("ul", { class: "pick-list devices" });
+  const othersOut = h("button", { type: "button", hidden: true }, "Sign out all other devices");
+  async function loadDevices() {
+    const { sessions } = await api("GET", "/me/sessions");
+    const others = sessions.filter((s) => !s.current);
+    othersOut.hidden = others.length === 0;
+    clear(devices, sessions.map((s) => h("li", {},
+      h("span", {}, deviceName(s.user_agent), " ",
+        h("span", { class: "hint" }, s.current ? "this device" : `last seen ${formatDay(new Date(s.last_seen))}, ${formatTime(new Date(s.last_seen))}`)),
+      s.current ? null : h("button", { type: "button", onclick: async () => {
+        await api("DELETE", `/me/sessions/${s.id}`);
+        loadDevices();
+      } }, "Sign out"))));
+  }
+  othersOut.addEventListener("click", async () => {
+    const { sessions } = await api("GET", "/me/sessions");
+    for (const s of sessions) if (!s.current) await api("DELETE", `/me/sessions/${s.id}`).catch(() => {});
+    loadDevices();
+  });
+  loadDevices().catch(() => {});
   const signOut = h("button", { type: "button", class: "danger", onclick: async () => {
     await api("POST", "/auth/logout").catch(() => {});
     dialog.close();
@@ -210,6 +241,7 @@ export function profileDialog(state, onSignOut) {
     field("Presence", presence, "presence"),
     h("label", { class: "check" }, receipts, " Let others see how far I have read"),
     h("details", {}, h("summary", {}, "Password"), field("Current password", current, "current_password"), field("New password", next, "new_password"), changePassword, passwordNote),
+    h("details", {}, h("summary", {}, "Devices"), devices, othersOut),
     signOut,
   ], {
     onSubmit: async () => {
