@@ -312,16 +312,16 @@ impl $Store {
         Ok(found)
     }
 
-    /// The (room, sender) pairs of `pairs` where the sender is a member now, read in the
-    /// append's own transaction, after its rooms are locked: a message is stored only if its
-    /// sender is a member when its `seq` is taken. A ban committed first refuses it; a ban
-    /// that comes later (on PostgreSQL it waits for the [`LOCK_MEMBERS`] share lock) answers
-    /// after the message is stored.
+    /// Which of `pairs` (sorted, without repeats) have the sender a member now, by position,
+    /// read in the append's own transaction after its rooms are locked: a message is stored
+    /// only if its sender is a member when its `seq` is taken. A ban committed first refuses
+    /// it; a ban that comes later (on PostgreSQL it waits for the [`LOCK_MEMBERS`] lock)
+    /// answers after the message is stored.
     async fn members(
         tx: &mut Transaction<'_, $Db>,
         pairs: &[(&RoomId, &UserId)],
-    ) -> StoreResult<std::collections::HashSet<(String, String)>> {
-        let mut members = std::collections::HashSet::new();
+    ) -> StoreResult<Vec<bool>> {
+        let mut member = vec![false; pairs.len()];
         for chunk in chunks(pairs) {
             let sql = format!(
                 "select m.room_id, m.user_id from (values {}) as v \
@@ -337,10 +337,15 @@ impl $Store {
                 .await
                 .map_err(fail("checking membership"))?;
             for r in rows {
-                members.insert((r.get("room_id"), r.get("user_id")));
+                let found: (&str, &str) = (r.get("room_id"), r.get("user_id"));
+                if let Ok(at) =
+                    pairs.binary_search_by(|(room, user)| (room.as_str(), user.as_str()).cmp(&found))
+                {
+                    member[at] = true;
+                }
             }
         }
-        Ok(members)
+        Ok(member)
     }
 
     /// Which of `rooms` exist; with `lock` they are also locked (`for update`, in the order
@@ -1083,8 +1088,9 @@ impl Store for $Store {
         for new in fresh.values_mut() {
             new.retain(|&i| {
                 let m = &batch[i];
-                let key = (m.room_id.to_string(), m.sender.id.to_string());
-                let member = members.contains(&key);
+                let member = pairs
+                    .binary_search(&(&m.room_id, &m.sender.id))
+                    .is_ok_and(|at| members[at]);
                 if !member {
                     refused.push(i);
                 }
