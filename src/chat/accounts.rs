@@ -65,7 +65,7 @@ impl Chat {
         user_agent: &str,
     ) -> Result<SignedIn> {
         // A request the rules refuse anyway does not use up the address's allowance.
-        Username::parse(username)?;
+        let name = Username::parse(username)?;
         Password::parse(password, "password")?;
         if let Some(name) = display_name {
             DisplayName::parse(name)?;
@@ -83,7 +83,6 @@ impl Chat {
         let user = self
             .create_user(username, password, display_name, false)
             .await?;
-        let name = Username::parse(&user.username)?;
         let pair = Key::AccountAddress(name.key(), guard::address(ip));
         self.known_devices.remember(&pair);
         self.start_session(user, user_agent).await

@@ -24,12 +24,23 @@ async fn web_client_in_headless_chromium() {
         assert!(npm.success(), "npm ci --prefix e2e failed");
     }
     let app = spawn_app().await;
+    let url = format!("http://{}", app.addr);
+    let env = [
+        ("NATTER_URL", url.as_str()),
+        ("NATTER_SCREENSHOTS", "docs/screenshots"),
+        ("CHROMIUM", chromium.as_str()),
+    ];
+    let report = node_test(&["--test-concurrency=1", "e2e/chat.test.mjs"], &env).await;
+    assert!(report.contains("# fail 0"), "{report}");
+}
+
+/// Runs `node --test ARGS` in the crate's root; its report, or a panic with it on failure.
+async fn node_test(args: &[&str], env: &[(&str, &str)]) -> String {
     let out = tokio::process::Command::new("node")
-        .args(["--test", "--test-concurrency=1", "e2e/chat.test.mjs"])
-        .current_dir(root)
-        .env("NATTER_URL", format!("http://{}", app.addr))
-        .env("NATTER_SCREENSHOTS", "docs/screenshots")
-        .env("CHROMIUM", &chromium)
+        .arg("--test")
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .await
         .expect("node runs");
@@ -38,25 +49,16 @@ async fn web_client_in_headless_chromium() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "browser scenarios failed:\n{report}");
-    assert!(report.contains("# fail 0"), "{report}");
+    assert!(
+        out.status.success(),
+        "node --test {args:?} failed:\n{report}"
+    );
+    report
 }
 
 #[tokio::test]
 async fn client_state_unit_tests() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = tokio::process::Command::new("node")
-        .args(["--test", "e2e/unit/"])
-        .current_dir(root)
-        .output()
-        .await
-        .expect("node runs");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "client unit tests failed:\n{report}");
+    let report = node_test(&["e2e/unit/"], &[]).await;
     assert!(
         report.contains("# fail 0") && !report.contains("# pass 0"),
         "{report}"
