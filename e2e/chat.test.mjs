@@ -112,7 +112,7 @@ test("two people register, meet in a room and chat live", async () => {
   await register(bob);
   await createRoom(ana, "Lobby");
 
-  await bob.page.getByRole("button", { name: "Join" }).click();
+  await bob.page.getByRole("button", { name: "Join a room" }).click();
   const dialog = await dialogForm(bob.page, "Join a room");
   await dialog.getByLabel("Room name").fill("lobby");
   await dialog.getByRole("button", { name: "Join" }).click();
@@ -140,9 +140,9 @@ test("two people register, meet in a room and chat live", async () => {
   await ana.page.locator(".typing", { hasText: "bob is typing" }).waitFor({ state: "detached" }).catch(() => {});
   assert.equal(await ana.page.locator(".typing").textContent(), "");
   // Both are online in the member list.
-  await ana.page.getByRole("button", { name: "Members" }).click();
+  await ana.page.getByRole("button", { name: "Members", exact: true }).click();
   await ana.page.locator(".member.online", { hasText: "bob" }).waitFor();
-  await ana.page.getByRole("button", { name: "Members" }).click();
+  await ana.page.getByRole("button", { name: "Members", exact: true }).click();
 });
 
 test("user text is shown as text, links are safe", async () => {
@@ -159,13 +159,13 @@ test("user text is shown as text, links are safe", async () => {
 
 test("a private room needs its key", async () => {
   await createRoom(ana, "Secret", "sesame12");
-  await bob.page.getByRole("button", { name: "Join" }).click();
+  await bob.page.getByRole("button", { name: "Join a room" }).click();
   const dialog = await dialogForm(bob.page, "Join a room");
   await dialog.getByLabel("Room name").fill("Secret");
   await dialog.getByRole("button", { name: "Join" }).click();
   await dialog.getByLabel("Key").fill("wrong key");
   await dialog.getByRole("button", { name: "Join" }).click();
-  await dialog.locator(".form-error", { hasText: "wrong key" }).waitFor();
+  await dialog.locator(".field-error", { hasText: "That key is wrong." }).waitFor();
   await dialog.getByLabel("Key").fill("sesame12");
   await dialog.getByRole("button", { name: "Join" }).click();
   await bob.page.locator(".room-title", { hasText: "Secret" }).waitFor();
@@ -185,17 +185,17 @@ test("a private room needs its key", async () => {
 
 test("a direct message raises an unread badge and the tab title", async () => {
   await ana.page.locator(".room", { hasText: "Lobby" }).click();
-  await bob.page.getByRole("button", { name: "Message…" }).click();
+  await bob.page.getByRole("button", { name: "New direct message" }).click();
   const dialog = await dialogForm(bob.page, "New direct message");
   await dialog.getByLabel("Search people").fill("ana");
   await dialog.getByRole("button", { name: "Message" }).first().click();
   await bob.page.locator(".room-title", { hasText: "ana" }).waitFor();
   await say(bob, "psst, private");
-  const badge = ana.page.locator(".room", { has: ana.page.locator(".room-name", { hasText: "@ bob" }) }).locator(".badge");
+  const badge = ana.page.locator(".room[data-kind=direct]", { hasText: "bob" }).locator(".badge");
   await badge.waitFor();
   assert.equal(await badge.textContent(), "1");
   await ana.page.waitForFunction(() => document.title === "(1) Natter");
-  await ana.page.locator(".room", { has: ana.page.locator(".room-name", { hasText: "@ bob" }) }).click();
+  await ana.page.locator(".room[data-kind=direct]", { hasText: "bob" }).click();
   await sees(ana, "psst, private");
   await badge.waitFor({ state: "detached" });
 });
@@ -268,7 +268,7 @@ test("a phone-sized screen is usable", async () => {
   const sidebar = carol.page.locator("#sidebar");
   assert.ok(!(await sidebar.evaluate((el) => el.classList.contains("open"))));
   await carol.page.getByRole("button", { name: "Show rooms" }).click();
-  await carol.page.getByRole("button", { name: "Browse" }).click();
+  await carol.page.getByRole("button", { name: "Browse public rooms" }).click();
   const dialog = await dialogForm(carol.page, "Public rooms");
   await dialog.locator("li", { hasText: "Lobby" }).getByRole("button", { name: "Join" }).click();
   await carol.page.locator(".room-title", { hasText: "Lobby" }).waitFor();
@@ -284,11 +284,11 @@ test("a phone-sized screen is usable", async () => {
   assert.equal(await menu.getAttribute("aria-label"), "Show rooms (1 unread)");
   // The members panel covers the conversation on a phone: it closes by its button and Escape.
   const panel = carol.page.locator("aside.members");
-  await carol.page.getByRole("button", { name: "Members" }).click();
+  await carol.page.getByRole("button", { name: "Members", exact: true }).click();
   await panel.waitFor();
   await carol.page.getByRole("button", { name: "Close members" }).click();
   await panel.waitFor({ state: "hidden" });
-  await carol.page.getByRole("button", { name: "Members" }).click();
+  await carol.page.getByRole("button", { name: "Members", exact: true }).click();
   await panel.waitFor();
   await carol.page.keyboard.press("Escape");
   await panel.waitFor({ state: "hidden" });
@@ -306,7 +306,7 @@ test("signing out says so (not that the session ended), and switching forms keep
   assert.equal(await erin.page.getByLabel("Username").inputValue(), "erin");
   await register(erin);
   await erin.page.getByRole("button", { name: "Your profile and settings" }).click();
-  await erin.page.locator("dialog[open]").getByRole("button", { name: "Sign out" }).click();
+  await erin.page.locator("dialog[open]").getByRole("button", { name: "Sign out", exact: true }).click();
   await erin.page.locator(".auth .notice", { hasText: "You are signed out." }).waitFor();
   // The server closes the socket as it ends the session; that must not replace the notice.
   await erin.page.waitForTimeout(1000);

@@ -1,10 +1,11 @@
 // The message catalogues and the translation helper (assets/js/core/i18n.js): no language may
 // miss a key, carry an extra one, use a placeholder English does not have, or lack a plural
-// form its language needs; every error code the server documents has a text.
+// form its language needs; every error code the server documents has a text; every key the
+// client asks for exists, and every English key is used somewhere.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 
 import { I18n, LANGUAGES, resolveLocale } from "../../assets/js/core/i18n.js";
 
@@ -51,11 +52,49 @@ test("every error code the protocol documents has a text", () => {
 });
 
 test("counts pick plural forms and are written the language's way", () => {
-  assert.equal(new I18n("en").t("chat.unread", { count: 1 }), "1 unread message");
-  assert.equal(new I18n("en").t("chat.unread", { count: 1200 }), "1,200 unread messages");
-  assert.equal(new I18n("de").t("chat.unread", { count: 1200 }), "1.200 ungelesene Nachrichten");
-  assert.equal(new I18n("ar").t("chat.unread", { count: 2 }), "رسالتان غير مقروءتين");
+  assert.equal(new I18n("en").t("sidebar.unread", { count: 1 }), "1 unread message");
+  assert.equal(new I18n("en").t("sidebar.unread", { count: 1200 }), "1,200 unread messages");
+  assert.equal(new I18n("de").t("sidebar.unread", { count: 1200 }), "1.200 ungelesene Nachrichten");
+  assert.equal(new I18n("ar").t("sidebar.unread", { count: 2 }), "رسالتان غير مقروءتين");
   assert.equal(new I18n("es").t("composer.placeholder", { room: "General" }), "Mensaje para General");
+});
+
+// Keys the client builds at run time (presence.<status>, role.<role>, …): prefix and endings.
+const DYNAMIC = {
+  "presence.": ["online", "away", "offline"],
+  "role.": ["owner", "admin", "member"],
+  "connection.": ["connecting", "connected", "reconnecting", "offline"],
+  "send.": ["connection_lost", "not_connected", "no_answer"],
+};
+
+/** The client's sources (every .js under assets/js/ but the catalogues), as one text each. */
+function clientSources() {
+  const root = new URL("../../assets/js/", import.meta.url);
+  return readdirSync(root, { recursive: true })
+    .map((path) => path.replaceAll("\\", "/"))
+    .filter((path) => path.endsWith(".js") && !path.startsWith("i18n/"))
+    .map((path) => ({ path, text: readFileSync(new URL(path, root), "utf8") }));
+}
+
+test("every key the client uses exists", () => {
+  const sources = clientSources();
+  assert.ok(sources.length > 10, `found only ${sources.map((s) => s.path)}`);
+  const used = new Map();
+  const patterns = [/\bt\(\s*"([a-z_]+\.[a-z_.]+)"/g, /"(notice\.[a-z_]+)"/g, /label: "([a-z_]+\.[a-z_.]+)"/g];
+  for (const { path, text } of sources) {
+    for (const pattern of patterns) for (const [, key] of text.matchAll(pattern)) used.set(key, path);
+  }
+  const dynamic = Object.entries(DYNAMIC).flatMap(([prefix, names]) => names.map((name) => prefix + name));
+  const missing = [...used].filter(([key]) => !(key in en)).map(([key, path]) => `${key} (${path})`);
+  missing.push(...dynamic.filter((key) => !(key in en)));
+  assert.deepEqual(missing, [], "keys the client uses but en.js lacks");
+
+  // And the other way round: no dead text in the catalogues.
+  const all = sources.map((s) => s.text).join("\n");
+  const unused = Object.keys(en).filter(
+    (key) => !all.includes(`"${key}"`) && !key.startsWith("error.") && !dynamic.includes(key),
+  );
+  assert.deepEqual(unused, [], `en.js keys nothing uses: ${unused.join(", ")}`);
 });
 
 test("the language is the profile's, else the browser's, else English", () => {

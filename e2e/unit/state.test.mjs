@@ -1,11 +1,12 @@
-// Unit tests of the page's state (assets/js/state.js) under `node --test`: server events in,
+// Unit tests of the page's state (assets/js/state/store.js) under `node --test`: server events in,
 // what the views are told and what goes back to the server out. No browser: the API, the
 // socket and the page around the state are fakes.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { ChatState } from "../../assets/js/state.js";
+import { ChatState, fold } from "../../assets/js/state/store.js";
+import { I18n } from "../../assets/js/core/i18n.js";
 
 const me = { id: "u_me", username: "me", display_name: "Me" };
 const bob = { id: "u_bob", username: "bob", display_name: "Bob", avatar_url: "" };
@@ -51,7 +52,7 @@ class FakeStorage {
   }
 }
 
-async function setUp({ hidden = false, storage = new FakeStorage() } = {}) {
+async function setUp({ hidden = false, storage = new FakeStorage(), receipts = [], rooms = null } = {}) {
   const socket = new FakeSocket();
   const notified = [];
   const routes = [];
@@ -67,12 +68,15 @@ async function setUp({ hidden = false, storage = new FakeStorage() } = {}) {
   const call = async (method, path) => {
     if (path.includes("/messages")) return { messages: [], history_start: true };
     if (path.endsWith("/members")) return { members: [] };
+    if (path === `/users/${bob.id}`) return { user: bob };
+    if (path.endsWith("/receipts")) return { receipts: receipts.map(([user_id, read_seq]) => ({ user_id, read_seq })) };
     return {};
   };
-  const state = new ChatState(me, { call, socket, env });
+  const i18n = new I18n("en");
+  const state = new ChatState(me, { call, socket, env, t: (k, p) => i18n.t(k, p) });
   const changes = [];
   state.addEventListener("change", (e) => changes.push(e.detail.what));
-  state.onEvent({ type: "ready", user: me, rooms: [room("lobby", { last_seq: 0 }), room("quiet")] });
+  state.onEvent({ type: "ready", user: me, rooms: rooms || [room("lobby", { last_seq: 0 }), room("quiet")] });
   state.open("lobby");
   await new Promise((resolve) => setTimeout(resolve, 0));
   return { state, socket, notified, changes, routes, storage };
@@ -158,4 +162,65 @@ test("messages the server already counted are not counted again", async () => {
   assert.equal(state.rooms.get("quiet").unread, 1);
   state.onEvent({ type: "message", message: message("quiet", 6) });
   assert.equal(state.rooms.get("quiet").unread, 2);
+});
+
+test("the sidebar has rooms and direct messages apart, filtered by any case and accent", async () => {
+  const { state } = await setUp({ rooms: [
+    room("lobby", { name: "Lobby" }), room("cafe", { name: "Café ☕" }),
+    room("dm", { kind: "direct", name: "dm", direct_user_ids: [me.id, bob.id] }),
+  ] });
+  state.users.set(bob.id, bob);
+  let { rooms, direct } = state.sections();
+  assert.deepEqual(rooms.map((r) => r.id).sort(), ["cafe", "lobby"]);
+  assert.deepEqual(direct.map((r) => r.id), ["dm"]);
+  assert.deepEqual(state.sections("CAFE").rooms.map((r) => r.id), ["cafe"]);
+  ({ rooms, direct } = state.sections("bo"));
+  assert.deepEqual([rooms.length, direct.map((r) => r.id)], [0, ["dm"]], "a direct room is found by the person's name");
+  assert.equal(fold("Ça Élan"), "ca elan");
+});
+
+test("Alt+arrows move through the sidebar's order and wrap around", async () => {
+  const { state } = await setUp();
+  const order = [...state.sections().rooms, ...state.sections().direct].map((r) => r.id);
+  const at = order.indexOf(state.current);
+  assert.equal(state.neighbour(1), order[(at + 1) % order.length]);
+  assert.equal(state.neighbour(-1), order[(at - 1 + order.length) % order.length]);
+});
+
+test("read receipts place each reader at the newest loaded message they have read", async () => {
+  const { state } = await setUp({ receipts: [["u_bob", 2], ["u_me", 3], ["u_cleo", 9]] });
+  for (const seq of [1, 2, 3]) state.onEvent({ type: "message", message: message("lobby", seq) });
+  state.users.set("u_cleo", { id: "u_cleo", username: "cleo", display_name: "Cleo" });
+  state.open("lobby");
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  let seen = state.seenBy("lobby");
+  assert.deepEqual(seen.get(2).map((u) => u.id), ["u_bob"]);
+  assert.deepEqual(seen.get(3).map((u) => u.id), ["u_cleo"], "a marker past the loaded messages sits at the newest; you are left out");
+  state.onEvent({ type: "receipt", room_id: "lobby", user_id: "u_bob", seq: 3 });
+  seen = state.seenBy("lobby");
+  assert.equal(seen.has(2), false);
+  assert.deepEqual(seen.get(3).map((u) => u.id).sort(), ["u_bob", "u_cleo"]);
+});
+
+test("a refused message is not sent again on reconnect, and can be discarded", async () => {
+  const { state, socket } = await setUp();
+  state.send("lobby", "too fast");
+  const clientId = socket.sent.at(-1).client_id;
+  state.onEvent({ type: "error", code: "rate_limited", client_id: clientId, message: "slow down" });
+  assert.equal(state.pendingIn("lobby")[0].error, "rate_limited");
+  const before = socket.sent.length;
+  state.onEvent({ type: "ready", user: me, rooms: [room("lobby"), room("quiet")] });
+  assert.equal(socket.sent.filter((f, i) => i >= before && f.type === "send").length, 0);
+  state.discard(clientId);
+  assert.deepEqual(state.pendingIn("lobby"), []);
+});
+
+test("notices are catalogue keys, so they show in the user's language", async () => {
+  const { state } = await setUp();
+  state.onEvent({ type: "member_banned", room_id: "quiet", user_id: me.id, reason: "spam" });
+  assert.equal(state.notices.length, 1);
+  const { key, params } = state.notices[0];
+  assert.equal(new I18n("en").t(key, params), "You were banned from “quiet”. Reason: spam");
+  state.dismissNotice(state.notices[0].id);
+  assert.equal(state.notices.length, 0);
 });

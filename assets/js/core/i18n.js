@@ -58,14 +58,41 @@ export class I18n {
     });
   }
 
+  /** Is there a text for `key`? */
+  has(key) {
+    return key in this.messages || key in en;
+  }
+
   /** What to show for a server error: our text for its stable code, else the server's own. */
   error(code, serverMessage = "") {
     const key = `error.${code}`;
-    return key in this.messages || key in en ? this.t(key) : serverMessage || this.t("error.internal");
+    return this.has(key) ? this.t(key) : serverMessage || this.t("error.internal");
   }
 
   /** A date and time in the user's language. */
   dateTime(value) {
-    return new Intl.DateTimeFormat(this.locale, { dateStyle: "medium", timeStyle: "short" }).format(new Date(value));
+    return this.format("dateTime", { dateStyle: "medium", timeStyle: "short" }, value);
+  }
+
+  /** A time of day ("14:05", "2:05 PM"). */
+  time(value) {
+    return this.format("time", { hour: "numeric", minute: "2-digit" }, value);
+  }
+
+  /** A whole day ("Monday, 7 December 2026"). */
+  day(value) {
+    return this.format("day", { weekday: "long", year: "numeric", month: "long", day: "numeric" }, value);
+  }
+
+  /** Names joined the language's way ("ana, bob and cleo"). */
+  list(names) {
+    this.listFormat ??= new Intl.ListFormat(this.locale, { style: "long", type: "conjunction" });
+    return this.listFormat.format(names);
+  }
+
+  format(name, options, value) {
+    this.formats ??= {};
+    this.formats[name] ??= new Intl.DateTimeFormat(this.locale, options);
+    return this.formats[name].format(new Date(value));
   }
 }

@@ -1,91 +1,80 @@
-// The page's model of the chat: rooms, messages per room, members, presence, typing,
-// pending sends and drafts. It applies server events and tells views what changed through
-// "change" events whose detail names the part ("rooms", "messages", "members", "typing",
-// "connection", "notice", "me", "signed-out").
+// The page's model of the chat: rooms, messages per room, members, presence, typing, read
+// receipts, pending sends and drafts. It applies server events and tells the views what
+// changed through "change" events whose detail names the part ("rooms", "room", "messages",
+// "older", "members", "typing", "receipts", "connection", "notice", "me", "signed-out").
 //
-// It touches no page globals itself: the API, the socket and the page around it (is the tab
-// hidden, desktop notifications) are handed in, so `node --test` can drive it
-// (e2e/unit/state.test.mjs); the browser gets the real ones by default.
+// It touches no page globals: the API, the socket and the page around it (is the tab hidden,
+// the address, storage, desktop notifications: state/env.js in a browser) are handed in, so
+// `node --test` drives it (e2e/unit/state.test.mjs). Texts it makes (notices, notification
+// titles) are catalogue keys with parameters, or go through the `t` it is given.
 
-import { api } from "./api.js";
-import { Socket } from "./socket.js";
+import { api } from "../core/api.js";
 
 const PAGE = 50;
 const SEND_TIMEOUT_MS = 10000;
 
-/** One room's loaded messages, by seq. */
-class RoomLog {
+/** One room's loaded messages, kept in seq order (new ones nearly always go at the end). */
+export class RoomLog {
   constructor() {
     this.bySeq = new Map();
+    this.items = [];
     this.historyStart = false;
     this.loaded = false;
+    /** Bumped on every change, so views can tell a changed log from the same one. */
+    this.version = 0;
   }
   add(message) {
+    const known = this.bySeq.get(message.seq);
     this.bySeq.set(message.seq, message);
+    this.version += 1;
+    if (known) {
+      this.items[this.indexOf(message.seq)] = message;
+      return;
+    }
+    const items = this.items;
+    if (!items.length || items[items.length - 1].seq < message.seq) {
+      items.push(message);
+    } else {
+      items.splice(this.insertionPoint(message.seq), 0, message);
+    }
+  }
+  /** The index of the first message with seq >= `seq`. */
+  insertionPoint(seq) {
+    let lo = 0;
+    let hi = this.items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.items[mid].seq < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+  indexOf(seq) {
+    const at = this.insertionPoint(seq);
+    return this.items[at]?.seq === seq ? at : -1;
   }
   list() {
-    return [...this.bySeq.values()].sort((a, b) => a.seq - b.seq);
+    return this.items;
   }
   oldest() {
-    let min = Infinity;
-    for (const seq of this.bySeq.keys()) min = Math.min(min, seq);
-    return min === Infinity ? null : min;
+    return this.items.length ? this.items[0].seq : null;
   }
   newest() {
-    let max = 0;
-    for (const seq of this.bySeq.keys()) max = Math.max(max, seq);
-    return max;
+    return this.items.length ? this.items[this.items.length - 1].seq : 0;
   }
 }
 
-/** The page around the state, in a browser. */
-export const browserEnv = {
-  hidden: () => document.hidden,
-  /** Calls back whenever the user comes back to the tab. */
-  onReturn(callback) {
-    document.addEventListener("visibilitychange", callback);
-    window.addEventListener("focus", callback);
-  },
-  /** The room the address names (`/r/<room id>`), or null. */
-  route() {
-    const match = location.pathname.match(/^\/r\/([^/]+)$/);
-    return match ? decodeURIComponent(match[1]) : null;
-  },
-  /** Puts the open room in the address: a new history entry, or in place of the current one. */
-  setRoute(roomId, replace) {
-    const path = roomId ? `/r/${encodeURIComponent(roomId)}` : "/";
-    if (location.pathname === path) return;
-    if (replace) history.replaceState(null, "", path);
-    else history.pushState(null, "", path);
-  },
-  /** Calls back with the room when Back or Forward changes the address. */
-  onRoute(callback) {
-    window.addEventListener("popstate", () => callback(this.route()));
-  },
-  /** Where drafts outlive a reload (null where the browser refuses storage). */
-  storage: (() => {
-    try {
-      return window.localStorage;
-    } catch {
-      return null;
-    }
-  })(),
-  /** A desktop notification, when the user allowed them. */
-  notify(title, body, tag, onClick) {
-    if (!("Notification" in window) || Notification.permission !== "granted") return;
-    const n = new Notification(title, { body, tag });
-    n.onclick = () => {
-      window.focus();
-      onClick();
-    };
-  },
-};
+/** Does a room's title contain the typed text (any case, any accents)? */
+export function fold(text) {
+  return String(text).normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
+}
 
 export class ChatState extends EventTarget {
-  constructor(me, { call = api, socket = new Socket(), env = browserEnv } = {}) {
+  constructor(me, { call = api, socket, env, t = (key) => key }) {
     super();
     this.api = call;
     this.env = env;
+    this.t = t;
     this.me = me;
     this.rooms = new Map();
     this.logs = new Map();
@@ -95,13 +84,16 @@ export class ChatState extends EventTarget {
     this.presence = new Map();
     this.users = new Map();
     this.drafts = new Map();
+    /** room id → Map(user id → seq read up to), of members who share receipts. */
+    this.receipts = new Map();
+    this.notices = [];
     this.current = null;
     this.connection = "connecting";
     this.socket = socket;
     this.socket.addEventListener("event", (e) => this.onEvent(e.detail));
     this.socket.addEventListener("state", (e) => {
       this.connection = e.detail;
-      if (e.detail !== "connected") this.failPending("connection lost");
+      if (e.detail !== "connected") this.failPending("connection_lost");
       this.emit("connection");
     });
     this.socket.addEventListener("revoked", () => this.emit("signed-out"));
@@ -115,6 +107,10 @@ export class ChatState extends EventTarget {
 
   start() {
     this.socket.start();
+  }
+
+  stop() {
+    this.socket.stop();
   }
 
   emit(what, room = null) {
@@ -158,8 +154,14 @@ export class ChatState extends EventTarget {
     }
   }
 
-  notice(text) {
-    this.noticeText = text;
+  /** A notice for the user: a catalogue key and its parameters. */
+  notice(key, params = {}) {
+    this.notices = [...this.notices, { id: `${Date.now()}-${Math.random()}`, key, params }];
+    this.emit("notice");
+  }
+
+  dismissNotice(id) {
+    this.notices = this.notices.filter((n) => n.id !== id);
     this.emit("notice");
   }
 
@@ -174,17 +176,55 @@ export class ChatState extends EventTarget {
     return [...this.rooms.values()].sort((a, b) => activity(b) - activity(a));
   }
 
+  /** The sidebar's sections, each by latest activity, with only the rooms whose title
+   * contains `filter`: `{rooms: [...], direct: [...]}`. */
+  sections(filter = "") {
+    const wanted = fold(filter.trim());
+    const rooms = [];
+    const direct = [];
+    for (const room of this.sortedRooms()) {
+      if (wanted && !fold(this.roomTitle(room)).includes(wanted) && !fold(this.directUsername(room)).includes(wanted)) continue;
+      (room.kind === "direct" ? direct : rooms).push(room);
+    }
+    return { rooms, direct };
+  }
+
+  /** The room `delta` places away from the open one in the sidebar's order (Alt+↑/↓). */
+  neighbour(delta) {
+    const { rooms, direct } = this.sections();
+    const order = [...rooms, ...direct];
+    if (!order.length) return null;
+    const at = order.findIndex((r) => r.id === this.current);
+    const next = at < 0 ? 0 : (at + delta + order.length) % order.length;
+    return order[next].id;
+  }
+
   totalUnread() {
     let n = 0;
     for (const r of this.rooms.values()) n += r.unread || 0;
     return n;
   }
 
-  roomTitle(room) {
-    if (room.kind !== "direct") return room.name;
+  /** Unread messages in rooms other than the open one. */
+  unreadElsewhere() {
+    let n = 0;
+    for (const r of this.rooms.values()) if (r.id !== this.current) n += r.unread || 0;
+    return n;
+  }
+
+  /** The other person of a direct room (null for other rooms, or while unknown). */
+  directPeer(room) {
+    if (room.kind !== "direct") return null;
     const other = room.direct_user_ids?.find((id) => id !== this.me.id);
-    const user = this.users.get(other);
-    return user ? user.display_name : room.name;
+    return (other && this.users.get(other)) || null;
+  }
+
+  directUsername(room) {
+    return this.directPeer(room)?.username || "";
+  }
+
+  roomTitle(room) {
+    return this.directPeer(room)?.display_name || room.name;
   }
 
   /** The freshest profile we know of a user (messages carry the one at sending time). */
@@ -194,6 +234,25 @@ export class ChatState extends EventTarget {
 
   isAdmin(room) {
     return room.role === "owner" || room.role === "admin";
+  }
+
+  /** Who has read up to each loaded message of a room: Map(seq → [user]), each reader at
+   * the newest loaded message their marker covers. You are left out. */
+  seenBy(roomId) {
+    const marks = this.receipts.get(roomId);
+    const out = new Map();
+    if (!marks) return out;
+    const log = this.log(roomId);
+    for (const [userId, seq] of marks) {
+      if (userId === this.me.id) continue;
+      const at = log.insertionPoint(seq + 1) - 1;
+      if (at < 0) continue;
+      const mark = log.items[at].seq;
+      const user = this.users.get(userId) || { id: userId, display_name: userId, username: userId };
+      if (!out.has(mark)) out.set(mark, []);
+      out.get(mark).push(user);
+    }
+    return out;
   }
 
   // --- server events -------------------------------------------------------------------
@@ -252,6 +311,8 @@ export class ChatState extends EventTarget {
   }
 
   on_ack(ev) {
+    const p = this.pending.get(ev.client_id);
+    clearTimeout(p?.timer);
     this.pending.delete(ev.client_id);
     this.on_message({ message: ev.message });
   }
@@ -259,8 +320,10 @@ export class ChatState extends EventTarget {
   on_error(ev) {
     const p = ev.client_id && this.pending.get(ev.client_id);
     if (p) {
+      clearTimeout(p.timer);
       p.state = "failed";
-      p.error = ev.message;
+      p.error = ev.code || "internal";
+      p.refused = true;
       this.emit("messages", p.room_id);
     } else if (ev.room_id && (ev.code === "not_found" || ev.code === "forbidden")) {
       this.leftRoom(ev.room_id, null);
@@ -300,12 +363,12 @@ export class ChatState extends EventTarget {
   }
 
   on_room_deleted(ev) {
-    this.leftRoom(ev.room_id, (name) => `The room “${name}” was deleted.`);
+    this.leftRoom(ev.room_id, "notice.room_deleted");
   }
 
   on_member_banned(ev) {
     if (ev.user_id === this.me.id) {
-      this.leftRoom(ev.room_id, (name) => `You were banned from “${name}”.` + (ev.reason ? ` Reason: ${ev.reason}` : ""));
+      this.leftRoom(ev.room_id, ev.reason ? "notice.banned_reason" : "notice.banned", { reason: ev.reason || "" });
     } else {
       this.refreshMembers(ev.room_id);
     }
@@ -349,14 +412,17 @@ export class ChatState extends EventTarget {
     this.emit("typing", roomId);
   }
 
+  /** The names of the people typing in a room. */
+  typingIn(roomId) {
+    return [...(this.typing.get(roomId)?.values() || [])].map((t) => this.userInfo(t.user));
+  }
+
   on_presence(ev) {
     this.presence.set(ev.user_id, ev.status);
     const list = this.members.get(ev.room_id);
     const member = list?.find((m) => m.user.id === ev.user_id);
-    if (member) {
-      member.presence = ev.status;
-      this.emit("members", ev.room_id);
-    }
+    if (member) member.presence = ev.status;
+    this.emit("members", ev.room_id);
   }
 
   on_read(ev) {
@@ -367,6 +433,13 @@ export class ChatState extends EventTarget {
       Object.assign(room, { unread: fresh.unread, unread_mentions: fresh.unread_mentions });
       this.emit("rooms");
     }, () => {});
+  }
+
+  on_receipt(ev) {
+    const marks = this.receipts.get(ev.room_id);
+    if (!marks) return; // not loaded: the open room's come with GET …/receipts
+    marks.set(ev.user_id, ev.seq);
+    this.emit("receipts", ev.room_id);
   }
 
   on_user_updated(ev) {
@@ -390,7 +463,7 @@ export class ChatState extends EventTarget {
     const message = this.logs.get(ev.room_id)?.bySeq.get(ev.seq);
     if (!room || !message) return;
     const from = this.userInfo(message.sender).display_name;
-    const title = room.kind === "direct" ? from : `${from} in ${room.name}`;
+    const title = room.kind === "direct" ? from : this.t("notify.title", { name: from, room: room.name });
     this.env.notify(title, message.body.slice(0, 200), ev.message_id, () => this.open(ev.room_id));
   }
 
@@ -406,14 +479,16 @@ export class ChatState extends EventTarget {
     }
   }
 
-  leftRoom(roomId, message) {
+  /** A room we are no longer in; `noticeKey` says why to the user (null: they know). */
+  leftRoom(roomId, noticeKey, params = {}) {
     const room = this.rooms.get(roomId);
     if (!room) return;
     this.rooms.delete(roomId);
     this.logs.delete(roomId);
     this.members.delete(roomId);
+    this.receipts.delete(roomId);
     this.emit("rooms");
-    if (message) this.notice(message(this.roomTitle(room)));
+    if (noticeKey) this.notice(noticeKey, { room: this.roomTitle(room), ...params });
     if (this.current === roomId) {
       const next = this.sortedRooms()[0];
       this.open(next ? next.id : null);
@@ -429,6 +504,7 @@ export class ChatState extends EventTarget {
   /** Opens a room (or none). The address follows: a new history entry unless `replace`, or
    * none at all when the address already moved (`history: false`, from Back or Forward). */
   open(roomId, { replace = false, history = true } = {}) {
+    const switched = this.current !== roomId;
     this.current = roomId;
     if (history) this.env.setRoute(roomId, replace);
     this.emit("room");
@@ -436,7 +512,8 @@ export class ChatState extends EventTarget {
     const log = this.log(roomId);
     if (!log.loaded) this.loadHistory(roomId);
     else this.emit("messages", roomId);
-    this.refreshMembers(roomId);
+    if (switched || !this.members.has(roomId)) this.refreshMembers(roomId);
+    this.loadReceipts(roomId);
     this.markRead();
   }
 
@@ -480,6 +557,19 @@ export class ChatState extends EventTarget {
     }
   }
 
+  async loadReceipts(roomId) {
+    try {
+      const { receipts } = await this.api("GET", `/rooms/${roomId}/receipts`);
+      const marks = new Map(receipts.map((r) => [r.user_id, r.read_seq]));
+      // Events that came while asking are newer than the answer.
+      for (const [userId, seq] of this.receipts.get(roomId) || []) marks.set(userId, Math.max(seq, marks.get(userId) || 0));
+      this.receipts.set(roomId, marks);
+      this.emit("receipts", roomId);
+    } catch {
+      // As above.
+    }
+  }
+
   markRead() {
     const roomId = this.current;
     const room = roomId && this.rooms.get(roomId);
@@ -508,17 +598,18 @@ export class ChatState extends EventTarget {
   transmit(p) {
     p.state = "pending";
     p.error = null;
+    p.refused = false;
     const sent = this.socket.send({ type: "send", room_id: p.room_id, client_id: p.client_id, body: p.body });
     if (!sent) {
       p.state = "failed";
-      p.error = "not connected";
+      p.error = "not_connected";
       return;
     }
     clearTimeout(p.timer);
     p.timer = setTimeout(() => {
       if (this.pending.get(p.client_id)?.state === "pending") {
         p.state = "failed";
-        p.error = "no answer from the server";
+        p.error = "no_answer";
         this.emit("messages", p.room_id);
       }
     }, SEND_TIMEOUT_MS);
@@ -532,14 +623,24 @@ export class ChatState extends EventTarget {
     this.emit("messages", p.room_id);
   }
 
+  /** Gives up on a failed message: it goes back to nobody. */
+  discard(clientId) {
+    const p = this.pending.get(clientId);
+    if (!p) return;
+    clearTimeout(p.timer);
+    this.pending.delete(clientId);
+    this.emit("messages", p.room_id);
+  }
+
   retryPending() {
-    for (const p of this.pending.values()) if (p.state === "failed" && p.error !== "refused") this.transmit(p);
+    for (const p of this.pending.values()) if (p.state === "failed" && !p.refused) this.transmit(p);
     if (this.current) this.emit("messages", this.current);
   }
 
   failPending(reason) {
     for (const p of this.pending.values()) {
       if (p.state === "pending") {
+        clearTimeout(p.timer);
         p.state = "failed";
         p.error = reason;
       }
@@ -558,10 +659,17 @@ export class ChatState extends EventTarget {
     this.socket.send({ type: "typing", room_id: roomId });
   }
 
-  async addRoom(room) {
+  addRoom(room) {
     this.rooms.set(room.id, { ...(this.rooms.get(room.id) || {}), ...room });
     this.learnDirectPeer(room);
     this.emit("rooms");
     this.open(room.id);
+  }
+
+  /** Opens (creating it if need be) the direct room with a user. */
+  async messageUser(user) {
+    const { room } = await this.api("POST", "/dms", { user_id: user.id });
+    this.users.set(user.id, { ...this.users.get(user.id), ...user });
+    this.addRoom(room);
   }
 }

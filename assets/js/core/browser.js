@@ -1,0 +1,44 @@
+// The page around the store (state/store.js takes it as `env`), in a browser: is the tab
+// hidden, the address, storage that outlives a reload, desktop notifications.
+
+export const browserEnv = {
+  hidden: () => document.hidden,
+  /** Calls back whenever the user comes back to the tab. */
+  onReturn(callback) {
+    document.addEventListener("visibilitychange", callback);
+    window.addEventListener("focus", callback);
+  },
+  /** The room the address names (`/r/<room id>`), or null. */
+  route() {
+    const match = location.pathname.match(/^\/r\/([^/]+)$/);
+    return match ? decodeURIComponent(match[1]) : null;
+  },
+  /** Puts the open room in the address: a new history entry, or in place of the current one. */
+  setRoute(roomId, replace) {
+    const path = roomId ? `/r/${encodeURIComponent(roomId)}` : "/";
+    if (location.pathname === path) return;
+    if (replace) history.replaceState(null, "", path);
+    else history.pushState(null, "", path);
+  },
+  /** Calls back with the room when Back or Forward changes the address. */
+  onRoute(callback) {
+    window.addEventListener("popstate", () => callback(this.route()));
+  },
+  /** Where drafts outlive a reload (null where the browser refuses storage). */
+  storage: (() => {
+    try {
+      return window.localStorage;
+    } catch {
+      return null;
+    }
+  })(),
+  /** A desktop notification, when the user allowed them. */
+  notify(title, body, tag, onClick) {
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    const n = new Notification(title, { body, tag });
+    n.onclick = () => {
+      window.focus();
+      onClick();
+    };
+  },
+};

@@ -1,0 +1,60 @@
+// The app: the sign-in screen, the chat, or the offline notice. It owns the language (the
+// profile's choice, else the browser's) and keeps `lang` and `dir` on <html> in step with it.
+
+import { html, useEffect, useMemo, useState } from "../core/html.js";
+import { api } from "../core/api.js";
+import { I18n, resolveLocale } from "../core/i18n.js";
+import { AppContext } from "./common.js";
+import { Auth } from "./Auth.js";
+import { Chat } from "./Chat.js";
+
+function boot() {
+  // The readable CSRF cookie comes with a session: without it there is nobody to ask about.
+  return document.cookie.includes("natter_csrf=") ? { screen: "loading" } : { screen: "auth", notice: "" };
+}
+
+export function App() {
+  const [view, setView] = useState(boot);
+  const [locale, setLocale] = useState(() => resolveLocale(null, navigator.languages));
+  const i18n = useMemo(() => new I18n(locale), [locale]);
+
+  useEffect(() => {
+    document.documentElement.lang = i18n.locale;
+    document.documentElement.dir = i18n.dir;
+  }, [i18n]);
+
+  const signedIn = (user, profileLocale) => {
+    setLocale(resolveLocale(profileLocale, navigator.languages));
+    setView({ screen: "chat", user });
+  };
+  const signedOut = (notice = "") => {
+    setLocale(resolveLocale(null, navigator.languages));
+    document.title = "Natter";
+    setView({ screen: "auth", notice });
+  };
+
+  useEffect(() => {
+    if (view.screen !== "loading") return;
+    api("GET", "/me").then(
+      (answer) => signedIn(answer.user, answer.locale),
+      (err) => (err.code === "network" ? setView({ screen: "offline" }) : signedOut()),
+    );
+  }, []);
+
+  useEffect(() => {
+    if (view.screen !== "offline") return;
+    // Opened without a network (from the service worker's copy): start over once back.
+    const back = () => location.reload();
+    window.addEventListener("online", back, { once: true });
+    return () => window.removeEventListener("online", back);
+  }, [view.screen]);
+
+  const t = (key, params) => i18n.t(key, params);
+  const context = { i18n, t, setLocale: (code) => setLocale(resolveLocale(code, navigator.languages)) };
+  let screen;
+  if (view.screen === "loading") screen = html`<p class="loading">${t("app.loading")}</p>`;
+  else if (view.screen === "offline") screen = html`<p class="loading offline" role="status">${t("app.offline")}</p>`;
+  else if (view.screen === "auth") screen = html`<${Auth} notice=${view.notice} onSignedIn=${signedIn} />`;
+  else screen = html`<${Chat} user=${view.user} onSignOut=${signedOut} />`;
+  return html`<${AppContext.Provider} value=${context}>${screen}</${AppContext.Provider}>`;
+}

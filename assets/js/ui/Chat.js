@@ -1,0 +1,149 @@
+// The chat screen: the top bar, the sidebar of rooms, the open conversation and the member
+// list, with the dialogs opened over them. It makes the store for the signed-in user and
+// re-renders when the store says something changed (Preact's diffing keeps that cheap: the
+// message rows skip work unless their message changed, and the list is windowed).
+//
+// Keys: Ctrl+K / Cmd+K opens the quick switcher, Alt+↑/↓ moves between rooms, Escape
+// closes the open panel.
+
+import { html, useEffect, useMemo, useReducer, useState } from "../core/html.js";
+import { Socket } from "../core/socket.js";
+import { browserEnv } from "../core/browser.js";
+import { ChatState } from "../state/store.js";
+import { AppContext, Avatar, Icon, useApp } from "./common.js";
+import { Sidebar } from "./Sidebar.js";
+import { Conversation } from "./Conversation.js";
+import { Members } from "./Members.js";
+import { Switcher } from "./Switcher.js";
+
+const PHONE = "(max-width: 720px)";
+
+export function Chat({ user, onSignOut }) {
+  const app = useApp();
+  const { t, i18n } = app;
+  const state = useMemo(() => new ChatState(user, { socket: new Socket(), env: browserEnv, t: (k, p) => i18n.t(k, p) }), [user.id]);
+  state.t = (k, p) => i18n.t(k, p);
+  const [, changed] = useReducer((n) => n + 1, 0);
+  const [dialogs, setDialogs] = useState([]);
+  const [roomsOpen, setRoomsOpen] = useState(false);
+  const [membersOpen, setMembersOpen] = useState(false);
+
+  const signOut = (notice) => {
+    state.stop();
+    state.forgetDrafts();
+    onSignOut(notice);
+  };
+
+  useEffect(() => {
+    const listen = (e) => {
+      // Only the session on screen can end it (not one already signed out of on purpose).
+      if (e.detail.what === "signed-out") return signOut("notice.session_ended");
+      if (e.detail.what === "room") setRoomsOpen(false);
+      changed();
+    };
+    state.addEventListener("change", listen);
+    state.start();
+    return () => {
+      state.removeEventListener("change", listen);
+      state.stop();
+    };
+  }, [state]);
+
+  /** Opens a dialog over the chat; resolves with what it closes with. `Component` may be a
+   * loader (`() => import(...)`, with `name` the export) for screens loaded on first use. */
+  const ui = useMemo(() => ({
+    async open(Component, props = {}, name = null) {
+      const Shown = name ? (await Component())[name] : Component;
+      return new Promise((resolve) => {
+        const id = `${Date.now()}-${Math.random()}`;
+        const close = (value) => {
+          setDialogs((list) => list.filter((d) => d.id !== id));
+          resolve(value);
+        };
+        setDialogs((list) => [...list, { id, Shown, props, close }]);
+      });
+    },
+    profile: (person) => import("./ProfileCard.js").then(({ ProfileCard }) => ui.open(ProfileCard, { person })),
+    settings: () => ui.open(() => import("./settings/Profile.js"), { onSignOut: signOut }, "ProfileSettings"),
+    roomSettings: (room) => ui.open(() => import("./settings/RoomSettings.js"), { room }, "RoomSettings"),
+    switcher: () => ui.open(Switcher),
+  }), [state]);
+
+  useEffect(() => {
+    const keys = (e) => {
+      if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === "k") {
+        e.preventDefault();
+        if (!document.querySelector("dialog[open]")) ui.switcher();
+      } else if (e.altKey && (e.key === "ArrowUp" || e.key === "ArrowDown") && !document.querySelector("dialog[open]")) {
+        e.preventDefault();
+        const next = state.neighbour(e.key === "ArrowUp" ? -1 : 1);
+        if (next) state.open(next);
+      } else if (e.key === "Escape" && !document.querySelector("dialog[open]")) {
+        if (window.matchMedia(PHONE).matches) setMembersOpen(false);
+        setRoomsOpen(false);
+      }
+    };
+    document.addEventListener("keydown", keys);
+    return () => document.removeEventListener("keydown", keys);
+  }, [state]);
+
+  const total = state.totalUnread();
+  useEffect(() => {
+    document.title = total ? `(${total}) Natter` : "Natter";
+  }, [total]);
+
+  const elsewhere = state.unreadElsewhere();
+  const room = state.current ? state.rooms.get(state.current) : null;
+  const connection = { connecting: "connection.connecting", connected: "connection.connected", reconnecting: "connection.reconnecting", offline: "connection.offline" }[state.connection];
+  // On a phone the panels cover the conversation: a tap on it closes them.
+  const tapOutside = (e) => {
+    if (roomsOpen) setRoomsOpen(false);
+    if (membersOpen && window.matchMedia(PHONE).matches && !e.target.closest(".members-toggle")) setMembersOpen(false);
+  };
+
+  return html`<${AppContext.Provider} value=${{ ...app, state, ui }}>
+    <div class="chat">
+      <a class="skip-link" href="#composer-input">${t("chat.skip_to_composer")}</a>
+      <header class="topbar">
+        <button class="icon-button menu-button" data-unread=${elsewhere ? "true" : "false"} aria-expanded=${String(roomsOpen)}
+          aria-controls="sidebar" aria-label=${elsewhere ? t("chat.show_rooms_unread", { count: elsewhere }) : t("chat.show_rooms")}
+          onClick=${() => setRoomsOpen(!roomsOpen)}><${Icon} name="menu" /></button>
+        <span class="brand"><img src="/assets/icon.svg" alt="" width="24" height="24" />Natter</span>
+        <button class="search-button" onClick=${() => ui.switcher()} aria-keyshortcuts="Control+K Meta+K">
+          <${Icon} name="search" /><span class="search-label">${t("switcher.open")}</span><kbd>Ctrl K</kbd>
+        </button>
+        <span class="connection" role="status" aria-live="polite" data-state=${state.connection}>${t(connection)}</span>
+        <button class="me-button" aria-label=${t("chat.profile_and_settings")} onClick=${() => ui.settings()}>
+          <${Avatar} user=${state.me} /><span class="me-name" dir="auto">${state.me.display_name}</span>
+        </button>
+      </header>
+      <${Notices} />
+      <div class="panes">
+        <${Sidebar} open=${roomsOpen} onPicked=${() => setRoomsOpen(false)} />
+        <div class="main-pane" onClick=${tapOutside}>
+          ${room
+            ? html`<${Conversation} key=${room.id} room=${room} membersOpen=${membersOpen} toggleMembers=${() => setMembersOpen(!membersOpen)} />`
+            : html`<div class="empty"><${Icon} name="message-circle" class="big" /><p>${t("chat.no_room")}</p></div>`}
+        </div>
+        ${room && membersOpen ? html`<${Members} room=${room} close=${() => setMembersOpen(false)} />` : null}
+      </div>
+      ${dialogs.map(({ id, Shown, props, close }) => html`<${Shown} key=${id} ...${props} close=${close} />`)}
+    </div>
+  </${AppContext.Provider}>`;
+}
+
+/** Things the user should know (banned, a room deleted): a bar each, closed by hand or in 10 s. */
+function Notices() {
+  const { state, t } = useApp();
+  useEffect(() => {
+    const timers = state.notices.map((n) => setTimeout(() => state.dismissNotice(n.id), 10000));
+    return () => timers.forEach(clearTimeout);
+  }, [state.notices]);
+  if (!state.notices.length) return null;
+  return html`<div class="notices" role="alert">
+    ${state.notices.map((n) => html`<div class="notice-bar" key=${n.id}>
+      <span dir="auto">${t(n.key, n.params)}</span>
+      <button class="icon-button" aria-label=${t("action.dismiss")} onClick=${() => state.dismissNotice(n.id)}><${Icon} name="x" /></button>
+    </div>`)}
+  </div>`;
+}

@@ -1,0 +1,60 @@
+// The open room: its header (title, topic, notification level, members, settings, leave),
+// the message list, who is typing, and the composer.
+
+import { html } from "../core/html.js";
+import { api } from "../core/api.js";
+import { Icon, useApp } from "./common.js";
+import { MessageList } from "./MessageList.js";
+import { Composer } from "./Composer.js";
+import { Confirm } from "./dialogs.js";
+
+export function Conversation({ room, membersOpen, toggleMembers }) {
+  const { state, t, i18n } = useApp();
+  const peer = state.directPeer(room);
+  const typing = state.typingIn(room.id).map((u) => u.display_name);
+  const typingText = typing.length === 0 ? "" : typing.length > 3 ? t("typing.several") : t("typing.some", { names: i18n.list(typing), count: typing.length });
+  return html`<main class="conversation" aria-labelledby="room-title">
+    <${RoomHeader} room=${room} peer=${peer} membersOpen=${membersOpen} toggleMembers=${toggleMembers} />
+    <${MessageList} room=${room} />
+    <p class="typing" aria-live="polite">${typingText}</p>
+    <${Composer} room=${room} />
+  </main>`;
+}
+
+function RoomHeader({ room, peer, membersOpen, toggleMembers }) {
+  const { state, t, ui } = useApp();
+  const leave = async () => {
+    const detail = room.kind === "public" ? t("leave.public") : t("leave.private");
+    if (!(await ui.open(Confirm, { title: t("leave.title", { room: room.name }), detail, action: t("leave.action") }))) return;
+    await api("POST", `/rooms/${room.id}/leave`);
+    state.leftRoom(room.id, null);
+  };
+  const setNotify = async (e) => {
+    const { room: fresh } = await api("PUT", `/rooms/${room.id}/notify`, { level: e.currentTarget.value });
+    room.notify = fresh.notify;
+  };
+  const subtitle = peer ? `@${peer.username}` : room.topic;
+  return html`<header class="room-header">
+    <span class="room-kind">${peer ? html`<${Icon} name="at-sign" />` : html`<${Icon} name=${room.kind === "private" ? "lock" : "hash"} />`}</span>
+    <div class="room-heading">
+      <h2 class="room-title" id="room-title" dir="auto">${state.roomTitle(room)}</h2>
+      ${subtitle ? html`<p class="room-topic" dir="auto">${subtitle}</p>` : null}
+    </div>
+    <label class="notify-level">
+      <${Icon} name=${room.notify === "muted" ? "bell-off" : "bell"} />
+      <select aria-label=${t("room.notify_label")} value=${room.notify || "mentions"} onChange=${setNotify}>
+        <option value="all">${t("room.notify_all")}</option>
+        <option value="mentions">${t("room.notify_mentions")}</option>
+        <option value="muted">${t("room.notify_muted")}</option>
+      </select>
+    </label>
+    <button class="icon-button members-toggle" aria-pressed=${String(membersOpen)} aria-label=${t("members.title")} title=${t("members.title")}
+      onClick=${toggleMembers}><${Icon} name="users" /></button>
+    ${state.isAdmin(room) && room.kind !== "direct"
+      ? html`<button class="icon-button" aria-label=${t("room.settings")} title=${t("room.settings")} onClick=${() => ui.roomSettings(room)}><${Icon} name="settings" /></button>`
+      : null}
+    ${room.kind !== "direct" && room.role !== "owner"
+      ? html`<button class="icon-button" aria-label=${t("leave.action")} title=${t("leave.action")} onClick=${leave}><${Icon} name="door-open" /></button>`
+      : null}
+  </header>`;
+}

@@ -1,0 +1,170 @@
+// The message list of the open room, windowed: only a slice of the loaded messages is in the
+// page (about 120 rows, never more than 300), moved as the user scrolls, so a room with
+// 10,000 loaded messages scrolls as lightly as one with 100. The slice is held by the seqs
+// at its ends, so history arriving above does not move what is on screen; each render keeps
+// the row at the top of the view where it was (or stays at the bottom when it was there).
+// Reaching the oldest loaded message asks the server for the page before it.
+//
+// Rows are grouped (same sender within 5 minutes), with a heading per day. Keys: one row at
+// a time is in the tab order, ↑/↓ move between rows, Home/End to the first/last shown.
+
+import { html, useEffect, useLayoutEffect, useReducer, useRef, useState } from "../core/html.js";
+import { Icon, useApp } from "./common.js";
+import { Message } from "./Message.js";
+
+const WINDOW = 120;
+const STEP = 60;
+const MAX_ROWS = 300;
+const EDGE_PX = 600;
+const GROUP_MS = 5 * 60 * 1000;
+
+export function MessageList({ room }) {
+  const { state, t, i18n } = useApp();
+  const log = state.log(room.id);
+  const items = log.items;
+  const scroller = useRef(null);
+  // from/to: the seqs at the ends of the slice (to null: the slice follows the newest).
+  const view = useRef({ from: null, to: null, atBottom: true, anchor: null, active: null });
+  const v = view.current;
+  const [, rerender] = useReducer((n) => n + 1, 0);
+  const [below, setBelow] = useState(false);
+
+  // --- the slice --------------------------------------------------------------------------
+  let end = v.to === null ? items.length : log.insertionPoint(v.to + 1);
+  if (v.from === null && items.length) v.from = items[Math.max(0, end - WINDOW)].seq;
+  let start = v.from === null ? 0 : log.insertionPoint(v.from);
+  if (v.to === null && v.atBottom && end - start > MAX_ROWS) {
+    start = end - WINDOW;
+    v.from = items[start].seq;
+  }
+
+  // Where the view is now, to put it back after the page changes under it.
+  v.anchor = v.atBottom ? null : topRow(scroller.current);
+
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (!el) return;
+    if (v.atBottom) {
+      el.scrollTop = el.scrollHeight;
+    } else if (v.anchor) {
+      const row = el.querySelector(`[data-key="${v.anchor.key}"]`);
+      if (row) el.scrollTop = row.offsetTop - v.anchor.offset;
+    }
+    extend();
+  });
+
+  // A new message while scrolled up: offer the way down.
+  const newest = items.length ? items[items.length - 1].seq : 0;
+  useEffect(() => {
+    if (!v.atBottom) setBelow(true);
+  }, [newest]);
+
+  /** Grows the slice toward an end the view is near, and loads older history at the top. */
+  function extend() {
+    const el = scroller.current;
+    if (!el || !items.length) return;
+    const nearTop = el.scrollTop < EDGE_PX;
+    const nearBottom = el.scrollHeight - el.scrollTop - el.clientHeight < EDGE_PX;
+    if (nearTop && start > 0) {
+      const from = Math.max(0, start - STEP);
+      v.from = items[from].seq;
+      if (end - from > MAX_ROWS) v.to = items[from + MAX_ROWS - 1].seq;
+      rerender();
+    } else if (nearTop && !log.historyStart && !log.loadingOlder) {
+      state.loadHistory(room.id, true);
+    } else if (nearBottom && end < items.length) {
+      const to = Math.min(items.length, end + STEP);
+      v.to = to === items.length ? null : items[to - 1].seq;
+      if (to - start > MAX_ROWS) v.from = items[to - MAX_ROWS].seq;
+      rerender();
+    }
+  }
+
+  const scrolled = () => {
+    const el = scroller.current;
+    v.atBottom = v.to === null && el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+    if (v.atBottom) {
+      setBelow(false);
+      state.markRead();
+    }
+    extend();
+  };
+
+  const jump = () => {
+    v.to = null;
+    v.from = items.length ? items[Math.max(0, items.length - WINDOW)].seq : null;
+    v.atBottom = true;
+    setBelow(false);
+    rerender();
+  };
+
+  // --- keys: one row in the tab order, arrows move ------------------------------------------
+  const keys = (e) => {
+    if (!["ArrowUp", "ArrowDown", "Home", "End"].includes(e.key)) return;
+    const row = e.target.closest?.(".message");
+    if (!row || e.target !== row) return;
+    const rows = [...scroller.current.querySelectorAll(".message")];
+    const at = rows.indexOf(row);
+    const next = { ArrowUp: at - 1, ArrowDown: at + 1, Home: 0, End: rows.length - 1 }[e.key];
+    if (next < 0 || next >= rows.length) return;
+    e.preventDefault();
+    v.active = rows[next].dataset.key;
+    rows[next].focus();
+    rerender();
+  };
+  const focused = (e) => {
+    const row = e.target.closest?.(".message");
+    if (row && v.active !== row.dataset.key) {
+      v.active = row.dataset.key;
+      rerender();
+    }
+  };
+
+  // --- the rows -----------------------------------------------------------------------------
+  const seen = state.seenBy(room.id);
+  const pending = end === items.length ? state.pendingIn(room.id) : [];
+  const rows = [];
+  if (start === 0 && log.historyStart) rows.push(html`<p class="history-start" key="start">${t("messages.history_start")}</p>`);
+  if (start === 0 && log.loadingOlder) rows.push(html`<p class="loading-older" key="loading">${t("messages.loading")}</p>`);
+  let prev = start > 0 ? items[start - 1] : null;
+  const lastKey = pending.length ? `c-${pending[pending.length - 1].client_id}` : end > start ? `s-${items[end - 1].seq}` : null;
+  const active = v.active;
+  let activeSeen = false;
+  const slice = [];
+  for (let i = start; i < end; i++) slice.push({ m: items[i], key: `s-${items[i].seq}` });
+  for (const p of pending) slice.push({ m: { ...p, sender: state.me, mentions: [], seq: null }, key: `c-${p.client_id}`, pending: p });
+  for (const { key } of slice) if (key === active) activeSeen = true;
+  const tabRow = activeSeen ? active : lastKey;
+  for (const { m, key, pending: p } of slice) {
+    const when = new Date(m.ts);
+    const day = i18n.day(when);
+    if (!prev || i18n.day(new Date(prev.ts)) !== day) {
+      rows.push(html`<h3 class="day" key=${`d-${key}`}><span>${day}</span></h3>`);
+      prev = null;
+    }
+    const grouped = Boolean(prev && prev.sender.id === m.sender.id && when - new Date(prev.ts) < GROUP_MS && !p);
+    rows.push(html`<${Message} key=${key} rowKey=${key} message=${m} sender=${state.userInfo(m.sender)} grouped=${grouped}
+      mine=${m.sender.id === state.me.id} pending=${p ? p.state : null} error=${p?.error || null}
+      seen=${m.seq !== null ? seen.get(m.seq) || null : null} tabbable=${key === tabRow} />`);
+    prev = m;
+  }
+
+  return html`<div class="messages-wrap">
+    <div class="messages" ref=${scroller} role="log" aria-label=${t("messages.label")} onScroll=${scrolled}
+      onKeyDown=${keys} onFocusIn=${focused}>
+      ${rows}
+      ${!items.length && !pending.length && log.loaded ? html`<p class="empty-room">${t("messages.empty")}</p>` : null}
+    </div>
+    ${below ? html`<button class="jump" onClick=${jump}><${Icon} name="arrow-down" />${t("messages.jump")}</button>` : null}
+  </div>`;
+}
+
+/** The row at the top of the view and how far below the top of the list it sits. */
+function topRow(el) {
+  if (!el) return null;
+  const top = el.scrollTop;
+  for (const row of el.querySelectorAll("[data-key]")) {
+    if (row.offsetTop + row.offsetHeight > top) return { key: row.dataset.key, offset: row.offsetTop - top };
+  }
+  return null;
+}

@@ -1,0 +1,51 @@
+// The quick switcher (Ctrl+K / Cmd+K): type part of a room's or person's name, ↑/↓ to pick,
+// Enter to open. Rooms with unread messages come first when nothing is typed.
+
+import { html, useState } from "../core/html.js";
+import { Avatar, Icon, Modal, useApp } from "./common.js";
+
+export function Switcher({ close }) {
+  const { state, t } = useApp();
+  const [query, setQuery] = useState("");
+  const [at, setAt] = useState(0);
+  const { rooms, direct } = state.sections(query);
+  let found = [...rooms, ...direct];
+  if (!query) found = found.sort((a, b) => (b.unread || 0) - (a.unread || 0));
+  found = found.slice(0, 30);
+  const pick = (room) => {
+    close();
+    state.open(room.id);
+  };
+  const keys = (e) => {
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      setAt((at + (e.key === "ArrowDown" ? 1 : -1) + found.length) % Math.max(1, found.length));
+    } else if (e.key === "Enter") {
+      e.preventDefault();
+      if (found[at]) pick(found[at]);
+    }
+  };
+  const chosen = found[Math.min(at, found.length - 1)];
+  return html`<${Modal} title=${t("switcher.title")} close=${close}>
+    <div class="switcher">
+      <input type="search" role="combobox" aria-expanded="true" aria-controls="switcher-list" aria-autocomplete="list"
+        aria-activedescendant=${chosen ? `switch-${chosen.id}` : null} aria-label=${t("switcher.label")}
+        placeholder=${t("switcher.placeholder")} value=${query} autofocus dir="auto"
+        onInput=${(e) => { setQuery(e.currentTarget.value); setAt(0); }} onKeyDown=${keys} />
+      <ul id="switcher-list" role="listbox" aria-label=${t("switcher.results")}>
+        ${found.map((room, i) => {
+          const peer = state.directPeer(room);
+          return html`<li key=${room.id} id=${`switch-${room.id}`} role="option" aria-selected=${String(room === chosen)}
+            class=${room === chosen ? "chosen" : ""} onClick=${() => pick(room)}>
+            ${peer ? html`<${Avatar} user=${peer} size="small" />` : html`<${Icon} name=${room.kind === "private" ? "lock" : "hash"} />`}
+            <span dir="auto">${state.roomTitle(room)}</span>
+            ${peer ? html`<span class="username">@${peer.username}</span>` : null}
+            ${room.unread ? html`<span class="badge">${room.unread}</span>` : null}
+          </li>`;
+        })}
+        ${!found.length ? html`<li class="hint">${t("switcher.nothing")}</li>` : null}
+      </ul>
+      <p class="hint">${t("switcher.keys")}</p>
+    </div>
+  </${Modal}>`;
+}

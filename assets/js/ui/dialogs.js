@@ -1,0 +1,134 @@
+// The everyday dialogs: create, join and browse rooms, start a direct message, and the
+// confirmations (a plain one, and a ban with its reason). Each shows the server's error next
+// to the field it names. A dialog gets `close(value)`; `ui.open` resolves with that value.
+
+import { html, useEffect, useRef, useState } from "../core/html.js";
+import { api } from "../core/api.js";
+import { Avatar, Field, Modal, errorText, useApp, useDebounced } from "./common.js";
+
+export function Confirm({ close, title, detail, action, danger = true }) {
+  return html`<${Modal} title=${title} close=${close} submitLabel=${action} danger=${danger} onSubmit=${() => {
+    close(true);
+    return false;
+  }}><p>${detail}</p></${Modal}>`;
+}
+
+/** Asks before a ban, with an optional reason the banned person is shown. Closes with the
+ * reason ("" for none), or undefined when cancelled. */
+export function Ban({ close, name }) {
+  const { t } = useApp();
+  const [reason, setReason] = useState("");
+  return html`<${Modal} title=${t("ban.title", { name })} close=${close} submitLabel=${t("ban.action")} danger=${true}
+    onSubmit=${() => { close(reason.trim()); return false; }}>
+    <p>${t("ban.detail", { name })}</p>
+    <${Field} label=${t("ban.reason")} hint=${t("ban.reason_hint")}>${(a) => html`<input ...${a} name="reason" maxlength="256"
+      value=${reason} onInput=${(e) => setReason(e.currentTarget.value)} dir="auto" />`}</${Field}>
+  </${Modal}>`;
+}
+
+export function CreateRoom({ close }) {
+  const { state, t } = useApp();
+  const [v, setV] = useState({ name: "", visibility: "public", key: "", history: "shared" });
+  const set = (name) => (e) => setV({ ...v, [name]: e.currentTarget.value });
+  return html`<${Modal} title=${t("rooms.new")} close=${close} submitLabel=${t("rooms.create")} onSubmit=${async () => {
+    const body = { name: v.name, visibility: v.visibility, history: v.history };
+    if (v.visibility === "private") body.key = v.key;
+    const { room } = await api("POST", "/rooms", body);
+    state.addRoom(room);
+    return true;
+  }}>${({ fields }) => html`
+    <${Field} label=${t("rooms.name")} error=${fields.name}>${(a) => html`<input ...${a} name="name" required maxlength="64" autocomplete="off"
+      value=${v.name} onInput=${set("name")} autofocus dir="auto" />`}</${Field}>
+    <${Field} label=${t("rooms.visibility")} error=${fields.visibility}>${(a) => html`<select ...${a} name="visibility" value=${v.visibility} onChange=${set("visibility")}>
+      <option value="public">${t("rooms.public_long")}</option>
+      <option value="private">${t("rooms.private_long")}</option>
+    </select>`}</${Field}>
+    <${Field} label=${t("rooms.key")} hint=${t("rooms.key_hint")} error=${fields.key} hidden=${v.visibility !== "private"}>${(a) => html`<input ...${a}
+      name="key" type="password" autocomplete="new-password" value=${v.key} onInput=${set("key")} />`}</${Field}>
+    <${Field} label=${t("rooms.history")} error=${fields.history}>${(a) => html`<select ...${a} name="history" value=${v.history} onChange=${set("history")}>
+      <option value="shared">${t("rooms.history_shared")}</option>
+      <option value="joined">${t("rooms.history_joined")}</option>
+    </select>`}</${Field}>`}
+  </${Modal}>`;
+}
+
+export function JoinRoom({ close, name: preset = "" }) {
+  const { state, t } = useApp();
+  const [name, setName] = useState(preset);
+  const [key, setKey] = useState("");
+  const [needsKey, setNeedsKey] = useState(false);
+  const keyInput = useRef(null);
+  useEffect(() => {
+    if (needsKey) keyInput.current?.focus();
+  }, [needsKey]);
+  return html`<${Modal} title=${t("rooms.join_title")} close=${close} submitLabel=${t("rooms.join_action")} onSubmit=${async () => {
+    try {
+      const { room } = await api("POST", "/rooms/join", { name, key: needsKey ? key : undefined });
+      state.addRoom(room);
+      return true;
+    } catch (err) {
+      // A private room: the first answer says it needs a key, and the field appears.
+      if (err.status === 403 && !needsKey && /key/.test(err.message)) {
+        setNeedsKey(true);
+        return false;
+      }
+      if (err.status === 403 && needsKey) throw Object.assign(err, { shownFields: { key: t("rooms.wrong_key") } });
+      throw err;
+    }
+  }}>${({ fields }) => html`
+    <${Field} label=${t("rooms.room_name")} error=${fields.name}>${(a) => html`<input ...${a} name="name" required autocomplete="off"
+      value=${name} onInput=${(e) => setName(e.currentTarget.value)} autofocus=${!preset} dir="auto" />`}</${Field}>
+    <${Field} label=${t("rooms.key")} hint=${t("rooms.key_needed")} error=${fields.key} hidden=${!needsKey}>${(a) => html`<input ...${a}
+      ref=${keyInput} name="key" type="password" autocomplete="off" value=${key} onInput=${(e) => setKey(e.currentTarget.value)} />`}</${Field}>`}
+  </${Modal}>`;
+}
+
+/** A searchable list in a dialog (public rooms, people). */
+function Picker({ close, title, label, load, row }) {
+  const { i18n, t } = useApp();
+  const [query, setQuery] = useState("");
+  const [found, setFound] = useState(null);
+  const [error, setError] = useState("");
+  const fail = (err) => setError(errorText(i18n, err));
+  useDebounced(() => {
+    setError("");
+    load(query).then(setFound, fail);
+  }, 200, [query]);
+  return html`<${Modal} title=${title} close=${close} wide=${true}>
+    <input type="search" aria-label=${label} placeholder=${label} value=${query} autofocus dir="auto"
+      onInput=${(e) => setQuery(e.currentTarget.value)} />
+    <p class="form-error" role="alert">${error}</p>
+    <ul class="pick-list" aria-busy=${found === null ? "true" : "false"}>
+      ${found?.map((item) => row(item, fail))}
+      ${found && !found.length ? html`<li class="hint">${t("picker.nothing")}</li>` : null}
+    </ul>
+  </${Modal}>`;
+}
+
+export function BrowseRooms({ close }) {
+  const { state, t } = useApp();
+  const join = async (room) => {
+    const { room: joined } = await api("POST", "/rooms/join", { name: room.name });
+    close();
+    state.addRoom(joined);
+  };
+  return html`<${Picker} close=${close} title=${t("rooms.public_title")} label=${t("rooms.search")}
+    load=${(q) => api("GET", `/rooms/public?q=${encodeURIComponent(q)}`).then((a) => a.rooms)}
+    row=${(room, fail) => html`<li key=${room.id}>
+      <div><strong dir="auto">${room.name}</strong>${room.topic ? html`<p class="hint" dir="auto">${room.topic}</p>` : null}</div>
+      ${state.rooms.has(room.id)
+        ? html`<button type="button" onClick=${() => { close(); state.open(room.id); }}>${t("rooms.open")}</button>`
+        : html`<button type="button" class="primary" onClick=${() => join(room).catch(fail)}>${t("rooms.join_action")}</button>`}
+    </li>`} />`;
+}
+
+export function NewDirect({ close }) {
+  const { state, t } = useApp();
+  return html`<${Picker} close=${close} title=${t("direct.new")} label=${t("direct.search")}
+    load=${(q) => api("GET", `/users?q=${encodeURIComponent(q)}`).then((a) => a.users.filter((u) => u.id !== state.me.id))}
+    row=${(user, fail) => html`<li key=${user.id}>
+      <div class="who"><${Avatar} user=${user} /><span><span dir="auto">${user.display_name}</span> <span class="username">@${user.username}</span></span></div>
+      <button type="button" class="primary" onClick=${() => state.messageUser(user).then(() => close(), fail)}>${t("direct.message")}</button>
+    </li>`} />`;
+}
+
