@@ -1,106 +1,12 @@
-// End-to-end tests of the web client in headless Chromium (Debian's), against a real server
-// whose address is in NATTER_URL. Run by tests/it/browser.rs: `node --test e2e/`.
+// End-to-end tests of the web client's everyday flows in headless Chromium, against a real
+// server whose address is in NATTER_URL. Run by tests/it/browser.rs: `node --test e2e/`.
 
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
-
-const URL = process.env.NATTER_URL;
-const SHOTS = process.env.NATTER_SCREENSHOTS || "e2e/screenshots";
-const PASSWORD = "correct horse battery";
-let browser;
-const problems = [];
-
-before(async () => {
-  assert.ok(URL, "NATTER_URL must name the server under test");
-  mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-/** A user in their own browser context, with console errors and dialogs recorded. */
-async function person(name, viewport = { width: 1280, height: 800 }) {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
-  page.on("console", (msg) => { if (msg.type() === "error") problems.push(`${name}: console: ${msg.text()}`); });
-  page.on("pageerror", (err) => problems.push(`${name}: page error: ${err.message}`));
-  page.on("dialog", async (dialog) => {
-    problems.push(`${name}: a ${dialog.type()} dialog opened: ${dialog.message()}`);
-    await dialog.dismiss();
-  });
-  await page.goto(URL);
-  return { name, context, page };
-}
-
-/** Takes out of the record the console lines a deliberate failed request leaves. */
-function expectFailedRequests(name, status, count) {
-  for (let i = 0; i < count; i++) {
-    const at = problems.findIndex((p) => p.startsWith(`${name}: console: Failed to load resource`) && p.includes(`status of ${status}`));
-    assert.ok(at >= 0, `${name} should have had a ${status} answer`);
-    problems.splice(at, 1);
-  }
-}
-
-async function register(user) {
-  const { page } = user;
-  await page.getByRole("tab", { name: "Create account" }).click();
-  await page.getByLabel("Username").fill(user.name);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Create account" }).click();
-  await page.locator(".connection[data-state=connected]").waitFor();
-}
-
-async function dialogForm(page, title) {
-  const dialog = page.locator("dialog[open]");
-  await dialog.getByRole("heading", { name: title }).waitFor();
-  return dialog;
-}
-
-async function createRoom(user, name, key = null) {
-  const { page } = user;
-  await page.getByRole("button", { name: "New room" }).click();
-  const dialog = await dialogForm(page, "New room");
-  await dialog.getByLabel("Name").fill(name);
-  if (key) {
-    await dialog.getByLabel("Visibility").selectOption("private");
-    await dialog.getByLabel("Key").fill(key);
-  }
-  await dialog.getByRole("button", { name: "Create" }).click();
-  await page.locator(".room-title", { hasText: name }).waitFor();
-}
-
-async function say(user, text) {
-  const box = user.page.getByLabel("Message", { exact: true });
-  await box.fill(text);
-  await box.press("Enter");
-}
-
-function messageBodies(user) {
-  return user.page.locator(".messages .message .body").allTextContents();
-}
-
-async function sees(user, text) {
-  await user.page.locator(".messages .message .body", { hasText: text }).first().waitFor();
-}
-
-/** Calls the API from inside the page, with its cookie and CSRF token. */
-function apiIn(user, method, path, body) {
-  return user.page.evaluate(async ([method, path, body]) => {
-    const csrf = document.cookie.match(/natter_csrf=([^;]+)/)?.[1] || "";
-    const res = await fetch(`/api/v1${path}`, {
-      method, headers: { "content-type": "application/json", "x-csrf-token": csrf }, body: body ? JSON.stringify(body) : undefined,
-    });
-    return res.json();
-  }, [method, path, body]);
-}
+import {
+  SHOTS, PASSWORD, problems, person, expectFailedRequests, register, dialogForm, createRoom, say,
+  messageBodies, sees, apiIn, forgetOfflineNoise,
+} from "./lib.mjs";
 
 let ana;
 let bob;
@@ -236,9 +142,7 @@ test("going offline and back fills the gap without duplicates", async () => {
   await sees(ana, "while away 3");
   await bob.context.setOffline(false);
   // Loads the browser refused while it was offline (an avatar image, say) are the test's doing.
-  for (let at; (at = problems.findIndex((p) => p.startsWith("bob: console:") && p.includes("ERR_INTERNET_DISCONNECTED"))) >= 0;) {
-    problems.splice(at, 1);
-  }
+  forgetOfflineNoise("bob");
   await bob.page.locator(".connection[data-state=connected]").waitFor();
   await sees(bob, "while away 3");
   const bodies = await messageBodies(bob);
@@ -409,9 +313,7 @@ test("installable, and opens offline into its own offline state", async () => {
   await dave.page.locator(".offline", { hasText: "You are offline" }).waitFor();
   await dave.context.setOffline(false);
   await dave.page.locator(".connection[data-state=connected]").waitFor();
-  for (let at; (at = problems.findIndex((p) => p.startsWith("dave: console:") && p.includes("ERR_INTERNET_DISCONNECTED"))) >= 0;) {
-    problems.splice(at, 1);
-  }
+  forgetOfflineNoise("dave");
   await dave.context.close();
 });
 

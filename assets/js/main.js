@@ -4,7 +4,9 @@
 import { html, render } from "./core/html.js";
 import { App } from "./ui/App.js";
 
-render(html`<${App} />`, document.getElementById("app"));
+const root = document.getElementById("app");
+root.replaceChildren(); // the "Loading…" the page shows until the script runs
+render(html`<${App} />`, root);
 
 if ("serviceWorker" in navigator) {
   navigator.serviceWorker.register("/sw.js").catch(() => {});

@@ -1,5 +1,6 @@
 //! The web client in a real browser: starts the server on port 0 and runs the Playwright
-//! scenarios of `e2e/` in Debian's headless Chromium against it. `scripts/test` installs
+//! scenarios of `e2e/*.test.mjs` (everyday flows, navigation, languages, accessibility with
+//! axe-core, a 10,000-message room) in Debian's headless Chromium against it. `scripts/test` installs
 //! Chromium and the one npm package when they are missing. Also the client's unit tests
 //! (`e2e/unit/`, `node --test`, no browser).
 
@@ -30,8 +31,21 @@ async fn web_client_in_headless_chromium() {
         ("NATTER_SCREENSHOTS", "docs/screenshots"),
         ("CHROMIUM", chromium.as_str()),
     ];
-    let report = node_test(&["--test-concurrency=1", "e2e/chat.test.mjs"], &env).await;
+    let files = [
+        "e2e/chat.test.mjs",
+        "e2e/navigation.test.mjs",
+        "e2e/languages.test.mjs",
+        "e2e/accessibility.test.mjs",
+        "e2e/render.test.mjs",
+    ];
+    let mut args = vec!["--test-concurrency=1"];
+    args.extend(files);
+    let report = node_test(&args, &env).await;
     assert!(report.contains("# fail 0"), "{report}");
+    // The render figures (measured, never asserted): shown with `--nocapture`.
+    for line in report.lines().filter(|l| l.contains("# render:")) {
+        eprintln!("{}", line.trim());
+    }
 }
 
 /// Runs `node --test ARGS` in the crate's root; its report, or a panic with it on failure.

@@ -1,7 +1,7 @@
 // The app: the sign-in screen, the chat, or the offline notice. It owns the language (the
 // profile's choice, else the browser's) and keeps `lang` and `dir` on <html> in step with it.
 
-import { html, useEffect, useMemo, useState } from "../core/html.js";
+import { html, useEffect, useLayoutEffect, useMemo, useState } from "../core/html.js";
 import { api } from "../core/api.js";
 import { I18n, resolveLocale } from "../core/i18n.js";
 import { AppContext } from "./common.js";
@@ -18,7 +18,7 @@ export function App() {
   const [locale, setLocale] = useState(() => resolveLocale(null, navigator.languages));
   const i18n = useMemo(() => new I18n(locale), [locale]);
 
-  useEffect(() => {
+  useLayoutEffect(() => {
     document.documentElement.lang = i18n.locale;
     document.documentElement.dir = i18n.dir;
   }, [i18n]);

@@ -110,11 +110,12 @@ export function Chat({ user, onSignOut }) {
           onClick=${() => setRoomsOpen(!roomsOpen)}><${Icon} name="menu" /></button>
         <span class="brand"><img src="/assets/icon.svg" alt="" width="24" height="24" />Natter</span>
         <button class="search-button" onClick=${() => ui.switcher()} aria-keyshortcuts="Control+K Meta+K">
-          <${Icon} name="search" /><span class="search-label">${t("switcher.open")}</span><kbd>Ctrl K</kbd>
+          <${Icon} name="search" /><span class="search-label">${t("switcher.open")}</span><kbd aria-hidden="true">Ctrl K</kbd>
         </button>
         <span class="connection" role="status" aria-live="polite" data-state=${state.connection}>${t(connection)}</span>
-        <button class="me-button" aria-label=${t("chat.profile_and_settings")} onClick=${() => ui.settings()}>
+        <button class="me-button" title=${t("chat.profile_and_settings")} onClick=${() => ui.settings()}>
           <${Avatar} user=${state.me} /><span class="me-name" dir="auto">${state.me.display_name}</span>
+          <span class="visually-hidden">${t("chat.profile_and_settings")}</span>
         </button>
       </header>
       <${Notices} />

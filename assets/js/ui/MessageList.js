@@ -82,11 +82,11 @@ export function MessageList({ room }) {
 
   const scrolled = () => {
     const el = scroller.current;
-    v.atBottom = v.to === null && el.scrollHeight - el.scrollTop - el.clientHeight < 40;
-    if (v.atBottom) {
-      setBelow(false);
-      state.markRead();
-    }
+    const fromBottom = el.scrollHeight - el.scrollTop - el.clientHeight;
+    v.atBottom = v.to === null && fromBottom < 40;
+    // The way down shows once the newest is a screen away, or out of the slice.
+    setBelow(v.to !== null || fromBottom > el.clientHeight);
+    if (v.atBottom) state.markRead();
     extend();
   };
 

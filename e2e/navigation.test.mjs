@@ -1,0 +1,116 @@
+// Finding your way: the sidebar's sections and filter, the Ctrl+K switcher, Alt+↑/↓, profile
+// cards with @username, read receipts, and the message list by keyboard.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { problems, person, register, dialogForm, createRoom, say, sees, apiIn } from "./lib.mjs";
+
+let gil;
+let hana;
+
+test("the sidebar keeps rooms and direct messages apart, and its filter narrows both", async () => {
+  gil = await person("gil");
+  hana = await person("hana");
+  await register(gil);
+  await register(hana);
+  await createRoom(gil, "Garden");
+  await createRoom(gil, "Kitchen");
+  const hanaId = (await apiIn(hana, "GET", "/me")).user.id;
+  await apiIn(gil, "POST", "/dms", { user_id: hanaId });
+  const { page } = gil;
+  const rooms = page.locator("section", { has: page.getByRole("heading", { name: "Rooms" }) });
+  const direct = page.locator("section", { has: page.getByRole("heading", { name: "Direct messages" }) });
+  await direct.locator(".room", { hasText: "hana" }).waitFor();
+  assert.deepEqual((await rooms.locator(".room-name").allTextContents()).sort(), ["Garden", "Kitchen"]);
+  const filter = page.getByLabel("Filter rooms");
+  await filter.fill("GARD");
+  await rooms.locator(".room", { hasText: "Kitchen" }).waitFor({ state: "detached" });
+  assert.equal(await rooms.locator(".room").count(), 1);
+  assert.equal(await direct.locator(".room").count(), 0);
+  // Enter opens the first match.
+  await filter.press("Enter");
+  await page.locator(".room-title", { hasText: "Garden" }).waitFor();
+  await filter.fill("");
+});
+
+test("Ctrl+K finds a room or a person, and Alt+arrows step through the sidebar", async () => {
+  const { page } = gil;
+  await page.keyboard.press("Control+k");
+  const dialog = await dialogForm(page, "Go to a room");
+  await page.keyboard.type("kitch");
+  await dialog.getByRole("option", { name: /Kitchen/ }).waitFor();
+  await page.keyboard.press("Enter");
+  await page.locator(".room-title", { hasText: "Kitchen" }).waitFor();
+  assert.equal(await page.locator("dialog[open]").count(), 0);
+  await page.getByRole("button", { name: "Find a room or person" }).click();
+  await dialogForm(page, "Go to a room");
+  await page.keyboard.type("han");
+  await page.keyboard.press("Enter");
+  await page.locator(".room-title", { hasText: "hana" }).waitFor();
+  // Alt+↓ and Alt+↑ move through the sidebar's order (rooms, then direct messages), wrapping.
+  const order = await page.locator(".sidebar .room-name").allTextContents();
+  const at = order.indexOf("hana");
+  await page.keyboard.press("Alt+ArrowDown");
+  await page.locator(".room-title", { hasText: order[(at + 1) % order.length] }).waitFor();
+  await page.keyboard.press("Alt+ArrowUp");
+  await page.locator(".room-title", { hasText: "hana" }).waitFor();
+});
+
+test("a profile card shows who someone is, and messages them", async () => {
+  // A display name that looks like someone else's: the card and the message say who it is.
+  await apiIn(hana, "PATCH", "/me", { display_name: "Gil", status_emoji: "🌱", status_text: "planting" });
+  const { page } = gil;
+  await page.locator(".room", { hasText: "Garden" }).click();
+  await hana.page.getByRole("button", { name: "Join a room" }).click();
+  const join = await dialogForm(hana.page, "Join a room");
+  await join.getByLabel("Room name").fill("Garden");
+  await join.getByRole("button", { name: "Join" }).click();
+  await say(hana, "it is me, honestly");
+  await sees(gil, "it is me, honestly");
+  const row = page.locator(".message", { hasText: "it is me, honestly" });
+  assert.equal(await row.locator(".username").textContent(), "@hana");
+  await row.getByRole("button", { name: "Gil" }).click();
+  const card = await dialogForm(page, "Gil");
+  await card.locator(".username", { hasText: "@hana" }).waitFor();
+  await card.getByText("🌱 planting").waitFor();
+  await card.getByRole("button", { name: "Message" }).click();
+  await page.locator(".room-title", { hasText: "Gil" }).waitFor();
+  await page.locator(".room-topic", { hasText: "@hana" }).waitFor();
+});
+
+test("read receipts show who has seen a message", async () => {
+  const { page } = gil;
+  await page.locator(".room", { hasText: "Garden" }).click();
+  await hana.page.locator(".room", { hasText: "Kitchen" }).count(); // hana is not in Kitchen
+  await hana.page.locator(".room", { hasText: "Garden" }).click();
+  await say(gil, "did you water the tomatoes?");
+  await sees(hana, "did you water the tomatoes?");
+  const mine = page.locator(".message", { hasText: "did you water the tomatoes?" });
+  await mine.locator(".seen", { hasText: "Seen by Gil" }).waitFor();
+  // Turning receipts off hides the marker from then on.
+  await apiIn(hana, "PATCH", "/me", { send_receipts: false });
+  await say(gil, "hello?");
+  await sees(hana, "hello?");
+  await page.waitForTimeout(500);
+  assert.equal(await page.locator(".message", { hasText: "hello?" }).locator(".seen").count(), 0);
+});
+
+test("messages can be walked with the keyboard, and their toolbar is reachable", async () => {
+  const { page } = gil;
+  const rows = page.locator(".messages .message");
+  // One row is in the tab order: the newest.
+  assert.equal(await page.locator('.messages .message[tabindex="0"]').count(), 1);
+  await rows.last().focus();
+  await page.keyboard.press("ArrowUp");
+  const focused = await page.evaluate(() => document.activeElement.textContent);
+  assert.match(focused, /did you water the tomatoes\?/);
+  await page.locator(".message:focus-within .toolbar").waitFor();
+  await page.keyboard.press("End");
+  assert.match(await page.evaluate(() => document.activeElement.textContent), /hello\?/);
+});
+
+test("no console errors and no CSP violations", async () => {
+  await gil.context.close();
+  await hana.context.close();
+  assert.deepEqual(problems, []);
+});
