@@ -4,16 +4,17 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { LANGUAGES } from "../assets/js/core/i18n.js";
-import { I18n } from "../assets/js/core/i18n.js";
+import { LANGUAGES, loadI18n } from "../assets/js/core/i18n.js";
 import { SHOTS, PASSWORD, problems, person, expectFailedRequests, dialogForm, apiIn } from "./lib.mjs";
 
 for (const code of ["es", "de", "fr", "ar"]) {
   test(`${LANGUAGES[code].name}: sign in, open a room, an error`, async () => {
-    const t = (key, params) => new I18n(code).t(key, params);
+    const i18n = await loadI18n(code);
+    const t = (key, params) => i18n.t(key, params);
     const name = `lang-${code}`;
     const user = await person(name, { width: 1280, height: 800 }, { locale: code });
     const { page } = user;
+    await page.getByRole("tab", { name: t("auth.sign_in") }).waitFor();
     assert.equal(await page.evaluate(() => document.documentElement.lang), code);
     assert.equal(await page.evaluate(() => document.documentElement.dir), LANGUAGES[code].dir);
     // Create the account, sign out, and sign in with a wrong password first: its error too.

@@ -7,14 +7,15 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 
-import { I18n, LANGUAGES, resolveLocale } from "../../assets/js/core/i18n.js";
+import { LANGUAGES, catalogue, loadI18n, resolveLocale } from "../../assets/js/core/i18n.js";
 
-const en = LANGUAGES.en.messages;
+const catalogues = Object.fromEntries(await Promise.all(Object.keys(LANGUAGES).map(async (code) => [code, await catalogue(code)])));
+const en = catalogues.en;
 const placeholders = (text) => new Set([...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]));
 const forms = (entry) => (typeof entry === "object" ? Object.values(entry) : [entry]);
 
 test("every catalogue has exactly the English keys", () => {
-  for (const [code, { messages }] of Object.entries(LANGUAGES)) {
+  for (const [code, messages] of Object.entries(catalogues)) {
     const missing = Object.keys(en).filter((k) => !(k in messages));
     const extra = Object.keys(messages).filter((k) => !(k in en));
     assert.deepEqual(missing, [], `${code} misses keys`);
@@ -23,7 +24,7 @@ test("every catalogue has exactly the English keys", () => {
 });
 
 test("translations use only English's placeholders, and every plural form their language needs", () => {
-  for (const [code, { messages }] of Object.entries(LANGUAGES)) {
+  for (const [code, messages] of Object.entries(catalogues)) {
     const needed = new Intl.PluralRules(code).resolvedOptions().pluralCategories;
     for (const [key, entry] of Object.entries(messages)) {
       const allowed = new Set(forms(en[key]).flatMap((t) => [...placeholders(t)]));
@@ -39,24 +40,24 @@ test("translations use only English's placeholders, and every plural form their 
   }
 });
 
-test("every error code the protocol documents has a text", () => {
+test("every error code the protocol documents has a text", async () => {
   const protocol = readFileSync(new URL("../../docs/protocol.md", import.meta.url), "utf8");
   const section = protocol.slice(protocol.indexOf("## 2. Errors"), protocol.indexOf("## 3."));
   const codes = [...section.matchAll(/^\| `([a-z_]+)`/gm)].map((m) => m[1]);
   assert.ok(codes.length >= 10, `found ${codes}`);
   for (const code of [...codes, "network"]) assert.ok(`error.${code}` in en, `no text for ${code}`);
-  const i18n = new I18n("fr");
-  assert.equal(i18n.error("rate_limited", "too many requests"), LANGUAGES.fr.messages["error.rate_limited"]);
+  const i18n = await loadI18n("fr");
+  assert.equal(i18n.error("rate_limited", "too many requests"), catalogues.fr["error.rate_limited"]);
   // A code newer than the catalogue falls back to the server's own message.
   assert.equal(i18n.error("some_new_code", "the server's words"), "the server's words");
 });
 
-test("counts pick plural forms and are written the language's way", () => {
-  assert.equal(new I18n("en").t("sidebar.unread", { count: 1 }), "1 unread message");
-  assert.equal(new I18n("en").t("sidebar.unread", { count: 1200 }), "1,200 unread messages");
-  assert.equal(new I18n("de").t("sidebar.unread", { count: 1200 }), "1.200 ungelesene Nachrichten");
-  assert.equal(new I18n("ar").t("sidebar.unread", { count: 2 }), "رسالتان غير مقروءتين");
-  assert.equal(new I18n("es").t("composer.placeholder", { room: "General" }), "Mensaje para General");
+test("counts pick plural forms and are written the language's way", async () => {
+  assert.equal((await loadI18n("en")).t("sidebar.unread", { count: 1 }), "1 unread message");
+  assert.equal((await loadI18n("en")).t("sidebar.unread", { count: 1200 }), "1,200 unread messages");
+  assert.equal((await loadI18n("de")).t("sidebar.unread", { count: 1200 }), "1.200 ungelesene Nachrichten");
+  assert.equal((await loadI18n("ar")).t("sidebar.unread", { count: 2 }), "رسالتان غير مقروءتين");
+  assert.equal((await loadI18n("es")).t("composer.placeholder", { room: "General" }), "Mensaje para General");
 });
 
 // Keys the client builds at run time (presence.<status>, role.<role>, …): prefix and endings.
@@ -97,10 +98,10 @@ test("every key the client uses exists", () => {
   assert.deepEqual(unused, [], `en.js keys nothing uses: ${unused.join(", ")}`);
 });
 
-test("the language is the profile's, else the browser's, else English", () => {
+test("the language is the profile's, else the browser's, else English", async () => {
   assert.equal(resolveLocale("fr", ["de-DE"]), "fr");
   assert.equal(resolveLocale("", ["pt-BR", "de-CH", "en"]), "de");
   assert.equal(resolveLocale(undefined, ["ja"]), "en");
-  assert.equal(new I18n("ar").dir, "rtl");
-  assert.equal(new I18n("xx").locale, "en");
+  assert.equal((await loadI18n("ar")).dir, "rtl");
+  assert.equal((await loadI18n("xx")).locale, "en");
 });

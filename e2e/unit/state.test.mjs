@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import { ChatState, fold } from "../../assets/js/state/store.js";
-import { I18n } from "../../assets/js/core/i18n.js";
+import { loadI18n } from "../../assets/js/core/i18n.js";
 
 const me = { id: "u_me", username: "me", display_name: "Me" };
 const bob = { id: "u_bob", username: "bob", display_name: "Bob", avatar_url: "" };
@@ -72,7 +72,7 @@ async function setUp({ hidden = false, storage = new FakeStorage(), receipts = [
     if (path.endsWith("/receipts")) return { receipts: receipts.map(([user_id, read_seq]) => ({ user_id, read_seq })) };
     return {};
   };
-  const i18n = new I18n("en");
+  const i18n = await loadI18n("en");
   const state = new ChatState(me, { call, socket, env, t: (k, p) => i18n.t(k, p) });
   const changes = [];
   state.addEventListener("change", (e) => changes.push(e.detail.what));
@@ -220,7 +220,7 @@ test("notices are catalogue keys, so they show in the user's language", async ()
   state.onEvent({ type: "member_banned", room_id: "quiet", user_id: me.id, reason: "spam" });
   assert.equal(state.notices.length, 1);
   const { key, params } = state.notices[0];
-  assert.equal(new I18n("en").t(key, params), "You were banned from “quiet”. Reason: spam");
+  assert.equal((await loadI18n("en")).t(key, params), "You were banned from “quiet”. Reason: spam");
   state.dismissNotice(state.notices[0].id);
   assert.equal(state.notices.length, 0);
 });

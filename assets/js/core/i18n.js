@@ -7,22 +7,28 @@
 //
 // To add a language: copy i18n/en.js to i18n/<code>.js, translate every entry (the unit test
 // fails on a missing or extra key, or a placeholder that does not match), and list it in
-// LANGUAGES below and in the server's `domain::LOCALES`.
+// LANGUAGES below and in the server's `domain::LOCALES` (docs/client.md says it step by step).
 
-import en from "../i18n/en.js";
-import es from "../i18n/es.js";
-import de from "../i18n/de.js";
-import fr from "../i18n/fr.js";
-import ar from "../i18n/ar.js";
-
-/** The languages we have, with their writing direction and their own name. */
+/** The languages we have, with their writing direction and their own name. Each one's
+ * catalogue is loaded when it is needed (`loadI18n`): the page fetches only its own. */
 export const LANGUAGES = {
-  en: { name: "English", dir: "ltr", messages: en },
-  es: { name: "Español", dir: "ltr", messages: es },
-  de: { name: "Deutsch", dir: "ltr", messages: de },
-  fr: { name: "Français", dir: "ltr", messages: fr },
-  ar: { name: "العربية", dir: "rtl", messages: ar },
+  en: { name: "English", dir: "ltr" },
+  es: { name: "Español", dir: "ltr" },
+  de: { name: "Deutsch", dir: "ltr" },
+  fr: { name: "Français", dir: "ltr" },
+  ar: { name: "العربية", dir: "rtl" },
 };
+
+/** A language's catalogue (its module's default export). */
+export async function catalogue(code) {
+  return (await import(`../i18n/${code}.js`)).default;
+}
+
+/** The translations for a language we have (else English), with its catalogue loaded. */
+export async function loadI18n(code) {
+  const locale = LANGUAGES[code] ? code : "en";
+  return new I18n(locale, await catalogue(locale));
+}
 
 /** The language to use: the profile's choice, else the browser's first we have, else English. */
 export function resolveLocale(profileLocale, browserLanguages = []) {
@@ -35,17 +41,17 @@ export function resolveLocale(profileLocale, browserLanguages = []) {
 }
 
 export class I18n {
-  constructor(locale = "en") {
-    this.locale = LANGUAGES[locale] ? locale : "en";
-    this.dir = LANGUAGES[this.locale].dir;
-    this.messages = LANGUAGES[this.locale].messages;
+  constructor(locale, messages) {
+    this.locale = locale;
+    this.dir = LANGUAGES[locale].dir;
+    this.messages = messages;
     this.plurals = new Intl.PluralRules(this.locale);
     this.numbers = new Intl.NumberFormat(this.locale);
   }
 
   /** The text of `key`, with `{name}` replaced from `params` (`count` also picks the plural). */
   t(key, params = {}) {
-    let entry = this.messages[key] ?? en[key];
+    let entry = this.messages[key];
     if (entry === undefined) return key;
     if (typeof entry === "object") {
       const count = Number(params.count ?? 0);
@@ -60,7 +66,7 @@ export class I18n {
 
   /** Is there a text for `key`? */
   has(key) {
-    return key in this.messages || key in en;
+    return key in this.messages;
   }
 
   /** What to show for a server error: our text for its stable code, else the server's own. */
@@ -77,6 +83,11 @@ export class I18n {
   /** A time of day ("14:05", "2:05 PM"). */
   time(value) {
     return this.format("time", { hour: "numeric", minute: "2-digit" }, value);
+  }
+
+  /** A date ("7 December 2026"). */
+  date(value) {
+    return this.format("date", { dateStyle: "long" }, value);
   }
 
   /** A whole day ("Monday, 7 December 2026"). */

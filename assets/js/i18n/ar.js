@@ -57,6 +57,7 @@ export default {
   "sidebar.no_match": "لا توجد نتائج.",
   "sidebar.none_yet": "لا شيء بعد.",
   "sidebar.you": "أنت",
+  "sidebar.preview": "{name}: {text}",
   "sidebar.unread": {
     zero: "لا رسائل غير مقروءة",
     one: "رسالة واحدة غير مقروءة",

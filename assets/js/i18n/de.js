@@ -50,6 +50,7 @@ export default {
   "sidebar.no_match": "Keine Treffer.",
   "sidebar.none_yet": "Noch keine.",
   "sidebar.you": "Du",
+  "sidebar.preview": "{name}: {text}",
   "sidebar.unread": { one: "{count} ungelesene Nachricht", other: "{count} ungelesene Nachrichten" },
   "sidebar.unread_mentions": { one: "{count} ungelesene Nachricht, in der du erwähnt wirst", other: "{count} ungelesene Nachrichten, darunter Erwähnungen von dir" },
   "sidebar.notifications_offer": "Desktop-Benachrichtigungen aktivieren",

@@ -50,6 +50,7 @@ export default {
   "sidebar.no_match": "No match.",
   "sidebar.none_yet": "None yet.",
   "sidebar.you": "You",
+  "sidebar.preview": "{name}: {text}",
   "sidebar.unread": { one: "{count} unread message", other: "{count} unread messages" },
   "sidebar.unread_mentions": { one: "{count} unread message, with mentions of you", other: "{count} unread messages, with mentions of you" },
   "sidebar.notifications_offer": "Turn on desktop notifications",

@@ -50,6 +50,7 @@ export default {
   "sidebar.no_match": "Sin resultados.",
   "sidebar.none_yet": "Aún no hay nada.",
   "sidebar.you": "Tú",
+  "sidebar.preview": "{name}: {text}",
   "sidebar.unread": { one: "{count} mensaje sin leer", many: "{count} de mensajes sin leer", other: "{count} mensajes sin leer" },
   "sidebar.unread_mentions": { one: "{count} mensaje sin leer que te menciona", many: "{count} de mensajes sin leer, con menciones a ti", other: "{count} mensajes sin leer, con menciones a ti" },
   "sidebar.notifications_offer": "Activar las notificaciones de escritorio",

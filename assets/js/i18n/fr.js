@@ -50,6 +50,7 @@ export default {
   "sidebar.no_match": "Aucun résultat.",
   "sidebar.none_yet": "Aucun pour l’instant.",
   "sidebar.you": "Vous",
+  "sidebar.preview": "{name} : {text}",
   "sidebar.unread": { one: "{count} message non lu", many: "{count} de messages non lus", other: "{count} messages non lus" },
   "sidebar.unread_mentions": { one: "{count} message non lu qui vous mentionne", many: "{count} de messages non lus, dont des mentions de vous", other: "{count} messages non lus, dont des mentions de vous" },
   "sidebar.notifications_offer": "Activer les notifications sur le bureau",

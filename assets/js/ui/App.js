@@ -1,9 +1,9 @@
 // The app: the sign-in screen, the chat, or the offline notice. It owns the language (the
 // profile's choice, else the browser's) and keeps `lang` and `dir` on <html> in step with it.
 
-import { html, useEffect, useLayoutEffect, useMemo, useState } from "../core/html.js";
+import { html, useEffect, useLayoutEffect, useState } from "../core/html.js";
 import { api } from "../core/api.js";
-import { I18n, resolveLocale } from "../core/i18n.js";
+import { loadI18n, resolveLocale } from "../core/i18n.js";
 import { AppContext } from "./common.js";
 import { Auth } from "./Auth.js";
 import { Chat } from "./Chat.js";
@@ -13,10 +13,14 @@ function boot() {
   return document.cookie.includes("natter_csrf=") ? { screen: "loading" } : { screen: "auth", notice: "" };
 }
 
-export function App() {
+export function App({ initial }) {
   const [view, setView] = useState(boot);
-  const [locale, setLocale] = useState(() => resolveLocale(null, navigator.languages));
-  const i18n = useMemo(() => new I18n(locale), [locale]);
+  const [i18n, setI18n] = useState(initial);
+  /** Switches language (a code we have, "" or null for the browser's), loading its catalogue. */
+  const setLocale = (code) => {
+    const locale = resolveLocale(code, navigator.languages);
+    if (locale !== i18n.locale) loadI18n(locale).then(setI18n, () => {});
+  };
 
   useLayoutEffect(() => {
     document.documentElement.lang = i18n.locale;
@@ -24,11 +28,11 @@ export function App() {
   }, [i18n]);
 
   const signedIn = (user, profileLocale) => {
-    setLocale(resolveLocale(profileLocale, navigator.languages));
+    setLocale(profileLocale);
     setView({ screen: "chat", user });
   };
   const signedOut = (notice = "") => {
-    setLocale(resolveLocale(null, navigator.languages));
+    setLocale(null);
     document.title = "Natter";
     setView({ screen: "auth", notice });
   };
@@ -50,7 +54,7 @@ export function App() {
   }, [view.screen]);
 
   const t = (key, params) => i18n.t(key, params);
-  const context = { i18n, t, setLocale: (code) => setLocale(resolveLocale(code, navigator.languages)) };
+  const context = { i18n, t, setLocale };
   let screen;
   if (view.screen === "loading") screen = html`<p class="loading">${t("app.loading")}</p>`;
   else if (view.screen === "offline") screen = html`<p class="loading offline" role="status">${t("app.offline")}</p>`;

@@ -32,7 +32,7 @@ export function ProfileCard({ person, close }) {
         <p class="username" dir="ltr">@${user.username}</p>
         ${presence ? html`<p class="presence-line"><${PresenceDot} status=${presence} /> ${t(`presence.${presence}`)}</p>` : null}
         ${user.status_emoji || user.status_text ? html`<p class="status-line" dir="auto">${`${user.status_emoji || ""} ${user.status_text || ""}`.trim()}</p>` : null}
-        ${user.created_at ? html`<p class="hint">${t("profile.member_since", { date: i18n.day(user.created_at) })}</p>` : null}
+        ${user.created_at ? html`<p class="hint">${t("profile.member_since", { date: i18n.date(user.created_at) })}</p>` : null}
       </div>
     </div>
     <p class="form-error" role="alert">${error}</p>

@@ -54,18 +54,18 @@ function linkify(parts, text) {
   parts.push(text.slice(last));
 }
 
-/** Text for a failed request: our words for its stable code; a field's reason from the
- * server is added where it names one (its own words are English). */
+/** Text for a failed request: our words for its stable code (the server's message only for
+ * a code newer than the catalogues). */
 export function errorText(i18n, err) {
   return i18n.error(err?.code || "internal", err?.message);
 }
 
-/** The per-field reasons of an error, in the user's language where we have them. */
+/** The per-field reasons of an error. The server says them in English and has no code per
+ * rule, so other languages get the code's text with the server's reason after it. */
 export function fieldErrors(i18n, err) {
   const out = {};
   for (const [name, why] of Object.entries(err?.fields || {})) {
-    const known = i18n.has(`field.${why}`) ? i18n.t(`field.${why}`) : null;
-    out[name] = known || (i18n.locale === "en" ? capitalise(why) : `${i18n.t("error.invalid_input")} (${why})`);
+    out[name] = i18n.locale === "en" ? capitalise(why) : `${errorText(i18n, err)} (${why})`;
   }
   return out;
 }
