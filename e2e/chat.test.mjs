@@ -48,6 +48,7 @@ test("two people register, meet in a room and chat live", async () => {
   // Both are online in the member list.
   await ana.page.getByRole("button", { name: "Members", exact: true }).click();
   await ana.page.locator(".member.online", { hasText: "bob" }).waitFor();
+  await ana.page.screenshot({ path: `${SHOTS}/desktop.png` });
   await ana.page.getByRole("button", { name: "Members", exact: true }).click();
 });
 
@@ -86,7 +87,6 @@ test("a private room needs its key", async () => {
   await ana.page.locator(".room", { hasText: "Lobby" }).click();
   assert.equal(await ana.page.getByLabel("Message", { exact: true }).inputValue(), "half a thought");
   await ana.page.getByLabel("Message", { exact: true }).fill("");
-  await ana.page.screenshot({ path: `${SHOTS}/desktop.png` });
 });
 
 test("a direct message raises an unread badge and the tab title", async () => {
@@ -198,7 +198,6 @@ test("a phone-sized screen is usable", async () => {
   await panel.waitFor({ state: "hidden" });
   const width = await carol.page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 360, `nothing wider than the screen (${width})`);
-  await carol.page.screenshot({ path: `${SHOTS}/phone.png` });
   await carol.context.close();
 });
 
