@@ -5,7 +5,7 @@
 // only when the network fails is the copy served. The API, the WebSocket and avatars are
 // never touched.
 
-const CACHE = "natter-shell-v1";
+const CACHE = "natter-shell-v2"; // a new name drops the old copies (v1: the client before Preact)
 
 self.addEventListener("install", () => self.skipWaiting());
 
