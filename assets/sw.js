@@ -16,11 +16,14 @@ self.addEventListener("activate", (event) => {
   })());
 });
 
+/** The page itself (at `/` or a room's `/r/<id>`) and its assets; nothing else of the site
+ * (a link to `/healthz` or `/api/…` opened in a tab must not replace the shell). */
 function isShell(request) {
   if (request.method !== "GET") return false;
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return false;
-  return request.mode === "navigate" || url.pathname.startsWith("/assets/");
+  if (request.mode === "navigate") return url.pathname === "/" || /^\/r\/[^/]+$/.test(url.pathname);
+  return url.pathname.startsWith("/assets/");
 }
 
 self.addEventListener("fetch", (event) => {

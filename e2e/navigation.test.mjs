@@ -109,6 +109,43 @@ test("messages can be walked with the keyboard, and their toolbar is reachable",
   assert.match(await page.evaluate(() => document.activeElement.textContent), /hello\?/);
 });
 
+test("sending while scrolled up brings the view down to the new message", async () => {
+  const { page } = gil;
+  const garden = (await apiIn(gil, "GET", "/rooms")).rooms.find((r) => r.name === "Garden");
+  for (let i = 1; i <= 80; i++) {
+    await apiIn(hana, "POST", `/rooms/${garden.id}/messages`, { client_id: `filler-${i}`, body: `filler ${i}` });
+  }
+  await page.locator(".message .body", { hasText: "filler 80" }).waitFor();
+  await page.locator(".messages").evaluate((el) => { el.scrollTop = 0; });
+  await page.getByRole("button", { name: "Jump to latest" }).waitFor();
+  // Scrolled up, hana's next message is not read yet: no receipt for it, and Garden stays unread.
+  await apiIn(hana, "POST", `/rooms/${garden.id}/messages`, { client_id: "unseen", body: "are you there?" });
+  await page.waitForTimeout(300);
+  const gilReceipt = (await apiIn(gil, "GET", `/rooms/${garden.id}/receipts`)).receipts;
+  const gilId = (await apiIn(gil, "GET", "/me")).user.id;
+  const lastSeq = (await apiIn(gil, "GET", `/rooms/${garden.id}`)).room.last_seq;
+  assert.ok(gilReceipt.find((r) => r.user_id === gilId).read_seq < lastSeq, "not read while scrolled up");
+  await say(gil, "yes, scrolling");
+  await page.locator(".message:not(.pending) .body", { hasText: "yes, scrolling" }).waitFor();
+  const inView = await page.locator(".message .body", { hasText: "yes, scrolling" }).evaluate((el) => {
+    const box = el.getBoundingClientRect();
+    const list = el.closest(".messages").getBoundingClientRect();
+    return box.top >= list.top && box.bottom <= list.bottom;
+  });
+  assert.ok(inView, "the view came down to it");
+});
+
+test("closing a dialog gives focus back to what opened it", async () => {
+  const { page } = gil;
+  const opener = page.getByRole("button", { name: "New room" });
+  await opener.focus();
+  await page.keyboard.press("Enter");
+  const dialog = await dialogForm(page, "New room");
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  await page.locator("dialog[open]").waitFor({ state: "detached" });
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute("aria-label")), "New room");
+});
+
 test("no console errors and no CSP violations", async () => {
   await gil.context.close();
   await hana.context.close();

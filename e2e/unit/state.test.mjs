@@ -224,3 +224,46 @@ test("notices are catalogue keys, so they show in the user's language", async ()
   state.dismissNotice(state.notices[0].id);
   assert.equal(state.notices.length, 0);
 });
+
+test("a room never opened starts afresh after a reconnect, so no hole is left in its history", async () => {
+  const { state } = await setUp();
+  state.onEvent({ type: "message", message: message("quiet", 100) }); // live, quiet not opened
+  state.onEvent({ type: "ready", user: me, rooms: [room("lobby"), room("quiet", { last_seq: 300 })] });
+  assert.equal(state.logs.has("quiet"), false, "the lone live message is not kept as the start of its history");
+});
+
+test("our own message arriving before its ack is sent, not pending", async () => {
+  const { state, socket } = await setUp();
+  state.send("lobby", "first");
+  const clientId = socket.sent.at(-1).client_id;
+  state.onEvent({ type: "message", message: { ...message("lobby", 1, me, "first"), client_id: clientId } });
+  assert.deepEqual(state.pendingIn("lobby"), []);
+  state.failPending("connection_lost"); // the connection drops before the ack
+  assert.deepEqual(state.pendingIn("lobby"), [], "nothing shows as not sent");
+});
+
+test("while the list is scrolled up, new messages are not marked read", async () => {
+  const { state, socket } = await setUp();
+  state.following = false;
+  state.onEvent({ type: "message", message: message("lobby", 1) });
+  assert.equal(state.rooms.get("lobby").unread, 1);
+  assert.equal(socket.sent.filter((f) => f.type === "read").length, 0);
+  state.following = true;
+  state.markRead();
+  assert.deepEqual(socket.sent.at(-1), { type: "read", room_id: "lobby", seq: 1 });
+  assert.equal(state.rooms.get("lobby").unread, 0);
+});
+
+test("our own read marker at the newest message clears the counts without asking the server", async () => {
+  const calls = [];
+  const { state } = await setUp();
+  const call = state.api;
+  state.api = (method, path) => {
+    calls.push(path);
+    return call(method, path);
+  };
+  Object.assign(state.rooms.get("quiet"), { last_seq: 4, unread: 3, unread_mentions: 1 });
+  state.onEvent({ type: "read", room_id: "quiet", seq: 4 });
+  assert.equal(state.rooms.get("quiet").unread, 0);
+  assert.deepEqual(calls, []);
+});

@@ -3,15 +3,23 @@
 
 export const browserEnv = {
   hidden: () => document.hidden,
-  /** Calls back whenever the user comes back to the tab. */
+  /** Calls back whenever the user comes back to the tab; returns how to stop. */
   onReturn(callback) {
     document.addEventListener("visibilitychange", callback);
     window.addEventListener("focus", callback);
+    return () => {
+      document.removeEventListener("visibilitychange", callback);
+      window.removeEventListener("focus", callback);
+    };
   },
-  /** The room the address names (`/r/<room id>`), or null. */
+  /** The room the address names (`/r/<room id>`), or null (also for a malformed address). */
   route() {
     const match = location.pathname.match(/^\/r\/([^/]+)$/);
-    return match ? decodeURIComponent(match[1]) : null;
+    try {
+      return match ? decodeURIComponent(match[1]) : null;
+    } catch {
+      return null;
+    }
   },
   /** Puts the open room in the address: a new history entry, or in place of the current one. */
   setRoute(roomId, replace) {
@@ -20,9 +28,11 @@ export const browserEnv = {
     if (replace) history.replaceState(null, "", path);
     else history.pushState(null, "", path);
   },
-  /** Calls back with the room when Back or Forward changes the address. */
+  /** Calls back with the room when Back or Forward changes the address; returns how to stop. */
   onRoute(callback) {
-    window.addEventListener("popstate", () => callback(this.route()));
+    const listener = () => callback(this.route());
+    window.addEventListener("popstate", listener);
+    return () => window.removeEventListener("popstate", listener);
   },
   /** Where drafts outlive a reload (null where the browser refuses storage). */
   storage: (() => {

@@ -10,16 +10,20 @@ export class Socket extends EventTarget {
     this.attempt = 0;
     this.timer = null;
     this.stopped = false;
-    window.addEventListener("offline", () => this.goOffline());
-    window.addEventListener("online", () => this.reconnectNow());
+    this.offline = () => this.goOffline();
+    this.online = () => this.reconnectNow();
   }
 
   start() {
     this.stopped = false;
+    window.addEventListener("offline", this.offline);
+    window.addEventListener("online", this.online);
     this.open();
   }
 
   stop() {
+    window.removeEventListener("offline", this.offline);
+    window.removeEventListener("online", this.online);
     this.stopped = true;
     clearTimeout(this.timer);
     this.ws?.close(1000);

@@ -87,6 +87,8 @@ export class ChatState extends EventTarget {
     /** room id → Map(user id → seq read up to), of members who share receipts. */
     this.receipts = new Map();
     this.notices = [];
+    /** Is the open room's list at its newest message? Only then do new ones count as read. */
+    this.following = true;
     this.current = null;
     this.connection = "connecting";
     this.socket = socket;
@@ -97,20 +99,25 @@ export class ChatState extends EventTarget {
       this.emit("connection");
     });
     this.socket.addEventListener("revoked", () => this.emit("signed-out"));
-    env.onReturn(() => this.markRead());
     // The address names the open room: a reload reopens it, Back and Forward move between rooms.
     this.current = env.route();
-    env.onRoute((roomId) => {
-      if (roomId && this.rooms.has(roomId)) this.open(roomId, { history: false });
-    });
+    this.unlisten = [
+      env.onReturn(() => this.markRead()),
+      env.onRoute((roomId) => {
+        if (roomId && this.rooms.has(roomId)) this.open(roomId, { history: false });
+      }),
+    ];
   }
 
   start() {
     this.socket.start();
   }
 
+  /** Signing out: the socket closes and the page's listeners go. */
   stop() {
     this.socket.stop();
+    for (const off of this.unlisten) off?.();
+    this.unlisten = [];
   }
 
   emit(what, room = null) {
@@ -265,7 +272,9 @@ export class ChatState extends EventTarget {
   on_ready(ev) {
     this.me = ev.user;
     const fresh = new Map(ev.rooms.map((r) => [r.id, r]));
-    for (const id of this.rooms.keys()) if (!fresh.has(id)) this.logs.delete(id);
+    // A log never loaded holds only what came live: it has holes a sync would not fill, so
+    // it starts afresh from the newest page when opened.
+    for (const [id, log] of this.logs) if (!fresh.has(id) || !log.loaded) this.logs.delete(id);
     this.rooms = fresh;
     const since = {};
     for (const [id, log] of this.logs) if (log.loaded && fresh.has(id)) since[id] = log.newest();
@@ -287,6 +296,12 @@ export class ChatState extends EventTarget {
     const log = this.log(m.room_id);
     const known = log.bySeq.has(m.seq);
     log.add(m);
+    // Our own message may come before its ack: it is sent, whatever happens to the ack.
+    const p = m.sender.id === this.me.id && this.pending.get(m.client_id);
+    if (p) {
+      clearTimeout(p.timer);
+      this.pending.delete(m.client_id);
+    }
     this.users.set(m.sender.id, { ...this.users.get(m.sender.id), ...m.sender });
     const room = this.rooms.get(m.room_id);
     if (room && !known) {
@@ -429,6 +444,15 @@ export class ChatState extends EventTarget {
     const room = this.rooms.get(ev.room_id);
     if (!room || ev.seq < (room.read_seq || 0)) return;
     room.read_seq = ev.seq;
+    if (ev.seq >= (room.last_seq || 0)) {
+      // Read up to everything we hold (protocol §9): nothing is unread.
+      if (room.unread || room.unread_mentions) {
+        room.unread = 0;
+        room.unread_mentions = 0;
+        this.emit("rooms");
+      }
+      return;
+    }
     this.api("GET", `/rooms/${ev.room_id}`).then(({ room: fresh }) => {
       Object.assign(room, { unread: fresh.unread, unread_mentions: fresh.unread_mentions });
       this.emit("rooms");
@@ -498,7 +522,7 @@ export class ChatState extends EventTarget {
   // --- actions -------------------------------------------------------------------------
 
   viewing(roomId) {
-    return this.current === roomId && !this.env.hidden();
+    return this.current === roomId && !this.env.hidden() && this.following;
   }
 
   /** Opens a room (or none). The address follows: a new history entry unless `replace`, or
@@ -506,6 +530,7 @@ export class ChatState extends EventTarget {
   open(roomId, { replace = false, history = true } = {}) {
     const switched = this.current !== roomId;
     this.current = roomId;
+    if (switched) this.following = true;
     if (history) this.env.setRoute(roomId, replace);
     this.emit("room");
     if (!roomId) return;
@@ -558,6 +583,8 @@ export class ChatState extends EventTarget {
   }
 
   async loadReceipts(roomId) {
+    // Receipts that come while asking are kept, and merged with the answer.
+    if (!this.receipts.has(roomId)) this.receipts.set(roomId, new Map());
     try {
       const { receipts } = await this.api("GET", `/rooms/${roomId}/receipts`);
       const marks = new Map(receipts.map((r) => [r.user_id, r.read_seq]));
@@ -573,7 +600,7 @@ export class ChatState extends EventTarget {
   markRead() {
     const roomId = this.current;
     const room = roomId && this.rooms.get(roomId);
-    if (!room || this.env.hidden()) return;
+    if (!room || this.env.hidden() || !this.following) return;
     const newest = this.log(roomId).newest();
     if (newest > (room.read_seq || 0)) {
       room.read_seq = newest;

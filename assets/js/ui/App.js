@@ -1,7 +1,7 @@
 // The app: the sign-in screen, the chat, or the offline notice. It owns the language (the
 // profile's choice, else the browser's) and keeps `lang` and `dir` on <html> in step with it.
 
-import { html, useEffect, useLayoutEffect, useState } from "../core/html.js";
+import { html, useEffect, useLayoutEffect, useMemo, useRef, useState } from "../core/html.js";
 import { api } from "../core/api.js";
 import { loadI18n, resolveLocale } from "../core/i18n.js";
 import { AppContext } from "./common.js";
@@ -16,10 +16,15 @@ function boot() {
 export function App({ initial }) {
   const [view, setView] = useState(boot);
   const [i18n, setI18n] = useState(initial);
+  // The language asked for last: a slower load of an earlier choice must not win.
+  const wanted = useRef(initial.locale);
   /** Switches language (a code we have, "" or null for the browser's), loading its catalogue. */
   const setLocale = (code) => {
     const locale = resolveLocale(code, navigator.languages);
-    if (locale !== i18n.locale) loadI18n(locale).then(setI18n, () => {});
+    wanted.current = locale;
+    loadI18n(locale).then((loaded) => {
+      if (wanted.current === locale) setI18n((now) => (now.locale === locale ? now : loaded));
+    }, () => {});
   };
 
   useLayoutEffect(() => {
@@ -54,7 +59,7 @@ export function App({ initial }) {
   }, [view.screen]);
 
   const t = (key, params) => i18n.t(key, params);
-  const context = { i18n, t, setLocale };
+  const context = useMemo(() => ({ i18n, t, setLocale }), [i18n]);
   let screen;
   if (view.screen === "loading") screen = html`<p class="loading">${t("app.loading")}</p>`;
   else if (view.screen === "offline") screen = html`<p class="loading offline" role="status">${t("app.offline")}</p>`;

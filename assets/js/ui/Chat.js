@@ -6,7 +6,7 @@
 // Keys: Ctrl+K / Cmd+K opens the quick switcher, Alt+↑/↓ moves between rooms, Escape
 // closes the open panel.
 
-import { html, useEffect, useMemo, useReducer, useState } from "../core/html.js";
+import { html, useEffect, useMemo, useReducer, useRef, useState } from "../core/html.js";
 import { Socket } from "../core/socket.js";
 import { browserEnv } from "../core/browser.js";
 import { ChatState } from "../state/store.js";
@@ -28,17 +28,25 @@ export function Chat({ user, onSignOut }) {
   const [roomsOpen, setRoomsOpen] = useState(false);
   const [membersOpen, setMembersOpen] = useState(false);
 
+  // Listeners made once read the newest props through this.
+  const latest = useRef(null);
+  latest.current = { onSignOut };
   const signOut = (notice) => {
     state.stop();
     state.forgetDrafts();
-    onSignOut(notice);
+    latest.current.onSignOut(notice);
   };
 
   useEffect(() => {
+    let shown = state.current;
     const listen = (e) => {
       // Only the session on screen can end it (not one already signed out of on purpose).
       if (e.detail.what === "signed-out") return signOut("notice.session_ended");
-      if (e.detail.what === "room") setRoomsOpen(false);
+      // Another room opened: the phone's room list has done its job.
+      if (e.detail.what === "room" && state.current !== shown) {
+        shown = state.current;
+        setRoomsOpen(false);
+      }
       changed();
     };
     state.addEventListener("change", listen);
@@ -92,6 +100,8 @@ export function Chat({ user, onSignOut }) {
     document.title = total ? `(${total}) Natter` : "Natter";
   }, [total]);
 
+  // One context object while the language stays: message rows compare it to skip renders.
+  const context = useMemo(() => ({ ...app, state, ui }), [app.i18n, state, ui]);
   const elsewhere = state.unreadElsewhere();
   const room = state.current ? state.rooms.get(state.current) : null;
   const connection = { connecting: "connection.connecting", connected: "connection.connected", reconnecting: "connection.reconnecting", offline: "connection.offline" }[state.connection];
@@ -101,7 +111,7 @@ export function Chat({ user, onSignOut }) {
     if (membersOpen && window.matchMedia(PHONE).matches && !e.target.closest(".members-toggle")) setMembersOpen(false);
   };
 
-  return html`<${AppContext.Provider} value=${{ ...app, state, ui }}>
+  return html`<${AppContext.Provider} value=${context}>
     <div class="chat">
       <a class="skip-link" href="#composer-input">${t("chat.skip_to_composer")}</a>
       <header class="topbar">
@@ -126,7 +136,10 @@ export function Chat({ user, onSignOut }) {
             ? html`<${Conversation} key=${room.id} room=${room} membersOpen=${membersOpen} toggleMembers=${() => setMembersOpen(!membersOpen)} />`
             : html`<div class="empty"><${Icon} name="message-circle" class="big" /><p>${t("chat.no_room")}</p></div>`}
         </div>
-        ${room && membersOpen ? html`<${Members} room=${room} close=${() => setMembersOpen(false)} />` : null}
+        ${room && membersOpen ? html`<${Members} room=${room} close=${() => {
+          setMembersOpen(false);
+          document.querySelector(".members-toggle")?.focus();
+        }} />` : null}
       </div>
       ${dialogs.map(({ id, Shown, props, close }) => html`<${Shown} key=${id} ...${props} close=${close} />`)}
     </div>

@@ -38,8 +38,7 @@ export class Message extends Component {
     const profile = () => ui.profile(sender);
     const actions = ACTIONS.filter((a) => a.when(m, { pending, mine }));
     return html`<article class=${`message${mine ? " mine" : ""}${grouped ? " grouped" : ""}${pending ? ` ${pending}` : ""}`}
-      data-key=${rowKey} data-seq=${m.seq ?? null} tabindex=${tab}
-      aria-label=${t("message.label", { name: sender.display_name, time: i18n.time(when) })}>
+      data-key=${rowKey} data-seq=${m.seq ?? null} tabindex=${tab}>
       ${grouped
         ? html`<time class="side-time" datetime=${m.ts} title=${i18n.dateTime(when)}>${i18n.time(when)}</time>`
         : html`<button class="avatar-button" tabindex="-1" aria-hidden="true" onClick=${profile}><${Avatar} user=${sender} /></button>`}
@@ -58,7 +57,9 @@ export class Message extends Component {
         </p>` : null}
         ${seen ? html`<p class="seen" title=${t("message.seen_by", { names: i18n.list(seen.map((u) => u.display_name)) })}>
           ${seen.slice(0, 5).map((u) => html`<${Avatar} key=${u.id} user=${u} size="tiny" />`)}
-          <span>${t("message.seen_by", { names: i18n.list(seen.slice(0, 3).map((u) => u.display_name)) + (seen.length > 3 ? ` +${seen.length - 3}` : "") })}</span>
+          <span>${seen.length > 3
+            ? t("message.seen_by_more", { names: i18n.list(seen.slice(0, 3).map((u) => u.display_name)), count: seen.length - 3 })
+            : t("message.seen_by", { names: i18n.list(seen.map((u) => u.display_name)) })}</span>
         </p>` : null}
       </div>
       ${actions.length ? html`<div class="toolbar" role="toolbar" aria-label=${t("message.actions")}>

@@ -7,6 +7,10 @@
 //
 // Rows are grouped (same sender within 5 minutes), with a heading per day. Keys: one row at
 // a time is in the tab order, ↑/↓ move between rows, Home/End to the first/last shown.
+//
+// The list tells the store whether it is at the newest message (`state.following`): only
+// then do new messages count as read. It is not a live region (it changes in batches as the
+// slice moves); a hidden one beside it announces each new message from someone else.
 
 import { html, useEffect, useLayoutEffect, useReducer, useRef, useState } from "../core/html.js";
 import { Icon, useApp } from "./common.js";
@@ -24,7 +28,9 @@ export function MessageList({ room }) {
   const items = log.items;
   const scroller = useRef(null);
   // from/to: the seqs at the ends of the slice (to null: the slice follows the newest).
-  const view = useRef({ from: null, to: null, atBottom: true, anchor: null, active: null });
+  const view = useRef(null);
+  // A fresh view for a fresh log (the store starts a room afresh after a long absence).
+  if (view.current?.log !== log) view.current = { log, from: null, to: null, atBottom: true, anchor: null, active: null };
   const v = view.current;
   const [, rerender] = useReducer((n) => n + 1, 0);
   const [below, setBelow] = useState(false);
@@ -33,9 +39,16 @@ export function MessageList({ room }) {
   let end = v.to === null ? items.length : log.insertionPoint(v.to + 1);
   if (v.from === null && items.length) v.from = items[Math.max(0, end - WINDOW)].seq;
   let start = v.from === null ? 0 : log.insertionPoint(v.from);
-  if (v.to === null && v.atBottom && end - start > MAX_ROWS) {
-    start = end - WINDOW;
-    v.from = items[start].seq;
+  if (end - start > MAX_ROWS) {
+    if (v.to === null && v.atBottom) {
+      // Following the newest: the oldest rows go.
+      start = end - WINDOW;
+      v.from = items[start].seq;
+    } else {
+      // Reading further up while messages arrive: the newest stay out ("Jump to latest").
+      end = start + MAX_ROWS;
+      v.to = items[end - 1].seq;
+    }
   }
 
   // Where the view is now, to put it back after the page changes under it.
@@ -53,11 +66,33 @@ export function MessageList({ room }) {
     extend();
   });
 
-  // A new message while scrolled up: offer the way down.
-  const newest = items.length ? items[items.length - 1].seq : 0;
+  // A new message while scrolled up: offer the way down. From someone else: say it.
+  const newestMessage = items.length ? items[items.length - 1] : null;
+  const newest = newestMessage?.seq || 0;
+  const [said, setSaid] = useState("");
+  const heard = useRef(log.loaded ? newest : null); // null: the first page is not news
   useEffect(() => {
     if (!v.atBottom) setBelow(true);
-  }, [newest]);
+    if (!log.loaded) return;
+    if (heard.current !== null && newest > heard.current && newestMessage.sender.id !== state.me.id) {
+      const who = state.userInfo(newestMessage.sender).display_name;
+      setSaid(t("sidebar.preview", { name: who, text: newestMessage.body.slice(0, 300) }));
+    }
+    heard.current = Math.max(heard.current ?? 0, newest);
+  }, [newest, log.loaded]);
+
+  // Sending brings the view down to the message being sent.
+  const sending = state.pendingIn(room.id).length;
+  const sent = useRef(sending);
+  useEffect(() => {
+    if (sending > sent.current && !v.atBottom) jump();
+    sent.current = sending;
+  }, [sending]);
+
+  // Leaving the room (or the page) leaves the store following again.
+  useEffect(() => () => {
+    state.following = true;
+  }, []);
 
   /** Grows the slice toward an end the view is near, and loads older history at the top. */
   function extend() {
@@ -86,17 +121,20 @@ export function MessageList({ room }) {
     v.atBottom = v.to === null && fromBottom < 40;
     // The way down shows once the newest is a screen away, or out of the slice.
     setBelow(v.to !== null || fromBottom > el.clientHeight);
+    state.following = v.atBottom;
     if (v.atBottom) state.markRead();
     extend();
   };
 
-  const jump = () => {
+  function jump() {
     v.to = null;
     v.from = items.length ? items[Math.max(0, items.length - WINDOW)].seq : null;
     v.atBottom = true;
+    state.following = true;
     setBelow(false);
     rerender();
-  };
+    state.markRead();
+  }
 
   // --- keys: one row in the tab order, arrows move ------------------------------------------
   const keys = (e) => {
@@ -150,11 +188,12 @@ export function MessageList({ room }) {
   }
 
   return html`<div class="messages-wrap">
-    <div class="messages" ref=${scroller} role="log" aria-label=${t("messages.label")} onScroll=${scrolled}
+    <div class="messages" ref=${scroller} role="log" aria-live="off" aria-label=${t("messages.label")} onScroll=${scrolled}
       onKeyDown=${keys} onFocusIn=${focused}>
       ${rows}
       ${!items.length && !pending.length && log.loaded ? html`<p class="empty-room">${t("messages.empty")}</p>` : null}
     </div>
+    <p class="visually-hidden" aria-live="polite">${said}</p>
     ${below ? html`<button class="jump" onClick=${jump}><${Icon} name="arrow-down" />${t("messages.jump")}</button>` : null}
   </div>`;
 }

@@ -32,11 +32,11 @@ export function Sidebar({ open, onPicked }) {
         aria-label=${t("sidebar.filter")} placeholder=${t("sidebar.filter")} dir="auto" />
     </div>
     <nav aria-label=${t("sidebar.your_rooms")}>
-      <${Section} title=${t("sidebar.rooms")} rooms=${rooms} pick=${pick} filtered=${Boolean(filter)} actions=${html`
+      <${Section} id="section-rooms" title=${t("sidebar.rooms")} rooms=${rooms} pick=${pick} filtered=${Boolean(filter)} actions=${html`
         <button class="icon-button" aria-label=${t("rooms.browse")} title=${t("rooms.browse")} onClick=${() => ui.open(BrowseRooms)}><${Icon} name="compass" /></button>
         <button class="icon-button" aria-label=${t("rooms.join")} title=${t("rooms.join")} onClick=${() => ui.open(JoinRoom)}><${Icon} name="log-in" /></button>
         <button class="icon-button" aria-label=${t("rooms.new")} title=${t("rooms.new")} onClick=${() => ui.open(CreateRoom)}><${Icon} name="plus" /></button>`} />
-      <${Section} title=${t("sidebar.direct")} rooms=${direct} pick=${pick} filtered=${Boolean(filter)} actions=${html`
+      <${Section} id="section-direct" title=${t("sidebar.direct")} rooms=${direct} pick=${pick} filtered=${Boolean(filter)} actions=${html`
         <button class="icon-button" aria-label=${t("direct.new")} title=${t("direct.new")} onClick=${() => ui.open(NewDirect)}><${Icon} name="message-square-plus" /></button>`} />
     </nav>
     ${notifyAsk ? html`<button class="link notify-offer" onClick=${async () => {
@@ -46,9 +46,8 @@ export function Sidebar({ open, onPicked }) {
   </aside>`;
 }
 
-function Section({ title, rooms, pick, actions, filtered }) {
+function Section({ id, title, rooms, pick, actions, filtered }) {
   const { t } = useApp();
-  const id = `section-${title.replace(/\W+/g, "-")}`;
   return html`<section class="room-section" aria-labelledby=${id}>
     <div class="section-head"><h2 id=${id}>${title}</h2><div class="section-actions">${actions}</div></div>
     <ul class="room-list">
@@ -59,12 +58,12 @@ function Section({ title, rooms, pick, actions, filtered }) {
 }
 
 function RoomRow({ room, pick }) {
-  const { state, t } = useApp();
+  const { state, t, i18n } = useApp();
   const current = room.id === state.current;
   const peer = state.directPeer(room);
   const last = room.last_message;
   const preview = last
-    ? t("sidebar.preview", { name: last.sender.id === state.me.id ? t("sidebar.you") : state.userInfo(last.sender).display_name, text: last.body.slice(0, 120) })
+    ? t("sidebar.preview", { name: last.sender.id === state.me.id ? t("sidebar.you") : state.userInfo(last.sender).display_name, text: clip(last.body, 120) })
     : room.topic || "";
   const unread = room.unread || 0;
   const label = unread ? t(room.unread_mentions ? "sidebar.unread_mentions" : "sidebar.unread", { count: unread, mentions: room.unread_mentions }) : null;
@@ -75,8 +74,11 @@ function RoomRow({ room, pick }) {
         ? html`<${Avatar} user=${peer} size="small" /><${PresenceDot} status=${state.presence.get(peer.id)} />`
         : html`<${Icon} name=${room.kind === "private" ? "lock" : "hash"} />`}</span>
       <span class="room-name" dir="auto">${state.roomTitle(room)}</span>
-      ${unread ? html`<span class=${room.unread_mentions ? "badge mention" : "badge"} aria-label=${label}>${unread > 999 ? "999+" : String(unread)}</span>` : null}
-      <span class="preview" dir="auto">${preview.slice(0, 80)}</span>
+      ${unread ? html`<span class=${room.unread_mentions ? "badge mention" : "badge"} aria-label=${label}>${unread > 999 ? `${i18n.numbers.format(999)}+` : i18n.numbers.format(unread)}</span>` : null}
+      <span class="preview" dir="auto">${clip(preview, 80)}</span>
     </button>
   </li>`;
 }
+
+/** The first `n` characters (code points, so an emoji is never cut in half). */
+const clip = (text, n) => (text.length <= n ? text : Array.from(text).slice(0, n).join(""));

@@ -5,7 +5,7 @@ import { html, useState } from "../core/html.js";
 import { Avatar, Icon, Modal, useApp } from "./common.js";
 
 export function Switcher({ close }) {
-  const { state, t } = useApp();
+  const { state, t, i18n } = useApp();
   const [query, setQuery] = useState("");
   const [at, setAt] = useState(0);
   const { rooms, direct } = state.sections(query);
@@ -40,7 +40,7 @@ export function Switcher({ close }) {
             ${peer ? html`<${Avatar} user=${peer} size="small" />` : html`<${Icon} name=${room.kind === "private" ? "lock" : "hash"} />`}
             <span dir="auto">${state.roomTitle(room)}</span>
             ${peer ? html`<span class="username">@${peer.username}</span>` : null}
-            ${room.unread ? html`<span class="badge">${room.unread}</span>` : null}
+            ${room.unread ? html`<span class="badge">${i18n.numbers.format(room.unread)}</span>` : null}
           </li>`;
         })}
         ${!found.length ? html`<li class="hint">${t("switcher.nothing")}</li>` : null}

@@ -97,7 +97,7 @@ export function Field({ label, hint = "", error = "", children, hidden = false }
  * the callback may throw an API error, which shows next to its field or above the buttons;
  * it resolves to true to close.
  */
-export function Modal({ title, close, children, onSubmit = null, submitLabel = null, wide = false, danger = false, cancelLabel = null }) {
+export function Modal({ title, close, children, onSubmit = null, submitLabel = null, wide = false, danger = false, cancelLabel = null, ready = true }) {
   const { t, i18n } = useApp();
   const ref = useRef(null);
   const titleId = useId("dialog-title");
@@ -109,7 +109,12 @@ export function Modal({ title, close, children, onSubmit = null, submitLabel = n
     if (!dialog.open) dialog.showModal();
     const closed = () => close();
     dialog.addEventListener("close", closed);
-    return () => dialog.removeEventListener("close", closed);
+    return () => {
+      dialog.removeEventListener("close", closed);
+      // Closed by a button rather than Escape: closing it properly gives focus back to
+      // what had it before the dialog opened.
+      if (dialog.open) dialog.close();
+    };
   }, []);
   const submit = async (e) => {
     e.preventDefault();
@@ -138,7 +143,7 @@ export function Modal({ title, close, children, onSubmit = null, submitLabel = n
       <p class="form-error" role="alert">${error}</p>
       <div class="actions">
         <button type="button" onClick=${() => close()}>${cancelLabel || (onSubmit ? t("action.cancel") : t("action.close"))}</button>
-        ${onSubmit ? html`<button type="submit" class=${danger ? "danger-solid" : "primary"} disabled=${busy}>${submitLabel || t("action.save")}</button>` : null}
+        ${onSubmit ? html`<button type="submit" class=${danger ? "danger-solid" : "primary"} disabled=${busy || !ready}>${submitLabel || t("action.save")}</button>` : null}
       </div>
     </form>
   </dialog>`;

@@ -13,10 +13,15 @@ export function ProfileSettings({ close, onSignOut }) {
     display_name: me.display_name, status_emoji: me.status_emoji || "", status_text: me.status_text || "",
     presence: "auto", send_receipts: true, locale: "",
   });
+  const [loaded, setLoaded] = useState(false);
   const [avatar, setAvatar] = useState(null);
   const preview = useMemo(() => (avatar ? URL.createObjectURL(avatar) : null), [avatar]);
   useEffect(() => {
-    api("GET", "/me").then((answer) => setV((old) => ({ ...old, presence: answer.presence, send_receipts: answer.send_receipts, locale: answer.locale || "" })), () => {});
+    // Saving sends every field: not before the ones only the server knows are in.
+    api("GET", "/me").then((answer) => {
+      setV((old) => ({ ...old, presence: answer.presence, send_receipts: answer.send_receipts, locale: answer.locale || "" }));
+      setLoaded(true);
+    }, () => {});
   }, []);
   const set = (name) => (e) => setV({ ...v, [name]: e.currentTarget.type === "checkbox" ? e.currentTarget.checked : e.currentTarget.value });
 
@@ -38,7 +43,7 @@ export function ProfileSettings({ close, onSignOut }) {
     onSignOut("notice.signed_out");
   };
 
-  return html`<${Modal} title=${t("profile.title")} close=${close} onSubmit=${save} wide=${true}>${({ fields }) => html`
+  return html`<${Modal} title=${t("profile.title")} close=${close} onSubmit=${save} wide=${true} ready=${loaded}>${({ fields }) => html`
     <div class="avatar-edit">
       <img class="avatar large" src=${preview || me.avatar_url} alt="" width="96" height="96" />
       <${Field} label=${t("profile.avatar")} error=${fields.avatar}>${(a) => html`<input ...${a} name="avatar" type="file"

@@ -16,16 +16,17 @@ export function RoomSettings({ close, room }) {
     max_messages: room.retention?.max_messages ?? "",
     max_days: room.retention?.max_age_secs ? Math.round(room.retention.max_age_secs / 86400) : "",
   });
-  const set = (name) => (e) => setV({ ...v, [name]: e.currentTarget.value });
+  const set = (name) => (e) => setV({ ...v, [name]: e.currentTarget.value, touched: v.touched || name.startsWith("max_") });
 
   const save = async () => {
-    const body = {
-      topic: v.topic, visibility: v.visibility, history: v.history,
-      retention: {
+    const body = { topic: v.topic, visibility: v.visibility, history: v.history };
+    // Retention only when edited: the form shows days, the room may hold any number of seconds.
+    if (v.touched) {
+      body.retention = {
         max_messages: v.max_messages === "" ? null : Number(v.max_messages),
         max_age_secs: v.max_days === "" ? null : Number(v.max_days) * 86400,
-      },
-    };
+      };
+    }
     if (v.key) body.key = v.key;
     const { room: fresh } = await api("PATCH", `/rooms/${room.id}`, body);
     Object.assign(room, fresh);
