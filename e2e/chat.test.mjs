@@ -171,7 +171,19 @@ test("a phone-sized screen is usable", async () => {
   await register(carol);
   const sidebar = carol.page.locator("#sidebar");
   assert.ok(!(await sidebar.evaluate((el) => el.classList.contains("open"))));
-  await carol.page.getByRole("button", { name: "Show rooms" }).click();
+  // The room list opens behind ☰ and closes by its button, Escape, or a tap outside it.
+  const menuButton = carol.page.getByRole("button", { name: /^Show rooms/ });
+  await menuButton.click();
+  await carol.page.locator("#sidebar.open").waitFor();
+  await carol.page.getByRole("button", { name: "Close rooms" }).click();
+  await carol.page.locator("#sidebar.open").waitFor({ state: "detached" });
+  await menuButton.click();
+  await carol.page.keyboard.press("Escape");
+  await carol.page.locator("#sidebar.open").waitFor({ state: "detached" });
+  await menuButton.click();
+  await carol.page.mouse.click(340, 400);
+  await carol.page.locator("#sidebar.open").waitFor({ state: "detached" });
+  await menuButton.click();
   await carol.page.getByRole("button", { name: "Browse public rooms" }).click();
   const dialog = await dialogForm(carol.page, "Public rooms");
   await dialog.locator("li", { hasText: "Lobby" }).getByRole("button", { name: "Join" }).click();

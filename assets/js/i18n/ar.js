@@ -50,6 +50,7 @@ export default {
   "notify.title": "{name} في {room}",
 
   "sidebar.label": "الغرف",
+  "sidebar.close": "إغلاق الغرف",
   "sidebar.your_rooms": "غرفك",
   "sidebar.filter": "تصفية الغرف",
   "sidebar.rooms": "الغرف",

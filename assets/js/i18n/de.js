@@ -43,6 +43,7 @@ export default {
   "notify.title": "{name} in {room}",
 
   "sidebar.label": "Räume",
+  "sidebar.close": "Räume schließen",
   "sidebar.your_rooms": "Deine Räume",
   "sidebar.filter": "Räume filtern",
   "sidebar.rooms": "Räume",

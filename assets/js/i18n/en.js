@@ -43,6 +43,7 @@ export default {
   "notify.title": "{name} in {room}",
 
   "sidebar.label": "Rooms",
+  "sidebar.close": "Close rooms",
   "sidebar.your_rooms": "Your rooms",
   "sidebar.filter": "Filter rooms",
   "sidebar.rooms": "Rooms",

@@ -43,6 +43,7 @@ export default {
   "notify.title": "{name} en {room}",
 
   "sidebar.label": "Salas",
+  "sidebar.close": "Cerrar salas",
   "sidebar.your_rooms": "Tus salas",
   "sidebar.filter": "Filtrar salas",
   "sidebar.rooms": "Salas",

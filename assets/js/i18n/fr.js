@@ -43,6 +43,7 @@ export default {
   "notify.title": "{name} dans {room}",
 
   "sidebar.label": "Salons",
+  "sidebar.close": "Fermer les salons",
   "sidebar.your_rooms": "Vos salons",
   "sidebar.filter": "Filtrer les salons",
   "sidebar.rooms": "Salons",

@@ -130,7 +130,10 @@ export function Chat({ user, onSignOut }) {
       </header>
       <${Notices} />
       <div class="panes">
-        <${Sidebar} open=${roomsOpen} onPicked=${() => setRoomsOpen(false)} />
+        <${Sidebar} open=${roomsOpen} onPicked=${() => setRoomsOpen(false)} close=${() => {
+          setRoomsOpen(false);
+          document.querySelector(".menu-button")?.focus();
+        }} />
         <div class="main-pane" onClick=${tapOutside}>
           ${room
             ? html`<${Conversation} key=${room.id} room=${room} membersOpen=${membersOpen} toggleMembers=${() => setMembersOpen(!membersOpen)} />`

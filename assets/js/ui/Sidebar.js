@@ -5,7 +5,7 @@ import { html, useState } from "../core/html.js";
 import { Avatar, Icon, PresenceDot, useApp } from "./common.js";
 import { BrowseRooms, CreateRoom, JoinRoom, NewDirect } from "./dialogs.js";
 
-export function Sidebar({ open, onPicked }) {
+export function Sidebar({ open, onPicked, close }) {
   const { state, t, ui } = useApp();
   const [filter, setFilter] = useState("");
   const { rooms, direct } = state.sections(filter);
@@ -26,6 +26,9 @@ export function Sidebar({ open, onPicked }) {
   };
 
   return html`<aside class=${`sidebar${open ? " open" : ""}`} id="sidebar" aria-label=${t("sidebar.label")}>
+    <div class="sidebar-head">
+      <button class="icon-button close" aria-label=${t("sidebar.close")} onClick=${close}><${Icon} name="x" /></button>
+    </div>
     <div class="filter">
       <${Icon} name="search" />
       <input type="search" value=${filter} onInput=${(e) => setFilter(e.currentTarget.value)} onKeyDown=${filterKeys}
