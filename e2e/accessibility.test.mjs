@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { axeViolations, describeViolations } from "./axe.mjs";
-import { SHOTS, problems, person, register, dialogForm, createRoom, say, apiIn } from "./lib.mjs";
+import { SHOTS, problems, person, register, dialogForm, createRoom, joinRoom, say, apiIn } from "./lib.mjs";
 
 async function clean(page, what) {
   const violations = await axeViolations(page);
@@ -34,10 +34,7 @@ for (const scheme of ["light", "dark"]) {
       await register(jon);
       await register(ivy);
       await createRoom(ivy, "Atelier");
-      await jon.page.getByRole("button", { name: "Join a room" }).click();
-      const join = await dialogForm(jon.page, "Join a room");
-      await join.getByLabel("Room name").fill("Atelier");
-      await join.getByRole("button", { name: "Join" }).click();
+      await joinRoom(jon, "Atelier");
       await say(jon, "hello @ivy, see https://example.com");
       await say(ivy, "hi jon");
     }

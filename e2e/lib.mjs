@@ -78,6 +78,16 @@ export async function createRoom(user, name, key = null) {
   await page.locator(".room-title", { hasText: name }).waitFor();
 }
 
+/** Joins a public room by name through the "Join a room" dialog, and waits until it is open. */
+export async function joinRoom(user, name) {
+  const { page } = user;
+  await page.getByRole("button", { name: "Join a room" }).click();
+  const dialog = await dialogForm(page, "Join a room");
+  await dialog.getByLabel("Room name").fill(name);
+  await dialog.getByRole("button", { name: "Join" }).click();
+  await page.locator(".room-title", { hasText: name }).waitFor();
+}
+
 export async function say(user, text) {
   const box = user.page.getByLabel("Message", { exact: true });
   await box.fill(text);

@@ -3,7 +3,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { problems, person, register, dialogForm, createRoom, say, sees, apiIn } from "./lib.mjs";
+import { problems, person, register, dialogForm, createRoom, joinRoom, say, sees, apiIn } from "./lib.mjs";
 
 let gil;
 let hana;
@@ -61,10 +61,7 @@ test("a profile card shows who someone is, and messages them", async () => {
   await apiIn(hana, "PATCH", "/me", { display_name: "Gil", status_emoji: "🌱", status_text: "planting" });
   const { page } = gil;
   await page.locator(".room", { hasText: "Garden" }).click();
-  await hana.page.getByRole("button", { name: "Join a room" }).click();
-  const join = await dialogForm(hana.page, "Join a room");
-  await join.getByLabel("Room name").fill("Garden");
-  await join.getByRole("button", { name: "Join" }).click();
+  await joinRoom(hana, "Garden");
   await say(hana, "it is me, honestly");
   await sees(gil, "it is me, honestly");
   const row = page.locator(".message", { hasText: "it is me, honestly" });
