@@ -117,6 +117,7 @@ export function MessageList({ room }) {
 
   const scrolled = () => {
     const el = scroller.current;
+    if (!el) return; // a scroll event that comes after the room closed
     const fromBottom = el.scrollHeight - el.scrollTop - el.clientHeight;
     v.atBottom = v.to === null && fromBottom < 40;
     // The way down shows once the newest is a screen away, or out of the slice.
