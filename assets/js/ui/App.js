@@ -50,9 +50,10 @@ export function App({ initial }) {
     );
   }, []);
 
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (view.screen !== "offline") return;
-    // Opened without a network (from the service worker's copy): start over once back.
+    // Opened without a network (from the service worker's copy): start over once back. A
+    // layout effect, so the listener is there before the next event can come.
     const back = () => location.reload();
     window.addEventListener("online", back, { once: true });
     return () => window.removeEventListener("online", back);
