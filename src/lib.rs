@@ -21,8 +21,9 @@
 //! - [`domain`]: validated values (`Username`, `RoomName`, `MessageBody`, ...), the hidden
 //!   characters names may not hold and the skeletons look-alike room names share (`spoofing`),
 //!   roles and permission rules, the records shown to clients. No I/O.
-//! - [`store`]: the `Store` trait; one set of SQL (`store::sql`) expanded for SQLite and
-//!   PostgreSQL, each with its migrations.
+//! - [`store`]: the `Store` trait and its areas (`Accounts`, `Rooms`, `Timeline`); one set of
+//!   SQL per area (`store/sql/accounts.rs`, `rooms.rs`, `timeline.rs`) expanded for SQLite and
+//!   PostgreSQL with each one's `Dialect`, each backend with its migrations.
 //! - [`bus`]: the `Bus` trait between nodes, in-process or over Redis.
 //! - [`hub`]: this node's live connections and the fan-out of shared frames to them.
 //! - [`tls`]: built-in TLS (PEM files or a self-signed certificate for development).

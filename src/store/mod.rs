@@ -107,9 +107,20 @@ pub struct MessageRange {
     pub limit: i64,
 }
 
+/// The store: one trait per area of the schema (each implemented by its own file of
+/// `sql/`), plus what concerns the database as a whole.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    // users
+pub trait Store: Accounts + Rooms + Timeline + Send + Sync + 'static {
+    /// Whether the database answers (for `/readyz`).
+    async fn ping(&self) -> bool;
+
+    /// Flushes and closes connections (graceful shutdown).
+    async fn close(&self);
+}
+
+/// Users, their profiles and avatars, and their sessions (`sql/accounts.rs`).
+#[async_trait]
+pub trait Accounts {
     async fn create_user(&self, user: NewUser) -> StoreResult<User>;
     async fn user(&self, id: &UserId) -> StoreResult<User>;
     /// The user and their password hash, by case-folded username.
@@ -132,7 +143,6 @@ pub trait Store: Send + Sync + 'static {
     async fn last_seen(&self, id: &UserId) -> StoreResult<Option<DateTime<Utc>>>;
     async fn set_last_seen(&self, id: &UserId, at: DateTime<Utc>) -> StoreResult<()>;
 
-    // sessions
     async fn create_session(&self, session: &Session, token_hash: &str) -> StoreResult<()>;
     async fn session_by_token(&self, token_hash: &str) -> StoreResult<(Session, User)>;
     async fn touch_session(&self, id: &SessionId, at: DateTime<Utc>) -> StoreResult<()>;
@@ -145,8 +155,11 @@ pub trait Store: Send + Sync + 'static {
         user: &UserId,
         keep: Option<&SessionId>,
     ) -> StoreResult<Vec<SessionId>>;
+}
 
-    // rooms
+/// Rooms, memberships, bans, read markers, notification levels and receipts (`sql/rooms.rs`).
+#[async_trait]
+pub trait Rooms {
     async fn create_room(&self, room: NewRoom) -> StoreResult<Room>;
     async fn room(&self, id: &RoomId) -> StoreResult<Room>;
     /// The room and its key hash, by case-folded name.
@@ -167,7 +180,6 @@ pub trait Store: Send + Sync + 'static {
     /// Every room id with its own retention (for the pruner).
     async fn all_rooms_retention(&self) -> StoreResult<Vec<(RoomId, Retention)>>;
 
-    // memberships and bans
     async fn membership(&self, room: &RoomId, user: &UserId) -> StoreResult<Option<Membership>>;
     /// Adds the user (joined at the room's current `last_seq`); returns the existing
     /// membership if they already are one.
@@ -185,8 +197,6 @@ pub trait Store: Send + Sync + 'static {
     async fn is_banned(&self, room: &RoomId, user: &UserId) -> StoreResult<bool>;
     /// The room's bans, newest first: the banned user, the reason and when.
     async fn bans(&self, room: &RoomId) -> StoreResult<Vec<(User, String, DateTime<Utc>)>>;
-    /// The newest message of each of the user's rooms (those that have one).
-    async fn last_messages(&self, user: &UserId) -> StoreResult<Vec<Message>>;
     /// Moves the read marker forward (never back); returns the marker now in force.
     async fn mark_read(&self, room: &RoomId, user: &UserId, seq: Seq) -> StoreResult<Seq>;
     /// Sets (or with `None` resets to the default) a member's notification level.
@@ -198,8 +208,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// The read markers of the room's members who share them.
     async fn receipts(&self, room: &RoomId) -> StoreResult<Vec<(UserId, Seq)>>;
+}
 
-    // messages
+/// Messages: the group commit's append, reading them back, and retention (`sql/timeline.rs`).
+#[async_trait]
+pub trait Timeline {
+    /// The newest message of each of the user's rooms (those that have one).
+    async fn last_messages(&self, user: &UserId) -> StoreResult<Vec<Message>>;
     /// Appends a batch in one transaction (group commit). Each entry gets its own result, in
     /// order: the room's next `seq`, or the original message when `(sender, client_id)` was
     /// stored before.
@@ -228,12 +243,6 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         batch: i64,
     ) -> StoreResult<u64>;
-
-    /// Whether the database answers (for `/readyz`).
-    async fn ping(&self) -> bool;
-
-    /// Flushes and closes connections (graceful shutdown).
-    async fn close(&self);
 }
 
 /// Opens the store a `database_url` names, creating and migrating it when needed.

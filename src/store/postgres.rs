@@ -16,17 +16,6 @@ use sqlx::{Postgres, Row, Transaction};
 use super::sql::*;
 use super::*;
 
-const GREATEST: &str = "greatest";
-const LEAST: &str = "least";
-const STRPOS: &str = "strpos";
-const BEGIN: &str = "begin";
-/// Appends lock their rooms in id order first (`select … for update`), so nodes never deadlock.
-const LOCK_ROOMS: bool = true;
-/// Appends key-share-lock the senders' memberships, so a ban, leave or room delete (which
-/// deletes the row) waits for the append that read it, while updates of the row (read markers,
-/// roles, notification levels) do not.
-const LOCK_MEMBERS: &str = " for key share of m";
-
 pub struct PgStore {
     /// One pool serves reads and writes (PostgreSQL has no single-writer rule).
     read: PgPool,
@@ -57,4 +46,4 @@ impl PgStore {
     }
 }
 
-sql_store!(PgStore, Postgres, PgRow);
+sql_store!(PgStore, Postgres, PgRow, POSTGRES);

@@ -18,18 +18,6 @@ use sqlx::{Row, Sqlite, Transaction};
 use super::sql::*;
 use super::*;
 
-/// SQLite's two-argument `max`/`min` are scalar; `instr(haystack, needle)` finds text.
-const GREATEST: &str = "max";
-const LEAST: &str = "min";
-const STRPOS: &str = "instr";
-/// Write transactions take the write lock at once, so a second writer (another process on the
-/// same file) waits for `busy_timeout` instead of failing on a lock upgrade.
-const BEGIN: &str = "begin immediate";
-/// One writer at a time already (a one-connection pool): no row locks to order.
-const LOCK_ROOMS: bool = false;
-/// Nor row locks on memberships: a ban's write waits for the whole append.
-const LOCK_MEMBERS: &str = "";
-
 pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
@@ -76,4 +64,4 @@ impl SqliteStore {
     }
 }
 
-sql_store!(SqliteStore, Sqlite, SqliteRow);
+sql_store!(SqliteStore, Sqlite, SqliteRow, SQLITE);
