@@ -149,12 +149,14 @@ fn png_bomb(side: u32) -> Vec<u8> {
 
 #[tokio::test]
 async fn an_avatar_decompression_bomb_is_refused_without_decoding() {
-    let server = Server::start(&[]);
-    let names: Vec<String> = (0..4).map(|i| format!("bomber{i}")).collect();
-    let tokens = join_all(names.iter().map(|n| server.register(n))).await;
+    // The bomb first: making it takes seconds in a debug build, longer than the server keeps
+    // an idle connection open, and the uploads must not go out on connections it has closed.
     let bomb = tokio::task::spawn_blocking(|| png_bomb(8192))
         .await
         .unwrap();
+    let server = Server::start(&[]);
+    let names: Vec<String> = (0..4).map(|i| format!("bomber{i}")).collect();
+    let tokens = join_all(names.iter().map(|n| server.register(n))).await;
     assert!(
         bomb.len() < 5 * 1024 * 1024,
         "the bomb fits the upload limit"
