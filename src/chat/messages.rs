@@ -46,7 +46,28 @@ impl Chat {
             sender,
             client_id: client_id.into_inner(),
             body: body.into_inner(),
+            mentions: Vec::new(),
         })
+    }
+
+    /// Finds who a message mentions: the `@name`s that are members of its room, looked up
+    /// on the read side before the commit, so the write transaction never reads the body
+    /// (and a body without `@` costs nothing). Someone who joins between this and the commit
+    /// is not mentioned; someone who leaves is, harmlessly (unread counts need a membership).
+    async fn resolve_mentions(&self, message: &mut NewMessage) -> Result<()> {
+        let keys = crate::domain::mention_keys(&message.body);
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let members = self
+            .store
+            .members_named(&message.room_id, &keys)
+            .await?
+            .into_iter()
+            .map(|(key, id, username)| (key, (id, username)))
+            .collect();
+        message.mentions = crate::domain::resolve_mentions(&message.body, &members);
+        Ok(())
     }
 
     /// Queues a prepared message for the next group commit. The returned future resolves to
@@ -54,11 +75,14 @@ impl Chat {
     /// the commit task has published it to the room by then.
     pub async fn commit(
         &self,
-        message: NewMessage,
+        mut message: NewMessage,
     ) -> impl Future<Output = Result<Message>> + Send + use<> {
-        let done = self.committer.submit(message).await;
+        let done = match self.resolve_mentions(&mut message).await {
+            Ok(()) => Ok(self.committer.submit(message).await),
+            Err(e) => Err(e),
+        };
         async move {
-            match done.await {
+            match done?.await {
                 Ok(Ok(appended)) => Ok(appended.message),
                 Ok(Err(e)) => Err(match e {
                     crate::store::StoreError::NotFound => Error::NotFound("room"),

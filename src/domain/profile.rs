@@ -214,10 +214,53 @@ pub fn mention_candidates(body: &str) -> Vec<(usize, usize, String)> {
     found
 }
 
+/// The case-folded names a body could mention (what to look up among the room's members).
+pub fn mention_keys(body: &str) -> Vec<String> {
+    mention_candidates(body)
+        .into_iter()
+        .map(|(_, _, name)| name.to_ascii_lowercase())
+        .collect()
+}
+
+/// The mentions of a body, given the room's members it could name (by case-folded username:
+/// their id and username). Names of anyone else are plain text.
+pub fn resolve_mentions(
+    body: &str,
+    members: &std::collections::HashMap<String, (UserId, String)>,
+) -> Vec<Mention> {
+    mention_candidates(body)
+        .into_iter()
+        .filter_map(|(start, end, name)| {
+            let (user_id, username) = members.get(&name.to_ascii_lowercase())?.clone();
+            Some(Mention {
+                user_id,
+                username,
+                start,
+                end,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn mentions_resolve_to_members_only_whatever_the_case() {
+        let members = std::collections::HashMap::from([(
+            "ana".to_owned(),
+            (UserId::from("U_ana".to_owned()), "Ana".to_owned()),
+        )]);
+        let found = resolve_mentions("hi @ANA and @bob, @ana.", &members);
+        let spans: Vec<(usize, usize, &str)> = found
+            .iter()
+            .map(|m| (m.start, m.end, m.username.as_str()))
+            .collect();
+        assert_eq!(spans, [(3, 7, "Ana"), (18, 22, "Ana")]);
+        assert_eq!(mention_keys("@Ana @bob"), ["ana", "bob"]);
+    }
 
     fn names(body: &str) -> Vec<String> {
         mention_candidates(body)

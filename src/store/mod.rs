@@ -13,7 +13,6 @@ use chrono::{DateTime, Utc};
 use crate::domain::{
     HistoryVisibility, Membership, Mention, Message, NotifyLevel, PresenceMode, Retention, Role,
     Room, RoomId, RoomKind, Sender, Seq, Session, SessionId, Unread, User, UserId, avatar_url,
-    mention_candidates,
 };
 
 /// The store's errors: few on purpose. Constraint violations arrive as `Conflict`.
@@ -81,13 +80,15 @@ pub struct RoomSettings {
     pub retention: Retention,
 }
 
-/// A message to append; the store gives it the room's next `seq`.
+/// A message to append; the store gives it the room's next `seq`. Its mentions are resolved
+/// before (`Chat::commit`): the store writes them, it never reads the body.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     pub room_id: RoomId,
     pub sender: Sender,
     pub client_id: String,
     pub body: String,
+    pub mentions: Vec<Mention>,
 }
 
 /// The result of one append: the message, and whether it had been stored before (a retry).
@@ -189,6 +190,12 @@ pub trait Rooms {
     async fn remove_member(&self, room: &RoomId, user: &UserId) -> StoreResult<bool>;
     async fn set_role(&self, room: &RoomId, user: &UserId, role: Role) -> StoreResult<()>;
     async fn members(&self, room: &RoomId) -> StoreResult<Vec<(User, Membership)>>;
+    /// The room's members among these case-folded usernames: `(key, id, username)`.
+    async fn members_named(
+        &self,
+        room: &RoomId,
+        keys: &[String],
+    ) -> StoreResult<Vec<(String, UserId, String)>>;
     /// Records the ban and removes the membership in one transaction.
     async fn ban(&self, room: &RoomId, user: &UserId, by: &UserId, reason: &str)
     -> StoreResult<()>;

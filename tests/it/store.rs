@@ -70,6 +70,7 @@ async fn concurrent_writers_keep_seqs_gap_free() {
                         sender: sender.clone(),
                         client_id: format!("w{w}-r{round}-m{i}"),
                         body: "x".into(),
+                        mentions: Vec::new(),
                     });
                 }
                 for result in store.append(&batch).await.expect("batch commits") {
@@ -127,6 +128,7 @@ async fn one_batch_with_retries_repeats_a_missing_room_and_many_rooms() {
         sender: sender.clone(),
         client_id: client_id.into(),
         body: format!("body of {client_id}"),
+        mentions: Vec::new(),
     };
     let stored = store.append(&[message(&rooms[0], "early")]).await.unwrap();
     assert_eq!(stored[0].as_ref().unwrap().message.seq, 1);
@@ -196,6 +198,7 @@ async fn unread_counts_stop_at_ten_thousand() {
                 sender: sender.clone(),
                 client_id: format!("m{round}-{i}"),
                 body: "hello".into(),
+                mentions: Vec::new(),
             })
             .collect();
         store.append(&batch).await.unwrap();

@@ -1,5 +1,5 @@
 //! The timeline: appending messages (the group commit's transaction: duplicates, the
-//! membership check, gap-free `seq`s, mentions), reading them back, and retention. The SQL
+//! membership check, gap-free `seq`s, writing mentions), reading them back, and retention. The SQL
 //! is shared by both backends: [`sql_store!`](super::sql_store) expands this area's macro
 //! for each one.
 
@@ -213,56 +213,6 @@ impl $Store {
         }
         Ok(())
     }
-
-    /// The `@username`s in a body that name members of the room.
-    async fn resolve_mentions(
-        tx: &mut Transaction<'_, $Db>,
-        room: &RoomId,
-        body: &str,
-    ) -> StoreResult<Vec<Mention>> {
-        let candidates = mention_candidates(body);
-        if candidates.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<String> = candidates
-            .iter()
-            .map(|(_, _, n)| n.to_ascii_lowercase())
-            .collect();
-        // One placeholder per candidate name ($2, $3, ...): the names are bound, never spliced.
-        let slots: Vec<String> = (2..keys.len() + 2).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "select u.id, u.username, u.username_key from memberships m join users u on u.id = m.user_id \
-             where m.room_id = $1 and u.username_key in ({})",
-            slots.join(", ")
-        );
-        let mut query = sqlx::query(&sql).bind(room.as_str());
-        for key in &keys {
-            query = query.bind(key);
-        }
-        let rows = query.fetch_all(&mut **tx).await.map_err(fail("resolving mentions"))?;
-        let members: std::collections::HashMap<String, (UserId, String)> = rows
-            .iter()
-            .map(|r| {
-                (
-                    r.get("username_key"),
-                    (r.get::<String, _>("id").into(), r.get("username")),
-                )
-            })
-            .collect();
-        Ok(candidates
-            .into_iter()
-            .zip(keys)
-            .filter_map(|((start, end, _), key)| {
-                let (user_id, username) = members.get(&key)?.clone();
-                Some(Mention {
-                    user_id,
-                    username,
-                    start,
-                    end,
-                })
-            })
-            .collect())
-    }
 }
 
 #[async_trait]
@@ -363,7 +313,6 @@ impl Timeline for $Store {
             for (k, &i) in new.iter().enumerate() {
                 let m = &batch[i];
                 let seq = first_seq + k as i64;
-                let mentions = Self::resolve_mentions(&mut tx, &m.room_id, &m.body).await?;
                 let message = Message {
                     id: message_id(&m.room_id, seq),
                     room_id: m.room_id.clone(),
@@ -371,7 +320,7 @@ impl Timeline for $Store {
                     sender: m.sender.clone(),
                     client_id: m.client_id.clone(),
                     body: m.body.clone(),
-                    mentions,
+                    mentions: m.mentions.clone(),
                     ts: time(now),
                 };
                 let direct = kind == RoomKind::Direct;
