@@ -64,6 +64,47 @@ test("user text is shown as text, links are safe", async () => {
   assert.deepEqual(hrefs, ["https://en.wikipedia.org/wiki/Rust_(programming_language)", "https://www.rust-lang.org/"]);
 });
 
+test("bodies are formatted (CommonMark), and 100+ hostile bodies run nothing and make no element outside the allow-list", async () => {
+  await say(ana, "**bold** _italic_ ~~struck~~ `code` [docs](https://example.com/docs)\n\n```\nfn main() {}\n```\n> quoted");
+  const row = bob.page.locator(".message", { hasText: "fn main() {}" });
+  await row.waitFor();
+  assert.deepEqual(await row.locator(".body").evaluate((b) => [...b.querySelectorAll("*")].map((e) => e.localName)),
+    ["p", "strong", "em", "del", "code", "a", "pre", "code", "blockquote", "p"]);
+  // A corpus of script-injection attempts, each alone and inside formatting.
+  const vectors = [
+    "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "<svg onload=alert(1)>", "<iframe src=javascript:alert(1)>",
+    "<a href=javascript:alert(1)>x</a>", "[x](javascript:alert(1))", "[x](JaVaScRiPt:alert(1))", "[x](data:text/html,<script>alert(1)</script>)",
+    "![x](javascript:alert(1))", "![x](x onerror=alert(1))", "<details open ontoggle=alert(1)>", "<body onload=alert(1)>",
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>", "<input autofocus onfocus=alert(1)>",
+    "<object data=javascript:alert(1)>", "<embed src=javascript:alert(1)>", "<form action=javascript:alert(1)><button>x",
+    "<video><source onerror=alert(1)>", "<style>@import 'javascript:alert(1)'</style>", "<link rel=stylesheet href=javascript:alert(1)>",
+    "<meta http-equiv=refresh content=0;url=javascript:alert(1)>", "[x](vbscript:msgbox(1))", "<a href=\"&#106;avascript:alert(1)\">x</a>",
+    "[x](&#106;avascript:alert(1))", "<<script>script>alert(1)<</script>/script>",
+  ];
+  const wrappers = [(v) => v, (v) => `**${v}**`, (v) => `> ${v}`, (v) => `- ${v}`, (v) => "`" + v + "`"];
+  const payloads = vectors.flatMap((v) => wrappers.map((w) => w(v)));
+  assert.ok(payloads.length >= 100, `${payloads.length} payloads`);
+  const { rooms } = await apiIn(ana, "GET", "/rooms");
+  const lobby = rooms.find((r) => r.name === "Lobby");
+  for (const [i, body] of payloads.entries()) {
+    await apiIn(ana, "POST", `/rooms/${lobby.id}/messages`, { client_id: `xss-${i}`, body: `${body} #${i}` });
+  }
+  await bob.page.locator(".message .body", { hasText: `#${payloads.length - 1}` }).waitFor();
+  const found = await bob.page.locator(".messages").evaluate((list) => {
+    const allowed = new Set(["p", "strong", "em", "del", "code", "pre", "blockquote", "ul", "ol", "li", "a", "br", "hr", "span"]);
+    const bad = [];
+    for (const el of list.querySelectorAll(".body *")) {
+      if (!allowed.has(el.localName)) bad.push(el.outerHTML.slice(0, 80));
+      for (const attr of el.attributes) {
+        if (/^on/i.test(attr.name) || (attr.name === "href" && !/^(https?:|mailto:)/i.test(attr.value))) bad.push(el.outerHTML.slice(0, 80));
+      }
+    }
+    return bad;
+  });
+  assert.deepEqual(found, []);
+  // Any alert would have been recorded as a dialog (see person()); the last test checks none came.
+});
+
 test("a private room needs its key", async () => {
   await createRoom(ana, "Secret", "sesame12");
   await bob.page.getByRole("button", { name: "Join a room" }).click();

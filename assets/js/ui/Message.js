@@ -1,12 +1,13 @@
 // One message row: avatar and name (with @username where the display name differs), time,
-// the body, its sending state, who has read up to it, and a toolbar shown on hover or focus.
+// the body (formatted: core/markdown.js), its sending state, who has read up to it, and a toolbar shown on hover or focus.
 // The toolbar's actions are a list (`ACTIONS`) each later capability adds to.
 //
 // A row re-renders only when something it shows changed, which keeps a live room cheap.
 
-import { html, Component } from "../core/html.js";
+import { html, h, Component } from "../core/html.js";
+import { renderBody } from "../core/markdown.js";
 import { fold } from "../state/store.js";
-import { AppContext, Avatar, Icon, RichText } from "./common.js";
+import { AppContext, Avatar, Icon } from "./common.js";
 
 /** The toolbar's actions: `{id, icon, label (catalogue key), when(message, row), run(message, app)}`. */
 export const ACTIONS = [
@@ -48,7 +49,7 @@ export class Message extends Component {
           ${showUsername ? html`<span class="username">@${sender.username}</span>` : null}
           <time datetime=${m.ts} title=${i18n.dateTime(when)}>${i18n.time(when)}</time>
         </header>`}
-        <div class="body" dir="auto"><${RichText} body=${m.body} mentions=${m.mentions || []} me=${state.me.id} /></div>
+        <div class="body" dir="auto">${renderBody(m.body, { h, mentions: m.mentions || [], me: state.me.id })}</div>
         ${pending ? html`<p class=${`status ${pending}`}>
           ${pending === "pending" ? t("message.sending") : t("message.not_sent", { reason: i18n.has(`send.${error}`) ? t(`send.${error}`) : i18n.error(error) })}
           ${pending === "failed" ? html`

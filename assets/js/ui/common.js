@@ -1,8 +1,7 @@
 // Small pieces every screen uses: the app context (store, translations, dialogs), icons,
-// avatars, user text with links and mentions, native modal dialogs and their forms.
+// avatars, native modal dialogs and their forms.
 
 import { html, createContext, useContext, useEffect, useRef, useState } from "../core/html.js";
-import { findLinks } from "../core/format.js";
 
 /** `{state, i18n, t, ui}`: the store, the translations, and `ui.open(Dialog, props)`. */
 export const AppContext = createContext(null);
@@ -23,35 +22,6 @@ export function PresenceDot({ status }) {
   const { t } = useApp();
   return html`<span class=${`presence-dot ${status || "offline"}`} role="img" aria-label=${t(`presence.${status || "offline"}`)}
     title=${t(`presence.${status || "offline"}`)}></span>`;
-}
-
-/**
- * A message body: text, `http(s)` and `www.` links (opening safely in a new tab) and the
- * server's structured mentions highlighted. `mentions` offsets count code points. User text
- * only ever becomes text nodes.
- */
-export function RichText({ body, mentions = [], me = null }) {
-  const chars = Array.from(body);
-  const parts = [];
-  let at = 0;
-  for (const m of [...mentions].sort((a, b) => a.start - b.start)) {
-    if (m.start < at) continue;
-    linkify(parts, chars.slice(at, m.start).join(""));
-    parts.push(html`<span class=${m.user_id === me ? "mention me" : "mention"}>${chars.slice(m.start, m.end).join("")}</span>`);
-    at = m.end;
-  }
-  linkify(parts, chars.slice(at).join(""));
-  return parts;
-}
-
-function linkify(parts, text) {
-  let last = 0;
-  for (const link of findLinks(text)) {
-    parts.push(text.slice(last, link.start));
-    parts.push(html`<a href=${link.href} target="_blank" rel="noopener noreferrer">${link.text}</a>`);
-    last = link.end;
-  }
-  parts.push(text.slice(last));
 }
 
 /** Text for a failed request: our words for its stable code (the server's message only for
