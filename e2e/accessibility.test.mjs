@@ -53,6 +53,7 @@ for (const scheme of ["light", "dark"]) {
     await checkDialog(page, "Public rooms", () => page.getByRole("button", { name: "Browse public rooms" }).click(), scheme);
     await checkDialog(page, "New direct message", () => page.getByRole("button", { name: "New direct message" }).click(), scheme);
     await checkDialog(page, "Go to a room", () => page.keyboard.press("Control+k"), scheme);
+    await checkDialog(page, "Choose an emoji", () => page.getByRole("button", { name: "Emoji", exact: true }).click(), scheme);
     await checkDialog(page, "jon", () => page.locator(".message", { hasText: "hello @ivy" }).getByRole("button", { name: "jon" }).click(), scheme);
     await checkDialog(page, "Settings of “Atelier”", () => page.getByRole("button", { name: "Room settings" }).click(), scheme);
     await checkDialog(page, "Your profile", async () => {

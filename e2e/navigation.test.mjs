@@ -132,6 +132,35 @@ test("sending while scrolled up brings the view down to the new message", async 
   assert.ok(inView, "the view came down to it");
 });
 
+test("the composer completes @names and :shortcodes, and the picker adds emoji", async () => {
+  const { page } = gil;
+  await page.locator(".room", { hasText: "Garden" }).click();
+  const box = page.getByLabel("Message", { exact: true });
+  await box.fill("");
+  await box.pressSequentially("hey @ha");
+  const list = page.getByRole("listbox", { name: "Suggestions" });
+  await list.getByRole("option", { name: /@hana/ }).waitFor();
+  await box.press("Enter");
+  assert.equal(await box.inputValue(), "hey @hana ");
+  await box.pressSequentially("look :thumbsu");
+  await list.getByRole("option", { name: /:thumbsup:/ }).waitFor();
+  await box.press("Tab");
+  assert.match(await box.inputValue(), /^hey @hana look 👍\uFE0F? $/u);
+  await page.getByRole("button", { name: "Emoji", exact: true }).click();
+  const picker = await dialogForm(page, "Choose an emoji");
+  await picker.getByLabel("Search emoji").fill("pizza");
+  await picker.getByRole("button", { name: "pizza" }).click();
+  await page.locator("dialog[open]").waitFor({ state: "detached" });
+  assert.match(await box.inputValue(), /🍕$/u);
+  // Escape closes the list without leaving the composer.
+  await box.pressSequentially(" @");
+  await list.waitFor();
+  await box.press("Escape");
+  await list.waitFor({ state: "detached" });
+  await box.press("Enter");
+  await hana.page.locator(".message .body .mention", { hasText: "@hana" }).waitFor();
+});
+
 test("closing a dialog gives focus back to what opened it", async () => {
   const { page } = gil;
   const opener = page.getByRole("button", { name: "New room" });

@@ -66,6 +66,7 @@ const DYNAMIC = {
   "role.": ["owner", "admin", "member"],
   "connection.": ["connecting", "connected", "reconnecting", "offline"],
   "send.": ["connection_lost", "not_connected", "no_answer"],
+  "emoji.group_": ["0", "1", "3", "4", "5", "6", "7", "8", "9"],
 };
 
 /** The client's sources (every .js under assets/js/ but the catalogues), as one text each. */

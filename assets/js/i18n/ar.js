@@ -193,6 +193,8 @@ export default {
   "composer.label": "الرسالة",
   "composer.placeholder": "رسالة إلى {room}",
   "composer.send": "إرسال",
+  "composer.emoji": "رموز تعبيرية",
+  "composer.suggestions": "اقتراحات",
   "composer.left": {
     zero: "لم يتبقَّ أي حرف",
     one: "بقي حرف واحد",
@@ -209,6 +211,19 @@ export default {
     many: "{count} حرفًا زائدًا",
     other: "{count} حرف زائد",
   },
+
+  "emoji.title": "اختر رمزًا تعبيريًا",
+  "emoji.search": "ابحث عن رمز تعبيري",
+  "emoji.groups": "مجموعات الرموز التعبيرية",
+  "emoji.group_0": "وجوه",
+  "emoji.group_1": "أشخاص",
+  "emoji.group_3": "طبيعة",
+  "emoji.group_4": "طعام",
+  "emoji.group_5": "سفر",
+  "emoji.group_6": "أنشطة",
+  "emoji.group_7": "أشياء",
+  "emoji.group_8": "رموز",
+  "emoji.group_9": "أعلام",
 
   "profile.title": "ملفك الشخصي",
   "profile.avatar": "الصورة الرمزية (PNG أو JPEG أو WebP أو GIF، حتى 5 MiB)",

@@ -1,8 +1,11 @@
 // The composer: grows with its text up to ~40 % of the height, shows a counter near the
 // server's 4,000-character limit and refuses (never cuts) a longer text, and keeps a draft per
 // room across room switches and reloads. Enter sends, Shift+Enter starts a new line.
+// Typing `@` offers the room's members, `:sm` offers emoji (core/complete.js): ↑/↓ choose,
+// Enter or Tab take one, Escape closes the list. The smile button opens the emoji picker.
 
 import { html, useLayoutEffect, useRef, useState } from "../core/html.js";
+import { applyCompletion, completionAt, emojiMatches, loadEmoji, mentionMatches } from "../core/complete.js";
 import { Icon, useApp } from "./common.js";
 
 /** The longest message the server takes, in characters (code points). */
@@ -10,44 +13,120 @@ export const MAX_BODY = 4000;
 const WARN_FROM = MAX_BODY - 400;
 
 export function Composer({ room }) {
-  const { state, t } = useApp();
+  const { state, t, ui } = useApp();
   const [text, setText] = useState(() => state.draft(room.id));
+  const [suggest, setSuggest] = useState(null); // {completion, items, at}
   const box = useRef(null);
+  const caret = useRef(null);
 
   useLayoutEffect(() => {
     const el = box.current;
     el.style.height = "auto";
     el.style.height = `${el.scrollHeight + 2}px`;
+    if (caret.current !== null) {
+      el.setSelectionRange(caret.current, caret.current);
+      caret.current = null;
+    }
   }, [text]);
 
   const length = text.length > WARN_FROM / 2 ? Array.from(text).length : text.length;
   const over = Math.max(0, length - MAX_BODY);
 
-  const change = (e) => {
-    const value = e.currentTarget.value;
+  const update = (value) => {
     setText(value);
     state.setDraft(room.id, value);
+  };
+
+  /** Looks for something to complete at the caret and offers it. */
+  const offer = async (value, at) => {
+    const completion = completionAt(value, at);
+    if (!completion) return setSuggest(null);
+    let items;
+    if (completion.kind === "mention") {
+      const members = (state.members.get(room.id) || []).map((m) => m.user).filter((u) => u.id !== state.me.id);
+      items = mentionMatches(members, completion.query);
+    } else {
+      items = emojiMatches(await loadEmoji().catch(() => []), completion.query);
+      if (box.current?.value !== value) return; // typed on while the emoji loaded
+    }
+    setSuggest(items.length ? { completion, items, at: 0 } : null);
+  };
+
+  const take = (item) => {
+    const next = applyCompletion(text, suggest.completion, item.text);
+    caret.current = next.caret;
+    update(next.value);
+    setSuggest(null);
+  };
+
+  const change = (e) => {
+    const value = e.currentTarget.value;
+    update(value);
     if (value.trim()) state.typed(room.id);
+    offer(value, e.currentTarget.selectionStart);
   };
   const send = (e) => {
     e?.preventDefault();
     if (!text.trim() || over) return;
     state.send(room.id, text);
-    setText("");
-    state.setDraft(room.id, "");
+    update("");
+    setSuggest(null);
     box.current.focus();
   };
   const keys = (e) => {
+    if (suggest) {
+      const n = suggest.items.length;
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        setSuggest({ ...suggest, at: (suggest.at + (e.key === "ArrowDown" ? 1 : n - 1)) % n });
+        return;
+      }
+      if ((e.key === "Enter" && !e.shiftKey) || e.key === "Tab") {
+        e.preventDefault();
+        take(suggest.items[suggest.at]);
+        return;
+      }
+      if (e.key === "Escape") {
+        e.preventDefault();
+        e.stopPropagation();
+        setSuggest(null);
+        return;
+      }
+    }
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       send();
     }
   };
+  const pickEmoji = async () => {
+    const emoji = await ui.open(() => import("./EmojiPicker.js"), {}, "EmojiPicker");
+    const el = box.current;
+    if (!emoji || !el) return;
+    const start = el.selectionStart ?? text.length;
+    const next = applyCompletion(text, { start, end: el.selectionEnd ?? start }, emoji);
+    caret.current = next.caret;
+    update(next.value);
+    el.focus();
+  };
 
+  const listId = `suggest-${room.id}`;
   return html`<form class="composer" onSubmit=${send}>
+    ${suggest ? html`<ul class="suggestions" id=${listId} role="listbox" aria-label=${t("composer.suggestions")}>
+      ${suggest.items.map((item, i) => html`<li key=${item.text + i} id=${`${listId}-${i}`} role="option" aria-selected=${String(i === suggest.at)}
+        class=${i === suggest.at ? "chosen" : ""} onMouseDown=${(e) => { e.preventDefault(); take(item); }}>
+        ${item.user
+          ? html`<span dir="auto">${item.user.display_name}</span> <span class="username">@${item.user.username}</span>`
+          : html`<span class="emoji">${item.emoji}</span> <span>:${item.code}:</span>`}
+      </li>`)}
+    </ul>` : null}
+    <button type="button" class="icon-button" aria-label=${t("composer.emoji")} title=${t("composer.emoji")} onClick=${pickEmoji}>
+      <${Icon} name="smile-plus" />
+    </button>
     <textarea id="composer-input" ref=${box} rows="1" aria-label=${t("composer.label")} dir="auto"
       placeholder=${t("composer.placeholder", { room: state.roomTitle(room) })}
-      value=${text} onInput=${change} onKeyDown=${keys} aria-describedby="composer-counter"></textarea>
+      aria-autocomplete="list" aria-controls=${suggest ? listId : null}
+      aria-activedescendant=${suggest ? `${listId}-${suggest.at}` : null}
+      value=${text} onInput=${change} onKeyDown=${keys} onBlur=${() => setSuggest(null)} aria-describedby="composer-counter"></textarea>
     <span id="composer-counter" class=${`counter${over ? " over" : ""}`} aria-live="polite" hidden=${length < WARN_FROM}>
       ${over ? t("composer.too_long", { count: over }) : t("composer.left", { count: MAX_BODY - length })}
     </span>
