@@ -12,15 +12,16 @@ import { ATTRIBUTES, ELEMENTS, renderBody } from "../../assets/js/core/markdown.
 /** Every element of a rendered body, checked against the allow-lists; returns the text. */
 function check(nodes) {
   let text = "";
-  const walk = (node) => {
+  const walk = (node, inLink = false) => {
     if (node === null || node === undefined || node === false) return;
-    if (Array.isArray(node)) return node.forEach(walk);
+    if (Array.isArray(node)) return node.forEach((n) => walk(n, inLink));
     if (typeof node === "string" || typeof node === "number") {
       text += node;
       return;
     }
     assert.equal(typeof node.type, "string", "only plain elements, no components");
     assert.ok(ELEMENTS.includes(node.type), `element <${node.type}> is not allowed`);
+    assert.ok(!(inLink && node.type === "a"), "a link inside a link");
     for (const [name, value] of Object.entries(node.props)) {
       if (name === "children") continue;
       assert.ok((ATTRIBUTES[node.type] || []).includes(name), `<${node.type} ${name}> is not allowed`);
@@ -29,7 +30,7 @@ function check(nodes) {
       if (name === "target") assert.equal(value, "_blank");
       if (name === "rel") assert.equal(value, "noopener noreferrer");
     }
-    walk(node.props.children);
+    walk(node.props.children, inLink || node.type === "a");
   };
   walk(nodes);
   return text;
@@ -68,6 +69,28 @@ test("links: safe addresses only, bare URLs found with their closing brackets", 
     ["https://en.wikipedia.org/wiki/Rust_(language)", "https://www.rust-lang.org"]);
   assert.deepEqual(hrefs("![x](https://i.example/x.png) ![y](data:image/png;base64,AAAA)"), ["https://i.example/x.png"]);
   assert.match(check(render("[bad](javascript:alert(1))")), /javascript:alert/, "an unsafe link stays text");
+});
+
+test("no link inside a link", () => {
+  const nested = (body) => {
+    let found = false;
+    const walk = (n, inside) => {
+      if (Array.isArray(n)) return n.forEach((c) => walk(c, inside));
+      if (n && typeof n === "object") {
+        if (n.type === "a" && inside) found = true;
+        walk(n.props.children, inside || n.type === "a");
+      }
+    };
+    walk(render(body), false);
+    return found;
+  };
+  assert.equal(nested("[see www.bank.example now](https://evil.example)"), false);
+  assert.equal(nested("<https://x.org>"), false);
+});
+
+test("text shown as written keeps its lines", () => {
+  const [p] = render("| a | b |\n|---|---|\n| 1 | 2 |");
+  assert.equal(p.props.children.filter((c) => c?.type === "br").length, 2);
 });
 
 test("raw HTML is shown as the text it is", () => {

@@ -51,9 +51,10 @@ impl Chat {
     }
 
     /// Finds who a message mentions: the `@name`s that are members of its room, looked up
-    /// on the read side before the commit, so the write transaction never reads the body
-    /// (and a body without `@` costs nothing). Someone who joins between this and the commit
-    /// is not mentioned; someone who leaves is, harmlessly (unread counts need a membership).
+    /// on the read side before the commit (one query for up to 64 distinct names; a body
+    /// without `@` costs nothing), so the write transaction never parses a body. Someone who
+    /// joins between this and the commit is not mentioned; someone who leaves is, harmlessly
+    /// (unread counts need a membership).
     async fn resolve_mentions(&self, message: &mut NewMessage) -> Result<()> {
         let keys = crate::domain::mention_keys(&message.body);
         if keys.is_empty() {

@@ -81,7 +81,8 @@ pub struct RoomSettings {
 }
 
 /// A message to append; the store gives it the room's next `seq`. Its mentions are resolved
-/// before (`Chat::commit`): the store writes them, it never reads the body.
+/// before (`Chat::commit`): the store writes them and never parses the body (it only reads
+/// stored bodies back, e.g. an earlier copy for a retried `client_id`).
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     pub room_id: RoomId,
@@ -190,7 +191,8 @@ pub trait Rooms {
     async fn remove_member(&self, room: &RoomId, user: &UserId) -> StoreResult<bool>;
     async fn set_role(&self, room: &RoomId, user: &UserId, role: Role) -> StoreResult<()>;
     async fn members(&self, room: &RoomId) -> StoreResult<Vec<(User, Membership)>>;
-    /// The room's members among these case-folded usernames: `(key, id, username)`.
+    /// The room's members among these case-folded usernames: `(key, id, username)`. One query
+    /// for up to 64 distinct names; more are not looked up.
     async fn members_named(
         &self,
         room: &RoomId,

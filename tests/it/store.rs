@@ -265,3 +265,55 @@ async fn rooms_from_before_skeletons_get_them_at_open() {
         store.close().await;
     }
 }
+
+/// Mentions are looked up among a room's members: case-folded names, members only, repeats
+/// and padding harmless, one statement whatever the count (at most 64 distinct names).
+#[tokio::test]
+async fn members_are_found_by_name_for_mentions() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database(dir.path()).await;
+    let store: Arc<dyn Store> = natter::store::open(&url).await.unwrap();
+    let ana = user(&store, "Ana").await;
+    let bob = user(&store, "bob").await;
+    let outsider = user(&store, "cleo").await;
+    let room = store
+        .create_room(public_room(&ana, "Mentions"))
+        .await
+        .unwrap();
+    store
+        .add_member(&room.id, &bob.id, natter::domain::Role::Member)
+        .await
+        .unwrap();
+    let named = |keys: Vec<String>| {
+        let store = store.clone();
+        let room = room.id.clone();
+        async move {
+            let mut found = store.members_named(&room, &keys).await.unwrap();
+            found.sort();
+            found
+        }
+    };
+    let found = named(vec![
+        "ana".into(),
+        "bob".into(),
+        "bob".into(),
+        "cleo".into(),
+    ])
+    .await;
+    assert_eq!(
+        found,
+        [
+            ("ana".to_owned(), ana.id.clone(), "Ana".to_owned()),
+            ("bob".to_owned(), bob.id.clone(), "bob".to_owned())
+        ],
+        "members only ({} is not one), each once",
+        outsider.username
+    );
+    // Many names (more than one chunk's worth, with repeats): one statement, the members found.
+    let mut many: Vec<String> = (0..100).map(|i| format!("nobody{i:03}")).collect();
+    many.extend(["bob".to_owned(), "ana".to_owned(), "bob".to_owned()]);
+    many.sort();
+    let found = named(many).await;
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(named(Vec::new()).await.is_empty());
+}

@@ -56,7 +56,7 @@ export function emojiMatches(data, query) {
   for (const [emoji, name, , codes, tags] of data) {
     const code = codes.find((c) => c.startsWith(q));
     if (code) first.push({ emoji, name, code, text: `${emoji} ` });
-    else if (codes.some((c) => c.includes(q)) || name.includes(q) || tags.some((t) => t.startsWith(q))) {
+    else if (codes.some((c) => c.includes(q)) || name.toLowerCase().includes(q) || tags.some((t) => t.toLowerCase().startsWith(q))) {
       then.push({ emoji, name, code: codes[0] || name, text: `${emoji} ` });
     }
     if (first.length >= MAX) break;

@@ -33,7 +33,7 @@ export function renderBody(body, { h, mentions = [], me = null }) {
   try {
     tokens = parser.lexer(body);
   } catch {
-    return [h("p", null, ...text(body, ctx))];
+    return [h("p", null, ...lines(body, ctx))];
   }
   return blocks(tokens, ctx);
 }
@@ -71,8 +71,9 @@ function blocks(tokens, ctx) {
         out.push(...(t.tokens ? inline(t.tokens, ctx) : text(t.text, ctx)));
         break;
       default:
-        // HTML blocks, tables, link definitions and anything newer: the text as written.
-        out.push(h("p", null, ...text(t.raw ?? "", ctx)));
+        // HTML blocks, tables, link definitions and anything newer: the text as written,
+        // line by line.
+        out.push(h("p", null, ...lines(t.raw ?? "", ctx)));
     }
   }
   return out;
@@ -101,8 +102,9 @@ function inline(tokens = [], ctx) {
         out.push(t.text);
         break;
       case "link":
+        // A link's own text is never searched for links again: no link inside a link.
         out.push(SAFE_LINK.test(t.href)
-          ? h("a", { href: t.href, target: "_blank", rel: "noopener noreferrer" }, ...inline(t.tokens, ctx))
+          ? h("a", { href: t.href, target: "_blank", rel: "noopener noreferrer" }, ...inline(t.tokens, { ...ctx, inLink: true }))
           : t.raw);
         break;
       case "image":
@@ -113,15 +115,26 @@ function inline(tokens = [], ctx) {
         break;
       default:
         // Inline HTML and anything newer: the text as written.
-        out.push(...text(t.raw ?? "", ctx));
+        out.push(...lines(t.raw ?? "", ctx));
     }
   }
   return out;
 }
 
-/** Plain text: bare links made links, mentions of room members highlighted. */
+/** Text shown as written: its line breaks kept. */
+function lines(value, ctx) {
+  const out = [];
+  value.replace(/\n+$/, "").split("\n").forEach((line, i) => {
+    if (i) out.push(ctx.h("br", null));
+    out.push(...text(line, ctx));
+  });
+  return out;
+}
+
+/** Plain text: bare links made links (not inside a link), mentions of members highlighted. */
 function text(value, ctx) {
   const { h } = ctx;
+  if (ctx.inLink) return mentioned(value, ctx);
   const out = [];
   let last = 0;
   for (const link of findLinks(value)) {

@@ -195,6 +195,7 @@ export default {
   "composer.send": "إرسال",
   "composer.emoji": "رموز تعبيرية",
   "composer.suggestions": "اقتراحات",
+  "composer.suggestions_count": { zero: "لا اقتراحات", one: "اقتراح واحد، المختار {chosen}", two: "اقتراحان، المختار {chosen}", few: "{count} اقتراحات، المختار {chosen}", many: "{count} اقتراحًا، المختار {chosen}", other: "{count} اقتراح، المختار {chosen}" },
   "composer.left": {
     zero: "لم يتبقَّ أي حرف",
     one: "بقي حرف واحد",

@@ -160,6 +160,7 @@ export default {
   "composer.send": "Senden",
   "composer.emoji": "Emoji",
   "composer.suggestions": "Vorschläge",
+  "composer.suggestions_count": { one: "{count} Vorschlag, {chosen} ausgewählt", other: "{count} Vorschläge, {chosen} ausgewählt" },
   "composer.left": { one: "Noch {count} Zeichen", other: "Noch {count} Zeichen" },
   "composer.too_long": { one: "{count} Zeichen zu viel", other: "{count} Zeichen zu viel" },
 

@@ -160,6 +160,7 @@ export default {
   "composer.send": "Send",
   "composer.emoji": "Emoji",
   "composer.suggestions": "Suggestions",
+  "composer.suggestions_count": { one: "{count} suggestion, {chosen} chosen", other: "{count} suggestions, {chosen} chosen" },
   "composer.left": { one: "{count} character left", other: "{count} characters left" },
   "composer.too_long": { one: "{count} character too many", other: "{count} characters too many" },
 

@@ -160,6 +160,7 @@ export default {
   "composer.send": "Enviar",
   "composer.emoji": "Emoji",
   "composer.suggestions": "Sugerencias",
+  "composer.suggestions_count": { one: "{count} sugerencia, {chosen} elegida", many: "{count} sugerencias, {chosen} elegida", other: "{count} sugerencias, {chosen} elegida" },
   "composer.left": { one: "Queda {count} carácter", many: "Quedan {count} de caracteres", other: "Quedan {count} caracteres" },
   "composer.too_long": { one: "{count} carácter de más", many: "{count} de caracteres de más", other: "{count} caracteres de más" },
 

@@ -160,6 +160,7 @@ export default {
   "composer.send": "Envoyer",
   "composer.emoji": "Émoji",
   "composer.suggestions": "Suggestions",
+  "composer.suggestions_count": { one: "{count} suggestion, {chosen} choisie", many: "{count} suggestions, {chosen} choisie", other: "{count} suggestions, {chosen} choisie" },
   "composer.left": { one: "{count} caractère restant", many: "{count} de caractères restants", other: "{count} caractères restants" },
   "composer.too_long": { one: "{count} caractère de trop", many: "{count} de caractères de trop", other: "{count} caractères de trop" },
 

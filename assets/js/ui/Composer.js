@@ -18,6 +18,9 @@ export function Composer({ room }) {
   const [suggest, setSuggest] = useState(null); // {completion, items, at}
   const box = useRef(null);
   const caret = useRef(null);
+  // Bumped whenever the list should no longer come back (typed on, closed, sent): an emoji
+  // load that finishes later is then dropped.
+  const asked = useRef(0);
 
   useLayoutEffect(() => {
     const el = box.current;
@@ -39,6 +42,7 @@ export function Composer({ room }) {
 
   /** Looks for something to complete at the caret and offers it. */
   const offer = async (value, at) => {
+    const ticket = ++asked.current;
     const completion = completionAt(value, at);
     if (!completion) return setSuggest(null);
     let items;
@@ -47,34 +51,46 @@ export function Composer({ room }) {
       items = mentionMatches(members, completion.query);
     } else {
       items = emojiMatches(await loadEmoji().catch(() => []), completion.query);
-      if (box.current?.value !== value) return; // typed on while the emoji loaded
+      if (ticket !== asked.current) return; // typed on, or closed, while the emoji loaded
     }
     setSuggest(items.length ? { completion, items, at: 0 } : null);
+  };
+
+  const dismiss = () => {
+    asked.current += 1;
+    setSuggest(null);
   };
 
   const take = (item) => {
     const next = applyCompletion(text, suggest.completion, item.text);
     caret.current = next.caret;
     update(next.value);
-    setSuggest(null);
+    dismiss();
   };
 
   const change = (e) => {
     const value = e.currentTarget.value;
     update(value);
     if (value.trim()) state.typed(room.id);
-    offer(value, e.currentTarget.selectionStart);
+    // Not while an input method is still composing the text: it offers its own choices.
+    if (!e.isComposing) offer(value, e.currentTarget.selectionStart);
+  };
+  /** The caret moved without typing: what it is at now decides the list. */
+  const moved = (e) => {
+    if (["ArrowLeft", "ArrowRight", "Home", "End"].includes(e.key) || e.type === "click") {
+      offer(e.currentTarget.value, e.currentTarget.selectionStart);
+    }
   };
   const send = (e) => {
     e?.preventDefault();
     if (!text.trim() || over) return;
     state.send(room.id, text);
     update("");
-    setSuggest(null);
+    dismiss();
     box.current.focus();
   };
   const keys = (e) => {
-    if (suggest) {
+    if (suggest && !e.isComposing && e.keyCode !== 229 && !e.altKey) {
       const n = suggest.items.length;
       if (e.key === "ArrowDown" || e.key === "ArrowUp") {
         e.preventDefault();
@@ -89,7 +105,7 @@ export function Composer({ room }) {
       if (e.key === "Escape") {
         e.preventDefault();
         e.stopPropagation();
-        setSuggest(null);
+        dismiss();
         return;
       }
     }
@@ -113,7 +129,7 @@ export function Composer({ room }) {
   return html`<form class="composer" onSubmit=${send}>
     ${suggest ? html`<ul class="suggestions" id=${listId} role="listbox" aria-label=${t("composer.suggestions")}>
       ${suggest.items.map((item, i) => html`<li key=${item.text + i} id=${`${listId}-${i}`} role="option" aria-selected=${String(i === suggest.at)}
-        class=${i === suggest.at ? "chosen" : ""} onMouseDown=${(e) => { e.preventDefault(); take(item); }}>
+        class=${i === suggest.at ? "chosen" : ""} onMouseDown=${(e) => e.preventDefault()} onClick=${() => take(item)}>
         ${item.user
           ? html`<span dir="auto">${item.user.display_name}</span> <span class="username">@${item.user.username}</span>`
           : html`<span class="emoji">${item.emoji}</span> <span>:${item.code}:</span>`}
@@ -126,7 +142,12 @@ export function Composer({ room }) {
       placeholder=${t("composer.placeholder", { room: state.roomTitle(room) })}
       aria-autocomplete="list" aria-controls=${suggest ? listId : null}
       aria-activedescendant=${suggest ? `${listId}-${suggest.at}` : null}
-      value=${text} onInput=${change} onKeyDown=${keys} onBlur=${() => setSuggest(null)} aria-describedby="composer-counter"></textarea>
+      value=${text} onInput=${change} onKeyDown=${keys} onKeyUp=${moved} onClick=${moved}
+      onCompositionEnd=${(e) => offer(e.currentTarget.value, e.currentTarget.selectionStart)}
+      onBlur=${dismiss} aria-describedby="composer-counter"></textarea>
+    <p class="visually-hidden" aria-live="polite">${suggest
+      ? t("composer.suggestions_count", { count: suggest.items.length, chosen: suggestionName(suggest.items[suggest.at]) })
+      : ""}</p>
     <span id="composer-counter" class=${`counter${over ? " over" : ""}`} aria-live="polite" hidden=${length < WARN_FROM}>
       ${over ? t("composer.too_long", { count: over }) : t("composer.left", { count: MAX_BODY - length })}
     </span>
@@ -135,3 +156,6 @@ export function Composer({ room }) {
     </button>
   </form>`;
 }
+
+/** What a suggestion is called, for the screen reader's line. */
+const suggestionName = (item) => (item.user ? `@${item.user.username}` : `:${item.code}:`);

@@ -16,14 +16,22 @@ export function EmojiPicker({ close }) {
   useEffect(() => {
     loadEmoji().then(setData, () => setData([]));
   }, []);
-  const shown = !data ? [] : query.trim()
-    ? emojiMatches(data, query.trim().toLowerCase()).concat(
-      data.filter(([, name]) => name.includes(query.trim().toLowerCase())).slice(0, 60).map(([emoji, name]) => ({ emoji, name })),
+  const q = query.trim().toLowerCase();
+  const shown = !data ? [] : q
+    ? emojiMatches(data, q).concat(
+      data.filter(([, name]) => name.toLowerCase().includes(q)).slice(0, 60).map(([emoji, name]) => ({ emoji, name })),
     ).filter((e, i, all) => all.findIndex((x) => x.emoji === e.emoji) === i).slice(0, 80)
     : data.filter(([, , g]) => g === group).map(([emoji, name]) => ({ emoji, name }));
+  // Enter in the search box takes the first match (rather than closing with nothing).
+  const searchKeys = (e) => {
+    if (e.key === "Enter") {
+      e.preventDefault();
+      if (shown[0]) close(shown[0].emoji);
+    }
+  };
   return html`<${Modal} title=${t("emoji.title")} close=${close} wide=${true}>
     <input type="search" aria-label=${t("emoji.search")} placeholder=${t("emoji.search")} value=${query} autofocus
-      onInput=${(e) => setQuery(e.currentTarget.value)} />
+      onInput=${(e) => setQuery(e.currentTarget.value)} onKeyDown=${searchKeys} />
     ${query.trim() ? null : html`<div class="emoji-groups" role="group" aria-label=${t("emoji.groups")}>
       ${GROUPS.map((g) => html`<button type="button" key=${g} aria-pressed=${String(g === group)} onClick=${() => setGroup(g)}>${t(`emoji.group_${g}`)}</button>`)}
     </div>`}

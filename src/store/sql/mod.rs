@@ -95,7 +95,7 @@ pub(super) fn fail(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
 
 /// Statements over many rows are issued in chunks of these sizes (largest first), so that
 /// only four shapes of each statement are ever prepared and cached.
-const CHUNKS: [usize; 4] = [64, 16, 4, 1];
+pub(super) const CHUNKS: [usize; 4] = [64, 16, 4, 1];
 
 /// Splits `items` into chunks of the sizes in [`CHUNKS`].
 pub(super) fn chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {

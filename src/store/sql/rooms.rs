@@ -350,33 +350,43 @@ impl Rooms for $Store {
         room: &RoomId,
         keys: &[String],
     ) -> StoreResult<Vec<(String, UserId, String)>> {
-        let mut found = Vec::new();
-        for chunk in chunks(keys) {
-            // One placeholder per name ($2, $3, ...): the names are bound, never spliced.
-            let slots: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "select u.username_key, u.id, u.username from memberships m \
-                 join users u on u.id = m.user_id \
-                 where m.room_id = $1 and u.username_key in ({})",
-                slots.join(", ")
-            );
-            let mut query = sqlx::query(&sql).bind(room.as_str());
-            for key in chunk {
-                query = query.bind(key);
-            }
-            let rows = query
-                .fetch_all(&self.read)
-                .await
-                .map_err(fail("members by name"))?;
-            found.extend(rows.iter().map(|r| {
+        let mut keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys.truncate(64);
+        let Some(&last) = keys.last() else {
+            return Ok(Vec::new());
+        };
+        // One statement of one of the cached shapes: the list is padded with its last name
+        // (`in (...)` ignores repeats) up to the next chunk size.
+        let size = CHUNKS.iter().rev().copied().find(|&n| n >= keys.len()).unwrap_or(64);
+        keys.resize(size, last);
+        // One placeholder per name ($2, $3, ...): the names are bound, never spliced.
+        let slots: Vec<String> = (2..keys.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "select u.username_key, u.id, u.username from memberships m \
+             join users u on u.id = m.user_id \
+             where m.room_id = $1 and u.username_key in ({})",
+            slots.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(room.as_str());
+        for key in &keys {
+            query = query.bind(*key);
+        }
+        let rows = query
+            .fetch_all(&self.read)
+            .await
+            .map_err(fail("members by name"))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
                 (
                     r.get::<String, _>(0),
                     r.get::<String, _>(1).into(),
                     r.get::<String, _>(2),
                 )
-            }));
-        }
-        Ok(found)
+            })
+            .collect())
     }
 
     async fn ban(
