@@ -90,11 +90,9 @@ for (const scheme of ["light", "dark"]) {
     await visitor.page.locator("#sidebar.open").waitFor();
     await clean(visitor.page, `phone sidebar, ${scheme}`);
     if (scheme === "dark") {
-      const { rooms } = await apiIn(ivy, "GET", "/rooms");
       await apiIn(visitor, "POST", "/rooms/join", { name: "Atelier" });
       await visitor.page.locator(".room", { hasText: "Atelier" }).click();
       await visitor.page.locator(".message", { hasText: "hi jon" }).waitFor();
-      assert.ok(rooms.length > 0);
       await visitor.page.screenshot({ path: `${SHOTS}/phone-dark.png` });
     }
     await visitor.context.close();

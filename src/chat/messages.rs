@@ -56,10 +56,16 @@ impl Chat {
     /// joins between this and the commit is not mentioned; someone who leaves is, harmlessly
     /// (unread counts need a membership).
     async fn resolve_mentions(&self, message: &mut NewMessage) -> Result<()> {
-        let keys = crate::domain::mention_keys(&message.body);
-        if keys.is_empty() {
+        // The body is scanned once: its candidates, their names case-folded, are both what
+        // to look up and what to resolve.
+        let mut candidates = crate::domain::mention_candidates(&message.body);
+        if candidates.is_empty() {
             return Ok(());
         }
+        for (_, _, name) in &mut candidates {
+            name.make_ascii_lowercase();
+        }
+        let keys: Vec<String> = candidates.iter().map(|(_, _, key)| key.clone()).collect();
         let members = self
             .store
             .members_named(&message.room_id, &keys)
@@ -67,7 +73,7 @@ impl Chat {
             .into_iter()
             .map(|(key, id, username)| (key, (id, username)))
             .collect();
-        message.mentions = crate::domain::resolve_mentions(&message.body, &members);
+        message.mentions = crate::domain::resolve_mentions(candidates, &members);
         Ok(())
     }
 

@@ -12,7 +12,7 @@ mod values;
 pub use ids::{RoomId, SessionId, UserId};
 pub use profile::{
     LOCALES, Locale, Mention, NotifyLevel, NotifyReason, PresenceMode, PresenceStatus, StatusEmoji,
-    StatusText, mention_candidates, mention_keys, resolve_mentions,
+    StatusText, mention_candidates, resolve_mentions,
 };
 pub use records::{
     Membership, Message, Retention, Room, RoomKind, Sender, Session, Unread, User, avatar_url,

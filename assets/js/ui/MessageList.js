@@ -165,27 +165,26 @@ export function MessageList({ room }) {
   const rows = [];
   if (start === 0 && log.historyStart) rows.push(html`<p class="history-start" key="start">${t("messages.history_start")}</p>`);
   if (start === 0 && log.loadingOlder) rows.push(html`<p class="loading-older" key="loading">${t("messages.loading")}</p>`);
-  let prev = start > 0 ? items[start - 1] : null;
   const lastKey = pending.length ? `c-${pending[pending.length - 1].client_id}` : end > start ? `s-${items[end - 1].seq}` : null;
-  const active = v.active;
-  let activeSeen = false;
   const slice = [];
   for (let i = start; i < end; i++) slice.push({ m: items[i], key: `s-${items[i].seq}` });
   for (const p of pending) slice.push({ m: { ...p, sender: state.me, mentions: [], seq: null }, key: `c-${p.client_id}`, pending: p });
-  for (const { key } of slice) if (key === active) activeSeen = true;
-  const tabRow = activeSeen ? active : lastKey;
+  const tabRow = slice.some((row) => row.key === v.active) ? v.active : lastKey;
+  // Each row's day and time are worked out once; a day is named only where a heading starts.
+  const before = start > 0 ? items[start - 1] : null;
+  let prev = before && { sender: before.sender.id, at: Date.parse(before.ts), day: dayOf(before.ts) };
   for (const { m, key, pending: p } of slice) {
-    const when = new Date(m.ts);
-    const day = i18n.day(when);
-    if (!prev || i18n.day(new Date(prev.ts)) !== day) {
-      rows.push(html`<h3 class="day" key=${`d-${key}`}><span>${day}</span></h3>`);
+    const at = Date.parse(m.ts);
+    const day = dayOf(m.ts);
+    if (prev?.day !== day) {
+      rows.push(html`<h3 class="day" key=${`d-${key}`}><span>${i18n.day(at)}</span></h3>`);
       prev = null;
     }
-    const grouped = Boolean(prev && prev.sender.id === m.sender.id && when - new Date(prev.ts) < GROUP_MS && !p);
+    const grouped = Boolean(prev && prev.sender === m.sender.id && at - prev.at < GROUP_MS && !p);
     rows.push(html`<${Message} key=${key} rowKey=${key} message=${m} sender=${state.userInfo(m.sender)} grouped=${grouped}
       mine=${m.sender.id === state.me.id} pending=${p ? p.state : null} error=${p?.error || null}
       seen=${m.seq !== null ? seen.get(m.seq) || null : null} tabbable=${key === tabRow} />`);
-    prev = m;
+    prev = { sender: m.sender.id, at, day };
   }
 
   return html`<div class="messages-wrap">
@@ -197,6 +196,12 @@ export function MessageList({ room }) {
     <p class="visually-hidden" aria-live="polite">${said}</p>
     ${below ? html`<button class="jump" onClick=${jump}><${Icon} name="arrow-down" />${t("messages.jump")}</button>` : null}
   </div>`;
+}
+
+/** The local calendar day of a time, as a number to compare (20261206). */
+function dayOf(ts) {
+  const d = new Date(ts);
+  return d.getFullYear() * 10000 + d.getMonth() * 100 + d.getDate();
 }
 
 /** The row at the top of the view and how far below the top of the list it sits. */

@@ -27,7 +27,7 @@ export function ProfileCard({ person, close }) {
   };
   return html`<${Modal} title=${user.display_name} close=${close}>
     <div class="profile-card">
-      <${Avatar} user=${{ ...user, avatar_url: user.avatar_url }} size="large" />
+      <${Avatar} user=${user} size="large" />
       <div>
         <p class="username" dir="ltr">@${user.username}</p>
         ${presence ? html`<p class="presence-line"><${PresenceDot} status=${presence} /> ${t(`presence.${presence}`)}</p>` : null}
