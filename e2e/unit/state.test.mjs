@@ -267,3 +267,20 @@ test("our own read marker at the newest message clears the counts without asking
   assert.equal(state.rooms.get("quiet").unread, 0);
   assert.deepEqual(calls, []);
 });
+
+test("counts from the server that are older than what came live do not undo it", async () => {
+  const { state } = await setUp();
+  let answer;
+  state.api = (method, path) => (path === "/rooms/dm"
+    ? new Promise((resolve) => { answer = resolve; })
+    : Promise.resolve({ user: bob, members: [], receipts: [], messages: [], history_start: true }));
+  // A direct room appears, its first message arrives live, then the server's counts (taken
+  // before that message was stored) come back.
+  state.onEvent({ type: "room_updated", room_id: "dm", room: room("dm", { kind: "direct", direct_user_ids: [me.id, bob.id] }) });
+  state.onEvent({ type: "message", message: message("dm", 1) });
+  assert.equal(state.rooms.get("dm").unread, 1);
+  answer({ room: { ...room("dm"), last_seq: 0, unread: 0, unread_mentions: 0 } });
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(state.rooms.get("dm").unread, 1, "the stale answer is not taken");
+  assert.equal(state.unreadElsewhere(), 1);
+});

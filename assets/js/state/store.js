@@ -368,11 +368,10 @@ export class ChatState extends EventTarget {
       // the counts from the server rather than from what was counted so far.
       this.api("GET", `/rooms/${ev.room_id}`).then(({ room: fresh }) => {
         const known = this.rooms.get(ev.room_id);
-        if (!known) return;
-        Object.assign(known, { unread: fresh.unread, unread_mentions: fresh.unread_mentions, last_seq: fresh.last_seq });
+        if (!this.adoptCounts(known, fresh)) return;
+        known.last_seq = fresh.last_seq;
         known.last_message = this.logs.get(ev.room_id)?.bySeq.get(fresh.last_seq) || known.last_message;
         if (this.viewing(ev.room_id)) this.markRead();
-        this.emit("rooms");
       }, () => {});
     }
   }
@@ -453,10 +452,16 @@ export class ChatState extends EventTarget {
       }
       return;
     }
-    this.api("GET", `/rooms/${ev.room_id}`).then(({ room: fresh }) => {
-      Object.assign(room, { unread: fresh.unread, unread_mentions: fresh.unread_mentions });
-      this.emit("rooms");
-    }, () => {});
+    this.api("GET", `/rooms/${ev.room_id}`).then(({ room: fresh }) => this.adoptCounts(room, fresh), () => {});
+  }
+
+  /** Takes a room's unread counts from a `GET /rooms/{id}` answer, unless messages that came
+   * live while it was on its way make it stale (they are counted already); says whether. */
+  adoptCounts(room, fresh) {
+    if (!room || (fresh.last_seq ?? 0) < (room.last_seq || 0)) return false;
+    Object.assign(room, { unread: fresh.unread, unread_mentions: fresh.unread_mentions });
+    this.emit("rooms");
+    return true;
   }
 
   on_receipt(ev) {
