@@ -1,7 +1,7 @@
 //! The web client in a real browser: starts the server on port 0 and runs the Playwright
 //! scenarios of `e2e/*.test.mjs` (everyday flows, navigation, languages, accessibility with
 //! axe-core, a 10,000-message room) in Debian's headless Chromium against it. `scripts/test` installs
-//! Chromium and the npm packages (playwright-core, axe-core) when they are missing. Also the client's unit tests
+//! Chromium and the npm packages (playwright-core, axe-core, fast-check) when they are missing. Also the client's unit tests
 //! (`e2e/unit/`, `node --test`, no browser).
 
 use std::path::Path;
@@ -16,7 +16,7 @@ async fn web_client_in_headless_chromium() {
         Path::new(&chromium).exists(),
         "Chromium is not installed at {chromium}: run the tests with scripts/test, which installs Debian's chromium"
     );
-    if ["playwright-core", "axe-core"]
+    if ["playwright-core", "axe-core", "fast-check"]
         .iter()
         .any(|p| !root.join("e2e/node_modules").join(p).exists())
     {
