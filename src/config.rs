@@ -47,8 +47,10 @@ pub struct Config {
     pub retention_max_age_secs: Option<i64>,
     /// How often the retention pruner runs, in seconds.
     pub prune_interval_secs: u64,
-    /// Most messages one `sync` replays per room before saying `complete: false`.
+    /// Most timeline events one `sync` replays per room before saying `complete: false`.
     pub sync_replay_limit: i64,
+    /// How long after sending a message its sender may edit it, in seconds; 0 is any time.
+    pub edit_window_secs: u64,
     /// Frames queued for one connection before it is closed as a slow consumer.
     pub outbound_queue: usize,
     /// Seconds between server pings.
@@ -99,6 +101,7 @@ impl Default for Config {
             retention_max_age_secs: None,
             prune_interval_secs: 60,
             sync_replay_limit: 2000,
+            edit_window_secs: 0,
             outbound_queue: 1024,
             ping_interval_secs: 25,
             idle_timeout_secs: 60,
@@ -218,6 +221,10 @@ pub struct Overrides {
     /// Most messages one `sync` replays per room [default: 2000].
     #[arg(long, global = true, env = "NATTER_SYNC_REPLAY_LIMIT")]
     pub sync_replay_limit: Option<i64>,
+    /// How long after sending a message its sender may edit it, in seconds; 0 is any time
+    /// [default: 0].
+    #[arg(long, global = true, env = "NATTER_EDIT_WINDOW_SECS")]
+    pub edit_window_secs: Option<u64>,
     /// Frames queued for one connection before it is closed as a slow consumer (at least 16)
     /// [default: 1024].
     #[arg(long, global = true, env = "NATTER_OUTBOUND_QUEUE")]
@@ -277,6 +284,7 @@ impl Overrides {
             send_burst,
             prune_interval_secs,
             sync_replay_limit,
+            edit_window_secs,
             outbound_queue,
             ping_interval_secs,
             idle_timeout_secs,

@@ -32,6 +32,8 @@ pub enum Outbound {
     Notify(RoomId, NotifyLevel),
     /// The bus now carries this room to this node: fetch whatever came before that.
     CatchUp(RoomId),
+    /// The room's history setting changed: look up which messages the member may read.
+    Refloor(RoomId),
 }
 
 const _: () = assert!(std::mem::size_of::<Outbound>() <= 24, "Outbound grew");
@@ -339,6 +341,13 @@ impl Hub {
                     conn.push(Outbound::Room(event.clone()));
                 }
             }
+        }
+        if let Some(RoomChange::HistoryChanged) = change {
+            let st = self.state.read().expect("hub lock");
+            for conn in st.rooms.get(&room_id).into_iter().flat_map(|m| m.values()) {
+                conn.push(Outbound::Refloor(room_id.clone()));
+            }
+            return;
         }
         if !matches!(change, Some(RoomChange::Removed(_) | RoomChange::Deleted)) {
             return; // messages and most events: no write lock

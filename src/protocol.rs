@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Message, NotifyReason, PresenceMode, PresenceStatus, Role, Room, RoomId, Sender, Seq,
-    SessionId, User, UserId,
+    EventKind, Message, NotifyReason, PresenceMode, PresenceStatus, Role, Room, RoomId, Sender,
+    Seq, SessionId, TimelineEvent, User, UserId,
 };
 
 /// A frame from the client, tagged by `"type"`.
@@ -20,6 +20,9 @@ pub enum ClientFrame {
         room_id: RoomId,
         client_id: String,
         body: String,
+        /// The `seq` of the message this one answers.
+        #[serde(default)]
+        reply_to: Option<Seq>,
     },
     /// Replay what was missed: the last `seq` seen per room.
     Sync {
@@ -59,6 +62,14 @@ pub enum ServerEvent<'a> {
     Message {
         message: &'a Message,
     },
+    /// Changes to a message, each a timeline event with its own `seq`; `message` is the
+    /// message after the change (in a `sync` replay, as it is now).
+    MessageEdited(Change<'a>),
+    MessageDeleted(Change<'a>),
+    ReactionAdded(Change<'a>),
+    ReactionRemoved(Change<'a>),
+    MessagePinned(Change<'a>),
+    MessageUnpinned(Change<'a>),
     /// Replay for one room is done; `complete: false` when only the newest part was sent.
     Synced {
         room_id: &'a RoomId,
@@ -143,6 +154,44 @@ pub enum ServerEvent<'a> {
         message_id: &'a str,
         reason: NotifyReason,
     },
+}
+
+/// A change event's fields.
+#[derive(Debug, Serialize)]
+pub struct Change<'a> {
+    pub room_id: &'a RoomId,
+    pub seq: Seq,
+    pub message_seq: Seq,
+    /// Who made the change.
+    pub user_id: &'a UserId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emoji: Option<&'a str>,
+    pub message: &'a Message,
+}
+
+impl<'a> ServerEvent<'a> {
+    /// The event a timeline entry is sent as: `message` for a new message, else its change.
+    pub fn timeline(e: &'a TimelineEvent) -> Self {
+        let change = Change {
+            room_id: &e.message.room_id,
+            seq: e.seq,
+            message_seq: e.message.seq,
+            user_id: &e.user_id,
+            emoji: e.kind.emoji(),
+            message: &e.message,
+        };
+        match e.kind {
+            EventKind::Message => Self::Message {
+                message: &e.message,
+            },
+            EventKind::Edited => Self::MessageEdited(change),
+            EventKind::Deleted => Self::MessageDeleted(change),
+            EventKind::ReactionAdded(_) => Self::ReactionAdded(change),
+            EventKind::ReactionRemoved(_) => Self::ReactionRemoved(change),
+            EventKind::Pinned => Self::MessagePinned(change),
+            EventKind::Unpinned => Self::MessageUnpinned(change),
+        }
+    }
 }
 
 impl ServerEvent<'_> {

@@ -17,15 +17,20 @@ use crate::hub::Hub;
 #[serde(from = "FrameWire", into = "FrameWire")]
 pub struct Frame {
     pub text: Utf8Bytes,
-    /// Set for `message` events: what each connection's writer needs to keep its stream
-    /// gap-free and duplicate-free and to decide on a `notify` event, without parsing `text`.
+    /// Set for timeline events (new messages and changes to them): what each connection's
+    /// writer needs to keep its stream gap-free and duplicate-free, to hold back changes to
+    /// messages the member may not read, and to decide on a `notify` event, without parsing
+    /// `text`.
     pub message: Option<Arc<MessageMeta>>,
 }
 
-/// The facts about a message a connection acts on.
+/// The facts about a timeline event a connection acts on.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MessageMeta {
+    /// The event's `seq`.
     pub seq: Seq,
+    /// The message it concerns: `seq` itself for a new message.
+    pub message_seq: Seq,
     pub sender: UserId,
     /// Users mentioned in the body.
     pub mentioned: Vec<UserId>,
@@ -33,6 +38,13 @@ pub struct MessageMeta {
     pub direct: bool,
     /// When it was committed (unix microseconds), for the delivery latency metric.
     pub committed_us: i64,
+}
+
+impl MessageMeta {
+    /// A new message (which may notify), not a change to one.
+    pub fn is_new(&self) -> bool {
+        self.message_seq == self.seq
+    }
 }
 
 /// A frame as it crosses the wire between nodes.
@@ -82,6 +94,9 @@ pub enum RoomChange {
     Removed(UserId),
     /// The room is gone: everyone receives this event, then nothing more.
     Deleted,
+    /// Who may read history from before they joined changed: each member's socket looks up
+    /// which messages it may show changes of.
+    HistoryChanged,
 }
 
 /// Where a new member's stream of a room begins, and how its messages notify them.
@@ -89,6 +104,8 @@ pub enum RoomChange {
 pub struct JoinPoint {
     /// The room's `last_seq` when the membership began.
     pub from: Seq,
+    /// The newest `seq` the member may not read (changes to it and older are held back).
+    pub floor: Seq,
     pub level: NotifyLevel,
     pub direct: bool,
 }

@@ -1,8 +1,8 @@
-//! Group commit, then publish: one task owns message appends. Senders hand it a message and
-//! wait for the result; while one transaction commits, the next requests queue up and go
-//! together in the following one, so a burst of N messages costs about one fsync rather than
-//! N. Right after each commit the task publishes the new messages, in `seq` order, each
-//! serialised once.
+//! Group commit, then publish: one task owns the room timelines. Senders hand it a message
+//! or a change to one (an edit, deletion, reaction or pin) and wait for the result; while one
+//! transaction commits, the next requests queue up and go together in the following one, so a
+//! burst of N events costs about one fsync rather than N. Right after each commit the task
+//! publishes the new events, in `seq` order, each serialised once.
 
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::bus::{Bus, BusEvent, Frame, MessageMeta};
 use crate::protocol::ServerEvent;
-use crate::store::{Appended, NewMessage, Store, StoreError, StoreResult};
+use crate::store::{Appended, Entry, Store, StoreError, StoreResult};
 
 /// Most messages in one transaction: bounds the time one commit holds the write lock, and
 /// the burst one commit hands each connection's queue (kept well under `outbound_queue`).
@@ -21,7 +21,7 @@ const MAX_BATCH: usize = 512;
 /// queue growing without bound.
 const QUEUE: usize = 8192;
 
-type Request = (NewMessage, oneshot::Sender<StoreResult<Appended>>);
+type Request = (Entry, oneshot::Sender<StoreResult<Appended>>);
 
 /// The handle senders use; cheap to clone.
 #[derive(Clone)]
@@ -59,18 +59,18 @@ impl Committer {
         )
     }
 
-    /// Queues a message for the next group commit; the receiver resolves once it is durable.
-    pub async fn submit(&self, message: NewMessage) -> oneshot::Receiver<StoreResult<Appended>> {
+    /// Queues an entry for the next group commit; the receiver resolves once it is durable.
+    pub async fn submit(&self, entry: Entry) -> oneshot::Receiver<StoreResult<Appended>> {
         let (done, result) = oneshot::channel();
-        if let Err(mpsc::error::SendError((_, done))) = self.tx.send((message, done)).await {
+        if let Err(mpsc::error::SendError((_, done))) = self.tx.send((entry, done)).await {
             let _ = done.send(Err(StoreError::Other(anyhow::anyhow!("committer stopped"))));
         }
         result
     }
 
-    /// Appends one message and waits until it is durable.
-    pub async fn append(&self, message: NewMessage) -> StoreResult<Appended> {
-        self.submit(message)
+    /// Appends one entry and waits until it is durable.
+    pub async fn append(&self, entry: Entry) -> StoreResult<Appended> {
+        self.submit(entry)
             .await
             .await
             .unwrap_or_else(|_| Err(StoreError::Other(anyhow::anyhow!("committer stopped"))))
@@ -80,7 +80,7 @@ impl Committer {
 async fn run(store: Arc<dyn Store>, bus: Arc<dyn Bus>, mut rx: mpsc::Receiver<Request>) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (messages, waiters): (Vec<NewMessage>, Vec<_>) = batch.drain(..).unzip();
+        let (messages, waiters): (Vec<Entry>, Vec<_>) = batch.drain(..).unzip();
         let started = std::time::Instant::now();
         let results = store.append(&messages).await;
         tracing::trace!(size = messages.len(), took = ?started.elapsed(), "group commit");
@@ -88,17 +88,23 @@ async fn run(store: Arc<dyn Store>, bus: Arc<dyn Bus>, mut rx: mpsc::Receiver<Re
         metrics::histogram!(crate::metrics::BATCH_SIZE).record(messages.len() as f64);
         metrics::histogram!(crate::metrics::COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
         if let Ok(results) = &results {
-            let stored = results.iter().flatten().filter(|a| !a.duplicate).count();
+            let stored = results
+                .iter()
+                .flatten()
+                .filter(|a| !a.duplicate && a.event.kind == crate::domain::EventKind::Message)
+                .count();
             metrics::counter!(crate::metrics::MESSAGES_STORED).increment(stored as u64);
         }
         match results {
             Ok(results) => {
                 for result in results.iter().flatten().filter(|a| !a.duplicate) {
-                    let m = &result.message;
-                    let text = ServerEvent::Message { message: m }.to_text();
+                    let e = &result.event;
+                    let m = &e.message;
+                    let text = ServerEvent::timeline(e).to_text();
                     let meta = MessageMeta {
-                        seq: m.seq,
-                        sender: m.sender.id.clone(),
+                        seq: e.seq,
+                        message_seq: m.seq,
+                        sender: e.user_id.clone(),
                         mentioned: m.mentions.iter().map(|x| x.user_id.clone()).collect(),
                         direct: result.direct,
                         committed_us,

@@ -1,20 +1,36 @@
 //! Messages: sending (checked, rate-limited, then group-committed), history paging under the
-//! room's history visibility, replay for `sync`, read markers and typing.
+//! room's history visibility, replay of the timeline for `sync` and gap filling, read markers
+//! and typing. Changes to sent messages are in `changes`.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use super::{Chat, Error, Result, invalid};
 use crate::domain::{
-    ClientId, HistoryVisibility, Message, MessageBody, RoomId, RoomKind, Sender, Seq, UserId,
+    ClientId, HistoryVisibility, Mention, Message, MessageBody, ReplyTo, RoomId, RoomKind, Sender,
+    Seq, TimelineEvent, UserId,
 };
 use crate::protocol::ServerEvent;
-use crate::store::{MessageRange, NewMessage};
+use crate::store::{Entry, MessageRange, NewMessage};
 
 /// Most messages one history page holds.
 pub const MAX_PAGE: i64 = 200;
 /// Messages in a history page when the client does not say.
 pub const DEFAULT_PAGE: i64 = 50;
+
+/// Where a history page is taken from.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum PageAt {
+    /// The newest messages.
+    #[default]
+    Newest,
+    /// The newest messages with a smaller `seq`.
+    Before(Seq),
+    /// The oldest messages with a greater `seq`.
+    After(Seq),
+    /// The page centred on this message.
+    Around(Seq),
+}
 
 /// One page of history, oldest first.
 pub struct Page {
@@ -22,6 +38,9 @@ pub struct Page {
     /// The page reaches the oldest message the caller may read.
     pub history_start: bool,
 }
+
+/// A reply's target as the sender asked for it: resolved before the commit.
+pub type ReplySeq = Option<Seq>;
 
 impl Chat {
     /// Validates a send and charges the sender's rate limit. Membership is checked by the
@@ -32,35 +51,47 @@ impl Chat {
         room_id: RoomId,
         client_id: String,
         body: String,
-    ) -> Result<NewMessage> {
+        reply_to: ReplySeq,
+    ) -> Result<(NewMessage, ReplySeq)> {
         let client_id = ClientId::parse(client_id)?;
         let body = MessageBody::parse(body)?;
-        if let Err(not_until) = self.send_limiter.check_key(&sender.id) {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                &governor::clock::DefaultClock::default(),
-            ));
-            return Err(Error::RateLimited(wait));
+        if reply_to.is_some_and(|s| s < 1) {
+            return Err(invalid("reply_to", "must be a message's seq"));
         }
-        Ok(NewMessage {
+        self.charge_sender(&sender.id)?;
+        let message = NewMessage {
             room_id,
             sender,
             client_id: client_id.into_inner(),
             body: body.into_inner(),
             mentions: Vec::new(),
-        })
+            reply_to: None,
+        };
+        Ok((message, reply_to))
     }
 
-    /// Finds who a message mentions: the `@name`s that are members of its room, looked up
-    /// on the read side before the commit (one query for up to 64 distinct names; a body
-    /// without `@` costs nothing), so the write transaction never parses a body. Someone who
-    /// joins between this and the commit is not mentioned; someone who leaves is, harmlessly
-    /// (unread counts need a membership).
-    async fn resolve_mentions(&self, message: &mut NewMessage) -> Result<()> {
+    /// Charges one event (a message, an edit, a reaction) to the user's send rate.
+    pub(super) fn charge_sender(&self, user: &UserId) -> Result<()> {
+        if let Err(not_until) = self.send_limiter.check_key(user) {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ));
+            return Err(Error::RateLimited(wait));
+        }
+        Ok(())
+    }
+
+    /// Finds who a body mentions: the `@name`s that are members of its room, looked up on
+    /// the read side before the commit (one query for up to 64 distinct names; a body without
+    /// `@` costs nothing), so the write transaction never parses a body. Someone who joins
+    /// between this and the commit is not mentioned; someone who leaves is, harmlessly (unread
+    /// counts need a membership).
+    pub(super) async fn resolve_mentions(&self, room: &RoomId, body: &str) -> Result<Vec<Mention>> {
         // The body is scanned once: its candidates, their names case-folded, are both what
         // to look up and what to resolve.
-        let mut candidates = crate::domain::mention_candidates(&message.body);
+        let mut candidates = crate::domain::mention_candidates(body);
         if candidates.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         for (_, _, name) in &mut candidates {
             name.make_ascii_lowercase();
@@ -68,29 +99,71 @@ impl Chat {
         let keys: Vec<String> = candidates.iter().map(|(_, _, key)| key.clone()).collect();
         let members = self
             .store
-            .members_named(&message.room_id, &keys)
+            .members_named(room, &keys)
             .await?
             .into_iter()
             .map(|(key, id, username)| (key, (id, username)))
             .collect();
-        message.mentions = crate::domain::resolve_mentions(candidates, &members);
-        Ok(())
+        Ok(crate::domain::resolve_mentions(candidates, &members))
     }
 
-    /// Queues a prepared message for the next group commit. The returned future resolves to
-    /// the stored message (the original one for a retried `client_id`) once it is durable;
-    /// the commit task has published it to the room by then.
+    /// What a reply quotes of the message it answers, which the sender must be able to read
+    /// and which must not be deleted.
+    async fn resolve_reply(&self, message: &NewMessage, seq: Seq) -> Result<ReplyTo> {
+        let (room, m) = self.member_of(&message.room_id, &message.sender.id).await?;
+        let original = self
+            .readable_message(&message.room_id, seq, &room, &m)
+            .await?;
+        Ok(ReplyTo {
+            seq,
+            excerpt: ReplyTo::excerpt(&original.body),
+            sender: original.sender,
+            deleted: false,
+        })
+    }
+
+    /// A message the member may read that is not deleted (`not_found` otherwise).
+    pub(super) async fn readable_message(
+        &self,
+        room_id: &RoomId,
+        seq: Seq,
+        room: &crate::domain::Room,
+        m: &crate::domain::Membership,
+    ) -> Result<Message> {
+        if seq <= m.visible_from(room.history) {
+            return Err(Error::NotFound("message"));
+        }
+        match self.store.message(room_id, seq).await {
+            Ok(message) if !message.deleted => Ok(message),
+            Ok(_) | Err(crate::store::StoreError::NotFound) => Err(Error::NotFound("message")),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Queues a prepared message for the next group commit, its mentions and reply resolved
+    /// first. The returned future resolves to the stored message (the original one for a
+    /// retried `client_id`) once it is durable; the commit task has published it to the room
+    /// by then.
     pub async fn commit(
         &self,
-        mut message: NewMessage,
+        (mut message, reply_to): (NewMessage, ReplySeq),
     ) -> impl Future<Output = Result<Message>> + Send + use<> {
-        let done = match self.resolve_mentions(&mut message).await {
-            Ok(()) => Ok(self.committer.submit(message).await),
+        let resolved = async {
+            message.mentions = self
+                .resolve_mentions(&message.room_id, &message.body)
+                .await?;
+            if let Some(seq) = reply_to {
+                message.reply_to = Some(self.resolve_reply(&message, seq).await?);
+            }
+            Ok::<_, Error>(())
+        };
+        let done = match resolved.await {
+            Ok(()) => Ok(self.committer.submit(Entry::Message(message)).await),
             Err(e) => Err(e),
         };
         async move {
             match done?.await {
-                Ok(Ok(appended)) => Ok(appended.message),
+                Ok(Ok(appended)) => Ok(appended.event.message),
                 Ok(Err(e)) => Err(match e {
                     crate::store::StoreError::NotFound => Error::NotFound("room"),
                     other => other.into(),
@@ -107,9 +180,10 @@ impl Chat {
         room_id: RoomId,
         client_id: String,
         body: String,
+        reply_to: ReplySeq,
     ) -> Result<Message> {
-        let prepared = self.prepare_send(sender, room_id, client_id, body)?;
-        self.member_of(&prepared.room_id, &prepared.sender.id)
+        let prepared = self.prepare_send(sender, room_id, client_id, body, reply_to)?;
+        self.member_of(&prepared.0.room_id, &prepared.0.sender.id)
             .await?;
         let message = self.commit(prepared).await.await?;
         self.message_sent(&message.room_id, &message.sender.id);
@@ -118,7 +192,7 @@ impl Chat {
 
     /// The message floor the user reads above, for a room: 0 for shared history, the join
     /// point for `joined`. Non-members may read public rooms with shared history.
-    async fn read_floor(&self, user: &UserId, room_id: &RoomId) -> Result<Seq> {
+    pub(super) async fn read_floor(&self, user: &UserId, room_id: &RoomId) -> Result<Seq> {
         match self.member_of(room_id, user).await {
             Ok((room, m)) => Ok(m.visible_from(room.history)),
             Err(Error::Forbidden(why)) => {
@@ -137,28 +211,57 @@ impl Chat {
         }
     }
 
-    /// A page of history before `before` (the newest page when `None`).
+    /// A page of history (the newest page, or before, after or around a `seq`).
     pub async fn history(
         &self,
         user: &UserId,
         room_id: &RoomId,
-        before: Option<Seq>,
+        at: PageAt,
         limit: Option<i64>,
     ) -> Result<Page> {
         let limit = limit.unwrap_or(DEFAULT_PAGE);
         if !(1..=MAX_PAGE).contains(&limit) {
             return Err(invalid("limit", "must be 1-200"));
         }
-        if before.is_some_and(|b| b < 1) {
-            return Err(invalid("before", "must be at least 1"));
+        match at {
+            PageAt::Before(s) | PageAt::Around(s) if s < 1 => {
+                return Err(invalid(
+                    if matches!(at, PageAt::Before(_)) {
+                        "before"
+                    } else {
+                        "around"
+                    },
+                    "must be at least 1",
+                ));
+            }
+            PageAt::After(s) if s < 0 => return Err(invalid("after", "must not be negative")),
+            _ => {}
         }
         let floor = self.read_floor(user, room_id).await?;
-        let range = MessageRange {
+        let range = |limit| MessageRange {
             room_id: room_id.clone(),
             floor,
             limit,
+            viewer: Some(user.clone()),
         };
-        let messages = self.store.messages_before(range, before).await?;
+        let messages = match at {
+            PageAt::Newest => self.store.messages_before(range(limit), None).await?,
+            PageAt::Before(s) => self.store.messages_before(range(limit), Some(s)).await?,
+            PageAt::After(s) => self.store.messages_after(range(limit), s).await?,
+            PageAt::Around(s) => {
+                // The message and up to half a page on each side (more after it when the
+                // start of history leaves less before it).
+                let mut page = self
+                    .store
+                    .messages_before(range(limit / 2 + 1), Some(s + 1))
+                    .await?;
+                let later = limit - page.len() as i64;
+                if later > 0 {
+                    page.extend(self.store.messages_after(range(later), s).await?);
+                }
+                page
+            }
+        };
         let history_start = match (
             messages.first(),
             self.store.oldest_seq(room_id, floor).await?,
@@ -172,40 +275,41 @@ impl Chat {
         })
     }
 
-    /// What a member missed after `since`: up to the replay limit of the newest messages, and
-    /// whether that is all of them.
+    /// What a member missed after `since`: up to the replay limit of the newest timeline
+    /// events, and whether that is all of them.
     pub async fn replay(
         &self,
         user: &UserId,
         room_id: &RoomId,
         since: Seq,
-    ) -> Result<(Vec<Message>, bool)> {
+    ) -> Result<(Vec<TimelineEvent>, bool)> {
         let (room, m) = self.member_of(room_id, user).await?;
-        let floor = m.visible_from(room.history);
         let range = MessageRange {
             room_id: room_id.clone(),
-            floor,
+            floor: m.visible_from(room.history),
             limit: self.config.sync_replay_limit,
+            viewer: None,
         };
-        Ok(self.store.messages_after(range, since).await?)
+        Ok(self.store.events_after(range, since, Seq::MAX).await?)
     }
 
-    /// Messages with `seq` in `after+1 ..= upto` that a connection missed (gap filling).
+    /// Timeline events with `seq` in `after+1 ..= upto` that a connection missed (gap
+    /// filling).
     pub async fn fill_gap(
         &self,
         user: &UserId,
         room_id: &RoomId,
         after: Seq,
         upto: Seq,
-    ) -> Result<Vec<Message>> {
+    ) -> Result<Vec<TimelineEvent>> {
         let (room, m) = self.member_of(room_id, user).await?;
-        let floor = m.visible_from(room.history);
         let range = MessageRange {
             room_id: room_id.clone(),
-            floor: floor.max(after),
+            floor: m.visible_from(room.history),
             limit: MAX_PAGE * 10,
+            viewer: None,
         };
-        Ok(self.store.messages_before(range, Some(upto + 1)).await?)
+        Ok(self.store.events_after(range, after, upto).await?.0)
     }
 
     /// Moves the read marker forward; the user's connections learn the new marker.

@@ -5,6 +5,7 @@
 
 mod accounts;
 pub mod avatar;
+mod changes;
 mod commit;
 mod guard;
 mod messages;
@@ -23,6 +24,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 pub use accounts::{Credentials, SignedIn, csrf_token};
 pub use commit::Committer;
 pub use guard::address as client_address;
+pub use messages::PageAt;
 pub use profile::{ProfilePatch, run_liveness};
 pub use rooms::{NewRoomRequest, RoomPatch};
 

@@ -253,6 +253,10 @@ impl Chat {
             .unwrap_or(NotifyLevel::default_for(room.kind == RoomKind::Direct));
         let point = JoinPoint {
             from,
+            floor: match room.history {
+                HistoryVisibility::Joined => from,
+                HistoryVisibility::Shared => 0,
+            },
             level,
             direct: room.kind == RoomKind::Direct,
         };
@@ -341,11 +345,15 @@ impl Chat {
                 return Err(invalid("key", "a private room needs a key"));
             }
         };
+        let history = patch.history.unwrap_or(room.history);
+        // Members' sockets hold back changes to messages they may not read: a new history
+        // setting moves that line.
+        let floors_move = history != room.history;
         let settings = RoomSettings {
             topic,
             kind,
             key_hash,
-            history: patch.history.unwrap_or(room.history),
+            history,
             retention,
         };
         let room = self
@@ -359,7 +367,7 @@ impl Chat {
                 room_id,
                 room: &room,
             },
-            None,
+            floors_move.then_some(RoomChange::HistoryChanged),
         );
         let unread = self.store.unread(room_id, user).await?;
         Ok(room.for_member(&m, unread))
@@ -455,7 +463,8 @@ impl Chat {
         Ok(self.store.bans(room_id).await?)
     }
 
-    /// Promotes to admin or demotes to member (owner only).
+    /// Sets a member's role: admins set roles below admin on those below them, the owner also
+    /// makes and unmakes admins.
     pub async fn set_role(
         &self,
         actor: &UserId,
@@ -469,7 +478,7 @@ impl Chat {
         };
         if !can_set_role(m.role, t.role, role) {
             return Err(Error::Forbidden(
-                "only the owner promotes and demotes admins",
+                "roles are set only below one's own (admins: moderator or member; the owner: admin too)",
             ));
         }
         self.store.set_role(room_id, target, role).await?;

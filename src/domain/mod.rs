@@ -15,14 +15,19 @@ pub use profile::{
     StatusText, mention_candidates, resolve_mentions,
 };
 pub use records::{
-    Membership, Message, Retention, Room, RoomKind, Sender, Session, Unread, User, avatar_url,
+    EXCERPT_CHARS, EventKind, Membership, Message, REACTION_USERS, Reaction, ReplyTo, Retention,
+    Room, RoomKind, Sender, Session, TimelineEvent, Unread, User, avatar_url,
 };
-pub use rules::{Role, can_ban, can_change_settings, can_delete_room, can_set_role};
+pub use rules::{
+    Role, can_ban, can_change_settings, can_delete_message, can_delete_room, can_moderate,
+    can_set_role,
+};
 pub use spoofing::name_skeletons;
 pub use values::{
-    ClientId, DisplayName, HistoryVisibility, MessageBody, Password, RoomKey, RoomName, Topic,
-    Username, ValidationError, Visibility,
+    ClientId, DisplayName, HistoryVisibility, MAX_REACTION_KINDS, MessageBody, Password,
+    ReactionEmoji, RoomKey, RoomName, Topic, Username, ValidationError, Visibility,
 };
 
-/// A room's sequence number: 1, 2, 3, ... per room, with no gaps.
+/// A room's sequence number: each timeline event (a message or a change to one) takes the
+/// room's next, so they rise without gaps over events; message `seq`s rise but may skip.
 pub type Seq = i64;

@@ -145,6 +145,10 @@ pub struct Room {
     /// The newest message the caller may read (in `GET /rooms` and `ready`), for previews.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_message: Option<Box<Message>>,
+    /// The newest `seq` the caller may not read, when the caller is a member (their sockets
+    /// hold back changes to messages up to it).
+    #[serde(skip)]
+    pub floor: Seq,
 }
 
 /// Counts behind a member's unread badge.
@@ -161,6 +165,7 @@ impl Room {
     pub fn for_member(mut self, m: &Membership, unread: Unread) -> Self {
         self.role = Some(m.role);
         self.read_seq = Some(m.read_seq);
+        self.floor = m.visible_from(self.history);
         self.unread = Some(unread.messages);
         self.unread_mentions = Some(unread.mentions);
         self.notify = Some(
@@ -195,7 +200,7 @@ impl Membership {
     }
 }
 
-/// One stored message.
+/// One stored message, in its current state.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Message {
     pub id: String,
@@ -203,9 +208,117 @@ pub struct Message {
     pub seq: Seq,
     pub sender: Sender,
     pub client_id: String,
+    /// CommonMark; `""` once deleted.
     pub body: String,
     /// Members named with `@username` in the body.
     pub mentions: Vec<Mention>,
     /// When the server stored it.
     pub ts: DateTime<Utc>,
+    /// When the body was last edited (`None`: never).
+    pub edited_at: Option<DateTime<Utc>>,
+    /// A tombstone: the `seq` and sender stay, the text, edits, reactions and pin are gone.
+    pub deleted: bool,
+    /// Reactions, in the order they were first given.
+    pub reactions: Vec<Reaction>,
+    /// The message this one answers.
+    pub reply_to: Option<ReplyTo>,
+    pub pinned: bool,
+}
+
+/// One emoji's reactions to a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Reaction {
+    pub emoji: String,
+    pub count: i64,
+    /// Who reacted (the first 20, earliest first), for "who reacted" on hover.
+    pub user_ids: Vec<UserId>,
+    /// Whether the caller reacted with it: in HTTP answers only (events name the acting user).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub me: Option<bool>,
+}
+
+/// The most reactors each reaction lists by id.
+pub const REACTION_USERS: usize = 20;
+
+/// What a reply quotes of the message it answers: its sender and the start of its text as it
+/// was when the reply was sent. When that message is deleted, the quote's text is erased too
+/// (`deleted: true`, `excerpt: ""`); clients apply the same rule on `message_deleted`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReplyTo {
+    pub seq: Seq,
+    pub sender: Sender,
+    /// The start of its text (at most 140 characters, whitespace folded; `""` once deleted).
+    pub excerpt: String,
+    pub deleted: bool,
+}
+
+/// The longest excerpt a reply quotes, in characters.
+pub const EXCERPT_CHARS: usize = 140;
+
+impl ReplyTo {
+    /// The excerpt a reply quotes of `body`: its first characters, whole lines folded.
+    pub fn excerpt(body: &str) -> String {
+        let folded: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+        match folded.char_indices().nth(EXCERPT_CHARS) {
+            Some((at, _)) => format!("{}…", &folded[..at]),
+            None => folded,
+        }
+    }
+}
+
+/// What a timeline event did. New messages are events too: the message's own `seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    Message,
+    Edited,
+    Deleted,
+    ReactionAdded(String),
+    ReactionRemoved(String),
+    Pinned,
+    Unpinned,
+}
+
+impl EventKind {
+    /// The name stored for a change (never for `Message`) and used as the event's `type`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Message => "message",
+            Self::Edited => "message_edited",
+            Self::Deleted => "message_deleted",
+            Self::ReactionAdded(_) => "reaction_added",
+            Self::ReactionRemoved(_) => "reaction_removed",
+            Self::Pinned => "message_pinned",
+            Self::Unpinned => "message_unpinned",
+        }
+    }
+
+    pub fn from_db(kind: &str, emoji: Option<String>) -> Option<Self> {
+        Some(match kind {
+            "message_edited" => Self::Edited,
+            "message_deleted" => Self::Deleted,
+            "reaction_added" => Self::ReactionAdded(emoji?),
+            "reaction_removed" => Self::ReactionRemoved(emoji?),
+            "message_pinned" => Self::Pinned,
+            "message_unpinned" => Self::Unpinned,
+            _ => return None,
+        })
+    }
+
+    pub fn emoji(&self) -> Option<&str> {
+        match self {
+            Self::ReactionAdded(e) | Self::ReactionRemoved(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of a room's timeline, as `sync` and gap filling replay it: the event's `seq`,
+/// what it did and who did it, and the message it concerns in its current state.
+#[derive(Debug, Clone)]
+pub struct TimelineEvent {
+    pub seq: Seq,
+    pub kind: EventKind,
+    /// Who made the change (the sender, for a new message).
+    pub user_id: UserId,
+    pub message: Message,
 }

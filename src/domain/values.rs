@@ -241,6 +241,32 @@ impl MessageBody {
     }
 }
 
+/// The most different emoji one message may carry as reactions.
+pub const MAX_REACTION_KINDS: i64 = 20;
+
+/// A reaction: exactly one emoji (one grapheme cluster the Unicode emoji list knows, skin tones
+/// included), stored in its fully-qualified form so `❤` and `❤️` are one reaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionEmoji(String);
+
+impl ReactionEmoji {
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let refuse = || ValidationError::new("emoji", "must be a single emoji");
+        // Every emoji has a character outside ASCII (a lone `1` or `#` is text).
+        if raw.is_ascii() || raw.len() > 64 {
+            return Err(refuse());
+        }
+        let found = emojis::get(raw)
+            .or_else(|| emojis::get(&format!("{raw}\u{fe0f}")))
+            .or_else(|| emojis::get(&raw.replace('\u{fe0f}', "")))
+            .ok_or_else(refuse)?;
+        Ok(Self(found.as_str().to_owned()))
+    }
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
 /// The sender's own id for a message, making retries idempotent: 1-64 printable characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientId(String);
@@ -461,6 +487,22 @@ mod tests {
                 Ok(_) => prop_assert!(len <= MAX_BODY_CHARS && !blank),
                 Err(e) => prop_assert!(len > MAX_BODY_CHARS || blank || !e.too_long),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod reaction_tests {
+    use super::ReactionEmoji;
+
+    #[test]
+    fn a_reaction_is_one_known_emoji() {
+        for ok in ["👍", "❤️", "🇫🇷", "👩‍👩‍👧", "👍🏽", "🫠"] {
+            assert_eq!(ReactionEmoji::parse(ok).unwrap().into_inner(), ok, "{ok}");
+        }
+        assert_eq!(ReactionEmoji::parse("❤").unwrap().into_inner(), "❤️");
+        for bad in ["", "a", "👍👍", ":+1:", "👍 ", "<b>", "1", "\u{fe0f}"] {
+            assert!(ReactionEmoji::parse(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Messages over HTTP: history pages, sending (for bots and scripts), and read markers.
+//! Messages over HTTP: history pages (newest, before, after or around a `seq`), sending (for
+//! bots and scripts), and read markers. Changes to messages are in `changes`.
 
 use axum::Router;
 use axum::extract::State;
@@ -9,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, Auth, ErrorBody};
 use crate::app::AppState;
+use crate::chat::PageAt;
 use crate::domain::{Message, RoomId, Sender, Seq};
 
 pub fn router() -> Router<AppState> {
@@ -23,9 +25,34 @@ pub struct PageQuery {
     /// Only messages with a smaller `seq` (default: the newest page).
     #[param(value_type = Option<i64>, minimum = 1)]
     before: Option<Seq>,
+    /// Only messages with a greater `seq`: the oldest of them.
+    #[param(value_type = Option<i64>, minimum = 0)]
+    after: Option<Seq>,
+    /// The page centred on this message (it included).
+    #[param(value_type = Option<i64>, minimum = 1)]
+    around: Option<Seq>,
     /// 1-200, default 50.
     #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
+}
+
+impl PageQuery {
+    /// Where the page is taken from: at most one of `before`, `after` and `around`.
+    fn at(&self) -> Result<PageAt, ApiError> {
+        Ok(match (self.before, self.after, self.around) {
+            (None, None, None) => PageAt::Newest,
+            (Some(s), None, None) => PageAt::Before(s),
+            (None, Some(s), None) => PageAt::After(s),
+            (None, None, Some(s)) => PageAt::Around(s),
+            _ => {
+                return Err(crate::chat::invalid(
+                    "before",
+                    "give at most one of before, after and around",
+                )
+                .into());
+            }
+        })
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -42,11 +69,15 @@ pub struct SendRequest {
     /// The sender's own id for the message; a retry with the same one returns the original.
     client_id: String,
     body: String,
+    /// The `seq` of the message this one answers.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>)]
+    reply_to: Option<Seq>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct MessageResponse {
-    message: Message,
+    pub message: Message,
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]
@@ -68,7 +99,7 @@ async fn history(
 ) -> Result<axum::Json<MessagePage>, ApiError> {
     let page = app
         .chat
-        .history(&auth.user.id, &id, q.before, q.limit)
+        .history(&auth.user.id, &id, q.at()?, q.limit)
         .await?;
     Ok(axum::Json(MessagePage {
         messages: page.messages,
@@ -91,7 +122,13 @@ async fn send(
 ) -> Result<(StatusCode, axum::Json<MessageResponse>), ApiError> {
     let message = app
         .chat
-        .send(Sender::from(&auth.user), id, req.client_id, req.body)
+        .send(
+            Sender::from(&auth.user),
+            id,
+            req.client_id,
+            req.body,
+            req.reply_to,
+        )
         .await?;
     Ok((StatusCode::CREATED, axum::Json(MessageResponse { message })))
 }

@@ -4,6 +4,7 @@
 
 mod assets;
 mod auth;
+mod changes;
 mod error;
 mod extract;
 mod messages;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .merge(profile::router())
         .merge(rooms::router())
         .merge(messages::router())
+        .merge(changes::router())
         .merge(users::router())
         .route("/ws", get(crate::ws::upgrade))
         .fallback(api_not_found)

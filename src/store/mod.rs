@@ -11,8 +11,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    HistoryVisibility, Membership, Mention, Message, NotifyLevel, PresenceMode, Retention, Role,
-    Room, RoomId, RoomKind, Sender, Seq, Session, SessionId, Unread, User, UserId, avatar_url,
+    EventKind, HistoryVisibility, Membership, Mention, Message, NotifyLevel, PresenceMode,
+    Reaction, ReplyTo, Retention, Role, Room, RoomId, RoomKind, Sender, Seq, Session, SessionId,
+    TimelineEvent, Unread, User, UserId, avatar_url,
 };
 
 /// The store's errors: few on purpose. Constraint violations arrive as `Conflict`.
@@ -80,9 +81,10 @@ pub struct RoomSettings {
     pub retention: Retention,
 }
 
-/// A message to append; the store gives it the room's next `seq`. Its mentions are resolved
-/// before (`Chat::commit`): the store writes them and never parses the body (it only reads
-/// stored bodies back, e.g. an earlier copy for a retried `client_id`).
+/// A message to append; the store gives it the room's next `seq`. Its mentions and the
+/// message it replies to are resolved before (`Chat::commit`): the store writes them and never
+/// parses the body (it only reads stored bodies back, e.g. an earlier copy for a retried
+/// `client_id`).
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     pub room_id: RoomId,
@@ -90,15 +92,72 @@ pub struct NewMessage {
     pub client_id: String,
     pub body: String,
     pub mentions: Vec<Mention>,
+    pub reply_to: Option<ReplyTo>,
 }
 
-/// The result of one append: the message, and whether it had been stored before (a retry).
+/// A change to a stored message, checked against the rules before (`Chat`); the store checks
+/// only what can change under it (the message still exists and is not deleted) and gives an
+/// effective change the room's next `seq`.
+#[derive(Debug, Clone)]
+pub struct NewChange {
+    pub room_id: RoomId,
+    pub actor: UserId,
+    pub message_seq: Seq,
+    pub change: Change,
+}
+
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A new body (the old one is kept in the edit history); its mentions are resolved.
+    Edit {
+        body: String,
+        mentions: Vec<Mention>,
+    },
+    /// A tombstone; with `audit`, the deletion is written to the audit log with the reason.
+    Delete {
+        reason: String,
+        audit: bool,
+    },
+    /// Adds (`add`) or removes the actor's reaction with `emoji`.
+    React {
+        emoji: String,
+        add: bool,
+    },
+    Pin(bool),
+}
+
+/// What the group commit appends: a message, or a change to one. Not boxed: messages, the
+/// larger variant, are the common case, and boxing one would cost an allocation per send.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
+pub enum Entry {
+    Message(NewMessage),
+    Change(NewChange),
+}
+
+impl Entry {
+    pub fn room_id(&self) -> &RoomId {
+        match self {
+            Self::Message(m) => &m.room_id,
+            Self::Change(c) => &c.room_id,
+        }
+    }
+}
+
+/// The result of one entry: the event it made, or (`duplicate`) the earlier copy of a retried
+/// message or a change that changed nothing (a reaction already there); those are not published.
 #[derive(Debug, Clone)]
 pub struct Appended {
-    pub message: Message,
+    pub event: TimelineEvent,
     pub duplicate: bool,
     /// The message is in a direct room (notification defaults differ).
     pub direct: bool,
+}
+
+impl Appended {
+    pub fn message(&self) -> &Message {
+        &self.event.message
+    }
 }
 
 /// A page of messages, oldest first.
@@ -107,6 +166,16 @@ pub struct MessageRange {
     /// Only messages with `seq` above this (history visibility floor).
     pub floor: Seq,
     pub limit: i64,
+    /// Whose `reactions[].me` to fill in (`None`: leave it out).
+    pub viewer: Option<UserId>,
+}
+
+/// One earlier text of an edited message.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct EditRecord {
+    pub body: String,
+    /// When the edit that replaced it was made.
+    pub replaced_at: DateTime<Utc>,
 }
 
 /// The store: one trait per area of the schema (each implemented by its own file of
@@ -219,32 +288,43 @@ pub trait Rooms {
     async fn receipts(&self, room: &RoomId) -> StoreResult<Vec<(UserId, Seq)>>;
 }
 
-/// Messages: the group commit's append, reading them back, and retention (`sql/timeline.rs`).
+/// The timeline: the group commit's append of messages and changes, reading messages and
+/// events back, and retention (`sql/timeline.rs`).
 #[async_trait]
 pub trait Timeline {
-    /// The newest message of each of the user's rooms (those that have one).
+    /// The newest message the user may read in each of their rooms (those that have one).
     async fn last_messages(&self, user: &UserId) -> StoreResult<Vec<Message>>;
     /// Appends a batch in one transaction (group commit). Each entry gets its own result, in
-    /// order: the room's next `seq`, or the original message when `(sender, client_id)` was
-    /// stored before.
-    async fn append(&self, batch: &[NewMessage]) -> StoreResult<Vec<StoreResult<Appended>>>;
+    /// order: the event with the room's next `seq`; the original message when `(sender,
+    /// client_id)` was stored before; a change that changed nothing; or its own error.
+    async fn append(&self, batch: &[Entry]) -> StoreResult<Vec<StoreResult<Appended>>>;
+    /// One message in its current state (deleted ones too).
+    async fn message(&self, room: &RoomId, seq: Seq) -> StoreResult<Message>;
     /// Up to `limit` messages with `seq < before` (all when `None`), newest ones, oldest first.
     async fn messages_before(
         &self,
         range: MessageRange,
         before: Option<Seq>,
     ) -> StoreResult<Vec<Message>>;
-    /// Up to `limit` messages with `seq > after`: the newest ones when more exist, oldest
-    /// first; `true` when they are all there are.
-    async fn messages_after(
+    /// Up to `limit` messages with `seq > after`, the oldest ones, oldest first.
+    async fn messages_after(&self, range: MessageRange, after: Seq) -> StoreResult<Vec<Message>>;
+    /// Timeline events with `seq` in `after+1 ..= upto`: new messages above the floor and
+    /// changes to them, each with its message in its current state. Up to `limit`, the newest
+    /// ones, oldest first; `true` when they are all there are.
+    async fn events_after(
         &self,
         range: MessageRange,
         after: Seq,
-    ) -> StoreResult<(Vec<Message>, bool)>;
+        upto: Seq,
+    ) -> StoreResult<(Vec<TimelineEvent>, bool)>;
     /// The smallest kept `seq` above `floor`, if any.
     async fn oldest_seq(&self, room: &RoomId, floor: Seq) -> StoreResult<Option<Seq>>;
-    /// Deletes up to `batch` messages of the room that fall outside `retention`; returns how
-    /// many went.
+    /// The texts a message had before its edits, oldest first.
+    async fn edits(&self, room: &RoomId, seq: Seq) -> StoreResult<Vec<EditRecord>>;
+    /// The room's pinned messages above the floor, the most recently pinned first.
+    async fn pins(&self, range: MessageRange) -> StoreResult<Vec<Message>>;
+    /// Deletes up to `batch` messages of the room that fall outside `retention` (with their
+    /// events, reactions and edits); returns how many went.
     async fn prune(
         &self,
         room: &RoomId,

@@ -115,7 +115,12 @@ fn start_writer(
         user_id: auth.user.id.clone(),
         tracks: rooms
             .iter()
-            .map(|r| (r.id.clone(), Track::starting_at(r.last_seq)))
+            .map(|r| {
+                (
+                    r.id.clone(),
+                    Track::starting_at(r.last_seq).with_floor(r.floor),
+                )
+            })
             .collect(),
         levels: rooms
             .iter()

@@ -124,18 +124,20 @@ impl Reader {
                 room_id,
                 client_id,
                 body,
+                reply_to,
             } => {
                 let chat = &self.app.chat;
                 let sender = (*self.conn.sender()).clone();
-                let refused =
-                    match chat.prepare_send(sender, room_id.clone(), client_id.clone(), body) {
-                        Ok(prepared) if self.app.hub.is_subscribed(&self.conn, &room_id) => {
-                            let done = chat.commit(prepared).await;
-                            return Some(async move { (client_id, room_id, done.await) });
-                        }
-                        Ok(_) => self.not_member(&room_id).await,
-                        Err(e) => e,
-                    };
+                let prepared =
+                    chat.prepare_send(sender, room_id.clone(), client_id.clone(), body, reply_to);
+                let refused = match prepared {
+                    Ok(prepared) if self.app.hub.is_subscribed(&self.conn, &room_id) => {
+                        let done = chat.commit(prepared).await;
+                        return Some(async move { (client_id, room_id, done.await) });
+                    }
+                    Ok(_) => self.not_member(&room_id).await,
+                    Err(e) => e,
+                };
                 self.reply(error_event(&refused, Some(&client_id), Some(&room_id)))
                     .await;
                 None

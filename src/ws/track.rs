@@ -1,9 +1,11 @@
-//! Per-room bookkeeping that keeps one socket's message stream gap-free and duplicate-free.
+//! Per-room bookkeeping that keeps one socket's timeline stream gap-free and duplicate-free.
 //!
-//! Live messages normally arrive in `seq` order, one after another. A message at or below
-//! what the socket already has is a duplicate (it came in a replay or a gap fill); one beyond
-//! the next expected `seq` means something in between has not come live (for instance it was
-//! published out of order by another node), so the writer first pulls the gap from the store.
+//! Live timeline events (new messages and changes to them) normally arrive in `seq` order, one
+//! after another. An event at or below what the socket already has is a duplicate (it came in
+//! a replay or a gap fill); one beyond the next expected `seq` means something in between has
+//! not come live (for instance it was published out of order by another node), so the writer
+//! first pulls the gap from the store. Changes to messages at or below the member's `floor`
+//! (history from before they joined, in a `joined` room) take their `seq` but are not shown.
 
 use crate::domain::Seq;
 
@@ -23,15 +25,33 @@ pub enum Admit {
 pub struct Track {
     baseline: Seq,
     sent: Seq,
+    /// The newest message `seq` the member may not read.
+    floor: Seq,
 }
 
 impl Track {
-    /// A room whose newest message was `last_seq` when live delivery started.
+    /// A room whose newest event was `last_seq` when live delivery started.
     pub fn starting_at(last_seq: Seq) -> Self {
         Self {
             baseline: last_seq,
             sent: last_seq,
+            floor: 0,
         }
+    }
+
+    /// The member reads messages above `floor` only.
+    pub fn with_floor(mut self, floor: Seq) -> Self {
+        self.floor = floor;
+        self
+    }
+
+    pub fn set_floor(&mut self, floor: Seq) {
+        self.floor = floor;
+    }
+
+    /// Whether a change to the message `message_seq` is hidden from this member.
+    pub fn hides(&self, message_seq: Seq) -> bool {
+        message_seq <= self.floor
     }
 
     pub fn sent(&self) -> Seq {
@@ -103,6 +123,14 @@ mod tests {
         assert_eq!(t.admit(103), Admit::Skip);
         assert_eq!(t.admit(104), Admit::Skip);
         assert_eq!(t.admit(105), Admit::Deliver);
+    }
+
+    #[test]
+    fn changes_below_the_floor_are_hidden() {
+        let t = Track::starting_at(10).with_floor(5);
+        assert!(t.hides(5) && t.hides(1));
+        assert!(!t.hides(6));
+        assert!(!Track::starting_at(10).hides(1));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use super::track::{Admit, Track};
 use crate::app::AppState;
 use crate::bus::JoinPoint;
 use crate::chat::Error;
-use crate::domain::{NotifyLevel, RoomId, Seq, UserId};
+use crate::domain::{EventKind, NotifyLevel, RoomId, Seq, UserId};
 use crate::hub::Outbound;
 use crate::protocol::{ServerEvent, close};
 
@@ -147,8 +147,7 @@ impl Writer {
     where
         S: Sink<WsMessage, Error = axum::Error> + Unpin,
     {
-        let (messages, complete) = match self.app.chat.replay(&self.user_id, &room_id, since).await
-        {
+        let (events, complete) = match self.app.chat.replay(&self.user_id, &room_id, since).await {
             Ok(found) => found,
             Err(e) => {
                 let text = error_event(&e, None, Some(&room_id));
@@ -161,9 +160,9 @@ impl Writer {
             .or_insert(Track::starting_at(since));
         // The client has everything up to `since` already (perhaps from an earlier socket).
         let mut newest = track.sent().max(since);
-        for message in messages.iter().filter(|m| !track.sent_live(m.seq)) {
-            newest = newest.max(message.seq);
-            let text = ServerEvent::Message { message }.to_text();
+        for event in events.iter().filter(|e| !track.sent_live(e.seq)) {
+            newest = newest.max(event.seq);
+            let text = ServerEvent::timeline(event).to_text();
             sink.feed(WsMessage::Text(text.into())).await?;
         }
         if let Some(t) = self.tracks.get_mut(&room_id) {
@@ -204,11 +203,16 @@ impl Writer {
                     }
                     continue;
                 }
+                Outbound::Refloor(room_id) => {
+                    Box::pin(self.refloor(room_id)).await;
+                    continue;
+                }
                 Outbound::Joined(joined) => {
                     let (
                         room_id,
                         JoinPoint {
                             from,
+                            floor,
                             level,
                             direct,
                         },
@@ -226,7 +230,7 @@ impl Writer {
                         .map_or(from, |t| t.sent().max(from));
                     let newest =
                         Box::pin(self.fill_gap(sink, &room_id, start, Seq::MAX - 1)).await?;
-                    let mut track = Track::starting_at(start);
+                    let mut track = Track::starting_at(start).with_floor(floor);
                     track.replayed(newest);
                     self.tracks.insert(room_id, track);
                     continue;
@@ -246,6 +250,8 @@ impl Writer {
                             .entry(room_id.clone())
                             .or_insert(Track::starting_at(seq - 1)),
                     };
+                    // A change to a message this member may not read takes its `seq` unseen.
+                    let hidden = !meta.is_new() && track.hides(meta.message_seq);
                     match track.admit(seq) {
                         Admit::Skip => continue, // already sent by a replay or gap fill
                         Admit::Deliver => {}
@@ -253,12 +259,18 @@ impl Writer {
                             Box::pin(self.fill_gap(sink, room_id, after, upto)).await?;
                         }
                     }
+                    if hidden {
+                        continue;
+                    }
                     sink.feed(WsMessage::Text(frame.text.clone())).await?;
                     self.metrics.deliveries.increment(1);
                     let waited = (crate::metrics::now_us() - meta.committed_us).max(0) as f64 / 1e6;
                     self.metrics.send_to_deliver.record(waited);
                     if meta.direct && !self.direct.contains(room_id) {
                         self.direct.insert(room_id.clone());
+                    }
+                    if !meta.is_new() {
+                        continue; // changes never notify
                     }
                     let mentioned = meta.mentioned.contains(&self.user_id);
                     if let Some(notify) =
@@ -272,6 +284,18 @@ impl Writer {
             sink.feed(WsMessage::Text(frame)).await?;
         }
         Ok(())
+    }
+
+    /// Looks up, after the room's history setting changed, which messages this member may
+    /// read (a failed lookup hides every older change, the safe side).
+    async fn refloor(&mut self, room_id: RoomId) {
+        let floor = match self.app.chat.member_of(&room_id, &self.user_id).await {
+            Ok((room, m)) => m.visible_from(room.history),
+            Err(_) => Seq::MAX,
+        };
+        if let Some(track) = self.tracks.get_mut(&room_id) {
+            track.set_floor(floor);
+        }
     }
 
     /// The `notify` event a new message (live or gap-filled, never a `sync` replay)
@@ -305,8 +329,8 @@ impl Writer {
         )
     }
 
-    /// Sends the stored messages `after+1 ..= upto` this user may read; returns the newest
-    /// `seq` sent (or `after` when none was).
+    /// Sends the stored timeline events `after+1 ..= upto` this user may see; returns the
+    /// newest `seq` sent (or `after` when none was).
     async fn fill_gap<S>(
         &mut self,
         sink: &mut S,
@@ -324,11 +348,15 @@ impl Writer {
             .fill_gap(&self.user_id, room_id, after, upto)
             .await
         {
-            Ok(messages) => {
-                for message in &messages {
-                    newest = newest.max(message.seq);
-                    let text = ServerEvent::Message { message }.to_text();
+            Ok(events) => {
+                for event in &events {
+                    newest = newest.max(event.seq);
+                    let text = ServerEvent::timeline(event).to_text();
                     sink.feed(WsMessage::Text(text.into())).await?;
+                    if event.kind != EventKind::Message {
+                        continue;
+                    }
+                    let message = &event.message;
                     let mentioned = message.mentions.iter().any(|m| m.user_id == self.user_id);
                     if let Some(notify) =
                         self.notify_event(room_id, message.seq, &message.sender.id, mentioned)

@@ -413,10 +413,15 @@ impl Ws {
 
     /// Sends a message and waits for its ack; returns the acked message.
     pub async fn send_message(&mut self, room: &str, client_id: &str, body: &str) -> Value {
-        self.send_json(
-            json!({"type": "send", "room_id": room, "client_id": client_id, "body": body}),
-        )
-        .await;
+        self.send_message_with(json!({"room_id": room, "client_id": client_id, "body": body}))
+            .await
+    }
+
+    /// Sends a `send` frame with these fields and waits for its ack; returns the message.
+    pub async fn send_message_with(&mut self, mut fields: Value) -> Value {
+        fields["type"] = json!("send");
+        let client_id = fields["client_id"].as_str().unwrap().to_owned();
+        self.send_json(fields).await;
         loop {
             let event = self.next_event().await;
             match event["type"].as_str() {

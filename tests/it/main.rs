@@ -20,4 +20,5 @@ mod robustness;
 mod rooms;
 mod shutdown;
 mod store;
+mod timeline;
 mod tls;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use natter::domain::{Retention, RoomId, RoomKind, Sender, UserId};
-use natter::store::{NewMessage, NewRoom, NewUser, Store};
+use natter::store::{Entry, NewMessage, NewRoom, NewUser, Store};
 
 use crate::helpers::{count_rows_at, fresh_database};
 
@@ -71,8 +71,10 @@ async fn concurrent_writers_keep_seqs_gap_free() {
                         client_id: format!("w{w}-r{round}-m{i}"),
                         body: "x".into(),
                         mentions: Vec::new(),
+                        reply_to: None,
                     });
                 }
+                let batch: Vec<Entry> = batch.into_iter().map(Entry::Message).collect();
                 for result in store.append(&batch).await.expect("batch commits") {
                     assert!(!result.expect("message appended").duplicate);
                 }
@@ -88,6 +90,7 @@ async fn concurrent_writers_keep_seqs_gap_free() {
             room_id: room.clone(),
             floor: 0,
             limit: 1000,
+            viewer: None,
         };
         let seqs: Vec<i64> = a
             .messages_before(range, None)
@@ -129,9 +132,13 @@ async fn one_batch_with_retries_repeats_a_missing_room_and_many_rooms() {
         client_id: client_id.into(),
         body: format!("body of {client_id}"),
         mentions: Vec::new(),
+        reply_to: None,
     };
-    let stored = store.append(&[message(&rooms[0], "early")]).await.unwrap();
-    assert_eq!(stored[0].as_ref().unwrap().message.seq, 1);
+    let stored = store
+        .append(&[Entry::Message(message(&rooms[0], "early"))])
+        .await
+        .unwrap();
+    assert_eq!(stored[0].as_ref().unwrap().message().seq, 1);
 
     let mut batch = vec![
         message(&rooms[0], "early"), // a retry of a committed send
@@ -145,21 +152,22 @@ async fn one_batch_with_retries_repeats_a_missing_room_and_many_rooms() {
     }
     batch.push(message(&rooms[0], "early")); // the retry again, in a later chunk
     let last = batch.len() - 1;
+    let batch: Vec<Entry> = batch.into_iter().map(Entry::Message).collect();
     let results = store.append(&batch).await.unwrap();
     let ok = |i: usize| results[i].as_ref().unwrap();
-    assert!(ok(0).duplicate && ok(0).message.seq == 1 && ok(0).message.body == "body of early");
-    assert!(!ok(1).duplicate && ok(1).message.seq == 2);
-    assert!(ok(2).duplicate && ok(2).message.seq == 2);
+    assert!(ok(0).duplicate && ok(0).message().seq == 1 && ok(0).message().body == "body of early");
+    assert!(!ok(1).duplicate && ok(1).message().seq == 2);
+    assert!(ok(2).duplicate && ok(2).message().seq == 2);
     assert!(matches!(
         results[3],
         Err(natter::store::StoreError::NotFound)
     ));
-    assert_eq!(ok(4).message.seq, 3);
-    assert_eq!(ok(5).message.seq, 4, "room 0's messages keep batch order");
+    assert_eq!(ok(4).message().seq, 3);
+    assert_eq!(ok(5).message().seq, 4, "room 0's messages keep batch order");
     for i in 1..rooms.len() {
-        assert_eq!((ok(5 + i).message.seq, ok(5 + i).duplicate), (1, false));
+        assert_eq!((ok(5 + i).message().seq, ok(5 + i).duplicate), (1, false));
     }
-    assert!(ok(last).duplicate && ok(last).message.seq == 1);
+    assert!(ok(last).duplicate && ok(last).message().seq == 1);
     // What was returned is what was stored.
     assert_eq!(store.room(&rooms[0]).await.unwrap().last_seq, 4);
     let again = store.append(&batch[5..last]).await.unwrap();
@@ -192,14 +200,16 @@ async fn unread_counts_stop_at_ten_thousand() {
     };
     let mut sent = 0;
     for round in 0..21 {
-        let batch: Vec<NewMessage> = (0..500)
+        let batch: Vec<Entry> = (0..500)
             .map(|i| NewMessage {
                 room_id: room.clone(),
                 sender: sender.clone(),
                 client_id: format!("m{round}-{i}"),
                 body: "hello".into(),
                 mentions: Vec::new(),
+                reply_to: None,
             })
+            .map(Entry::Message)
             .collect();
         store.append(&batch).await.unwrap();
         sent += 500;

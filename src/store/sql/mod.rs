@@ -135,13 +135,19 @@ pub(super) const MEMBER_COLS: &str =
 /// 10,000 messages after the marker are counted (`seq`s are dense), so a connect costs
 /// the same for someone 1,000,000 messages behind as for someone 10,000 behind.
 pub(super) const UNREAD_COLS: &str = "(select count(*) from messages g where g.room_id = m.room_id \
-    and g.seq > m.read_seq and g.seq <= m.read_seq + 10000 and g.sender_id != m.user_id) \
-    as unread_messages, \
+    and g.seq > m.read_seq and g.seq <= m.read_seq + 10000 and g.sender_id != m.user_id \
+    and g.deleted = 0) as unread_messages, \
     (select count(*) from mentions x where x.room_id = m.room_id and x.user_id = m.user_id \
     and x.seq > m.read_seq) as unread_mentions";
+/// A message in its current state, with what it quotes of the message it answers.
 pub(super) const MESSAGE_SELECT: &str = "select g.room_id, g.seq, g.client_id, g.body, g.created_at, \
-    g.mentions, u.id as sender_id, u.username, u.display_name, u.avatar \
-    from messages g join users u on u.id = g.sender_id";
+    g.mentions, g.edited_at, g.deleted, g.pinned_at, g.reply_to, g.reply_excerpt, \
+    u.id as sender_id, u.username, u.display_name, u.avatar, \
+    o.deleted as reply_deleted, ou.id as reply_sender_id, \
+    ou.username as reply_username, ou.display_name as reply_display_name, ou.avatar as reply_avatar \
+    from messages g join users u on u.id = g.sender_id \
+    left join users ou on ou.id = g.reply_sender_id \
+    left join messages o on o.room_id = g.room_id and o.seq = g.reply_to";
 
 /// Writes the row mappers and `impl Store` (with its area traits) for `$Store`, a struct with
 /// `read` and `write` pools of database `$Db` whose rows are `$Row`, speaking `$dialect`.
@@ -188,6 +194,7 @@ macro_rules! sql_store {
                 unread_mentions: None,
                 notify: None,
                 last_message: None,
+                floor: 0,
             }
         }
 
@@ -220,6 +227,23 @@ macro_rules! sql_store {
         fn message_row(r: &$Row) -> Message {
             let room_id: RoomId = r.get::<String, _>("room_id").into();
             let seq: Seq = r.get("seq");
+            let reply_to = r
+                .get::<Option<String>, _>("reply_sender_id")
+                .map(|sender_id| {
+                    let deleted = r.get::<Option<i64>, _>("reply_deleted") == Some(1);
+                    let excerpt: Option<String> = r.get("reply_excerpt");
+                    ReplyTo {
+                        seq: r.get::<Option<i64>, _>("reply_to").unwrap_or_default(),
+                        sender: Sender {
+                            id: sender_id.into(),
+                            username: r.get("reply_username"),
+                            display_name: r.get("reply_display_name"),
+                            avatar_url: avatar_url(r.get("reply_avatar"), r.get("reply_username")),
+                        },
+                        excerpt: excerpt.unwrap_or_default(),
+                        deleted,
+                    }
+                });
             Message {
                 id: message_id(&room_id, seq),
                 room_id,
@@ -234,6 +258,11 @@ macro_rules! sql_store {
                 body: r.get("body"),
                 mentions: mentions_from(r.get("mentions")),
                 ts: time(r.get("created_at")),
+                edited_at: r.get::<Option<i64>, _>("edited_at").map(time),
+                deleted: r.get::<i64, _>("deleted") != 0,
+                reactions: Vec::new(),
+                reply_to,
+                pinned: r.get::<Option<i64>, _>("pinned_at").is_some(),
             }
         }
 

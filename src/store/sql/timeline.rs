@@ -1,27 +1,25 @@
-//! The timeline: appending messages (the group commit's transaction: duplicates, the
-//! membership check, gap-free `seq`s, writing mentions), reading them back, and retention. The SQL
-//! is shared by both backends: [`sql_store!`](super::sql_store) expands this area's macro
-//! for each one.
+//! The timeline: the group commit's append of messages and changes (duplicates, the
+//! membership check, one `seq` per event, mentions, edits kept, tombstones), reading messages
+//! and events back, and retention. The SQL is shared by both backends:
+//! [`sql_store!`](super::sql_store) expands this area's macro for each one.
 
 /// Writes `impl Timeline for $Store` (and the helpers it needs) for a backend whose pools hold
 /// `$Db` connections with `$Row` rows.
 macro_rules! sql_timeline {
     ($Store:ident, $Db:ty, $Row:ty) => {
 impl $Store {
-    /// Earlier copies of the batch's messages (clients retrying a send), by position in the
-    /// batch (the first position of a `(sender, client_id)`): one query per chunk.
+    /// Earlier copies of the batch's messages (clients retrying a send): `(sender, client_id)`
+    /// to `(room, seq, direct)`, one query per chunk.
     async fn earlier_copies(
         tx: &mut Transaction<'_, $Db>,
-        batch: &[NewMessage],
-    ) -> StoreResult<std::collections::HashMap<usize, Appended>> {
+        batch: &[&NewMessage],
+    ) -> StoreResult<std::collections::HashMap<(UserId, String), (RoomId, Seq, bool)>> {
         let mut found = std::collections::HashMap::new();
-        let mut offset = 0;
         for chunk in chunks(batch) {
             let sql = format!(
                 // A join with the values (not `(a, b) in (values …)`, which SQLite answers by
                 // scanning the whole index) looks each pair up in `messages_client`.
-                "select g.sender_id, g.client_id, g.room_id, g.seq, g.body, g.mentions, \
-                 g.created_at, r.kind from (values {}) as v \
+                "select g.sender_id, g.client_id, g.room_id, g.seq, r.kind from (values {}) as v \
                  join messages g on g.sender_id = v.column1 and g.client_id = v.column2 \
                  join rooms r on r.id = g.room_id",
                 placeholders(chunk.len(), &["?", "?"])
@@ -35,45 +33,19 @@ impl $Store {
                 .await
                 .map_err(fail("looking up client_id"))?;
             for r in rows {
-                let sender_id: &str = r.get("sender_id");
-                let client_id: String = r.get("client_id");
-                let Some(at) = chunk
-                    .iter()
-                    .position(|m| m.sender.id.as_str() == sender_id && m.client_id == client_id)
-                else {
-                    continue;
-                };
-                let m = &chunk[at];
-                let room_id: RoomId = r.get::<String, _>("room_id").into();
-                let seq = r.get("seq");
-                let message = Message {
-                    id: message_id(&room_id, seq),
-                    room_id,
-                    seq,
-                    sender: m.sender.clone(),
-                    client_id,
-                    body: r.get("body"),
-                    mentions: mentions_from(r.get("mentions")),
-                    ts: time(r.get("created_at")),
-                };
+                let key = (r.get::<String, _>("sender_id").into(), r.get("client_id"));
                 let direct = RoomKind::from_db(r.get("kind")) == RoomKind::Direct;
-                let appended = Appended {
-                    message,
-                    duplicate: true,
-                    direct,
-                };
-                found.insert(offset + at, appended);
+                found.insert(key, (r.get::<String, _>("room_id").into(), r.get("seq"), direct));
             }
-            offset += chunk.len();
         }
         Ok(found)
     }
 
-    /// Which of `pairs` (sorted, without repeats) have the sender a member now, by position,
-    /// read in the append's own transaction after its rooms are locked: a message is stored
-    /// only if its sender is a member when its `seq` is taken. A ban committed first refuses
-    /// it; a ban that comes later (on PostgreSQL it waits for the [`Dialect::lock_members`] lock)
-    /// answers after the message is stored.
+    /// Which of `pairs` (sorted, without repeats) have the user a member now, by position,
+    /// read in the append's own transaction after its rooms are locked: an event is stored
+    /// only if its author is a member when its `seq` is taken. A ban committed first refuses
+    /// it; a ban that comes later (on PostgreSQL it waits for the [`Dialect::lock_members`]
+    /// lock) answers after the event is stored.
     async fn members(
         tx: &mut Transaction<'_, $Db>,
         pairs: &[(&RoomId, &UserId)],
@@ -106,20 +78,19 @@ impl $Store {
         Ok(member)
     }
 
-    /// Which of `rooms` exist; with `lock` they are also locked (`for update`, in the order
-    /// given: id order) for the rest of the transaction, so two nodes committing batches at
-    /// once can never deadlock on each other's rooms.
-    async fn rooms_among(
+    /// The `last_seq` and kind of each of `rooms` (sorted) that exists. Where
+    /// [`Dialect::lock_rooms`] is set they are also locked (`for update`, in id order) for the
+    /// rest of the transaction, so two nodes committing batches at once never deadlock.
+    async fn lock_rooms(
         tx: &mut Transaction<'_, $Db>,
         rooms: &[&RoomId],
-        lock: bool,
-    ) -> StoreResult<std::collections::HashSet<String>> {
-        let mut existing = std::collections::HashSet::new();
+    ) -> StoreResult<std::collections::HashMap<RoomId, (Seq, RoomKind)>> {
+        let mut found = std::collections::HashMap::new();
         for chunk in chunks(rooms) {
             let sql = format!(
-                "select id from rooms where id in ({}){}",
+                "select id, last_seq, kind from rooms where id in ({}){}",
                 placeholders(chunk.len(), &["?"]).replace(['(', ')'], ""),
-                if lock { " order by id for update" } else { "" }
+                if Self::DIALECT.lock_rooms { " order by id for update" } else { "" }
             );
             let mut query = sqlx::query(&sql);
             for room in chunk {
@@ -129,42 +100,61 @@ impl $Store {
                 .fetch_all(&mut **tx)
                 .await
                 .map_err(fail("finding rooms"))?;
-            existing.extend(rows.into_iter().map(|r| r.get::<String, _>("id")));
+            for r in rows {
+                let id: RoomId = r.get::<String, _>("id").into();
+                found.insert(id, (r.get("last_seq"), RoomKind::from_db(r.get("kind"))));
+            }
         }
-        Ok(existing)
+        Ok(found)
     }
 
-    /// Advances each room's `last_seq` by its number of new messages (`counts`, in room id
-    /// order) and returns the new `last_seq` and kind of each room that exists (locked first
-    /// by [`Self::rooms_among`] where [`Dialect::lock_rooms`] is set).
+    /// Sets each room's `last_seq` to its newest event's.
     async fn advance_rooms(
         tx: &mut Transaction<'_, $Db>,
-        counts: &[(&RoomId, i64)],
-    ) -> StoreResult<std::collections::HashMap<RoomId, (Seq, RoomKind)>> {
-        let mut rooms = std::collections::HashMap::new();
-        for chunk in chunks(counts) {
+        last: &[(&RoomId, Seq)],
+    ) -> StoreResult<()> {
+        for chunk in chunks(last) {
             let sql = format!(
-                "update rooms set last_seq = last_seq + v.column2 from (values {}) as v \
-                 where rooms.id = v.column1 returning id, last_seq, kind",
+                "update rooms set last_seq = v.column2 from (values {}) as v \
+                 where rooms.id = v.column1",
                 placeholders(chunk.len(), &["?", "cast(? as bigint)"])
             );
             let mut query = sqlx::query(&sql);
-            for (room, n) in chunk {
-                query = query.bind(room.as_str()).bind(*n);
+            for (room, seq) in chunk {
+                query = query.bind(room.as_str()).bind(*seq);
             }
-            let rows = query
-                .fetch_all(&mut **tx)
+            query
+                .execute(&mut **tx)
                 .await
                 .map_err(fail("advancing seq"))?;
-            for r in rows {
-                let id: RoomId = r.get::<String, _>("id").into();
-                rooms.insert(id, (r.get("last_seq"), RoomKind::from_db(r.get("kind"))));
-            }
         }
-        Ok(rooms)
+        Ok(())
     }
 
-    /// Inserts the new messages (and their mention rows), a chunk per statement.
+    /// Writes the mention rows of one message (the sender's own mentions do not count).
+    async fn insert_mentions(
+        tx: &mut Transaction<'_, $Db>,
+        room: &RoomId,
+        seq: Seq,
+        sender: &UserId,
+        mentions: &[Mention],
+    ) -> StoreResult<()> {
+        let mut counted = std::collections::HashSet::new();
+        for mention in mentions.iter().filter(|x| &x.user_id != sender) {
+            if counted.insert(&mention.user_id) {
+                sqlx::query("insert into mentions (room_id, seq, user_id) values ($1, $2, $3)")
+                    .bind(room.as_str())
+                    .bind(seq)
+                    .bind(mention.user_id.as_str())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(fail("inserting mention"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Inserts new messages (and their mention rows), a chunk per statement.
     async fn insert_messages(
         tx: &mut Transaction<'_, $Db>,
         fresh: &[&Message],
@@ -179,8 +169,8 @@ impl $Store {
         for chunk in chunks(fresh) {
             let sql = format!(
                 "insert into messages (room_id, seq, sender_id, client_id, body, mentions, \
-                 created_at) values {}",
-                placeholders(chunk.len(), &["?"; 7])
+                 created_at, reply_to, reply_sender_id, reply_excerpt) values {}",
+                placeholders(chunk.len(), &["?"; 10])
             );
             let mut query = sqlx::query(&sql);
             for m in chunk {
@@ -193,22 +183,322 @@ impl $Store {
                     .bind(&m.client_id)
                     .bind(&m.body)
                     .bind(mentions)
-                    .bind(now);
+                    .bind(now)
+                    .bind(m.reply_to.as_ref().map(|r| r.seq))
+                    .bind(m.reply_to.as_ref().map(|r| r.sender.id.as_str()))
+                    .bind(m.reply_to.as_ref().map(|r| r.excerpt.as_str()));
             }
             query.execute(&mut **tx).await.map_err(conflict)?;
         }
         for m in fresh.iter().filter(|m| !m.mentions.is_empty()) {
-            let mut counted = std::collections::HashSet::new();
-            for mention in m.mentions.iter().filter(|x| x.user_id != m.sender.id) {
-                if counted.insert(&mention.user_id) {
-                    sqlx::query("insert into mentions (room_id, seq, user_id) values ($1, $2, $3)")
-                        .bind(m.room_id.as_str())
-                        .bind(m.seq)
-                        .bind(mention.user_id.as_str())
-                        .execute(&mut **tx)
-                        .await
-                        .map_err(fail("inserting mention"))?;
+            Self::insert_mentions(tx, &m.room_id, m.seq, &m.sender.id, &m.mentions).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies one change as the event `seq`: `Ok(None)` when it changes nothing (a reaction
+    /// already there, a pin already set). Every check is a read before any write, so a refused
+    /// change never aborts the batch's transaction.
+    async fn apply_change(
+        tx: &mut Transaction<'_, $Db>,
+        c: &NewChange,
+        seq: Seq,
+        now: i64,
+    ) -> StoreResult<Option<EventKind>> {
+        let room = c.room_id.as_str();
+        let target = sqlx::query(
+            "select body, deleted, pinned_at from messages where room_id = $1 and seq = $2",
+        )
+        .bind(room)
+        .bind(c.message_seq)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(fail("finding the message"))?;
+        let Some(target) = target.filter(|r| r.get::<i64, _>("deleted") == 0) else {
+            return Err(StoreError::NotFound);
+        };
+        let kind = match &c.change {
+            Change::Edit { body, mentions } => {
+                let old: String = target.get("body");
+                if &old == body {
+                    return Ok(None);
                 }
+                sqlx::query(
+                    "insert into message_edits (room_id, message_seq, seq, body, replaced_at) \
+                     values ($1, $2, $3, $4, $5)",
+                )
+                .bind(room)
+                .bind(c.message_seq)
+                .bind(seq)
+                .bind(&old)
+                .bind(now)
+                .execute(&mut **tx)
+                .await
+                .map_err(fail("keeping the edited text"))?;
+                let json = (!mentions.is_empty())
+                    .then(|| serde_json::to_string(mentions).expect("mentions serialise"));
+                sqlx::query(
+                    "update messages set body = $3, mentions = $4, edited_at = $5 \
+                     where room_id = $1 and seq = $2",
+                )
+                .bind(room)
+                .bind(c.message_seq)
+                .bind(body)
+                .bind(json)
+                .bind(now)
+                .execute(&mut **tx)
+                .await
+                .map_err(fail("editing"))?;
+                sqlx::query("delete from mentions where room_id = $1 and seq = $2")
+                    .bind(room)
+                    .bind(c.message_seq)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(fail("editing mentions"))?;
+                Self::insert_mentions(tx, &c.room_id, c.message_seq, &c.actor, mentions).await?;
+                EventKind::Edited
+            }
+            Change::Delete { reason, audit } => {
+                sqlx::query(
+                    "update messages set body = '', mentions = null, deleted = 1, \
+                     edited_at = null, reply_to = null, reply_sender_id = null, \
+                     reply_excerpt = null, pinned_at = null \
+                     where room_id = $1 and seq = $2",
+                )
+                .bind(room)
+                .bind(c.message_seq)
+                .execute(&mut **tx)
+                .await
+                .map_err(fail("deleting"))?;
+                // Replies quote it no more (clients apply the same rule on `message_deleted`).
+                sqlx::query(
+                    "update messages set reply_excerpt = '' where room_id = $1 and reply_to = $2",
+                )
+                .bind(room)
+                .bind(c.message_seq)
+                .execute(&mut **tx)
+                .await
+                .map_err(fail("erasing quotes"))?;
+                for table in ["message_edits", "reactions"] {
+                    sqlx::query(&format!(
+                        "delete from {table} where room_id = $1 and message_seq = $2"
+                    ))
+                    .bind(room)
+                    .bind(c.message_seq)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(fail("erasing"))?;
+                }
+                sqlx::query("delete from mentions where room_id = $1 and seq = $2")
+                    .bind(room)
+                    .bind(c.message_seq)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(fail("erasing mentions"))?;
+                if *audit {
+                    sqlx::query(
+                        "insert into audit_log (ts, actor_id, action, room_id, target, reason) \
+                         values ($1, $2, 'message_deleted', $3, $4, $5)",
+                    )
+                    .bind(now)
+                    .bind(c.actor.as_str())
+                    .bind(room)
+                    .bind(c.message_seq.to_string())
+                    .bind(reason)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(fail("auditing"))?;
+                }
+                EventKind::Deleted
+            }
+            Change::React { emoji, add } => {
+                let mine: Option<i64> = sqlx::query_scalar(
+                    "select cast(1 as bigint) from reactions where room_id = $1 and message_seq = $2 \
+                     and emoji = $3 and user_id = $4",
+                )
+                .bind(room)
+                .bind(c.message_seq)
+                .bind(emoji)
+                .bind(c.actor.as_str())
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(fail("finding the reaction"))?;
+                if mine.is_some() == *add {
+                    return Ok(None);
+                }
+                if *add {
+                    let (kinds, this): (i64, i64) = sqlx::query_as(
+                        "select count(distinct emoji), \
+                         coalesce(sum(case when emoji = $3 then 1 else 0 end), 0) \
+                         from reactions where room_id = $1 and message_seq = $2",
+                    )
+                    .bind(room)
+                    .bind(c.message_seq)
+                    .bind(emoji)
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err(fail("counting reactions"))?;
+                    if this == 0 && kinds >= crate::domain::MAX_REACTION_KINDS {
+                        return Err(StoreError::Conflict("reactions"));
+                    }
+                    sqlx::query(
+                        "insert into reactions (room_id, message_seq, emoji, user_id, created_at) \
+                         values ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(room)
+                    .bind(c.message_seq)
+                    .bind(emoji)
+                    .bind(c.actor.as_str())
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(fail("reacting"))?;
+                    EventKind::ReactionAdded(emoji.clone())
+                } else {
+                    sqlx::query(
+                        "delete from reactions where room_id = $1 and message_seq = $2 \
+                         and emoji = $3 and user_id = $4",
+                    )
+                    .bind(room)
+                    .bind(c.message_seq)
+                    .bind(emoji)
+                    .bind(c.actor.as_str())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(fail("unreacting"))?;
+                    EventKind::ReactionRemoved(emoji.clone())
+                }
+            }
+            Change::Pin(pin) => {
+                if target.get::<Option<i64>, _>("pinned_at").is_some() == *pin {
+                    return Ok(None);
+                }
+                sqlx::query("update messages set pinned_at = $3 where room_id = $1 and seq = $2")
+                    .bind(room)
+                    .bind(c.message_seq)
+                    .bind(pin.then_some(now))
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(fail("pinning"))?;
+                if *pin { EventKind::Pinned } else { EventKind::Unpinned }
+            }
+        };
+        sqlx::query(
+            "insert into events (room_id, seq, kind, message_seq, user_id, emoji, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(room)
+        .bind(seq)
+        .bind(kind.as_str())
+        .bind(c.message_seq)
+        .bind(c.actor.as_str())
+        .bind(kind.emoji())
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(fail("recording the event"))?;
+        Ok(Some(kind))
+    }
+
+    /// Inserts the messages waiting in `pending` (positions in `results`).
+    async fn flush(
+        tx: &mut Transaction<'_, $Db>,
+        results: &[Option<StoreResult<Appended>>],
+        pending: &mut Vec<usize>,
+        now: i64,
+    ) -> StoreResult<()> {
+        let fresh: Vec<&Message> = pending
+            .drain(..)
+            .filter_map(|i| results[i].as_ref()?.as_ref().ok())
+            .map(Appended::message)
+            .collect();
+        Self::insert_messages(tx, &fresh, now).await
+    }
+
+    /// The messages of `room` with these `seq`s (sorted, without repeats) in their current
+    /// state, with their reactions, oldest first; missing ones are left out.
+    async fn load_messages(
+        conn: &mut <$Db as sqlx::Database>::Connection,
+        room: &RoomId,
+        seqs: &[Seq],
+        viewer: Option<&UserId>,
+    ) -> StoreResult<Vec<Message>> {
+        let mut messages = Vec::with_capacity(seqs.len());
+        for chunk in chunks(seqs) {
+            let sql = format!(
+                "{MESSAGE_SELECT} where g.room_id = $1 and g.seq in ({}) order by g.seq",
+                (2..chunk.len() + 2).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(room.as_str());
+            for seq in chunk {
+                query = query.bind(*seq);
+            }
+            let rows = query
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(fail("messages"))?;
+            messages.extend(rows.iter().map(message_row));
+        }
+        messages.sort_by_key(|m| m.seq);
+        Self::add_reactions(conn, room, &mut messages, viewer).await?;
+        Ok(messages)
+    }
+
+    /// Fills in the reactions of `messages` (of one room, in `seq` order): one query over
+    /// their `seq` range, each reaction listing its first reactors (and the viewer).
+    async fn add_reactions(
+        conn: &mut <$Db as sqlx::Database>::Connection,
+        room: &RoomId,
+        messages: &mut [Message],
+        viewer: Option<&UserId>,
+    ) -> StoreResult<()> {
+        let (Some(first), Some(last)) = (messages.first(), messages.last()) else {
+            return Ok(());
+        };
+        let (low, high) = (first.seq, last.seq);
+        let rows = sqlx::query(
+            "select message_seq, emoji, user_id, n, total from ( \
+                select message_seq, emoji, user_id, \
+                row_number() over (partition by message_seq, emoji order by created_at, user_id) as n, \
+                count(*) over (partition by message_seq, emoji) as total, \
+                min(created_at) over (partition by message_seq, emoji) as first_at \
+                from reactions where room_id = $1 and message_seq >= $2 and message_seq <= $3 \
+             ) x where n <= $4 or user_id = $5 order by message_seq, first_at, emoji, n",
+        )
+        .bind(room.as_str())
+        .bind(low)
+        .bind(high)
+        .bind(crate::domain::REACTION_USERS as i64)
+        .bind(viewer.map_or("", |v| v.as_str()))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(fail("reactions"))?;
+        let mut at = 0;
+        for r in rows {
+            let seq: Seq = r.get("message_seq");
+            while at < messages.len() && messages[at].seq < seq {
+                at += 1;
+            }
+            let Some(message) = messages.get_mut(at).filter(|m| m.seq == seq) else {
+                continue;
+            };
+            let emoji: String = r.get("emoji");
+            let user: UserId = r.get::<String, _>("user_id").into();
+            let n: i64 = r.get("n");
+            if message.reactions.last().is_none_or(|x| x.emoji != emoji) {
+                message.reactions.push(Reaction {
+                    emoji,
+                    count: r.get("total"),
+                    user_ids: Vec::new(),
+                    me: viewer.map(|_| false),
+                });
+            }
+            let reaction = message.reactions.last_mut().expect("just pushed");
+            if viewer == Some(&user) {
+                reaction.me = Some(true);
+            }
+            if n <= crate::domain::REACTION_USERS as i64 {
+                reaction.user_ids.push(user);
             }
         }
         Ok(())
@@ -218,9 +508,12 @@ impl $Store {
 #[async_trait]
 impl Timeline for $Store {
     async fn last_messages(&self, user: &UserId) -> StoreResult<Vec<Message>> {
+        // The newest message (not event) above the member's floor.
         let sql = format!(
-            "{MESSAGE_SELECT} where (g.room_id, g.seq) in (select r.id, r.last_seq from rooms r \
-             join memberships m on m.room_id = r.id where m.user_id = $1)"
+            "{MESSAGE_SELECT} where (g.room_id, g.seq) in (select r.id, \
+             (select max(x.seq) from messages x where x.room_id = r.id and x.seq > \
+              case when r.history = 'joined' then m.joined_seq else 0 end) \
+             from rooms r join memberships m on m.room_id = r.id where m.user_id = $1)"
         );
         let rows = sqlx::query(&sql)
             .bind(user.as_str())
@@ -231,114 +524,162 @@ impl Timeline for $Store {
     }
 
     #[tracing::instrument(skip_all, fields(batch = batch.len()))]
-    async fn append(&self, batch: &[NewMessage]) -> StoreResult<Vec<StoreResult<Appended>>> {
-        // A few statements per batch, not per message: the earlier copies of retried sends,
-        // one `last_seq` update per chunk of rooms, one insert per chunk of messages.
+    async fn append(&self, batch: &[Entry]) -> StoreResult<Vec<StoreResult<Appended>>> {
+        // A few statements per batch of messages, not per message: the earlier copies of
+        // retried sends, the rooms' `last_seq`, one insert per chunk of messages. Changes
+        // take a few statements each, in batch order between the messages.
         let now = now_ms();
         let mut tx = self
             .write
             .begin_with(Self::DIALECT.begin)
             .await
             .map_err(fail("append"))?;
-        let mut earlier = Self::earlier_copies(&mut tx, batch).await?;
+        let sends: Vec<&NewMessage> = batch
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Message(m) => Some(m),
+                Entry::Change(_) => None,
+            })
+            .collect();
+        let earlier = Self::earlier_copies(&mut tx, &sends).await?;
         let mut results: Vec<Option<StoreResult<Appended>>> =
             (0..batch.len()).map(|_| None).collect();
-        // New messages by room (rooms in id order, each room's messages in batch order); a
-        // repeat inside the batch gets the first copy's result.
-        let mut fresh: std::collections::BTreeMap<&RoomId, Vec<usize>> = Default::default();
+        // Entries to apply, in batch order; a repeat inside the batch gets the first copy's
+        // result, an earlier copy its stored message.
+        let mut todo = Vec::new();
         let mut first: std::collections::HashMap<(&UserId, &str), usize> = Default::default();
         let mut repeats = Vec::new();
-        for (i, m) in batch.iter().enumerate() {
-            if let Some(&j) = first.get(&(&m.sender.id, m.client_id.as_str())) {
-                repeats.push((i, j));
-                continue;
+        let mut copies = Vec::new();
+        for (i, e) in batch.iter().enumerate() {
+            if let Entry::Message(m) = e {
+                let key = (&m.sender.id, m.client_id.as_str());
+                if let Some(&j) = first.get(&key) {
+                    repeats.push((i, j));
+                    continue;
+                }
+                first.insert(key, i);
+                if let Some(copy) = earlier.get(&(m.sender.id.clone(), m.client_id.clone())) {
+                    copies.push((i, copy.clone()));
+                    continue;
+                }
             }
-            first.insert((&m.sender.id, m.client_id.as_str()), i);
-            match earlier.remove(&i) {
-                Some(copy) => results[i] = Some(Ok(copy)),
-                None => fresh.entry(&m.room_id).or_default().push(i),
+            todo.push(i);
+        }
+        fn author(e: &Entry) -> &UserId {
+            match e {
+                Entry::Message(m) => &m.sender.id,
+                Entry::Change(c) => &c.actor,
             }
         }
-        if Self::DIALECT.lock_rooms {
-            let rooms: Vec<&RoomId> = fresh.keys().copied().collect();
-            Self::rooms_among(&mut tx, &rooms, true).await?;
-        }
-        let mut pairs: Vec<(&RoomId, &UserId)> = fresh
-            .iter()
-            .flat_map(|(room, new)| new.iter().map(|&i| (*room, &batch[i].sender.id)))
-            .collect();
+        let mut rooms: Vec<&RoomId> = todo.iter().map(|&i| batch[i].room_id()).collect();
+        rooms.sort_unstable();
+        rooms.dedup();
+        let found = Self::lock_rooms(&mut tx, &rooms).await?;
+        let mut pairs: Vec<(&RoomId, &UserId)> =
+            todo.iter().map(|&i| (batch[i].room_id(), author(&batch[i]))).collect();
         pairs.sort_unstable();
         pairs.dedup();
         let members = Self::members(&mut tx, &pairs).await?;
-        let mut refused = Vec::new();
-        for new in fresh.values_mut() {
-            new.retain(|&i| {
-                let m = &batch[i];
-                let member = pairs
-                    .binary_search(&(&m.room_id, &m.sender.id))
-                    .is_ok_and(|at| members[at]);
-                if !member {
-                    refused.push(i);
-                }
-                member
-            });
-        }
-        fresh.retain(|_, new| !new.is_empty());
-        if !refused.is_empty() {
-            // Rare (a ban, leave or delete racing a send): tell a missing room from a
-            // membership that ended.
-            let mut gone: Vec<&RoomId> = refused.iter().map(|&i| &batch[i].room_id).collect();
-            gone.sort_unstable();
-            gone.dedup();
-            let existing = Self::rooms_among(&mut tx, &gone, false).await?;
-            for i in refused {
-                results[i] = Some(Err(if existing.contains(batch[i].room_id.as_str()) {
-                    StoreError::NotMember
-                } else {
-                    StoreError::NotFound
-                }));
-            }
-        }
-        let counts: Vec<(&RoomId, i64)> =
-            fresh.iter().map(|(room, new)| (*room, new.len() as i64)).collect();
-        let rooms = Self::advance_rooms(&mut tx, &counts).await?;
-        for (room, new) in &fresh {
-            let Some(&(last_seq, kind)) = rooms.get(*room) else {
-                for &i in new {
-                    results[i] = Some(Err(StoreError::NotFound));
-                }
+        let mut next: std::collections::HashMap<&RoomId, (Seq, bool)> = found
+            .iter()
+            .map(|(id, &(last, kind))| (id, (last, kind == RoomKind::Direct)))
+            .collect();
+        // Messages waiting to be inserted (by position), flushed before each change.
+        let mut pending: Vec<usize> = Vec::new();
+        for i in todo {
+            let e = &batch[i];
+            let Some(&(last, direct)) = next.get(e.room_id()) else {
+                results[i] = Some(Err(StoreError::NotFound));
                 continue;
             };
-            let first_seq = last_seq - new.len() as i64 + 1;
-            for (k, &i) in new.iter().enumerate() {
-                let m = &batch[i];
-                let seq = first_seq + k as i64;
-                let message = Message {
-                    id: message_id(&m.room_id, seq),
-                    room_id: m.room_id.clone(),
-                    seq,
-                    sender: m.sender.clone(),
-                    client_id: m.client_id.clone(),
-                    body: m.body.clone(),
-                    mentions: m.mentions.clone(),
-                    ts: time(now),
-                };
-                let direct = kind == RoomKind::Direct;
-                results[i] = Some(Ok(Appended {
-                    message,
-                    duplicate: false,
-                    direct,
-                }));
+            let member = pairs
+                .binary_search(&(e.room_id(), author(e)))
+                .is_ok_and(|at| members[at]);
+            if !member {
+                results[i] = Some(Err(StoreError::NotMember));
+                continue;
             }
+            let seq = last + 1;
+            match e {
+                Entry::Message(m) => {
+                    let message = Message {
+                        id: message_id(&m.room_id, seq),
+                        room_id: m.room_id.clone(),
+                        seq,
+                        sender: m.sender.clone(),
+                        client_id: m.client_id.clone(),
+                        body: m.body.clone(),
+                        mentions: m.mentions.clone(),
+                        ts: time(now),
+                        edited_at: None,
+                        deleted: false,
+                        reactions: Vec::new(),
+                        reply_to: m.reply_to.clone(),
+                        pinned: false,
+                    };
+                    results[i] = Some(Ok(Appended {
+                        event: TimelineEvent {
+                            seq,
+                            kind: EventKind::Message,
+                            user_id: m.sender.id.clone(),
+                            message,
+                        },
+                        duplicate: false,
+                        direct,
+                    }));
+                    pending.push(i);
+                }
+                Entry::Change(c) => {
+                    Self::flush(&mut tx, &results, &mut pending, now).await?;
+                    let target = std::slice::from_ref(&c.message_seq);
+                    let state = match Self::apply_change(&mut tx, c, seq, now).await {
+                        Ok(kind) => Self::load_messages(&mut *tx, &c.room_id, target, None)
+                            .await?
+                            .pop()
+                            .map(|message| (kind, message))
+                            .ok_or(StoreError::NotFound),
+                        Err(e) => Err(e),
+                    };
+                    results[i] = Some(state.map(|(kind, message)| Appended {
+                        event: TimelineEvent {
+                            seq: if kind.is_some() { seq } else { message.seq },
+                            kind: kind.clone().unwrap_or(EventKind::Message),
+                            user_id: c.actor.clone(),
+                            message,
+                        },
+                        duplicate: kind.is_none(),
+                        direct,
+                    }));
+                    if !matches!(&results[i], Some(Ok(a)) if !a.duplicate) {
+                        continue;
+                    }
+                }
+            }
+            next.insert(e.room_id(), (seq, direct));
         }
-        let stored: Vec<&Message> = results
+        Self::flush(&mut tx, &results, &mut pending, now).await?;
+        let advanced: Vec<(&RoomId, Seq)> = rooms
             .iter()
-            .flatten()
-            .filter_map(|r| r.as_ref().ok())
-            .filter(|a| !a.duplicate)
-            .map(|a| &a.message)
+            .filter_map(|room| {
+                let (last, _) = found.get(*room)?;
+                let (now, _) = next.get(room)?;
+                (now > last).then_some((*room, *now))
+            })
             .collect();
-        Self::insert_messages(&mut tx, &stored, now).await?;
+        Self::advance_rooms(&mut tx, &advanced).await?;
+        for (i, (room, seq, direct)) in copies {
+            let message = Self::load_messages(&mut *tx, &room, &[seq], None).await?.pop();
+            results[i] = Some(message.ok_or(StoreError::NotFound).map(|message| Appended {
+                event: TimelineEvent {
+                    seq,
+                    kind: EventKind::Message,
+                    user_id: message.sender.id.clone(),
+                    message,
+                },
+                duplicate: true,
+                direct,
+            }));
+        }
         tx.commit().await.map_err(fail("append commit"))?;
         for (i, j) in repeats {
             results[i] = Some(match &results[j] {
@@ -352,8 +693,16 @@ impl Timeline for $Store {
         }
         Ok(results
             .into_iter()
-            .map(|r| r.expect("every message has a result"))
+            .map(|r| r.expect("every entry has a result"))
             .collect())
+    }
+
+    async fn message(&self, room: &RoomId, seq: Seq) -> StoreResult<Message> {
+        let mut conn = self.read.acquire().await.map_err(fail("message"))?;
+        Self::load_messages(&mut conn, room, &[seq], None)
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)
     }
 
     async fn messages_before(
@@ -364,38 +713,93 @@ impl Timeline for $Store {
         let sql = format!(
             "{MESSAGE_SELECT} where g.room_id = $1 and g.seq > $2 and g.seq < $3 order by g.seq desc limit $4"
         );
+        let mut conn = self.read.acquire().await.map_err(fail("messages"))?;
         let rows = sqlx::query(&sql)
             .bind(range.room_id.as_str())
             .bind(range.floor)
             .bind(before.unwrap_or(Seq::MAX))
             .bind(range.limit)
-            .fetch_all(&self.read)
+            .fetch_all(&mut *conn)
             .await
             .map_err(fail("messages"))?;
-        Ok(rows.iter().rev().map(message_row).collect())
+        let mut messages: Vec<Message> = rows.iter().rev().map(message_row).collect();
+        Self::add_reactions(&mut conn, &range.room_id, &mut messages, range.viewer.as_ref())
+            .await?;
+        Ok(messages)
     }
 
-    async fn messages_after(
-        &self,
-        range: MessageRange,
-        after: Seq,
-    ) -> StoreResult<(Vec<Message>, bool)> {
+    async fn messages_after(&self, range: MessageRange, after: Seq) -> StoreResult<Vec<Message>> {
         let sql = format!(
-            "{MESSAGE_SELECT} where g.room_id = $1 and g.seq > $2 order by g.seq desc limit $3"
+            "{MESSAGE_SELECT} where g.room_id = $1 and g.seq > $2 order by g.seq limit $3"
         );
+        let mut conn = self.read.acquire().await.map_err(fail("messages"))?;
         let rows = sqlx::query(&sql)
             .bind(range.room_id.as_str())
             .bind(after.max(range.floor))
-            .bind(range.limit + 1)
-            .fetch_all(&self.read)
+            .bind(range.limit)
+            .fetch_all(&mut *conn)
             .await
             .map_err(fail("messages"))?;
+        let mut messages: Vec<Message> = rows.iter().map(message_row).collect();
+        Self::add_reactions(&mut conn, &range.room_id, &mut messages, range.viewer.as_ref())
+            .await?;
+        Ok(messages)
+    }
+
+    async fn events_after(
+        &self,
+        range: MessageRange,
+        after: Seq,
+        upto: Seq,
+    ) -> StoreResult<(Vec<TimelineEvent>, bool)> {
+        // New messages above the floor, and changes to messages above it.
+        let mut conn = self.read.acquire().await.map_err(fail("events"))?;
+        let rows = sqlx::query(
+            "select seq, message_seq, kind, user_id, emoji from ( \
+                select g.seq, g.seq as message_seq, 'message' as kind, g.sender_id as user_id, \
+                cast(null as text) as emoji from messages g \
+                where g.room_id = $1 and g.seq > $2 and g.seq <= $4 \
+                union all \
+                select e.seq, e.message_seq, e.kind, e.user_id, e.emoji from events e \
+                where e.room_id = $1 and e.seq > $3 and e.seq <= $4 and e.message_seq > $5 \
+             ) t order by seq desc limit $6",
+        )
+        .bind(range.room_id.as_str())
+        .bind(after.max(range.floor))
+        .bind(after)
+        .bind(upto)
+        .bind(range.floor)
+        .bind(range.limit + 1)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(fail("events"))?;
         let complete = rows.len() as i64 <= range.limit;
         let keep = rows.len().min(range.limit as usize);
-        Ok((
-            rows[..keep].iter().rev().map(message_row).collect(),
-            complete,
-        ))
+        let mut seqs: Vec<Seq> = rows[..keep].iter().map(|r| r.get("message_seq")).collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        let messages = Self::load_messages(&mut conn, &range.room_id, &seqs, None).await?;
+        let events = rows[..keep]
+            .iter()
+            .rev()
+            .filter_map(|r| {
+                let kind: String = r.get("kind");
+                let kind = if kind == "message" {
+                    EventKind::Message
+                } else {
+                    EventKind::from_db(&kind, r.get("emoji"))?
+                };
+                let message_seq: Seq = r.get("message_seq");
+                let at = messages.binary_search_by_key(&message_seq, |m| m.seq).ok()?;
+                Some(TimelineEvent {
+                    seq: r.get("seq"),
+                    kind,
+                    user_id: r.get::<String, _>("user_id").into(),
+                    message: messages[at].clone(),
+                })
+            })
+            .collect();
+        Ok((events, complete))
     }
 
     async fn oldest_seq(&self, room: &RoomId, floor: Seq) -> StoreResult<Option<Seq>> {
@@ -405,6 +809,48 @@ impl Timeline for $Store {
             .fetch_one(&self.read)
             .await
             .map_err(fail("messages"))
+    }
+
+    async fn edits(&self, room: &RoomId, seq: Seq) -> StoreResult<Vec<EditRecord>> {
+        let rows = sqlx::query(
+            "select body, replaced_at from message_edits where room_id = $1 and message_seq = $2 \
+             order by seq",
+        )
+        .bind(room.as_str())
+        .bind(seq)
+        .fetch_all(&self.read)
+        .await
+        .map_err(fail("edits"))?;
+        Ok(rows
+            .iter()
+            .map(|r| EditRecord {
+                body: r.get("body"),
+                replaced_at: time(r.get("replaced_at")),
+            })
+            .collect())
+    }
+
+    async fn pins(&self, range: MessageRange) -> StoreResult<Vec<Message>> {
+        let sql = format!(
+            "{MESSAGE_SELECT} where g.room_id = $1 and g.pinned_at is not null and g.seq > $2 \
+             order by g.pinned_at desc, g.seq desc limit $3"
+        );
+        let mut conn = self.read.acquire().await.map_err(fail("pins"))?;
+        let rows = sqlx::query(&sql)
+            .bind(range.room_id.as_str())
+            .bind(range.floor)
+            .bind(range.limit)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(fail("pins"))?;
+        let mut messages: Vec<Message> = rows.iter().map(message_row).collect();
+        // Reactions are read in `seq` order, then the pin order is restored.
+        let order: Vec<Seq> = messages.iter().map(|m| m.seq).collect();
+        messages.sort_by_key(|m| m.seq);
+        Self::add_reactions(&mut conn, &range.room_id, &mut messages, range.viewer.as_ref())
+            .await?;
+        messages.sort_by_key(|m| order.iter().position(|&s| s == m.seq));
+        Ok(messages)
     }
 
     async fn prune(
@@ -417,10 +863,12 @@ impl Timeline for $Store {
         let cutoff = keep
             .max_age_secs
             .map_or(i64::MIN, |s| ms(now) - s.saturating_mul(1000));
+        // Message `seq`s are not dense (changes take some), so the newest N are counted.
         let done = sqlx::query(
             "delete from messages where room_id = $1 and seq in ( \
                 select seq from messages where room_id = $1 \
-                and (seq <= (select last_seq from rooms where id = $1) - $2 or created_at < $3) \
+                and (seq <= coalesce((select seq from messages where room_id = $1 \
+                     order by seq desc limit 1 offset $2), -1) or created_at < $3) \
                 order by seq limit $4)",
         )
         .bind(room.as_str())
@@ -431,16 +879,24 @@ impl Timeline for $Store {
         .await
         .map_err(fail("prune"))?;
         if done.rows_affected() > 0 {
-            // Mentions of messages that are gone must not count as unread.
-            sqlx::query(
-                "delete from mentions where room_id = $1 and seq < \
-                 coalesce((select min(seq) from messages where room_id = $1), \
-                          (select last_seq + 1 from rooms where id = $1))",
-            )
-            .bind(room.as_str())
-            .execute(&self.write)
-            .await
-            .map_err(fail("prune mentions"))?;
+            // What belonged to messages that are gone: mentions must not count as unread, and
+            // events, reactions and earlier texts go with their messages.
+            for (table, column) in [
+                ("mentions", "seq"),
+                ("events", "message_seq"),
+                ("reactions", "message_seq"),
+                ("message_edits", "message_seq"),
+            ] {
+                sqlx::query(&format!(
+                    "delete from {table} where room_id = $1 and {column} < \
+                     coalesce((select min(seq) from messages where room_id = $1), \
+                              (select last_seq + 1 from rooms where id = $1))"
+                ))
+                .bind(room.as_str())
+                .execute(&self.write)
+                .await
+                .map_err(fail("prune"))?;
+            }
         }
         Ok(done.rows_affected())
     }
