@@ -14,6 +14,7 @@ mod presence;
 mod profile;
 pub mod retention;
 mod rooms;
+mod search;
 mod typing;
 
 use std::sync::Arc;

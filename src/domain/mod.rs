@@ -6,6 +6,7 @@ mod ids;
 mod profile;
 mod records;
 mod rules;
+mod search;
 mod spoofing;
 mod values;
 
@@ -22,6 +23,7 @@ pub use rules::{
     Role, can_ban, can_change_settings, can_delete_message, can_delete_room, can_moderate,
     can_set_role,
 };
+pub use search::{MAX_TERMS, highlights, search_terms, search_text};
 pub use spoofing::name_skeletons;
 pub use values::{
     ClientId, DisplayName, HistoryVisibility, MAX_REACTION_KINDS, MessageBody, Password,

@@ -11,6 +11,7 @@ mod messages;
 mod openapi;
 mod profile;
 mod rooms;
+mod search;
 mod users;
 
 use axum::Router;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(rooms::router())
         .merge(messages::router())
         .merge(changes::router())
+        .merge(search::router())
         .merge(users::router())
         .route("/ws", get(crate::ws::upgrade))
         .fallback(api_not_found)

@@ -23,6 +23,7 @@ use utoipa::{Modify, OpenApi};
         super::messages::history, super::messages::send, super::messages::mark_read,
         super::changes::edit, super::changes::remove, super::changes::edits, super::changes::react,
         super::changes::unreact, super::changes::pins, super::changes::pin, super::changes::unpin,
+        super::search::search,
         super::users::search, super::users::user,
         crate::ws::upgrade,
     ),

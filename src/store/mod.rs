@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::{
     EventKind, HistoryVisibility, Membership, Mention, Message, NotifyLevel, PresenceMode,
     Reaction, ReplyTo, Retention, Role, Room, RoomId, RoomKind, Sender, Seq, Session, SessionId,
-    TimelineEvent, Unread, User, UserId, avatar_url,
+    TimelineEvent, Unread, User, UserId, avatar_url, search_text,
 };
 
 /// The store's errors: few on purpose. Constraint violations arrive as `Conflict`.
@@ -181,7 +181,7 @@ pub struct EditRecord {
 /// The store: one trait per area of the schema (each implemented by its own file of
 /// `sql/`), plus what concerns the database as a whole.
 #[async_trait]
-pub trait Store: Accounts + Rooms + Timeline + Send + Sync + 'static {
+pub trait Store: Accounts + Rooms + Timeline + Search + Send + Sync + 'static {
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> bool;
 
@@ -332,6 +332,25 @@ pub trait Timeline {
         now: DateTime<Utc>,
         batch: i64,
     ) -> StoreResult<u64>;
+}
+
+/// What to search for, for whom.
+pub struct SearchQuery {
+    pub viewer: UserId,
+    /// Folded terms; a message matches when each begins one of its words.
+    pub terms: Vec<String>,
+    pub room: Option<RoomId>,
+    /// Only results older than this cursor (from an earlier page's `next`).
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+/// The full-text index (`sql/search.rs`; kept up to date by the timeline's writes).
+#[async_trait]
+pub trait Search {
+    /// Messages the viewer may read now whose words the terms begin, newest first, and the
+    /// cursor of the next page when there is one.
+    async fn search(&self, q: SearchQuery) -> StoreResult<(Vec<Message>, Option<i64>)>;
 }
 
 /// Opens the store a `database_url` names, creating and migrating it when needed.

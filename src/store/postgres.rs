@@ -42,6 +42,7 @@ impl PgStore {
             write: pool,
         };
         store.fill_room_skeletons().await?;
+        store.fill_search_index().await?;
         Ok(store)
     }
 }

@@ -60,6 +60,7 @@ impl SqliteStore {
             .context("opening SQLite readers")?;
         let store = Self { read, write };
         store.fill_room_skeletons().await?;
+        store.fill_search_index().await?;
         Ok(store)
     }
 }

@@ -18,6 +18,7 @@ mod profiles;
 mod proxy;
 mod robustness;
 mod rooms;
+mod search;
 mod shutdown;
 mod store;
 mod timeline;

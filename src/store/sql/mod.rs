@@ -8,7 +8,8 @@
 //! |---|---|---|
 //! | users, profiles, avatars, sessions | `accounts.rs` | [`Accounts`](super::Accounts) |
 //! | rooms, memberships, bans, read markers, receipts | `rooms.rs` | [`Rooms`](super::Rooms) |
-//! | appending and reading messages, retention | `timeline.rs` | [`Timeline`](super::Timeline) |
+//! | appending and reading messages and changes, retention | `timeline.rs` | [`Timeline`](super::Timeline) |
+//! | the full-text index and searching it | `search.rs` | [`Search`](super::Search) |
 
 use chrono::{DateTime, Utc};
 
@@ -16,10 +17,12 @@ use super::{StoreError, StoreResult};
 
 mod accounts;
 mod rooms;
+mod search;
 mod timeline;
 
 pub(super) use accounts::sql_accounts;
 pub(super) use rooms::sql_rooms;
+pub(super) use search::sql_search;
 pub(super) use timeline::sql_timeline;
 
 /// The few words where the two backends' SQL differs.
@@ -35,6 +38,9 @@ pub(super) struct Dialect {
     pub lock_rooms: bool,
     /// The clause an append's membership check ends with, to lock the rows it read.
     pub lock_members: &'static str,
+    /// Search uses SQLite's FTS5 (else PostgreSQL's `tsvector`): the one area whose statements
+    /// differ, not just a word (`sql/search.rs`).
+    pub fts5: bool,
 }
 
 /// SQLite: one writer at a time already (a one-connection pool), so no row locks to order and
@@ -48,6 +54,7 @@ pub(super) const SQLITE: Dialect = Dialect {
     begin: "begin immediate",
     lock_rooms: false,
     lock_members: "",
+    fts5: true,
 };
 
 /// PostgreSQL: appends lock their rooms in id order first (`select … for update`), so nodes
@@ -61,6 +68,7 @@ pub(super) const POSTGRES: Dialect = Dialect {
     begin: "begin",
     lock_rooms: true,
     lock_members: " for key share of m",
+    fts5: false,
 };
 
 pub(super) fn ms(t: DateTime<Utc>) -> i64 {
@@ -274,6 +282,7 @@ macro_rules! sql_store {
         sql_accounts!($Store, $Db, $Row);
         sql_rooms!($Store, $Db, $Row);
         sql_timeline!($Store, $Db, $Row);
+        sql_search!($Store, $Db, $Row);
 
         #[async_trait]
         impl Store for $Store {

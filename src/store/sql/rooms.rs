@@ -179,12 +179,16 @@ impl Rooms for $Store {
     }
 
     async fn delete_room(&self, id: &RoomId) -> StoreResult<()> {
-        // Memberships, bans and messages go by `on delete cascade`.
+        // Memberships, bans, messages and the rest go by `on delete cascade`; SQLite's
+        // full-text index is a virtual table, emptied of the room first.
+        let mut tx = self.write.begin().await.map_err(fail("room"))?;
+        Self::unindex(&mut tx, id, None, Seq::MAX).await?;
         sqlx::query("delete from rooms where id = $1")
             .bind(id.as_str())
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await
             .map_err(fail("room"))?;
+        tx.commit().await.map_err(fail("room"))?;
         Ok(())
     }
 

@@ -193,7 +193,11 @@ impl $Store {
         for m in fresh.iter().filter(|m| !m.mentions.is_empty()) {
             Self::insert_mentions(tx, &m.room_id, m.seq, &m.sender.id, &m.mentions).await?;
         }
-        Ok(())
+        let docs: Vec<(&RoomId, Seq, String)> = fresh
+            .iter()
+            .map(|m| (&m.room_id, m.seq, search_text(&m.body)))
+            .collect();
+        Self::index_messages(tx, &docs).await
     }
 
     /// Applies one change as the event `seq`: `Ok(None)` when it changes nothing (a reaction
@@ -256,6 +260,10 @@ impl $Store {
                     .await
                     .map_err(fail("editing mentions"))?;
                 Self::insert_mentions(tx, &c.room_id, c.message_seq, &c.actor, mentions).await?;
+                // Found by its new words only.
+                Self::unindex(&mut *tx, &c.room_id, Some(c.message_seq), 0).await?;
+                let doc = [(&c.room_id, c.message_seq, search_text(body))];
+                Self::index_messages(tx, &doc).await?;
                 EventKind::Edited
             }
             Change::Delete { reason, audit } => {
@@ -295,6 +303,7 @@ impl $Store {
                     .execute(&mut **tx)
                     .await
                     .map_err(fail("erasing mentions"))?;
+                Self::unindex(&mut *tx, &c.room_id, Some(c.message_seq), 0).await?;
                 if *audit {
                     sqlx::query(
                         "insert into audit_log (ts, actor_id, action, room_id, target, reason) \
@@ -880,7 +889,18 @@ impl Timeline for $Store {
         .map_err(fail("prune"))?;
         if done.rows_affected() > 0 {
             // What belonged to messages that are gone: mentions must not count as unread, and
-            // events, reactions and earlier texts go with their messages.
+            // events, reactions, earlier texts and index entries go with their messages.
+            let oldest: Seq = sqlx::query_scalar(
+                "select coalesce((select min(seq) from messages where room_id = $1), \
+                 (select last_seq + 1 from rooms where id = $1), 0)",
+            )
+            .bind(room.as_str())
+            .fetch_one(&self.write)
+            .await
+            .map_err(fail("prune"))?;
+            let mut conn = self.write.acquire().await.map_err(fail("prune"))?;
+            Self::unindex(&mut conn, room, None, oldest).await?;
+            drop(conn);
             for (table, column) in [
                 ("mentions", "seq"),
                 ("events", "message_seq"),

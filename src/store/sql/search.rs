@@ -1,0 +1,219 @@
+//! Search: keeping the full-text index in step with the timeline (new messages, edits,
+//! deletions, retention, deleted rooms) and querying it with the caller's permissions in the
+//! query. The index is where the two backends differ most: SQLite keeps a contentless FTS5
+//! table beside `search_docs`, PostgreSQL a `tsvector` column with a GIN index in
+//! `search_docs` itself ([`Dialect::fts5`]). Both index the folded words the server worked out
+//! ([`crate::domain::search_text`]), never the text.
+
+/// Writes `impl Search for $Store` and the index upkeep the timeline calls, for a backend whose
+/// pools hold `$Db` connections with `$Row` rows.
+macro_rules! sql_search {
+    ($Store:ident, $Db:ty, $Row:ty) => {
+impl $Store {
+    /// Indexes messages (those with any word), a chunk per statement.
+    async fn index_messages(
+        tx: &mut Transaction<'_, $Db>,
+        docs: &[(&RoomId, Seq, String)],
+    ) -> StoreResult<()> {
+        let docs: Vec<&(&RoomId, Seq, String)> =
+            docs.iter().filter(|(_, _, words)| !words.is_empty()).collect();
+        for chunk in chunks(&docs) {
+            if Self::DIALECT.fts5 {
+                let sql = format!(
+                    "insert into search_docs (room_id, seq) values {} returning doc, room_id, seq",
+                    placeholders(chunk.len(), &["?", "?"])
+                );
+                let mut query = sqlx::query(&sql);
+                for (room, seq, _) in chunk {
+                    query = query.bind(room.as_str()).bind(*seq);
+                }
+                let rows = query
+                    .fetch_all(&mut **tx)
+                    .await
+                    .map_err(fail("indexing"))?;
+                let sql = format!(
+                    "insert into message_search (rowid, words) values {}",
+                    placeholders(rows.len(), &["?", "?"])
+                );
+                let mut query = sqlx::query(&sql);
+                for r in &rows {
+                    let (room, seq): (&str, Seq) = (r.get("room_id"), r.get("seq"));
+                    let words = chunk
+                        .iter()
+                        .find(|(rm, s, _)| rm.as_str() == room && *s == seq)
+                        .map(|(_, _, w)| w.as_str())
+                        .unwrap_or_default();
+                    query = query.bind(r.get::<i64, _>("doc")).bind(words);
+                }
+                query.execute(&mut **tx).await.map_err(fail("indexing"))?;
+            } else {
+                let sql = format!(
+                    "insert into search_docs (room_id, seq, words) values {}",
+                    placeholders(chunk.len(), &["?", "?", "to_tsvector('simple', ?)"])
+                );
+                let mut query = sqlx::query(&sql);
+                for (room, seq, words) in chunk {
+                    query = query.bind(room.as_str()).bind(*seq).bind(words);
+                }
+                query.execute(&mut **tx).await.map_err(fail("indexing"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes messages of a room out of the index: one (`Some(seq)`), or every one below
+    /// `below` (retention), or all (a deleted room).
+    async fn unindex(
+        conn: &mut <$Db as sqlx::Database>::Connection,
+        room: &RoomId,
+        one: Option<Seq>,
+        below: Seq,
+    ) -> StoreResult<()> {
+        let which = match one {
+            Some(_) => "room_id = $1 and seq = $2",
+            None => "room_id = $1 and seq < $2",
+        };
+        let seq = one.unwrap_or(below);
+        if Self::DIALECT.fts5 {
+            sqlx::query(&format!(
+                "delete from message_search where rowid in (select doc from search_docs where {which})"
+            ))
+            .bind(room.as_str())
+            .bind(seq)
+            .execute(&mut *conn)
+            .await
+            .map_err(fail("unindexing"))?;
+        }
+        sqlx::query(&format!("delete from search_docs where {which}"))
+            .bind(room.as_str())
+            .bind(seq)
+            .execute(&mut *conn)
+            .await
+            .map_err(fail("unindexing"))?;
+        Ok(())
+    }
+
+    /// Indexes the messages kept from before search existed, a thousand per transaction.
+    pub(super) async fn fill_search_index(&self) -> anyhow::Result<()> {
+        let mut done = 0u64;
+        loop {
+            let rows = sqlx::query(
+                "select g.room_id, g.seq, g.body from messages g where g.deleted = 0 and not exists \
+                 (select 1 from search_docs d where d.room_id = g.room_id and d.seq = g.seq) \
+                 and g.body <> '' order by g.room_id, g.seq limit 1000",
+            )
+            .fetch_all(&self.write)
+            .await
+            .context("finding messages to index")?;
+            if rows.is_empty() {
+                break;
+            }
+            let items: Vec<(RoomId, Seq, String)> = rows
+                .iter()
+                .map(|r| {
+                    let body: String = r.get("body");
+                    (r.get::<String, _>("room_id").into(), r.get("seq"), search_text(&body))
+                })
+                .collect();
+            let mut tx = self.write.begin().await.context("indexing")?;
+            // Messages with no word get an empty entry, so they are not looked at again.
+            for (room, seq, words) in &items {
+                if words.is_empty() {
+                    let filler = if Self::DIALECT.fts5 {
+                        "insert into search_docs (room_id, seq) values ($1, $2)"
+                    } else {
+                        "insert into search_docs (room_id, seq, words) values ($1, $2, ''::tsvector)"
+                    };
+                    sqlx::query(filler)
+                        .bind(room.as_str())
+                        .bind(*seq)
+                        .execute(&mut *tx)
+                        .await
+                        .context("indexing")?;
+                }
+            }
+            let docs: Vec<(&RoomId, Seq, String)> =
+                items.iter().map(|(r, s, w)| (r, *s, w.clone())).collect();
+            Self::index_messages(&mut tx, &docs).await?;
+            tx.commit().await.context("indexing")?;
+            done += items.len() as u64;
+            tracing::info!(messages = done, "indexing earlier messages for search");
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Search for $Store {
+    async fn search(&self, q: SearchQuery) -> StoreResult<(Vec<Message>, Option<i64>)> {
+        // Permissions are part of the query, so a page is never short because of them: a
+        // member reads above their floor; anyone not banned reads public rooms with shared
+        // history.
+        let allowed = "(exists (select 1 from memberships m join rooms r on r.id = m.room_id \
+              where m.room_id = d.room_id and m.user_id = $4 \
+              and (r.history = 'shared' or d.seq > m.joined_seq)) \
+            or exists (select 1 from rooms r where r.id = d.room_id and r.kind = 'public' \
+              and r.history = 'shared' and not exists \
+              (select 1 from bans b where b.room_id = r.id and b.user_id = $4)))";
+        let in_room = if q.room.is_some() { "and d.room_id = $5" } else { "" };
+        let (sql, matcher) = if Self::DIALECT.fts5 {
+            let matcher: Vec<String> = q.terms.iter().map(|t| format!("\"{t}\"*")).collect();
+            (
+                format!(
+                    "select d.doc, d.room_id, d.seq from message_search s \
+                     join search_docs d on d.doc = s.rowid \
+                     where message_search match $1 and s.rowid < $2 {in_room} and {allowed} \
+                     order by s.rowid desc limit $3"
+                ),
+                matcher.join(" "),
+            )
+        } else {
+            let matcher: Vec<String> = q.terms.iter().map(|t| format!("{t}:*")).collect();
+            (
+                format!(
+                    "select d.doc, d.room_id, d.seq from search_docs d \
+                     where d.words @@ to_tsquery('simple', $1) and d.doc < $2 {in_room} \
+                     and {allowed} order by d.doc desc limit $3"
+                ),
+                matcher.join(" & "),
+            )
+        };
+        let mut conn = self.read.acquire().await.map_err(fail("search"))?;
+        let mut query = sqlx::query(&sql)
+            .bind(matcher)
+            .bind(q.before.unwrap_or(i64::MAX))
+            .bind(q.limit + 1)
+            .bind(q.viewer.as_str());
+        if let Some(room) = &q.room {
+            query = query.bind(room.as_str());
+        }
+        let rows = query.fetch_all(&mut *conn).await.map_err(fail("search"))?;
+        let more = rows.len() as i64 > q.limit;
+        let hits: Vec<(i64, RoomId, Seq)> = rows
+            .iter()
+            .take(q.limit as usize)
+            .map(|r| (r.get("doc"), r.get::<String, _>("room_id").into(), r.get("seq")))
+            .collect();
+        let mut by_room: std::collections::BTreeMap<&RoomId, Vec<Seq>> = Default::default();
+        for (_, room, seq) in &hits {
+            by_room.entry(room).or_default().push(*seq);
+        }
+        let mut found = std::collections::HashMap::new();
+        for (room, mut seqs) in by_room {
+            seqs.sort_unstable();
+            for m in Self::load_messages(&mut conn, room, &seqs, Some(&q.viewer)).await? {
+                found.insert((m.room_id.clone(), m.seq), m);
+            }
+        }
+        let next = if more { hits.last().map(|(doc, _, _)| *doc) } else { None };
+        let messages = hits
+            .into_iter()
+            .filter_map(|(_, room, seq)| found.remove(&(room, seq)))
+            .collect();
+        Ok((messages, next))
+    }
+}
+    };
+}
+
+pub(crate) use sql_search;
