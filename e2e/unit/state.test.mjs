@@ -284,3 +284,90 @@ test("counts from the server that are older than what came live do not undo it",
   assert.equal(state.rooms.get("dm").unread, 1, "the stale answer is not taken");
   assert.equal(state.unreadElsewhere(), 1);
 });
+
+// --- the room timeline (protocol §6) ---------------------------------------------------
+
+/** A change event as the server sends it: its own seq, the message after the change. */
+function change(type, seq, msg, extra = {}) {
+  return { type, room_id: msg.room_id, seq, message_seq: msg.seq, user_id: bob.id, message: msg, ...extra };
+}
+
+test("change events replace the message by its seq and never count as unread", async () => {
+  const { state } = await setUp();
+  state.onEvent({ type: "message", message: message("quiet", 1) });
+  assert.equal(state.rooms.get("quiet").unread, 1);
+  const edited = { ...message("quiet", 1, bob, "fixed"), edited_at: "2026-01-01T00:01:00Z" };
+  state.onEvent(change("message_edited", 2, edited));
+  const pinned = { ...edited, pinned: true };
+  state.onEvent(change("message_pinned", 3, pinned));
+  const log = state.log("quiet");
+  assert.equal(log.items.length, 1, "a change adds no row");
+  assert.equal(log.items[0].body, "fixed");
+  assert.equal(log.items[0].pinned, true);
+  assert.equal(state.rooms.get("quiet").unread, 1, "changes never count");
+  assert.equal(state.rooms.get("quiet").last_seq, 3);
+  assert.equal(state.rooms.get("quiet").last_message.body, "fixed", "the preview shows the message as it is now");
+  // The next message is news after the changes' seqs.
+  state.onEvent({ type: "message", message: message("quiet", 4) });
+  assert.equal(state.rooms.get("quiet").unread, 2);
+});
+
+test("a sync starts after the newest event applied, changes included", async () => {
+  const { state, socket } = await setUp();
+  state.onEvent({ type: "message", message: message("lobby", 1) });
+  state.log("lobby").loaded = true;
+  state.onEvent(change("reaction_added", 2, { ...message("lobby", 1), reactions: [{ emoji: "👍", count: 1, user_ids: [bob.id] }] }, { emoji: "👍" }));
+  socket.sent = [];
+  state.onEvent({ type: "ready", user: me, rooms: [room("lobby", { last_seq: 2 }), room("quiet")] });
+  assert.deepEqual(socket.sent.find((f) => f.type === "sync").since, { lobby: 2 });
+});
+
+test("reactions keep `me`: set by our own event, carried over from the copy held otherwise", async () => {
+  const { state } = await setUp();
+  const plain = message("lobby", 1);
+  state.onEvent({ type: "message", message: plain });
+  const one = { ...plain, reactions: [{ emoji: "👍", count: 1, user_ids: [me.id] }] };
+  state.onEvent({ ...change("reaction_added", 2, one, { emoji: "👍" }), user_id: me.id });
+  assert.equal(state.log("lobby").items[0].reactions[0].me, true);
+  // Someone else's reaction to the same emoji: ours stays.
+  const many = Array.from({ length: 25 }, (_, i) => `u${i}`);
+  const two = { ...plain, reactions: [{ emoji: "👍", count: 26, user_ids: many.slice(0, 20) }] };
+  state.onEvent(change("reaction_added", 3, two, { emoji: "👍" }));
+  assert.equal(state.log("lobby").items[0].reactions[0].me, true, "carried over though we are not in the first 20");
+  const gone = { ...plain, reactions: [{ emoji: "👍", count: 25, user_ids: many.slice(0, 20) }] };
+  state.onEvent({ ...change("reaction_removed", 4, gone, { emoji: "👍" }), user_id: me.id });
+  assert.equal(state.log("lobby").items[0].reactions[0].me, false);
+});
+
+test("a deleted message leaves a tombstone, and replies quote it no more", async () => {
+  const { state } = await setUp();
+  const original = message("lobby", 1);
+  state.onEvent({ type: "message", message: original });
+  const reply = { ...message("lobby", 2, me, "yes"), reply_to: { seq: 1, sender: bob, excerpt: "hello 1", deleted: false } };
+  state.onEvent({ type: "message", message: reply });
+  state.compose("lobby", "reply", original);
+  const tomb = { ...original, body: "", deleted: true, reactions: [] };
+  state.onEvent(change("message_deleted", 3, tomb));
+  const [first, second] = state.log("lobby").items;
+  assert.equal(first.deleted, true);
+  assert.deepEqual(second.reply_to, { seq: 1, sender: bob, excerpt: "", deleted: true });
+  assert.equal(state.composing.has("lobby"), false, "no reply to a deleted message");
+});
+
+test("a history answer does not undo a change that came live while it was on its way", async () => {
+  const { state } = await setUp();
+  const log = state.log("lobby");
+  const asked = log.lastEvent;
+  state.onEvent({ type: "message", message: message("lobby", 1) });
+  state.onEvent(change("message_edited", 2, { ...message("lobby", 1, bob, "new text"), edited_at: "2026-01-01T00:02:00Z" }));
+  state.addPage(log, [message("lobby", 1, bob, "old text")], asked);
+  assert.equal(log.items[0].body, "new text");
+});
+
+test("Arrow-Up finds the last message of ours that is not deleted", async () => {
+  const { state } = await setUp();
+  state.onEvent({ type: "message", message: message("lobby", 1, me, "mine") });
+  state.onEvent({ type: "message", message: { ...message("lobby", 2, me, ""), deleted: true } });
+  state.onEvent({ type: "message", message: message("lobby", 3) });
+  assert.equal(state.lastOwn("lobby").seq, 1);
+});

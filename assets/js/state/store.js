@@ -1,7 +1,13 @@
 // The page's model of the chat: rooms, messages per room, members, presence, typing, read
-// receipts, pending sends and drafts. It applies server events and tells the views what
-// changed through "change" events whose detail names the part ("rooms", "room", "messages",
-// "older", "members", "typing", "receipts", "connection", "notice", "me", "signed-out").
+// receipts, pending sends, drafts, and what the composer is doing (replying, editing). It
+// applies server events and tells the views what changed through "change" events whose detail
+// names the part ("rooms", "room", "messages", "older", "members", "typing", "receipts",
+// "connection", "notice", "me", "compose", "signed-out").
+//
+// A room's timeline (protocol §6): new messages and changes to them (edits, deletions,
+// reactions, pins) each take the room's next seq; a change event carries the message after
+// the change, which replaces the copy held. `reactions[].me` is kept here (events carry the
+// acting user instead).
 //
 // It touches no page globals: the API, the socket and the page around it (is the tab hidden,
 // the address, storage, desktop notifications: state/env.js in a browser) are handed in, so
@@ -22,6 +28,11 @@ export class RoomLog {
     this.loaded = false;
     /** Bumped on every change, so views can tell a changed log from the same one. */
     this.version = 0;
+    /** The newest timeline seq applied (messages and changes): what a sync starts from. */
+    this.lastEvent = 0;
+    /** message seq → the seq of the latest change applied to it live, so an older history
+     * answer does not undo it. */
+    this.touched = new Map();
   }
   add(message) {
     const known = this.bySeq.get(message.seq);
@@ -59,6 +70,10 @@ export class RoomLog {
   oldest() {
     return this.items.length ? this.items[0].seq : null;
   }
+  /** Where a sync should start: past every event applied. */
+  since() {
+    return Math.max(this.lastEvent, this.newest());
+  }
   newest() {
     return this.items.length ? this.items[this.items.length - 1].seq : 0;
   }
@@ -84,6 +99,10 @@ export class ChatState extends EventTarget {
     this.presence = new Map();
     this.users = new Map();
     this.drafts = new Map();
+    /** room id → {mode: "reply"|"edit", message}: what the composer is doing there. */
+    this.composing = new Map();
+    /** The message to show and flash once (a reply's original, a search result). */
+    this.highlight = null;
     /** room id → Map(user id → seq read up to), of members who share receipts. */
     this.receipts = new Map();
     this.notices = [];
@@ -243,6 +262,25 @@ export class ChatState extends EventTarget {
     return room.role === "owner" || room.role === "admin";
   }
 
+  /** Moderators and up delete others' messages and pin (protocol: ranks). */
+  isModerator(room) {
+    return this.isAdmin(room) || room.role === "moderator";
+  }
+
+  /** A message with `me` on its reactions, carried over from the copy held (events carry the
+   * acting user instead); `actor`/`added` say how this event changed ours. */
+  withMe(message, held, change = null) {
+    if (!message.reactions?.length) return message;
+    const reactions = message.reactions.map((r) => {
+      if (r.me !== undefined) return r;
+      let me = held?.reactions?.find((x) => x.emoji === r.emoji)?.me;
+      if (change && change.emoji === r.emoji && change.user === this.me.id) me = change.added;
+      if (me === undefined) me = r.user_ids.includes(this.me.id);
+      return { ...r, me };
+    });
+    return { ...message, reactions };
+  }
+
   /** Who has read up to each loaded message of a room: Map(seq → [user]), each reader at
    * the newest loaded message their marker covers. You are left out. */
   seenBy(roomId) {
@@ -277,7 +315,7 @@ export class ChatState extends EventTarget {
     for (const [id, log] of this.logs) if (!fresh.has(id) || !log.loaded) this.logs.delete(id);
     this.rooms = fresh;
     const since = {};
-    for (const [id, log] of this.logs) if (log.loaded && fresh.has(id)) since[id] = log.newest();
+    for (const [id, log] of this.logs) if (log.loaded && fresh.has(id)) since[id] = log.since();
     if (Object.keys(since).length) this.socket.send({ type: "sync", since });
     for (const room of fresh.values()) this.learnDirectPeer(room);
     this.retryPending();
@@ -292,10 +330,11 @@ export class ChatState extends EventTarget {
   }
 
   on_message(ev) {
-    const m = ev.message;
-    const log = this.log(m.room_id);
-    const known = log.bySeq.has(m.seq);
+    const log = this.log(ev.message.room_id);
+    const known = log.bySeq.has(ev.message.seq);
+    const m = this.withMe(ev.message, log.bySeq.get(ev.message.seq));
     log.add(m);
+    log.lastEvent = Math.max(log.lastEvent, m.seq);
     // Our own message may come before its ack: it is sent, whatever happens to the ack.
     const p = m.sender.id === this.me.id && this.pending.get(m.client_id);
     if (p) {
@@ -324,6 +363,46 @@ export class ChatState extends EventTarget {
     }
     this.emit("messages", m.room_id);
   }
+
+  /** A change to a message: the copy held is replaced by the message after the change. */
+  applyChange(ev) {
+    const log = this.log(ev.room_id);
+    const held = log.bySeq.get(ev.message_seq);
+    const added = ev.type === "reaction_added" ? true : ev.type === "reaction_removed" ? false : null;
+    const m = this.withMe(ev.message, held, added === null ? null : { emoji: ev.emoji, user: ev.user_id, added });
+    log.lastEvent = Math.max(log.lastEvent, ev.seq);
+    // A log that never held the message keeps out of it (history brings it when needed).
+    if (held || (log.loaded && log.items.length && m.seq > log.oldest())) {
+      log.add(m);
+      log.touched.set(m.seq, ev.seq);
+    }
+    if (ev.type === "message_deleted") {
+      // Replies quote a deleted message no more (protocol §4).
+      for (const reply of log.items) {
+        if (reply.reply_to?.seq === ev.message_seq && !reply.reply_to.deleted) {
+          log.add({ ...reply, reply_to: { ...reply.reply_to, excerpt: "", deleted: true } });
+        }
+      }
+      const c = this.composing.get(ev.room_id);
+      if (c?.message.seq === ev.message_seq) this.compose(ev.room_id, null);
+    }
+    const room = this.rooms.get(ev.room_id);
+    if (room) {
+      room.last_seq = Math.max(room.last_seq || 0, ev.seq);
+      if (room.last_message?.seq === m.seq) {
+        room.last_message = m;
+        this.emit("rooms");
+      }
+    }
+    this.emit("messages", ev.room_id);
+  }
+
+  on_message_edited(ev) { this.applyChange(ev); }
+  on_message_deleted(ev) { this.applyChange(ev); }
+  on_reaction_added(ev) { this.applyChange(ev); }
+  on_reaction_removed(ev) { this.applyChange(ev); }
+  on_message_pinned(ev) { this.applyChange(ev); }
+  on_message_unpinned(ev) { this.applyChange(ev); }
 
   on_ack(ev) {
     const p = this.pending.get(ev.client_id);
@@ -552,10 +631,11 @@ export class ChatState extends EventTarget {
     if (older && (log.historyStart || log.loadingOlder)) return false;
     const before = older ? log.oldest() : null;
     log.loadingOlder = older;
+    const asked = log.lastEvent;
     try {
       const query = before ? `?before=${before}&limit=${PAGE}` : `?limit=${PAGE}`;
       const page = await this.api("GET", `/rooms/${roomId}/messages${query}`);
-      for (const m of page.messages) log.add(m);
+      this.addPage(log, page.messages, asked);
       if (!older || page.history_start) log.historyStart = page.history_start;
       log.loaded = true;
       this.emit(older ? "older" : "messages", roomId);
@@ -567,6 +647,66 @@ export class ChatState extends EventTarget {
     } finally {
       log.loadingOlder = false;
     }
+  }
+
+  /** Adds a page of history, except messages a live change touched after it was asked for. */
+  addPage(log, messages, asked) {
+    for (const m of messages) if (!((log.touched.get(m.seq) || 0) > asked)) log.add(m);
+  }
+
+  /** Loads the history around a message (a reply's original, a search result) and asks the
+   * list to show it; resolves to whether it is there. */
+  async jumpTo(roomId, seq) {
+    if (this.current !== roomId) this.open(roomId);
+    const log = this.log(roomId);
+    if (!log.bySeq.has(seq)) {
+      const asked = log.lastEvent;
+      try {
+        const page = await this.api("GET", `/rooms/${roomId}/messages?around=${seq}&limit=${PAGE}`);
+        this.addPage(log, page.messages, asked);
+        log.loaded = true;
+        // The pages between may be missing now: the list loads them as it scrolls.
+        if (page.history_start) log.historyStart = true;
+      } catch {
+        return false;
+      }
+    }
+    this.highlight = { roomId, seq, at: Date.now() };
+    this.emit("messages", roomId);
+    return log.bySeq.has(seq);
+  }
+
+  // --- changes to messages (each answers over HTTP; the room hears the event) ---------------
+
+  compose(roomId, mode, message = null) {
+    if (mode) this.composing.set(roomId, { mode, message });
+    else this.composing.delete(roomId);
+    this.emit("compose", roomId);
+  }
+
+  edit(roomId, seq, body) {
+    return this.api("PATCH", `/rooms/${roomId}/messages/${seq}`, { body });
+  }
+
+  remove(roomId, seq) {
+    return this.api("DELETE", `/rooms/${roomId}/messages/${seq}`);
+  }
+
+  react(roomId, seq, emoji, add) {
+    return this.api(add ? "PUT" : "DELETE", `/rooms/${roomId}/messages/${seq}/reactions/${encodeURIComponent(emoji)}`);
+  }
+
+  pin(roomId, seq, on) {
+    return this.api(on ? "PUT" : "DELETE", `/rooms/${roomId}/pins/${seq}`);
+  }
+
+  /** The caller's last message in a room that can still be edited (Arrow-Up). */
+  lastOwn(roomId) {
+    const items = this.log(roomId).items;
+    for (let i = items.length - 1; i >= 0; i--) {
+      if (items[i].sender.id === this.me.id && !items[i].deleted) return items[i];
+    }
+    return null;
   }
 
   async refreshMembers(roomId) {
@@ -618,10 +758,11 @@ export class ChatState extends EventTarget {
     }
   }
 
-  send(roomId, body) {
+  send(roomId, body, replyTo = null) {
     this.lastTyping = 0; // the message ends the typing indicator: typing again is news
     const clientId = crypto.randomUUID();
     const p = { client_id: clientId, room_id: roomId, body, state: "pending", ts: new Date().toISOString() };
+    if (replyTo) p.reply_to = { seq: replyTo.seq, sender: replyTo.sender, excerpt: replyTo.body.slice(0, 140), deleted: false };
     this.pending.set(clientId, p);
     this.transmit(p);
     this.emit("messages", roomId);
@@ -631,7 +772,9 @@ export class ChatState extends EventTarget {
     p.state = "pending";
     p.error = null;
     p.refused = false;
-    const sent = this.socket.send({ type: "send", room_id: p.room_id, client_id: p.client_id, body: p.body });
+    const frame = { type: "send", room_id: p.room_id, client_id: p.client_id, body: p.body };
+    if (p.reply_to) frame.reply_to = p.reply_to.seq;
+    const sent = this.socket.send(frame);
     if (!sent) {
       p.state = "failed";
       p.error = "not_connected";

@@ -75,6 +75,8 @@ export function Chat({ user, onSignOut }) {
     settings: () => ui.open(() => import("./settings/Profile.js"), { onSignOut: signOut }, "ProfileSettings"),
     roomSettings: (room) => ui.open(() => import("./settings/RoomSettings.js"), { room }, "RoomSettings"),
     switcher: () => ui.open(Switcher),
+    search: (props = {}) => ui.open(() => import("./Search.js"), props, "Search"),
+    pins: (roomId) => ui.open(() => import("./Search.js"), { roomId }, "Pins"),
   }), [state]);
 
   useEffect(() => {

@@ -3,21 +3,37 @@
 // room across room switches and reloads. Enter sends, Shift+Enter starts a new line.
 // Typing `@` offers the room's members, `:sm` offers emoji (core/complete.js): ↑/↓ choose,
 // Enter or Tab take one, Escape closes the list. The smile button opens the emoji picker.
+//
+// It also replies (a banner quotes the message answered) and edits: ↑ in an empty composer
+// edits your last message, Enter saves, Escape cancels either (the draft comes back).
 
 import { html, useLayoutEffect, useRef, useState } from "../core/html.js";
 import { applyCompletion, completionAt, emojiMatches, loadEmoji, mentionMatches } from "../core/complete.js";
-import { Icon, useApp } from "./common.js";
+import { Icon, errorText, useApp } from "./common.js";
 
 /** The longest message the server takes, in characters (code points). */
 export const MAX_BODY = 4000;
 const WARN_FROM = MAX_BODY - 400;
 
 export function Composer({ room }) {
-  const { state, t, ui } = useApp();
+  const { state, t, ui, i18n } = useApp();
   const [text, setText] = useState(() => state.draft(room.id));
+  const caret = useRef(null);
+  const composing = state.composing.get(room.id) || null;
+  const editing = composing?.mode === "edit" ? composing.message : null;
+  const replying = composing?.mode === "reply" ? composing.message : null;
+  // Entering an edit puts the message's text in the box; leaving it brings the draft back.
+  const shownEdit = useRef(null);
+  if ((editing?.seq ?? null) !== shownEdit.current) {
+    shownEdit.current = editing?.seq ?? null;
+    const next = editing ? editing.body : state.draft(room.id);
+    if (next !== text) {
+      setText(next);
+      caret.current = next.length;
+    }
+  }
   const [suggest, setSuggest] = useState(null); // {completion, items, at}
   const box = useRef(null);
-  const caret = useRef(null);
   // Bumped whenever the list should no longer come back (typed on, closed, sent): an emoji
   // load that finishes later is then dropped.
   const asked = useRef(0);
@@ -37,7 +53,7 @@ export function Composer({ room }) {
 
   const update = (value) => {
     setText(value);
-    state.setDraft(room.id, value);
+    if (!editing) state.setDraft(room.id, value);
   };
 
   /** Looks for something to complete at the caret and offers it. */
@@ -81,13 +97,30 @@ export function Composer({ room }) {
       offer(e.currentTarget.value, e.currentTarget.selectionStart);
     }
   };
-  const send = (e) => {
+  const send = async (e) => {
     e?.preventDefault();
     if (!text.trim() || over) return;
-    state.send(room.id, text);
-    update("");
     dismiss();
-    box.current.focus();
+    if (editing) {
+      const body = text;
+      state.compose(room.id, null);
+      if (body !== editing.body) {
+        try {
+          await state.edit(room.id, editing.seq, body);
+        } catch (err) {
+          state.notice("notice.action_failed", { reason: errorText(i18n, err) });
+        }
+      }
+    } else {
+      state.send(room.id, text, replying);
+      update("");
+      if (replying) state.compose(room.id, null);
+    }
+    box.current?.focus();
+  };
+  const cancel = () => {
+    state.compose(room.id, null);
+    box.current?.focus();
   };
   const keys = (e) => {
     if (suggest && !e.isComposing && e.keyCode !== 229 && !e.altKey) {
@@ -112,6 +145,16 @@ export function Composer({ room }) {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       send();
+    } else if (e.key === "Escape" && composing) {
+      e.preventDefault();
+      e.stopPropagation();
+      cancel();
+    } else if (e.key === "ArrowUp" && !text && !composing && !e.shiftKey && !e.altKey) {
+      const last = state.lastOwn(room.id);
+      if (last) {
+        e.preventDefault();
+        state.compose(room.id, "edit", last);
+      }
     }
   };
   const pickEmoji = async () => {
@@ -126,7 +169,15 @@ export function Composer({ room }) {
   };
 
   const listId = `suggest-${room.id}`;
-  return html`<form class="composer" onSubmit=${send}>
+  const quoted = replying && state.userInfo(replying.sender).display_name;
+  return html`<form class=${`composer${composing ? ` ${composing.mode}ing` : ""}`} onSubmit=${send}>
+    ${composing ? html`<div class="composing" role="status">
+      <${Icon} name=${editing ? "pencil" : "reply"} />
+      <span class="what" dir="auto">${editing
+        ? t("composer.editing")
+        : html`${t("composer.replying", { name: quoted })} <span class="excerpt">${replying.body.slice(0, 140)}</span>`}</span>
+      <button type="button" class="icon-button" aria-label=${t("composer.cancel")} title=${t("composer.cancel")} onClick=${cancel}><${Icon} name="x" /></button>
+    </div>` : null}
     ${suggest ? html`<ul class="suggestions" id=${listId} role="listbox" aria-label=${t("composer.suggestions")}>
       ${suggest.items.map((item, i) => html`<li key=${item.text + i} id=${`${listId}-${i}`} role="option" aria-selected=${String(i === suggest.at)}
         class=${i === suggest.at ? "chosen" : ""} onMouseDown=${(e) => e.preventDefault()} onClick=${() => take(item)}>
@@ -151,8 +202,9 @@ export function Composer({ room }) {
     <span id="composer-counter" class=${`counter${over ? " over" : ""}`} aria-live="polite" hidden=${length < WARN_FROM}>
       ${over ? t("composer.too_long", { count: over }) : t("composer.left", { count: MAX_BODY - length })}
     </span>
-    <button type="submit" class="primary send" disabled=${over > 0} aria-label=${t("composer.send")} title=${t("composer.send")}>
-      <${Icon} name="send-horizontal" />
+    <button type="submit" class="primary send" disabled=${over > 0} aria-label=${editing ? t("composer.save") : t("composer.send")}
+      title=${editing ? t("composer.save") : t("composer.send")}>
+      <${Icon} name=${editing ? "check" : "send-horizontal"} />
     </button>
   </form>`;
 }

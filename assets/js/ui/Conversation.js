@@ -1,5 +1,5 @@
-// The open room: its header (title, topic, notification level, members, settings, leave),
-// the message list, who is typing, and the composer.
+// The open room: its header (title, topic, search, pinned messages, notification level,
+// members, settings, leave), the message list, who is typing, and the composer.
 
 import { html } from "../core/html.js";
 import { api } from "../core/api.js";
@@ -40,6 +40,9 @@ function RoomHeader({ room, peer, membersOpen, toggleMembers }) {
       <h2 class="room-title" id="room-title" dir="auto">${state.roomTitle(room)}</h2>
       ${subtitle ? html`<p class="room-topic" dir="auto">${subtitle}</p>` : null}
     </div>
+    <button class="icon-button" aria-label=${t("search.in_this_room")} title=${t("search.in_this_room")}
+      onClick=${() => ui.search({ roomId: room.id })}><${Icon} name="search" /></button>
+    <button class="icon-button" aria-label=${t("pins.title")} title=${t("pins.title")} onClick=${() => ui.pins(room.id)}><${Icon} name="pin" /></button>
     <label class="notify-level">
       <${Icon} name=${room.notify === "muted" ? "bell-off" : "bell"} />
       <select aria-label=${t("room.notify_label")} value=${room.notify || "mentions"} onChange=${setNotify}>

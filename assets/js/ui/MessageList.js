@@ -8,6 +8,9 @@
 // Rows are grouped (same sender within 5 minutes), with a heading per day. Keys: one row at
 // a time is in the tab order, ↑/↓ move between rows, Home/End to the first/last shown.
 //
+// A message the store asks to show (a reply's original, a search result) is brought into the
+// slice, scrolled to the middle, focused and flashed.
+//
 // The list tells the store whether it is at the newest message (`state.following`): only
 // then do new messages count as read. It is not a live region (it changes in batches as the
 // slice moves); a hidden one beside it announces each new message from someone else.
@@ -51,13 +54,36 @@ export function MessageList({ room }) {
     }
   }
 
+  // A message to show: the slice moves around it (once per request).
+  const wanted = state.highlight?.roomId === room.id ? state.highlight : null;
+  if (wanted && wanted.at !== v.shown && log.bySeq.has(wanted.seq)) {
+    v.shown = wanted.at;
+    const at = log.indexOf(wanted.seq);
+    start = Math.max(0, at - WINDOW / 2);
+    end = Math.min(items.length, at + WINDOW / 2);
+    v.from = items[start].seq;
+    v.to = end === items.length ? null : items[end - 1].seq;
+    v.atBottom = false;
+    v.focus = wanted.seq;
+    state.following = false;
+  }
+
   // Where the view is now, to put it back after the page changes under it.
   v.anchor = v.atBottom ? null : topRow(scroller.current);
 
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return;
-    if (v.atBottom) {
+    if (v.focus !== undefined && v.focus !== null) {
+      const row = el.querySelector(`[data-seq="${v.focus}"]`);
+      v.focus = null;
+      if (row) {
+        el.scrollTop = row.offsetTop - el.clientHeight / 2 + row.offsetHeight / 2;
+        v.active = row.dataset.key;
+        row.focus({ preventScroll: true });
+        setBelow(true);
+      }
+    } else if (v.atBottom) {
       el.scrollTop = el.scrollHeight;
     } else if (v.anchor) {
       const row = el.querySelector(`[data-key="${v.anchor.key}"]`);
@@ -161,6 +187,8 @@ export function MessageList({ room }) {
 
   // --- the rows -----------------------------------------------------------------------------
   const seen = state.seenBy(room.id);
+  const moderator = state.isModerator(room);
+  const flashing = wanted && Date.now() - wanted.at < 3000 ? wanted.seq : null;
   const pending = end === items.length ? state.pendingIn(room.id) : [];
   const rows = [];
   if (start === 0 && log.historyStart) rows.push(html`<p class="history-start" key="start">${t("messages.history_start")}</p>`);
@@ -183,7 +211,8 @@ export function MessageList({ room }) {
     const grouped = Boolean(prev && prev.sender === m.sender.id && at - prev.at < GROUP_MS && !p);
     rows.push(html`<${Message} key=${key} rowKey=${key} message=${m} sender=${state.userInfo(m.sender)} grouped=${grouped}
       mine=${m.sender.id === state.me.id} pending=${p ? p.state : null} error=${p?.error || null}
-      seen=${m.seq !== null ? seen.get(m.seq) || null : null} tabbable=${key === tabRow} />`);
+      seen=${m.seq !== null ? seen.get(m.seq) || null : null} tabbable=${key === tabRow} moderator=${moderator}
+      flash=${m.seq !== null && m.seq === flashing} />`);
     prev = { sender: m.sender.id, at, day };
   }
 

@@ -1,20 +1,25 @@
 // The quick switcher (Ctrl+K / Cmd+K): type part of a room's or person's name, ↑/↓ to pick,
-// Enter to open. Rooms with unread messages come first when nothing is typed.
+// Enter to open. Rooms with unread messages come first when nothing is typed. The last choice,
+// once something is typed, searches messages for it.
 
 import { html, useState } from "../core/html.js";
 import { Avatar, Icon, Modal, useApp } from "./common.js";
 
 export function Switcher({ close }) {
-  const { state, t, i18n } = useApp();
+  const { state, t, i18n, ui } = useApp();
   const [query, setQuery] = useState("");
   const [at, setAt] = useState(0);
   const { rooms, direct } = state.sections(query);
   let found = [...rooms, ...direct];
   if (!query) found = found.sort((a, b) => (b.unread || 0) - (a.unread || 0));
   found = found.slice(0, 30);
+  // Searching messages is the last choice.
+  const searchItem = query.trim() ? { id: "search-messages", search: true } : null;
+  if (searchItem) found = [...found, searchItem];
   const pick = (room) => {
     close();
-    state.open(room.id);
+    if (room.search) ui.search({ query: query.trim() });
+    else state.open(room.id);
   };
   const keys = (e) => {
     if (e.key === "ArrowDown" || e.key === "ArrowUp") {
@@ -34,6 +39,12 @@ export function Switcher({ close }) {
         onInput=${(e) => { setQuery(e.currentTarget.value); setAt(0); }} onKeyDown=${keys} />
       <ul id="switcher-list" role="listbox" aria-label=${t("switcher.results")}>
         ${found.map((room, i) => {
+          if (room.search) {
+            return html`<li key="search" id="switch-search-messages" role="option" aria-selected=${String(room === chosen)}
+              class=${`search-messages${room === chosen ? " chosen" : ""}`} onClick=${() => pick(room)}>
+              <${Icon} name="search" /><span dir="auto">${t("switcher.search_messages", { query: query.trim() })}</span>
+            </li>`;
+          }
           const peer = state.directPeer(room);
           return html`<li key=${room.id} id=${`switch-${room.id}`} role="option" aria-selected=${String(room === chosen)}
             class=${room === chosen ? "chosen" : ""} onClick=${() => pick(room)}>
@@ -43,7 +54,7 @@ export function Switcher({ close }) {
             ${room.unread ? html`<span class="badge">${i18n.numbers.format(room.unread)}</span>` : null}
           </li>`;
         })}
-        ${!found.length ? html`<li class="hint">${t("switcher.nothing")}</li>` : null}
+        ${found.length === (searchItem ? 1 : 0) ? html`<li class="hint">${t("switcher.nothing")}</li>` : null}
       </ul>
       <p class="hint">${t("switcher.keys")}</p>
     </div>
