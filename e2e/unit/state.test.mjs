@@ -360,8 +360,23 @@ test("a history answer does not undo a change that came live while it was on its
   const asked = log.lastEvent;
   state.onEvent({ type: "message", message: message("lobby", 1) });
   state.onEvent(change("message_edited", 2, { ...message("lobby", 1, bob, "new text"), edited_at: "2026-01-01T00:02:00Z" }));
+  // A change to a message not held yet (the page with it is on its way) is kept for it.
+  const quiet = state.log("quiet");
+  state.onEvent(change("message_deleted", 3, { ...message("quiet", 7), body: "", deleted: true }));
+  assert.equal(quiet.items.length, 0);
   state.addPage(log, [message("lobby", 1, bob, "old text")], asked);
+  state.addPage(quiet, [message("quiet", 7, bob, "secret")], 0);
   assert.equal(log.items[0].body, "new text");
+  assert.equal(quiet.items[0].deleted, true, "the deletion wins over the older page");
+});
+
+test("a deleted message from someone else is unread no more", async () => {
+  const { state } = await setUp();
+  state.onEvent({ type: "message", message: message("quiet", 1, bob, "hi @me", [{ user_id: me.id }]) });
+  state.onEvent({ type: "message", message: message("quiet", 2) });
+  assert.deepEqual([state.rooms.get("quiet").unread, state.rooms.get("quiet").unread_mentions], [2, 1]);
+  state.onEvent(change("message_deleted", 3, { ...message("quiet", 1), body: "", deleted: true, mentions: [] }));
+  assert.deepEqual([state.rooms.get("quiet").unread, state.rooms.get("quiet").unread_mentions], [1, 0]);
 });
 
 test("Arrow-Up finds the last message of ours that is not deleted", async () => {

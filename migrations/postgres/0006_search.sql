@@ -8,3 +8,7 @@ create table search_docs (
     unique (room_id, seq)
 );
 create index search_docs_words on search_docs using gin (words);
+
+-- whether the messages from before this migration have been indexed (done once, at start)
+create table search_state (backfilled bigint not null);
+insert into search_state (backfilled) values (0);

@@ -3,7 +3,7 @@
 
 -- a number per indexed message, newest highest: the index's row id and the search cursor
 create table search_docs (
-    doc integer primary key,
+    doc integer primary key autoincrement,
     room_id text not null references rooms(id) on delete cascade,
     seq integer not null,
     unique (room_id, seq)
@@ -16,3 +16,7 @@ create virtual table message_search using fts5(
     tokenize = 'unicode61 remove_diacritics 0',
     prefix = '2 3'
 );
+
+-- whether the messages from before this migration have been indexed (done once, at start)
+create table search_state (backfilled bigint not null);
+insert into search_state (backfilled) values (0);

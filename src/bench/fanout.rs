@@ -37,6 +37,8 @@ pub struct FanoutSummary {
     pub duration_secs: u64,
     pub sent: u64,
     pub acked: u64,
+    /// Of those acknowledged, changes (`--changes`): edits and reactions.
+    pub changes: u64,
     pub deliveries_expected: u64,
     pub deliveries_received: u64,
     pub lost: i64,
@@ -77,6 +79,7 @@ struct Shared {
     go: CancellationToken,
     sent: AtomicU64,
     acked: AtomicU64,
+    changes: AtomicU64,
     received: AtomicU64,
     duplicates: AtomicU64,
     reconnects: AtomicU64,
@@ -136,6 +139,10 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<FanoutSummary> {
         !args.urls.is_empty() && args.rooms > 0 && args.members > 0 && args.rate > 0.0,
         "nothing to run: --rooms, --members and --rate must be positive"
     );
+    anyhow::ensure!(
+        (0.0..=0.5).contains(&args.changes),
+        "--changes must be between 0 and 0.5"
+    );
     let api = Api::new(args)?;
     let per_room = args.members + 1;
     let tokens = api.accounts(args, args.rooms * per_room).await?;
@@ -183,6 +190,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<FanoutSummary> {
         go: CancellationToken::new(),
         sent: AtomicU64::new(0),
         acked: AtomicU64::new(0),
+        changes: AtomicU64::new(0),
         received: AtomicU64::new(0),
         duplicates: AtomicU64::new(0),
         reconnects: AtomicU64::new(0),
@@ -224,7 +232,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<FanoutSummary> {
     let opened = AtomicU64::new(0);
     let tasks: Vec<_> = stream::iter(plan.into_iter().enumerate())
         .map(|(index, (r, room, m, url))| {
-            let (shared, tokens, opened) = (&shared, &tokens, &opened);
+            let (shared, tokens, opened, api) = (&shared, &tokens, &opened, &api);
             async move {
                 let token = tokens[r * per_room + m].clone();
                 let (ws, ready) = shared.dialer.connect(&url, &token).await?;
@@ -234,15 +242,20 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<FanoutSummary> {
                 }
                 if m == 0 {
                     let phase = period.mul_f64(r as f64 / args.rooms as f64);
+                    let changer = (args.changes > 0.0).then(|| Changer {
+                        api: api.clone(),
+                        url: url.clone(),
+                        token: token.clone(),
+                        every: (1.0 / args.changes).round().max(2.0) as u64,
+                    });
                     // Client ids unique to this run: a `client_id` used before by the same account
                     // (in a room that still exists) would be acknowledged as a retry.
                     let task = send(
                         ws,
                         room,
                         format!("c{tag}"),
-                        phase,
-                        period,
-                        until,
+                        (phase, period, until),
+                        changer,
                         shared.clone(),
                     );
                     return anyhow::Ok(Task::Sender(tokio::spawn(task)));
@@ -350,6 +363,7 @@ fn summarise(
         duration_secs: args.duration,
         sent: shared.sent.load(Ordering::Relaxed),
         acked: shared.acked.load(Ordering::Relaxed),
+        changes: shared.changes.load(Ordering::Relaxed),
         deliveries_expected: expected,
         deliveries_received: received,
         lost: expected as i64 - received as i64,
@@ -384,6 +398,8 @@ fn summarise(
 struct Event<'a> {
     #[serde(rename = "type", borrow)]
     kind: Cow<'a, str>,
+    /// A change event's own `seq` (a message's is its message's).
+    seq: Option<i64>,
     #[serde(borrow)]
     client_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
@@ -397,15 +413,66 @@ struct Msg<'a> {
     body: Cow<'a, str>,
 }
 
+/// How a sender makes changes (`--changes`): every `every`-th send is one, over HTTP.
+struct Changer {
+    api: Api,
+    url: String,
+    token: String,
+    every: u64,
+}
+
+impl Changer {
+    /// Edits the message `seq` (its body a fresh send stamp) or reacts to it; the change is
+    /// counted as sent now and acknowledged when the server answers.
+    fn change(
+        &self,
+        room: &str,
+        seq: i64,
+        edit: bool,
+        at: u64,
+        shared: &Arc<Shared>,
+    ) -> tokio::task::JoinHandle<()> {
+        let (api, url, token, shared) = (
+            self.api.clone(),
+            self.url.clone(),
+            self.token.clone(),
+            shared.clone(),
+        );
+        let (method, path, body) = if edit {
+            (
+                reqwest::Method::PATCH,
+                format!("/rooms/{room}/messages/{seq}"),
+                Some(json!({"body": format!("t:{at}")})),
+            )
+        } else {
+            (
+                reqwest::Method::PUT,
+                format!("/rooms/{room}/messages/{seq}/reactions/%F0%9F%91%8D"),
+                None,
+            )
+        };
+        shared.sent.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            match api.call_as(method, &url, &token, &path, body).await {
+                Ok(_) => {
+                    shared.acked.fetch_add(1, Ordering::Relaxed);
+                    shared.changes.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => eprintln!("  change refused: {e}"),
+            }
+        })
+    }
+}
+
 /// One sender: reads its socket until the start, then sends a message every `period` (the
 /// first after `phase`) for `run` and waits for the last acks; returns send→ack latencies.
+/// With a `changer`, some sends are changes to its latest acknowledged message instead.
 async fn send(
     mut ws: Socket,
     room: String,
     tag: String,
-    phase: Duration,
-    period: Duration,
-    run: Duration,
+    (phase, period, run): (Duration, Duration, Duration),
+    changer: Option<Changer>,
     shared: Arc<Shared>,
 ) -> anyhow::Result<Histogram<u64>> {
     loop {
@@ -423,10 +490,25 @@ async fn send(
     let mut acks = histogram();
     let mut pending: HashMap<u64, u64> = HashMap::new();
     let mut n = 0u64;
+    // The latest acknowledged message, and whether it has had its reaction (each message
+    // gets at most one, so every change is a real one).
+    let (mut latest, mut reacted) = (None::<i64>, false);
+    let mut changes = Vec::new();
+    let mut tick_no = 0u64;
     loop {
         tokio::select! {
             _ = tick.tick(), if Instant::now() < until => {
                 let at = micros(shared.epoch);
+                tick_no += 1;
+                if let (Some(c), Some(seq)) = (&changer, latest) {
+                    if tick_no % c.every == 0 {
+                        let edit = reacted || (tick_no / c.every) % 2 == 0;
+                        reacted |= !edit;
+                        changes.push(c.change(&room, seq, edit, at, &shared));
+                        shared.recorder.lock().expect("recorder").second(shared.start_us.load(Ordering::Relaxed), at).sent += 1;
+                        continue;
+                    }
+                }
                 let frame = json!({"type": "send", "room_id": room, "client_id": format!("{tag}.{n}"), "body": format!("t:{at}")});
                 ws.send(WsMessage::text(frame.to_string())).await?;
                 pending.insert(n, at);
@@ -448,6 +530,12 @@ async fn send(
                             acks.record((micros(shared.epoch) - at).max(1))?;
                             shared.acked.fetch_add(1, Ordering::Relaxed);
                         }
+                        if let Some(msg) = &event.message {
+                            if latest.is_none_or(|l| msg.seq > l) {
+                                latest = Some(msg.seq);
+                                reacted = false;
+                            }
+                        }
                     }
                     "error" => eprintln!("  send refused: {text}"),
                     _ => {}
@@ -455,6 +543,9 @@ async fn send(
             }
         }
         if Instant::now() >= until && pending.is_empty() {
+            for change in changes {
+                let _ = change.await;
+            }
             return Ok(acks);
         }
     }
@@ -547,9 +638,16 @@ async fn receive(
             None | Some(Err(_)) => anyhow::bail!("a receiver's socket closed"),
         };
         let event: Event = serde_json::from_str(&text)?;
-        match (&*event.kind, event.message) {
-            ("message", Some(msg)) => {
-                if !seen.take(msg.seq) {
+        let timeline = matches!(
+            &*event.kind,
+            "message" | "message_edited" | "reaction_added"
+        );
+        match (timeline, event.message) {
+            (true, Some(msg)) => {
+                // A change is timed by its edit's stamp; a reaction carries an older body.
+                let seq = event.seq.unwrap_or(msg.seq);
+                let timed = event.kind != "reaction_added";
+                if !seen.take(seq) {
                     shared.duplicates.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
@@ -562,13 +660,13 @@ async fn receive(
                     .body
                     .strip_prefix("t:")
                     .and_then(|t| t.parse::<u64>().ok());
-                if let Some(at) = sent_at.filter(|_| msg.seq > live_after) {
+                if let Some(at) = sent_at.filter(|_| timed && seq > live_after) {
                     let latency = now.saturating_sub(at).max(1);
                     second.latency.record(latency)?;
                     recorder.deliver.record(latency)?;
                 }
             }
-            ("synced", _) => {
+            (false, _) if event.kind == "synced" => {
                 if let Some(at) = sync_sent.take() {
                     let took = at.elapsed().as_micros() as u64;
                     shared

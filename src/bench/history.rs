@@ -1,7 +1,9 @@
 //! The history scenario: fill one room up to `--messages` (timing how many messages per second
 //! are durably stored: a deep pipeline of sends on one socket, acknowledged after commit), then
 //! time history reads over HTTP: the newest page, paging back from the newest, and pages at
-//! random depths. The room is kept, so a second run reads at once.
+//! random depths; and searches in the room: a word every message has, a rare word (a
+//! message's number, as a prefix), and two words. The room is kept, so a second run reads at
+//! once.
 
 use std::time::Instant;
 
@@ -34,6 +36,11 @@ pub struct HistorySummary {
     pub newest_page_ms: Percentiles,
     pub page_back_ms: Percentiles,
     pub random_depth_page_ms: Percentiles,
+    /// `GET /search` in the room (20 results): a word in every message ("fox"), a rare one
+    /// (a message number, which also begins a few others), and two words ("quick fox").
+    pub search_common_word_ms: Percentiles,
+    pub search_rare_word_ms: Percentiles,
+    pub search_two_words_ms: Percentiles,
     pub server_memory: ServerMemory,
     /// (percentile, ms) points per kind of read, for plots.
     pub spectra: Vec<(String, Vec<(f64, f64)>)>,
@@ -130,6 +137,23 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<HistorySummary> {
             .await?;
         deep.record((began.elapsed().as_micros() as u64).max(1))?;
     }
+    let search = |q: String| {
+        let (api, token) = (&api, &token);
+        let path = format!("/search?room_id={room_id}&limit=20&q={q}");
+        async move {
+            let began = Instant::now();
+            let page = api.get(url, token, &path).await?;
+            anyhow::ensure!(page["results"].is_array(), "a search answered {page}");
+            anyhow::Ok((began.elapsed().as_micros() as u64).max(1))
+        }
+    };
+    let (mut common, mut rare, mut two) = (histogram(), histogram(), histogram());
+    for i in 0..args.reads as i64 {
+        common.record(search("fox".into()).await?)?;
+        let number = (i * 7_919_993 + 104_729) % last_seq.max(1);
+        rare.record(search(number.to_string()).await?)?;
+        two.record(search("quick%20fox".into()).await?)?;
+    }
     let summary = HistorySummary {
         room: args.room.clone(),
         messages_in_room: last_seq,
@@ -141,11 +165,17 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<HistorySummary> {
         newest_page_ms: Percentiles::of(&newest),
         page_back_ms: Percentiles::of(&back),
         random_depth_page_ms: Percentiles::of(&deep),
+        search_common_word_ms: Percentiles::of(&common),
+        search_rare_word_ms: Percentiles::of(&rare),
+        search_two_words_ms: Percentiles::of(&two),
         server_memory: memory.after(args.server_pid),
         spectra: vec![
             ("newest page".into(), spectrum(&newest)),
             ("paging back".into(), spectrum(&back)),
             ("random depth".into(), spectrum(&deep)),
+            ("search: common word".into(), spectrum(&common)),
+            ("search: rare word".into(), spectrum(&rare)),
+            ("search: two words".into(), spectrum(&two)),
             ("store (send→ack)".into(), spectrum(&acks)),
         ],
     };

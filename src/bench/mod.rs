@@ -5,7 +5,9 @@
 //!
 //! - [`fanout`]: R rooms × M members, one sender per room, a total rate. One big room and a hot
 //!   room are fan-outs with one room. With `--scenario churn` the receivers also disconnect
-//!   and come back with `sync`, and every message must still arrive exactly once.
+//!   and come back with `sync`, and every message must still arrive exactly once. With
+//!   `--changes F`, that share of the sends are changes to earlier messages instead (edits and
+//!   reactions, over HTTP): timeline events every receiver must get exactly once too.
 //! - [`idle`]: N authenticated connections held open, to measure what one costs the server.
 //! - [`history`]: fills one room (timing the durable write rate), then times history reads.
 //!
@@ -74,6 +76,10 @@ pub struct BenchArgs {
     /// Messages per second over all rooms (fan-out, churn).
     #[arg(long, default_value_t = 100.0)]
     pub rate: f64,
+    /// Fan-out and churn: the share (0-0.5) of sends that are instead a change to the
+    /// sender's latest message, over HTTP: alternately an edit and a reaction.
+    #[arg(long, default_value_t = 0.0)]
+    pub changes: f64,
     /// Seconds of sending (fan-out, churn) or of holding (idle).
     #[arg(long, default_value_t = 10)]
     pub duration: u64,
@@ -227,6 +233,7 @@ impl ServerMemory {
 }
 
 /// The HTTP side: a client and the server's URL.
+#[derive(Clone)]
 pub(crate) struct Api {
     http: reqwest::Client,
 }
@@ -266,6 +273,17 @@ impl Api {
             anyhow::bail!("{method} {path}: {status} {text}");
         }
         Ok(res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub(crate) async fn call_as(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        token: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        self.call(method, url, token, path, body).await
     }
 
     async fn post(&self, url: &str, token: &str, path: &str, body: Value) -> anyhow::Result<Value> {

@@ -114,9 +114,15 @@ impl Chat {
         let original = self
             .readable_message(&message.room_id, seq, &room, &m)
             .await?;
+        // Where members read only what came after they joined, some may not read the original:
+        // the quote then names it without its text (clients show their own copy, if any).
+        let excerpt = match room.history {
+            HistoryVisibility::Shared => ReplyTo::excerpt(&original.body),
+            HistoryVisibility::Joined => String::new(),
+        };
         Ok(ReplyTo {
             seq,
-            excerpt: ReplyTo::excerpt(&original.body),
+            excerpt,
             sender: original.sender,
             deleted: false,
         })
@@ -253,7 +259,7 @@ impl Chat {
                 // start of history leaves less before it).
                 let mut page = self
                     .store
-                    .messages_before(range(limit / 2 + 1), Some(s + 1))
+                    .messages_before(range(limit / 2 + 1), Some(s.saturating_add(1)))
                     .await?;
                 let later = limit - page.len() as i64;
                 if later > 0 {

@@ -2,7 +2,7 @@
 //! so pages are never short), with where in each body the words found are.
 
 use super::{Chat, Error, Result, invalid};
-use crate::domain::{Message, RoomId, highlights, search_terms};
+use crate::domain::{Message, RoomId, Seq, highlights, search_terms};
 use crate::store::SearchQuery;
 
 /// Results in one page when the client does not say, and the most it may ask for.
@@ -54,7 +54,20 @@ impl Chat {
             before,
             limit,
         };
-        let (messages, next) = self.store.search(query).await?;
+        let (mut messages, next) = self.store.search(query).await?;
+        // Quotes of messages the caller may not read (from before they joined) stay blank.
+        let mut floors = std::collections::HashMap::new();
+        for m in &mut messages {
+            if m.reply_to.is_none() {
+                continue;
+            }
+            if !floors.contains_key(&m.room_id) {
+                let floor = self.read_floor(user, &m.room_id).await.unwrap_or(Seq::MAX);
+                floors.insert(m.room_id.clone(), floor);
+            }
+            let floor = floors[&m.room_id];
+            crate::store::hide_quotes_below(std::slice::from_mut(m), floor);
+        }
         let hits = messages
             .into_iter()
             .map(|message| Hit {

@@ -366,6 +366,15 @@ pub async fn open(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
     }
 }
 
+/// Blanks what replies quote of messages at or below `floor` (which the reader may not read).
+pub fn hide_quotes_below(messages: &mut [Message], floor: Seq) {
+    for quote in messages.iter_mut().filter_map(|m| m.reply_to.as_mut()) {
+        if quote.seq <= floor {
+            quote.excerpt.clear();
+        }
+    }
+}
+
 /// The id a message is known by: its room and its place in it.
 pub fn message_id(room: &RoomId, seq: Seq) -> String {
     format!("{room}-{seq}")

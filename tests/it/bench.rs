@@ -108,6 +108,40 @@ async fn churn_resumes_with_sync_and_loses_nothing() {
     assert!(resync.count > 0, "{resync:?}");
 }
 
+/// Edits and reactions mixed into a churning fan-out: every change reaches every receiver once,
+/// live or by `sync`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_mixed_into_a_churning_fan_out_arrive_exactly_once() {
+    let app = bench_app().await;
+    let run = args(
+        &app,
+        &[
+            "--scenario",
+            "churn",
+            "--rooms",
+            "2",
+            "--members",
+            "4",
+            "--rate",
+            "60",
+            "--duration",
+            "3",
+            "--reconnect-every",
+            "0.5",
+            "--changes",
+            "0.25",
+        ],
+    );
+    let summary = bench::fanout_run(&run).await.expect("the bench runs");
+    assert!(summary.acked >= 150, "{summary:?}");
+    assert!(summary.changes >= 30, "a quarter of the sends: {summary:?}");
+    assert_eq!(
+        summary.deliveries_received, summary.deliveries_expected,
+        "{summary:?}"
+    );
+    assert_eq!((summary.lost, summary.duplicates), (0, 0));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_are_held_and_counted() {
     let app = bench_app().await;

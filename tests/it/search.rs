@@ -187,10 +187,22 @@ async fn deleted_text_is_never_found_and_edited_text_by_its_new_words() {
     );
     assert!(bodies(&search(&app, &ana, "blueberry").await.1).is_empty());
     assert_eq!(bodies(&search(&app, &ana, "wording").await.1).len(), 1);
+    // An edit keeps the message's place among results (it is not made newer).
+    app.send_http(&ana, &room, "c", "later wording").await;
+    app.patch(
+        &ana,
+        &format!("/rooms/{room}/messages/1"),
+        json!({"body": "newest wording with cherry"}),
+    )
+    .await;
+    assert_eq!(
+        bodies(&search(&app, &ana, "wording").await.1),
+        ["later wording", "newest wording with cherry"]
+    );
     assert_eq!(
         count_rows(&app, "select count(*) from search_docs").await,
-        1,
-        "the index holds the one message left"
+        2,
+        "the index holds the messages left"
     );
 }
 

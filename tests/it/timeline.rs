@@ -461,6 +461,22 @@ async fn changes_to_history_from_before_joining_stay_hidden() {
         "{seen:?}"
     );
     assert_eq!(seen.len(), 1, "{seen:?}");
+    // A reply to the old message names it but quotes none of its text, live and in history.
+    let (status, _) = app
+        .post(
+            &ana,
+            &format!("/rooms/{room}/messages"),
+            json!({"client_id": "re", "body": "see above", "reply_to": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let live = again.next_of("message").await;
+    assert_eq!(live["message"]["reply_to"]["seq"], 1);
+    assert_eq!(live["message"]["reply_to"]["excerpt"], "");
+    let (_, page) = app.history(&bob, &room, "").await;
+    assert!(!page.to_string().contains("secret"), "{page}");
+    let (_, search) = app.get(&bob, "/search?q=above").await;
+    assert_eq!(search["results"][0]["message"]["reply_to"]["excerpt"], "");
 }
 
 #[tokio::test]
@@ -514,6 +530,14 @@ async fn history_pages_after_and_around_a_message() {
     assert_eq!(page["history_start"], true);
     let (status, _) = app.history(&ana, &room, "?after=3&before=9").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, page) = app
+        .history(&ana, &room, &format!("?around={}", i64::MAX))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the largest seq is no overflow: {page}"
+    );
 }
 
 async fn app_last_seq(app: &TestApp, user: &User, room: &str) -> i64 {

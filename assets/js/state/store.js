@@ -30,8 +30,8 @@ export class RoomLog {
     this.version = 0;
     /** The newest timeline seq applied (messages and changes): what a sync starts from. */
     this.lastEvent = 0;
-    /** message seq → the seq of the latest change applied to it live, so an older history
-     * answer does not undo it. */
+    /** message seq → {seq, message}: the latest change that came live and the message after
+     * it, so a history answer asked for before it does not undo it. */
     this.touched = new Map();
   }
   add(message) {
@@ -371,10 +371,19 @@ export class ChatState extends EventTarget {
     const added = ev.type === "reaction_added" ? true : ev.type === "reaction_removed" ? false : null;
     const m = this.withMe(ev.message, held, added === null ? null : { emoji: ev.emoji, user: ev.user_id, added });
     log.lastEvent = Math.max(log.lastEvent, ev.seq);
+    log.touched.set(m.seq, { seq: ev.seq, message: m });
     // A log that never held the message keeps out of it (history brings it when needed).
-    if (held || (log.loaded && log.items.length && m.seq > log.oldest())) {
-      log.add(m);
-      log.touched.set(m.seq, ev.seq);
+    if (held || (log.loaded && log.items.length && m.seq > log.oldest())) log.add(m);
+    const room = this.rooms.get(ev.room_id);
+    if (ev.type === "message_deleted" && room && !held?.deleted && m.sender.id !== this.me.id && m.seq > (room.read_seq || 0)) {
+      // A deleted message is unread no more (protocol §4).
+      if (held) {
+        room.unread = Math.max(0, (room.unread || 0) - 1);
+        if (held.mentions?.some((x) => x.user_id === this.me.id)) room.unread_mentions = Math.max(0, (room.unread_mentions || 0) - 1);
+        this.emit("rooms");
+      } else {
+        this.api("GET", `/rooms/${ev.room_id}`).then(({ room: fresh }) => this.adoptCounts(room, fresh), () => {});
+      }
     }
     if (ev.type === "message_deleted") {
       // Replies quote a deleted message no more (protocol §4).
@@ -386,7 +395,6 @@ export class ChatState extends EventTarget {
       const c = this.composing.get(ev.room_id);
       if (c?.message.seq === ev.message_seq) this.compose(ev.room_id, null);
     }
-    const room = this.rooms.get(ev.room_id);
     if (room) {
       room.last_seq = Math.max(room.last_seq || 0, ev.seq);
       if (room.last_message?.seq === m.seq) {
@@ -537,7 +545,7 @@ export class ChatState extends EventTarget {
   /** Takes a room's unread counts from a `GET /rooms/{id}` answer, unless messages that came
    * live while it was on its way make it stale (they are counted already); says whether. */
   adoptCounts(room, fresh) {
-    if (!room || (fresh.last_seq ?? 0) < (room.last_seq || 0)) return false;
+    if (!room || !fresh || (fresh.last_seq ?? 0) < (room.last_seq || 0)) return false;
     Object.assign(room, { unread: fresh.unread, unread_mentions: fresh.unread_mentions });
     this.emit("rooms");
     return true;
@@ -649,9 +657,13 @@ export class ChatState extends EventTarget {
     }
   }
 
-  /** Adds a page of history, except messages a live change touched after it was asked for. */
+  /** Adds a page of history; a message a live change touched after the page was asked for
+   * goes in as that change left it. */
   addPage(log, messages, asked) {
-    for (const m of messages) if (!((log.touched.get(m.seq) || 0) > asked)) log.add(m);
+    for (const m of messages) {
+      const touched = log.touched.get(m.seq);
+      log.add(touched && touched.seq > asked ? touched.message : m);
+    }
   }
 
   /** Loads the history around a message (a reply's original, a search result) and asks the

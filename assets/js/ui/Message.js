@@ -153,7 +153,10 @@ class Quote extends Component {
   render({ reply, roomId, tab }) {
     const { state, t } = this.context;
     const who = state.userInfo(reply.sender).display_name;
-    const text = reply.deleted ? t("message.deleted") : reply.excerpt;
+    // A quote without text (in rooms where not everyone reads older history) shows the copy
+    // held here, if any.
+    const own = !reply.deleted && !reply.excerpt ? state.log(roomId).bySeq.get(reply.seq) : null;
+    const text = reply.deleted || own?.deleted ? t("message.deleted") : reply.excerpt || own?.body.slice(0, 140) || "…";
     return html`<button class="quote" tabindex=${tab} aria-label=${t("message.reply_to", { name: who, text })}
       onClick=${() => state.jumpTo(roomId, reply.seq)}>
       <${Icon} name="reply" /><strong dir="auto">${who}</strong> <span dir="auto" class=${reply.deleted ? "tombstone" : ""}>${text}</span>

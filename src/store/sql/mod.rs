@@ -248,7 +248,11 @@ macro_rules! sql_store {
                             display_name: r.get("reply_display_name"),
                             avatar_url: avatar_url(r.get("reply_avatar"), r.get("reply_username")),
                         },
-                        excerpt: excerpt.unwrap_or_default(),
+                        excerpt: if deleted {
+                            String::new()
+                        } else {
+                            excerpt.unwrap_or_default()
+                        },
                         deleted,
                     }
                 });

@@ -93,8 +93,60 @@ impl $Store {
         Ok(())
     }
 
-    /// Indexes the messages kept from before search existed, a thousand per transaction.
+    /// Indexes an edited message's new words under its old place in the index (so an edit
+    /// does not make it "newer" in results), or takes it out when it has no word left.
+    async fn reindex(
+        tx: &mut Transaction<'_, $Db>,
+        room: &RoomId,
+        seq: Seq,
+        words: String,
+    ) -> StoreResult<()> {
+        if words.is_empty() {
+            return Self::unindex(&mut *tx, room, Some(seq), 0).await;
+        }
+        let doc: Option<i64> =
+            sqlx::query_scalar("select doc from search_docs where room_id = $1 and seq = $2")
+                .bind(room.as_str())
+                .bind(seq)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(fail("reindexing"))?;
+        let Some(doc) = doc else {
+            return Self::index_messages(tx, &[(room, seq, words)]).await;
+        };
+        if Self::DIALECT.fts5 {
+            for sql in [
+                "delete from message_search where rowid = $1",
+                "insert into message_search (rowid, words) values ($1, $2)",
+            ] {
+                sqlx::query(sql)
+                    .bind(doc)
+                    .bind(&words)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(fail("reindexing"))?;
+            }
+        } else {
+            sqlx::query("update search_docs set words = to_tsvector('simple', $2) where doc = $1")
+                .bind(doc)
+                .bind(&words)
+                .execute(&mut **tx)
+                .await
+                .map_err(fail("reindexing"))?;
+        }
+        Ok(())
+    }
+
+    /// Indexes the messages kept from before search existed, a thousand per transaction; once
+    /// done (it resumes after an interruption), later starts skip it.
     pub(super) async fn fill_search_index(&self) -> anyhow::Result<()> {
+        let backfilled: i64 = sqlx::query_scalar("select backfilled from search_state")
+            .fetch_one(&self.write)
+            .await
+            .context("reading the search index state")?;
+        if backfilled != 0 {
+            return Ok(());
+        }
         let mut done = 0u64;
         loop {
             let rows = sqlx::query(
@@ -106,6 +158,10 @@ impl $Store {
             .await
             .context("finding messages to index")?;
             if rows.is_empty() {
+                sqlx::query("update search_state set backfilled = 1")
+                    .execute(&self.write)
+                    .await
+                    .context("indexing")?;
                 break;
             }
             let items: Vec<(RoomId, Seq, String)> = rows

@@ -261,9 +261,7 @@ impl $Store {
                     .map_err(fail("editing mentions"))?;
                 Self::insert_mentions(tx, &c.room_id, c.message_seq, &c.actor, mentions).await?;
                 // Found by its new words only.
-                Self::unindex(&mut *tx, &c.room_id, Some(c.message_seq), 0).await?;
-                let doc = [(&c.room_id, c.message_seq, search_text(body))];
-                Self::index_messages(tx, &doc).await?;
+                Self::reindex(tx, &c.room_id, c.message_seq, search_text(body)).await?;
                 EventKind::Edited
             }
             Change::Delete { reason, audit } => {
@@ -611,6 +609,24 @@ impl Timeline for $Store {
             let seq = last + 1;
             match e {
                 Entry::Message(m) => {
+                    // The message it answers may have been deleted since it was looked up:
+                    // then it quotes nothing (the deletion erased its text).
+                    let mut reply_to = m.reply_to.clone();
+                    if let Some(quote) = reply_to.as_mut() {
+                        Self::flush(&mut tx, &results, &mut pending, now).await?;
+                        let gone: Option<i64> = sqlx::query_scalar(
+                            "select deleted from messages where room_id = $1 and seq = $2",
+                        )
+                        .bind(m.room_id.as_str())
+                        .bind(quote.seq)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(fail("finding the message replied to"))?;
+                        if gone != Some(0) {
+                            quote.excerpt.clear();
+                            quote.deleted = true;
+                        }
+                    }
                     let message = Message {
                         id: message_id(&m.room_id, seq),
                         room_id: m.room_id.clone(),
@@ -623,7 +639,7 @@ impl Timeline for $Store {
                         edited_at: None,
                         deleted: false,
                         reactions: Vec::new(),
-                        reply_to: m.reply_to.clone(),
+                        reply_to,
                         pinned: false,
                     };
                     results[i] = Some(Ok(Appended {
@@ -641,13 +657,16 @@ impl Timeline for $Store {
                 Entry::Change(c) => {
                     Self::flush(&mut tx, &results, &mut pending, now).await?;
                     let target = std::slice::from_ref(&c.message_seq);
+                    // A refusal (found by reads before any write) is this entry's result; any
+                    // other failure may have left part of the change, so the batch fails.
                     let state = match Self::apply_change(&mut tx, c, seq, now).await {
                         Ok(kind) => Self::load_messages(&mut *tx, &c.room_id, target, None)
                             .await?
                             .pop()
                             .map(|message| (kind, message))
                             .ok_or(StoreError::NotFound),
-                        Err(e) => Err(e),
+                        Err(e @ (StoreError::NotFound | StoreError::Conflict(_))) => Err(e),
+                        Err(e) => return Err(e),
                     };
                     results[i] = Some(state.map(|(kind, message)| Appended {
                         event: TimelineEvent {
@@ -734,6 +753,7 @@ impl Timeline for $Store {
         let mut messages: Vec<Message> = rows.iter().rev().map(message_row).collect();
         Self::add_reactions(&mut conn, &range.room_id, &mut messages, range.viewer.as_ref())
             .await?;
+        hide_quotes_below(&mut messages, range.floor);
         Ok(messages)
     }
 
@@ -752,6 +772,7 @@ impl Timeline for $Store {
         let mut messages: Vec<Message> = rows.iter().map(message_row).collect();
         Self::add_reactions(&mut conn, &range.room_id, &mut messages, range.viewer.as_ref())
             .await?;
+        hide_quotes_below(&mut messages, range.floor);
         Ok(messages)
     }
 
@@ -787,7 +808,8 @@ impl Timeline for $Store {
         let mut seqs: Vec<Seq> = rows[..keep].iter().map(|r| r.get("message_seq")).collect();
         seqs.sort_unstable();
         seqs.dedup();
-        let messages = Self::load_messages(&mut conn, &range.room_id, &seqs, None).await?;
+        let mut messages = Self::load_messages(&mut conn, &range.room_id, &seqs, None).await?;
+        hide_quotes_below(&mut messages, range.floor);
         let events = rows[..keep]
             .iter()
             .rev()
@@ -859,6 +881,7 @@ impl Timeline for $Store {
         Self::add_reactions(&mut conn, &range.room_id, &mut messages, range.viewer.as_ref())
             .await?;
         messages.sort_by_key(|m| order.iter().position(|&s| s == m.seq));
+        hide_quotes_below(&mut messages, range.floor);
         Ok(messages)
     }
 
