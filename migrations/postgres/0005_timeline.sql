@@ -7,6 +7,7 @@ alter table messages add column reply_sender_id text;
 alter table messages add column reply_excerpt text;
 create index messages_reply on messages(room_id, reply_to) where reply_to is not null;
 alter table messages add column pinned_at bigint;
+alter table messages add column reaction_count bigint not null default 0;
 create index messages_pinned on messages(room_id, pinned_at) where pinned_at is not null;
 
 create table events (

@@ -10,6 +10,8 @@ alter table messages add column reply_sender_id text;
 alter table messages add column reply_excerpt text;
 create index messages_reply on messages(room_id, reply_to) where reply_to is not null;
 alter table messages add column pinned_at integer;
+-- how many reactions it has (0: none to read)
+alter table messages add column reaction_count integer not null default 0;
 create index messages_pinned on messages(room_id, pinned_at) where pinned_at is not null;
 
 -- every change to a message, at the seq it took (new messages are the messages themselves)

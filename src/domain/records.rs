@@ -220,6 +220,9 @@ pub struct Message {
     pub deleted: bool,
     /// Reactions, in the order they were first given.
     pub reactions: Vec<Reaction>,
+    /// Whether it has reactions (the store reads them only for messages that do).
+    #[serde(skip)]
+    pub has_reactions: bool,
     /// The message this one answers.
     pub reply_to: Option<ReplyTo>,
     pub pinned: bool,

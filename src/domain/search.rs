@@ -1,8 +1,9 @@
 //! What search indexes and looks for: words, folded the same way for the index and the query
 //! (compatibility-decomposed, accents dropped, lower-cased, split at anything that is not a
 //! letter or digit), so `Café` is found by `cafe`, `deploy.sh` by `deploy`, `snake_case_name`
-//! by `case`, and `https://example.com/docs` by `example`. A query term finds the words it begins
-//! (`deplo` finds "deployment"). Where in a body the words a query found are, for highlighting.
+//! by `case`, and `https://example.com/docs` by `example`. Every term of a query must be found;
+//! the last also finds the words it begins (`deplo` finds "deployment"). Where in a body the
+//! words a query found are, for highlighting.
 
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
@@ -65,11 +66,15 @@ pub fn search_terms(q: &str) -> Result<Vec<String>, super::ValidationError> {
     Ok(terms)
 }
 
-/// The code-point ranges of the words in `body` that a term begins.
+/// The code-point ranges of the words in `body` a query found: a term itself, or a word the
+/// last term begins.
 pub fn highlights(body: &str, terms: &[String]) -> Vec<(usize, usize)> {
+    let Some((last, whole)) = terms.split_last() else {
+        return Vec::new();
+    };
     words_at(body)
         .into_iter()
-        .filter(|(word, _, _)| terms.iter().any(|t| word.starts_with(t.as_str())))
+        .filter(|(word, _, _)| word.starts_with(last.as_str()) || whole.contains(word))
         .map(|(_, start, end)| (start, end))
         .collect()
 }
@@ -105,8 +110,8 @@ mod tests {
 
     #[test]
     fn highlights_cover_the_words_found() {
-        let body = "Deployment of café ran, deploy again";
-        let terms = search_terms("deplo cafe").unwrap();
+        let body = "Deployment of café ran, deploy again, cafés";
+        let terms = search_terms("cafe deplo").unwrap();
         let chars: Vec<char> = body.chars().collect();
         let found: Vec<String> = highlights(body, &terms)
             .into_iter()

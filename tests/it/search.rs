@@ -79,6 +79,12 @@ async fn words_prefixes_urls_and_identifiers_are_found_newest_first() {
         1
     );
     assert_eq!(bodies(&search(&app, &ana, "room_name").await.1).len(), 1);
+    // Only the last word is a prefix: "deplo went" finds nothing, "went deplo" the first.
+    assert!(bodies(&search(&app, &ana, "deplo went").await.1).is_empty());
+    assert_eq!(
+        bodies(&search(&app, &ana, "went deplo").await.1),
+        ["The deployment went fine"]
+    );
     assert!(
         bodies(&search(&app, &ana, "deployment lunch").await.1).is_empty(),
         "every word must be found"

@@ -22,7 +22,7 @@ mod timeline;
 
 pub(super) use accounts::sql_accounts;
 pub(super) use rooms::sql_rooms;
-pub(super) use search::sql_search;
+pub(super) use search::{matcher, sql_search};
 pub(super) use timeline::sql_timeline;
 
 /// The few words where the two backends' SQL differs.
@@ -149,7 +149,7 @@ pub(super) const UNREAD_COLS: &str = "(select count(*) from messages g where g.r
     and x.seq > m.read_seq) as unread_mentions";
 /// A message in its current state, with what it quotes of the message it answers.
 pub(super) const MESSAGE_SELECT: &str = "select g.room_id, g.seq, g.client_id, g.body, g.created_at, \
-    g.mentions, g.edited_at, g.deleted, g.pinned_at, g.reply_to, g.reply_excerpt, \
+    g.mentions, g.edited_at, g.deleted, g.pinned_at, g.reply_to, g.reply_excerpt, g.reaction_count, \
     u.id as sender_id, u.username, u.display_name, u.avatar, \
     o.deleted as reply_deleted, ou.id as reply_sender_id, \
     ou.username as reply_username, ou.display_name as reply_display_name, ou.avatar as reply_avatar \
@@ -272,7 +272,9 @@ macro_rules! sql_store {
                 ts: time(r.get("created_at")),
                 edited_at: r.get::<Option<i64>, _>("edited_at").map(time),
                 deleted: r.get::<i64, _>("deleted") != 0,
+                // Filled in by a second read, only where there are any.
                 reactions: Vec::new(),
+                has_reactions: r.get::<i64, _>("reaction_count") > 0,
                 reply_to,
                 pinned: r.get::<Option<i64>, _>("pinned_at").is_some(),
             }

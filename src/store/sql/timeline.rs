@@ -268,7 +268,7 @@ impl $Store {
                 sqlx::query(
                     "update messages set body = '', mentions = null, deleted = 1, \
                      edited_at = null, reply_to = null, reply_sender_id = null, \
-                     reply_excerpt = null, pinned_at = null \
+                     reply_excerpt = null, pinned_at = null, reaction_count = 0 \
                      where room_id = $1 and seq = $2",
                 )
                 .bind(room)
@@ -360,6 +360,7 @@ impl $Store {
                     .execute(&mut **tx)
                     .await
                     .map_err(fail("reacting"))?;
+                    Self::count_reactions(tx, c, 1).await?;
                     EventKind::ReactionAdded(emoji.clone())
                 } else {
                     sqlx::query(
@@ -373,6 +374,7 @@ impl $Store {
                     .execute(&mut **tx)
                     .await
                     .map_err(fail("unreacting"))?;
+                    Self::count_reactions(tx, c, -1).await?;
                     EventKind::ReactionRemoved(emoji.clone())
                 }
             }
@@ -422,6 +424,24 @@ impl $Store {
         Self::insert_messages(tx, &fresh, now).await
     }
 
+    /// Keeps a message's reaction count, by which reads know whether to look for reactions.
+    async fn count_reactions(
+        tx: &mut Transaction<'_, $Db>,
+        c: &NewChange,
+        by: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "update messages set reaction_count = reaction_count + $3 where room_id = $1 and seq = $2",
+        )
+        .bind(c.room_id.as_str())
+        .bind(c.message_seq)
+        .bind(by)
+        .execute(&mut **tx)
+        .await
+        .map_err(fail("counting reactions"))?;
+        Ok(())
+    }
+
     /// The messages of `room` with these `seq`s (sorted, without repeats) in their current
     /// state, with their reactions, oldest first; missing ones are left out.
     async fn load_messages(
@@ -462,6 +482,10 @@ impl $Store {
         let (Some(first), Some(last)) = (messages.first(), messages.last()) else {
             return Ok(());
         };
+        // Most pages have no reaction at all: then there is nothing to read.
+        if !messages.iter().any(|m| m.has_reactions) {
+            return Ok(());
+        }
         let (low, high) = (first.seq, last.seq);
         let rows = sqlx::query(
             "select message_seq, emoji, user_id, n, total from ( \
@@ -639,6 +663,7 @@ impl Timeline for $Store {
                         edited_at: None,
                         deleted: false,
                         reactions: Vec::new(),
+                        has_reactions: false,
                         reply_to,
                         pinned: false,
                     };
