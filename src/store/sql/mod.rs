@@ -22,7 +22,7 @@ mod timeline;
 
 pub(super) use accounts::sql_accounts;
 pub(super) use rooms::sql_rooms;
-pub(super) use search::{matcher, sql_search};
+pub(super) use search::{PG_WORD_INDEX_MS, matcher, sql_search};
 pub(super) use timeline::sql_timeline;
 
 /// The few words where the two backends' SQL differs.
