@@ -11,27 +11,50 @@ use unicode_normalization::char::is_combining_mark;
 /// The most terms a query may hold.
 pub const MAX_TERMS: usize = 8;
 
+/// The longest word indexed, in bytes: a longer run of letters (a pasted key, a wall of "x") is
+/// no word anyone searches for, and would only bloat the index.
+pub const MAX_WORD_BYTES: usize = 64;
+
 /// The folded words of `text`, with the code-point range each came from.
 fn words_at(text: &str) -> Vec<(String, usize, usize)> {
     let mut words = Vec::new();
     let mut current = String::new();
     let mut start = 0;
-    for (at, c) in text.chars().enumerate() {
-        let mut folded = String::new();
-        for d in c.nfkd().filter(|d| !is_combining_mark(*d)) {
-            folded.extend(d.to_lowercase());
+    let mut folded = String::new();
+    let mut end = |current: &mut String, start, at| {
+        if current.len() <= MAX_WORD_BYTES {
+            words.push((std::mem::take(current), start, at));
+        } else {
+            current.clear();
         }
-        if !folded.is_empty() && folded.chars().all(char::is_alphanumeric) {
+    };
+    for (at, c) in text.chars().enumerate() {
+        // ASCII folds to itself (lower-cased): the common case skips decomposition.
+        let word_char = if c.is_ascii() {
+            folded.clear();
+            folded.push(c.to_ascii_lowercase());
+            c.is_ascii_alphanumeric()
+        } else {
+            folded.clear();
+            for d in c.nfkd().filter(|d| !is_combining_mark(*d)) {
+                folded.extend(d.to_lowercase());
+            }
+            !folded.is_empty() && folded.chars().all(char::is_alphanumeric)
+        };
+        if word_char {
             if current.is_empty() {
                 start = at;
             }
-            current.push_str(&folded);
+            if current.len() <= MAX_WORD_BYTES {
+                current.push_str(&folded);
+            }
         } else if !current.is_empty() {
-            words.push((std::mem::take(&mut current), start, at));
+            end(&mut current, start, at);
         }
     }
     if !current.is_empty() {
-        words.push((current, start, text.chars().count()));
+        let at = text.chars().count();
+        end(&mut current, start, at);
     }
     words
 }
@@ -92,6 +115,12 @@ mod tests {
         );
         assert_eq!(search_text("ﬁne ①"), "fine 1");
         assert_eq!(search_text("🎉 !!"), "");
+        let long = "x".repeat(MAX_WORD_BYTES + 1);
+        assert_eq!(
+            search_text(&format!("a {long} b")),
+            "a b",
+            "too long to be a word"
+        );
         assert_eq!(search_text("日本語 テキスト"), "日本語 テキスト");
     }
 

@@ -56,7 +56,7 @@ pub struct PinList {
     messages: Vec<Message>,
 }
 
-#[utoipa::path(patch, path = "/api/v1/rooms/{id}/messages/{seq}", tag = "messages",
+#[utoipa::path(patch, path = "/api/v1/rooms/{id}/messages/{seq}", tag = "messages", operation_id = "edit_message",
     params(("id" = RoomId, Path, description = "The room's id"),
            ("seq" = i64, Path, description = "The message's seq")),
     request_body = EditRequest,
@@ -75,7 +75,7 @@ async fn edit(
     Ok(axum::Json(MessageResponse { message }))
 }
 
-#[utoipa::path(delete, path = "/api/v1/rooms/{id}/messages/{seq}", tag = "messages",
+#[utoipa::path(delete, path = "/api/v1/rooms/{id}/messages/{seq}", tag = "messages", operation_id = "delete_message",
     params(("id" = RoomId, Path, description = "The room's id"),
            ("seq" = i64, Path, description = "The message's seq")),
     request_body(content = Option<DeleteRequest>, description = "Optional: a reason"),
@@ -100,7 +100,7 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/v1/rooms/{id}/messages/{seq}/edits", tag = "messages",
+#[utoipa::path(get, path = "/api/v1/rooms/{id}/messages/{seq}/edits", tag = "messages", operation_id = "message_edits",
     params(("id" = RoomId, Path, description = "The room's id"),
            ("seq" = i64, Path, description = "The message's seq")),
     responses((status = 200, description = "Earlier texts (moderators and up)", body = EditList),
@@ -114,7 +114,7 @@ async fn edits(
     Ok(axum::Json(EditList { edits }))
 }
 
-#[utoipa::path(put, path = "/api/v1/rooms/{id}/messages/{seq}/reactions/{emoji}", tag = "messages",
+#[utoipa::path(put, path = "/api/v1/rooms/{id}/messages/{seq}/reactions/{emoji}", tag = "messages", operation_id = "add_reaction",
     params(("id" = RoomId, Path, description = "The room's id"),
            ("seq" = i64, Path, description = "The message's seq"),
            ("emoji" = String, Path, description = "One emoji, percent-encoded")),
@@ -133,7 +133,7 @@ async fn react(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(delete, path = "/api/v1/rooms/{id}/messages/{seq}/reactions/{emoji}", tag = "messages",
+#[utoipa::path(delete, path = "/api/v1/rooms/{id}/messages/{seq}/reactions/{emoji}", tag = "messages", operation_id = "remove_reaction",
     params(("id" = RoomId, Path, description = "The room's id"),
            ("seq" = i64, Path, description = "The message's seq"),
            ("emoji" = String, Path, description = "One emoji, percent-encoded")),
@@ -150,7 +150,7 @@ async fn unreact(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/v1/rooms/{id}/pins", tag = "messages",
+#[utoipa::path(get, path = "/api/v1/rooms/{id}/pins", tag = "messages", operation_id = "pinned_messages",
     params(("id" = RoomId, Path, description = "The room's id")),
     responses((status = 200, description = "Pinned messages", body = PinList),
               (status = 403, description = "Not a member, or banned", body = ErrorBody)))]
@@ -163,7 +163,7 @@ async fn pins(
     Ok(axum::Json(PinList { messages }))
 }
 
-#[utoipa::path(put, path = "/api/v1/rooms/{id}/pins/{seq}", tag = "messages",
+#[utoipa::path(put, path = "/api/v1/rooms/{id}/pins/{seq}", tag = "messages", operation_id = "pin_message",
     params(("id" = RoomId, Path, description = "The room's id"),
            ("seq" = i64, Path, description = "The message's seq")),
     responses((status = 204, description = "Pinned (again: nothing changes)"),
@@ -178,7 +178,7 @@ async fn pin(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(delete, path = "/api/v1/rooms/{id}/pins/{seq}", tag = "messages",
+#[utoipa::path(delete, path = "/api/v1/rooms/{id}/pins/{seq}", tag = "messages", operation_id = "unpin_message",
     params(("id" = RoomId, Path, description = "The room's id"),
            ("seq" = i64, Path, description = "The message's seq")),
     responses((status = 204, description = "Unpinned (or was not pinned)"),

@@ -45,10 +45,11 @@ pub struct SearchPage {
     next: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/search", tag = "messages", params(SearchParams),
+#[utoipa::path(get, path = "/api/v1/search", tag = "messages", operation_id = "search_messages", params(SearchParams),
     responses((status = 200, body = SearchPage),
               (status = 400, description = "No word to look for, or a bad limit or cursor", body = ErrorBody),
-              (status = 403, description = "`room_id` names a room you may not read", body = ErrorBody)))]
+              (status = 403, description = "`room_id` names a public room you may not read (banned, or history for members only)", body = ErrorBody),
+              (status = 404, description = "`room_id` names no room, or a private one you are not in", body = ErrorBody)))]
 async fn search(
     State(app): State<AppState>,
     auth: Auth,

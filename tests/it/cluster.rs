@@ -110,6 +110,11 @@ impl Client {
         }
     }
 
+    /// The same account, talking to another node (by reference, for a list of them).
+    fn clone_on(&self, node: &Node) -> Client {
+        self.on(node)
+    }
+
     /// The same account, talking to another node.
     fn on(&self, node: &Node) -> Client {
         Client {
@@ -534,4 +539,127 @@ async fn presence_spans_nodes() {
         "offline",
         "the last tab closed"
     );
+}
+
+/// Messages and changes made through both nodes at once: a socket on each node stays
+/// connected, a third resumes with `sync` on alternating nodes; all end in the stored state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_made_on_both_nodes_converge_live_and_by_sync() {
+    use crate::timeline::{Mirror, without_me};
+    let Some((pg, redis)) =
+        services("cluster::changes_made_on_both_nodes_converge_live_and_by_sync")
+    else {
+        return;
+    };
+    let db = with_postgres(&pg).await;
+    let n1 = Node::start(&db, &redis, "n1", free_port());
+    let n2 = Node::start(&db, &redis, "n2", free_port());
+    let ana = Client::register(&n1, "ana").await;
+    let bob = Client::register(&n2, "bob").await;
+    let cat = Client::register(&n2, "cat").await;
+    let id = room(&ana, "Changes", &[&bob, &cat]).await;
+    let mut ana_ws = ana.ws().await;
+    let mut bob_ws = bob.ws().await;
+    let (mut ana_view, mut bob_view, mut cat_view) =
+        (Mirror::default(), Mirror::default(), Mirror::default());
+    let on = [ana.clone_on(&n1), ana.clone_on(&n2)];
+    let mut seqs: Vec<i64> = Vec::new();
+    let mut cat_ws: Option<Ws> = None;
+    for step in 0..60usize {
+        let via = &on[step % 2];
+        let target = seqs.get(step * 7 % seqs.len().max(1)).copied();
+        let path = |s: i64| format!("/rooms/{id}/messages/{s}");
+        match (step % 6, target) {
+            (0 | 1, _) | (_, None) => {
+                let body = json!({"client_id": format!("m{step}"), "body": format!("step {step}"), "reply_to": target.filter(|_| step % 4 == 0)});
+                let (status, answer) = via
+                    .call("POST", &format!("/rooms/{id}/messages"), Some(body))
+                    .await;
+                if status == StatusCode::CREATED {
+                    seqs.push(answer["message"]["seq"].as_i64().unwrap());
+                }
+            }
+            (2, Some(s)) => {
+                via.call(
+                    "PATCH",
+                    &path(s),
+                    Some(json!({"body": format!("edited {step}")})),
+                )
+                .await;
+            }
+            (3, Some(s)) => {
+                via.call("PUT", &format!("{}/reactions/%F0%9F%91%8D", path(s)), None)
+                    .await;
+            }
+            (4, Some(s)) => {
+                via.call("PUT", &format!("/rooms/{id}/pins/{s}"), None)
+                    .await;
+            }
+            (_, Some(s)) => {
+                if step % 12 == 5 {
+                    via.call("DELETE", &path(s), None).await;
+                } else {
+                    via.call(
+                        "DELETE",
+                        &format!("{}/reactions/%F0%9F%91%8D", path(s)),
+                        None,
+                    )
+                    .await;
+                }
+            }
+        }
+        // Cat comes and goes, on alternating nodes.
+        if step % 9 == 4 {
+            match cat_ws.take() {
+                Some(mut ws) => {
+                    while let Ok(Ok(e)) =
+                        tokio::time::timeout(std::time::Duration::from_millis(150), ws.next_frame())
+                            .await
+                    {
+                        cat_view.apply(&e);
+                    }
+                }
+                None => {
+                    let mut ws = cat
+                        .clone_on(if step % 2 == 0 { &n1 } else { &n2 })
+                        .ws()
+                        .await;
+                    ws.send_json(json!({"type": "sync", "since": {id.clone(): cat_view.last_seq}}))
+                        .await;
+                    cat_ws = Some(ws);
+                }
+            }
+        }
+    }
+    let mut ws = match cat_ws.take() {
+        Some(ws) => ws,
+        None => cat.ws().await,
+    };
+    ws.send_json(json!({"type": "sync", "since": {id.clone(): cat_view.last_seq}}))
+        .await;
+    let (_, room) = ana.call("GET", &format!("/rooms/{id}"), None).await;
+    let last = room["room"]["last_seq"].as_i64().unwrap();
+    for (view, socket) in [
+        (&mut ana_view, &mut ana_ws),
+        (&mut bob_view, &mut bob_ws),
+        (&mut cat_view, &mut ws),
+    ] {
+        while view.last_seq < last {
+            let e = socket.next_event().await;
+            view.apply(&e);
+        }
+    }
+    let (_, page) = bob
+        .call("GET", &format!("/rooms/{id}/messages?limit=200"), None)
+        .await;
+    let truth: std::collections::BTreeMap<i64, Value> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["seq"].as_i64().unwrap(), without_me(m.clone())))
+        .collect();
+    assert!(truth.len() >= 15, "{}", truth.len());
+    assert_eq!(ana_view.messages, truth, "the socket on node one");
+    assert_eq!(bob_view.messages, truth, "the socket on node two");
+    assert_eq!(cat_view.messages, truth, "the socket that resumed");
 }

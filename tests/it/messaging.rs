@@ -312,7 +312,21 @@ async fn a_slow_consumer_is_closed_and_resumes_without_loss() {
             Err(code) => break code,
         }
     };
-    assert_eq!(code, Some(4008), "closed as a slow consumer");
+    // The close frame waits behind everything the socket could not take; a peer that reads
+    // nothing for longer than the write timeout (a slow debug run) gets the connection dropped
+    // without it, which the server still counts as closing a slow consumer.
+    let counted = reqwest::get(format!("http://{}/metrics", app.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("natter_slow_consumers_closed_total") && !l.ends_with(" 0"));
+    assert!(
+        code == Some(4008) || (code.is_none() && counted),
+        "closed as a slow consumer: {code:?}, counted: {counted}"
+    );
     assert!(
         last_seen < total,
         "the close came before everything was delivered"

@@ -549,14 +549,14 @@ async fn app_last_seq(app: &TestApp, user: &User, room: &str) -> i64 {
 /// What a client holds of a room: messages by `seq`, as the events left them (`me` aside,
 /// which only HTTP answers carry).
 #[derive(Default, Debug)]
-struct Mirror {
-    messages: BTreeMap<i64, Value>,
-    last_seq: i64,
+pub(crate) struct Mirror {
+    pub(crate) messages: BTreeMap<i64, Value>,
+    pub(crate) last_seq: i64,
 }
 
 impl Mirror {
     /// Applies a timeline event; returns whether it was one.
-    fn apply(&mut self, event: &Value) -> bool {
+    pub(crate) fn apply(&mut self, event: &Value) -> bool {
         if event["type"] == "message_deleted" {
             // Replies quote a deleted message no more.
             let gone = event["message_seq"].as_i64();
@@ -593,7 +593,7 @@ impl Mirror {
     }
 }
 
-fn without_me(mut message: Value) -> Value {
+pub(crate) fn without_me(mut message: Value) -> Value {
     if let Some(reactions) = message["reactions"].as_array_mut() {
         for r in reactions {
             r.as_object_mut().unwrap().remove("me");
