@@ -127,6 +127,7 @@ test("deleting asks first, then leaves a tombstone everywhere", async () => {
   await confirm.getByRole("button", { name: "Delete" }).click();
   await ana.page.locator(".message.deleted .tombstone", { hasText: "This message was deleted." }).last().waitFor();
   assert.equal(await ana.page.locator(".body", { hasText: "oops wrong room" }).count(), 0);
+  await ana.page.locator(".room .preview", { hasText: "This message was deleted." }).waitFor();
   await ana.page.screenshot({ path: `${SHOTS}/conversation.png` });
 });
 
