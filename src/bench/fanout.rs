@@ -453,7 +453,7 @@ impl Changer {
         };
         shared.sent.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            match api.call_as(method, &url, &token, &path, body).await {
+            match api.call(method, &url, &token, &path, body).await {
                 Ok(_) => {
                     shared.acked.fetch_add(1, Ordering::Relaxed);
                     shared.changes.fetch_add(1, Ordering::Relaxed);

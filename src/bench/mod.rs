@@ -251,7 +251,7 @@ impl Api {
         })
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         url: &str,
@@ -273,17 +273,6 @@ impl Api {
             anyhow::bail!("{method} {path}: {status} {text}");
         }
         Ok(res.json().await.unwrap_or(Value::Null))
-    }
-
-    pub(crate) async fn call_as(
-        &self,
-        method: reqwest::Method,
-        url: &str,
-        token: &str,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<Value> {
-        self.call(method, url, token, path, body).await
     }
 
     async fn post(&self, url: &str, token: &str, path: &str, body: Value) -> anyhow::Result<Value> {

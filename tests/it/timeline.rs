@@ -722,3 +722,19 @@ async fn drain(ws: &mut Ws, view: &mut Mirror) {
         view.apply(&e);
     }
 }
+
+/// With an edit window set, a message can be edited within it and not after.
+#[tokio::test]
+async fn the_edit_window_closes() {
+    let app = spawn_app_with(|c| c.edit_window_secs = 1).await;
+    let ana = app.register("ana").await;
+    let room = app.create_room(&ana, "Window", None).await;
+    app.send_http(&ana, &room, "w", "first").await;
+    let (status, _) = edit(&app, &ana, &room, 1, "first, fixed").await;
+    assert_eq!(status, StatusCode::OK, "inside the window");
+    // Whole seconds count: more than one has passed after two.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (status, body) = edit(&app, &ana, &room, 1, "too late").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "forbidden");
+}

@@ -8,14 +8,15 @@
 macro_rules! sql_timeline {
     ($Store:ident, $Db:ty, $Row:ty) => {
 impl $Store {
-    /// Earlier copies of the batch's messages (clients retrying a send): `(sender, client_id)`
-    /// to `(room, seq, direct)`, one query per chunk.
+    /// Earlier copies of the batch's messages (clients retrying a send), by position in
+    /// `sends`: `(room, seq, direct)`, one query per chunk.
     async fn earlier_copies(
         tx: &mut Transaction<'_, $Db>,
-        batch: &[&NewMessage],
-    ) -> StoreResult<std::collections::HashMap<(UserId, String), (RoomId, Seq, bool)>> {
+        sends: &[&NewMessage],
+    ) -> StoreResult<std::collections::HashMap<usize, (RoomId, Seq, bool)>> {
         let mut found = std::collections::HashMap::new();
-        for chunk in chunks(batch) {
+        let mut offset = 0;
+        for chunk in chunks(sends) {
             let sql = format!(
                 // A join with the values (not `(a, b) in (values …)`, which SQLite answers by
                 // scanning the whole index) looks each pair up in `messages_client`.
@@ -33,10 +34,18 @@ impl $Store {
                 .await
                 .map_err(fail("looking up client_id"))?;
             for r in rows {
-                let key = (r.get::<String, _>("sender_id").into(), r.get("client_id"));
+                let (sender, client_id): (&str, &str) = (r.get("sender_id"), r.get("client_id"));
+                let Some(at) = chunk
+                    .iter()
+                    .position(|m| m.sender.id.as_str() == sender && m.client_id == client_id)
+                else {
+                    continue;
+                };
                 let direct = RoomKind::from_db(r.get("kind")) == RoomKind::Direct;
-                found.insert(key, (r.get::<String, _>("room_id").into(), r.get("seq"), direct));
+                let room: RoomId = r.get::<String, _>("room_id").into();
+                found.insert(offset + at, (room, r.get("seq"), direct));
             }
+            offset += chunk.len();
         }
         Ok(found)
     }
@@ -572,7 +581,7 @@ impl Timeline for $Store {
                 Entry::Change(_) => None,
             })
             .collect();
-        let earlier = Self::earlier_copies(&mut tx, &sends).await?;
+        let mut earlier = Self::earlier_copies(&mut tx, &sends).await?;
         let mut results: Vec<Option<StoreResult<Appended>>> =
             (0..batch.len()).map(|_| None).collect();
         // Entries to apply, in batch order; a repeat inside the batch gets the first copy's
@@ -581,16 +590,19 @@ impl Timeline for $Store {
         let mut first: std::collections::HashMap<(&UserId, &str), usize> = Default::default();
         let mut repeats = Vec::new();
         let mut copies = Vec::new();
+        // `k` counts the messages, the positions `earlier_copies` answered by.
+        let mut k = 0;
         for (i, e) in batch.iter().enumerate() {
             if let Entry::Message(m) = e {
+                k += 1;
                 let key = (&m.sender.id, m.client_id.as_str());
                 if let Some(&j) = first.get(&key) {
                     repeats.push((i, j));
                     continue;
                 }
                 first.insert(key, i);
-                if let Some(copy) = earlier.get(&(m.sender.id.clone(), m.client_id.clone())) {
-                    copies.push((i, copy.clone()));
+                if let Some(copy) = earlier.remove(&(k - 1)) {
+                    copies.push((i, copy));
                     continue;
                 }
             }
