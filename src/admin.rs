@@ -31,7 +31,8 @@ pub fn read_password() -> anyhow::Result<String> {
 async fn chat(config: Config) -> anyhow::Result<Chat> {
     let store = crate::store::open(&config.database_url()).await?;
     let bus = Arc::new(LocalBus::new(Arc::new(Hub::new(16))));
-    Ok(Chat::new(store, bus, Arc::new(config)).0)
+    let files = crate::chat::uploads::Files::open(&config, false)?;
+    Ok(Chat::new(store, bus, Arc::new(config), files).0)
 }
 
 pub async fn create_user(config: Config, name: &str, admin: bool) -> anyhow::Result<()> {

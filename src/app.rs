@@ -37,6 +37,7 @@ pub struct App {
     pub state: AppState,
     committer: JoinHandle<()>,
     pruner: JoinHandle<()>,
+    collector: JoinHandle<()>,
     liveness: JoinHandle<()>,
 }
 
@@ -60,12 +61,14 @@ impl App {
             }
             _ => Arc::new(LocalBus::new(hub.clone())),
         };
-        let (mut chat, committer) = Chat::new(store, bus, config.clone());
+        let files = crate::chat::uploads::Files::open(&config, true)?;
+        let (mut chat, committer) = Chat::new(store, bus, config.clone(), files);
         if let (Some(url), Some(node)) = (&config.redis_url, &node) {
             chat.board = Some(crate::bus::redis::PresenceBoard::start(url, node.clone()).await?);
         }
         let chat = Arc::new(chat);
         let pruner = tokio::spawn(retention::run(chat.clone()));
+        let collector = tokio::spawn(crate::chat::uploads::run_collector(chat.clone()));
         let liveness = tokio::spawn(crate::chat::run_liveness(chat.clone()));
         let tls = crate::tls::server_config(&config)?;
         let state = AppState {
@@ -79,6 +82,7 @@ impl App {
             state,
             committer,
             pruner,
+            collector,
             liveness,
         })
     }
@@ -97,6 +101,7 @@ pub async fn serve(
         state,
         committer,
         pruner,
+        collector,
         liveness,
     } = app;
     let router = crate::http::router(state.clone());
@@ -150,6 +155,7 @@ pub async fn serve(
         tracing::warn!("some connections did not close in time");
     }
     pruner.abort();
+    collector.abort();
     liveness.abort();
     // The last handle to the chat service drops here; the committer then commits what is
     // queued and ends.

@@ -78,6 +78,26 @@ pub struct Config {
     /// Most rooms one user may own (direct rooms not counted; server admins exempt); 0 is no
     /// limit. Stops one account squatting thousands of names.
     pub max_rooms_per_user: u32,
+    /// Where uploaded files are kept: `s3://bucket/prefix` (with the `s3_*` settings) for a
+    /// cluster, else `<data_dir>/files` (or `file:///path`).
+    pub files_url: Option<String>,
+    /// The S3-compatible server's URL (`http://host:port` for MinIO, Garage, …); default AWS.
+    pub s3_endpoint: Option<String>,
+    /// The S3 region (default: `AWS_REGION`, else `us-east-1`).
+    pub s3_region: Option<String>,
+    /// The S3 access key id (default: `AWS_ACCESS_KEY_ID`).
+    pub s3_access_key_id: Option<String>,
+    /// The S3 secret key (default: `AWS_SECRET_ACCESS_KEY`); better in the environment than
+    /// in a file.
+    pub s3_secret_access_key: Option<String>,
+    /// The largest file one upload may be, in bytes.
+    pub max_upload_bytes: u64,
+    /// What one user's uploads may add up to, in bytes; 0 is no limit.
+    pub upload_quota_per_user_bytes: u64,
+    /// What all uploads may add up to, in bytes; 0 is no limit.
+    pub upload_quota_total_bytes: u64,
+    /// An upload never sent with a message is deleted after this many seconds.
+    pub unsent_upload_secs: u64,
 }
 
 impl Default for Config {
@@ -116,6 +136,15 @@ impl Default for Config {
             // Far more than a person runs (communities run from one account included), few
             // enough that a script cannot claim a namespace's worth of names.
             max_rooms_per_user: 100,
+            files_url: None,
+            s3_endpoint: None,
+            s3_region: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            max_upload_bytes: 100 * 1024 * 1024,
+            upload_quota_per_user_bytes: 10 * 1024 * 1024 * 1024,
+            upload_quota_total_bytes: 0,
+            unsent_upload_secs: 24 * 3600,
         }
     }
 }
@@ -267,6 +296,36 @@ pub struct Overrides {
     /// limit [default: 100].
     #[arg(long, global = true, env = "NATTER_MAX_ROOMS_PER_USER")]
     pub max_rooms_per_user: Option<u32>,
+    /// Where uploads are kept: `s3://bucket/prefix` (shared by a cluster's nodes) or
+    /// `file:///path` [default: <data_dir>/files].
+    #[arg(long, global = true, env = "NATTER_FILES_URL")]
+    pub files_url: Option<String>,
+    /// The S3-compatible server, e.g. `http://127.0.0.1:9000` [default: AWS].
+    #[arg(long, global = true, env = "NATTER_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// The S3 region [default: AWS_REGION, else us-east-1].
+    #[arg(long, global = true, env = "NATTER_S3_REGION")]
+    pub s3_region: Option<String>,
+    /// The S3 access key id [default: AWS_ACCESS_KEY_ID].
+    #[arg(long, global = true, env = "NATTER_S3_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+    /// The S3 secret key; set it in the environment, not on the command line [default:
+    /// AWS_SECRET_ACCESS_KEY].
+    #[arg(long, global = true, env = "NATTER_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
+    /// The largest file one upload may be, in bytes [default: 104857600, 100 MiB].
+    #[arg(long, global = true, env = "NATTER_MAX_UPLOAD_BYTES")]
+    pub max_upload_bytes: Option<u64>,
+    /// What one user's uploads may add up to, in bytes; 0 is no limit [default: 10737418240,
+    /// 10 GiB].
+    #[arg(long, global = true, env = "NATTER_UPLOAD_QUOTA_PER_USER_BYTES")]
+    pub upload_quota_per_user_bytes: Option<u64>,
+    /// What all uploads may add up to, in bytes; 0 is no limit [default: 0].
+    #[arg(long, global = true, env = "NATTER_UPLOAD_QUOTA_TOTAL_BYTES")]
+    pub upload_quota_total_bytes: Option<u64>,
+    /// Delete an upload never sent with a message after this many seconds [default: 86400].
+    #[arg(long, global = true, env = "NATTER_UNSENT_UPLOAD_SECS")]
+    pub unsent_upload_secs: Option<u64>,
 }
 
 impl Overrides {
@@ -296,8 +355,23 @@ impl Overrides {
             log_format,
             away_after_secs,
             typing_ttl_ms,
-            max_rooms_per_user
+            max_rooms_per_user,
+            max_upload_bytes,
+            upload_quota_per_user_bytes,
+            upload_quota_total_bytes,
+            unsent_upload_secs
         );
+        for (field, value) in [
+            (&mut config.files_url, &self.files_url),
+            (&mut config.s3_endpoint, &self.s3_endpoint),
+            (&mut config.s3_region, &self.s3_region),
+            (&mut config.s3_access_key_id, &self.s3_access_key_id),
+            (&mut config.s3_secret_access_key, &self.s3_secret_access_key),
+        ] {
+            if value.is_some() {
+                field.clone_from(value);
+            }
+        }
         if self.database_url.is_some() {
             config.database_url = self.database_url.clone();
         }
@@ -401,6 +475,10 @@ impl Config {
             "send_rate_per_sec must be at least 1"
         );
         anyhow::ensure!(self.send_burst > 0, "send_burst must be at least 1");
+        anyhow::ensure!(
+            self.max_upload_bytes > 0,
+            "max_upload_bytes must be at least 1"
+        );
         anyhow::ensure!(
             self.outbound_queue >= 16,
             "outbound_queue must be at least 16"

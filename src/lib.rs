@@ -49,6 +49,7 @@ pub mod bus;
 pub mod chat;
 pub mod config;
 pub mod domain;
+pub mod files;
 pub mod http;
 pub mod hub;
 pub mod listen;

@@ -23,6 +23,9 @@ pub enum ClientFrame {
         /// The `seq` of the message this one answers.
         #[serde(default)]
         reply_to: Option<Seq>,
+        /// Ids of the sender's uploads to send with it (at most 10; `body` may then be empty).
+        #[serde(default)]
+        attachments: Vec<String>,
     },
     /// Replay what was missed: the last `seq` seen per room.
     Sync {

@@ -1,6 +1,7 @@
 //! Avatar images: the real type is read from the bytes (never from the name or header),
 //! the image is decoded within limits, and square PNG thumbnails are drawn from its pixels
-//! alone, so no metadata (EXIF, location, comments) survives.
+//! alone, so no metadata (EXIF, location, comments) survives. [`decode`] (the type from the
+//! bytes, decoding within limits) is shared with uploaded images.
 
 use std::io::Cursor;
 
@@ -19,9 +20,6 @@ pub const SIZES: [u32; 2] = [256, 64];
 /// alpha fits; a decompression bomb (an 8192 x 8192 16-bit RGBA PNG is 512 MiB decoded from
 /// 510 KiB on the wire) is refused at its header.
 pub const MAX_DECODED_BYTES: u64 = 48 * 1024 * 1024;
-/// What the PNG and GIF decoders may allocate in all (the pixels plus their own buffers);
-/// the image crate enforces it for those two formats only.
-const DECODE_BUDGET: u64 = MAX_DECODED_BYTES + 16 * 1024 * 1024;
 /// The most one decode may allocate by [`decode_estimate`]: a 12-megapixel JPEG or WebP fits.
 pub const MAX_DECODE_ESTIMATE: u64 = 160 * 1024 * 1024;
 
@@ -30,7 +28,7 @@ pub const MAX_DECODE_ESTIMATE: u64 = 160 * 1024 * 1024;
 /// their extra buffers are counted here: a progressive JPEG keeps 16-bit coefficients for up
 /// to 4 components (CMYK) beside its output; an animated WebP keeps a canvas and a frame
 /// beside its output, 4 bytes a pixel each.
-fn decode_estimate(format: ImageFormat, width: u32, height: u32, output: u64) -> u64 {
+pub fn decode_estimate(format: ImageFormat, width: u32, height: u32, output: u64) -> u64 {
     let pixels = u64::from(width) * u64::from(height);
     match format {
         ImageFormat::Jpeg => output.max(pixels * 4) + pixels * 4 * 2,
@@ -48,30 +46,52 @@ pub struct Thumbnails {
     pub sizes: Vec<(u32, Vec<u8>)>,
 }
 
-/// Checks, decodes and thumbnails an uploaded image (CPU-heavy: call on the blocking pool,
-/// at most a few at a time). The type comes from the bytes; the size from the header, and an
-/// image too large to decode within [`MAX_DECODED_BYTES`] is refused before decoding.
-pub fn thumbnails(bytes: &[u8]) -> Result<Thumbnails> {
-    if bytes.len() > MAX_BYTES {
-        return Err(Error::TooLarge("an avatar may be at most 5 MiB"));
-    }
-    let format = image::guess_format(bytes)
-        .ok()
-        .filter(|f| {
-            matches!(
-                f,
-                ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP | ImageFormat::Gif
-            )
-        })
-        .ok_or(Error::Unsupported(
-            "an avatar must be a PNG, JPEG, WebP or GIF image",
-        ))?;
+/// How much decoding one image may take.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeLimits {
+    /// Largest decoded image, read from the header before any pixel is decoded.
+    pub max_decoded: u64,
+    /// The most one decode may allocate by [`decode_estimate`].
+    pub max_estimate: u64,
+}
+
+/// An avatar's limits: a 12-megapixel photo fits.
+pub const AVATAR_LIMITS: DecodeLimits = DecodeLimits {
+    max_decoded: MAX_DECODED_BYTES,
+    max_estimate: MAX_DECODE_ESTIMATE,
+};
+
+/// A decoded image, with what its header said.
+pub struct Decoded {
+    pub image: DynamicImage,
+    pub format: ImageFormat,
+    /// How the pixels are to be turned for display (EXIF orientation).
+    pub orientation: image::metadata::Orientation,
+}
+
+/// The image formats decoded, read from the bytes.
+pub fn image_format(bytes: &[u8]) -> Option<ImageFormat> {
+    image::guess_format(bytes).ok().filter(|f| {
+        matches!(
+            f,
+            ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP | ImageFormat::Gif
+        )
+    })
+}
+
+/// Decodes an image within `limits` (CPU-heavy: call on the blocking pool, at most a few at a
+/// time). The type comes from the bytes; the size from the header, and an image too large to
+/// decode within the limits is refused before decoding.
+pub fn decode(bytes: &[u8], limits: DecodeLimits) -> Result<Decoded> {
+    let format = image_format(bytes).ok_or(Error::Unsupported(
+        "the image must be a PNG, JPEG, WebP or GIF image",
+    ))?;
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-    let mut limits = Limits::default();
-    limits.max_alloc = Some(DECODE_BUDGET);
-    reader.limits(limits);
+    let mut budget = Limits::default();
+    budget.max_alloc = Some(limits.max_decoded + 16 * 1024 * 1024);
+    reader.limits(budget);
     let unreadable = |_| Error::Unsupported("the image could not be read");
-    let decoder = reader.into_decoder().map_err(unreadable)?;
+    let mut decoder = reader.into_decoder().map_err(unreadable)?;
     let (width, height) = decoder.dimensions();
     if format == ImageFormat::WebP {
         // The decoder sizes its buffers by each frame's own header and compares it with the
@@ -83,15 +103,37 @@ pub fn thumbnails(bytes: &[u8]) -> Result<Thumbnails> {
         }
     }
     let estimate = decode_estimate(format, width, height, decoder.total_bytes());
-    if decoder.total_bytes() > MAX_DECODED_BYTES || estimate > MAX_DECODE_ESTIMATE {
+    if decoder.total_bytes() > limits.max_decoded || estimate > limits.max_estimate {
         return Err(Error::TooLarge(
-            "an avatar may be at most 48 MiB once decoded (about 12 megapixels)",
+            "the image has too many pixels to be shown (send it in a zip file instead)",
         ));
     }
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
     let image = DynamicImage::from_decoder(decoder).map_err(|e| match e {
         ImageError::Limits(_) => Error::TooLarge("the image needs too much memory to decode"),
         _ => Error::Unsupported("the image could not be read"),
     })?;
+    Ok(Decoded {
+        image,
+        format,
+        orientation,
+    })
+}
+
+/// Checks, decodes and thumbnails an uploaded avatar (CPU-heavy: call on the blocking pool,
+/// at most a few at a time).
+pub fn thumbnails(bytes: &[u8]) -> Result<Thumbnails> {
+    if bytes.len() > MAX_BYTES {
+        return Err(Error::TooLarge("an avatar may be at most 5 MiB"));
+    }
+    let Decoded {
+        mut image,
+        orientation,
+        ..
+    } = decode(bytes, AVATAR_LIMITS)?;
+    image.apply_orientation(orientation);
     let side = image.width().min(image.height());
     if side == 0 {
         return Err(Error::Unsupported("the image is empty"));

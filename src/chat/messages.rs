@@ -42,6 +42,13 @@ pub struct Page {
 /// A reply's target as the sender asked for it: resolved before the commit.
 pub type ReplySeq = Option<Seq>;
 
+/// The most files one message holds.
+pub const MAX_ATTACHMENTS: usize = 10;
+
+/// A checked send, with what is resolved before its commit: the message it answers and the
+/// ids of the uploads it carries.
+pub type Prepared = (NewMessage, ReplySeq, Vec<String>);
+
 impl Chat {
     /// Validates a send and charges the sender's rate limit. Membership is checked by the
     /// caller (the WebSocket knows it from its subscriptions; HTTP asks the store).
@@ -52,9 +59,23 @@ impl Chat {
         client_id: String,
         body: String,
         reply_to: ReplySeq,
-    ) -> Result<(NewMessage, ReplySeq)> {
+        mut attachments: Vec<String>,
+    ) -> Result<Prepared> {
         let client_id = ClientId::parse(client_id)?;
-        let body = MessageBody::parse(body)?;
+        if attachments.len() > MAX_ATTACHMENTS {
+            return Err(invalid("attachments", "at most 10 files per message"));
+        }
+        let before = attachments.len();
+        attachments.dedup();
+        if attachments.len() != before {
+            return Err(invalid("attachments", "the same file twice"));
+        }
+        // With files, the text is an optional caption.
+        let body = if attachments.is_empty() || !body.trim().is_empty() {
+            MessageBody::parse(body)?.into_inner()
+        } else {
+            String::new()
+        };
         if reply_to.is_some_and(|s| s < 1) {
             return Err(invalid("reply_to", "must be a message's seq"));
         }
@@ -63,11 +84,12 @@ impl Chat {
             room_id,
             sender,
             client_id: client_id.into_inner(),
-            body: body.into_inner(),
+            body,
             mentions: Vec::new(),
             reply_to: None,
+            attachments: Vec::new(),
         };
-        Ok((message, reply_to))
+        Ok((message, reply_to, attachments))
     }
 
     /// Charges one event (a message, an edit, a reaction) to the user's send rate.
@@ -152,9 +174,14 @@ impl Chat {
     /// by then.
     pub async fn commit(
         &self,
-        (mut message, reply_to): (NewMessage, ReplySeq),
+        (mut message, reply_to, attachments): Prepared,
     ) -> impl Future<Output = Result<Message>> + Send + use<> {
         let resolved = async {
+            if !attachments.is_empty() {
+                message.attachments = self
+                    .unsent_uploads(&message.sender.id, &attachments)
+                    .await?;
+            }
             message.mentions = self
                 .resolve_mentions(&message.room_id, &message.body)
                 .await?;
@@ -187,8 +214,10 @@ impl Chat {
         client_id: String,
         body: String,
         reply_to: ReplySeq,
+        attachments: Vec<String>,
     ) -> Result<Message> {
-        let prepared = self.prepare_send(sender, room_id, client_id, body, reply_to)?;
+        let prepared =
+            self.prepare_send(sender, room_id, client_id, body, reply_to, attachments)?;
         self.member_of(&prepared.0.room_id, &prepared.0.sender.id)
             .await?;
         let message = self.commit(prepared).await.await?;

@@ -16,6 +16,7 @@ pub mod retention;
 mod rooms;
 mod search;
 mod typing;
+pub mod uploads;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,6 +53,9 @@ pub enum Error {
     TooLarge(&'static str),
     #[error("{0}")]
     Unsupported(&'static str),
+    /// An upload past the user's or the server's storage quota.
+    #[error("{0}")]
+    QuotaExceeded(&'static str),
     #[error("too many requests; retry in {} s", .0.as_secs().max(1))]
     RateLimited(Duration),
     #[error("internal error")]
@@ -70,6 +74,7 @@ impl Error {
             Self::Conflict(_) => "conflict",
             Self::TooLarge(_) => "payload_too_large",
             Self::Unsupported(_) => "unsupported_media_type",
+            Self::QuotaExceeded(_) => "quota_exceeded",
             Self::RateLimited(_) => "rate_limited",
             Self::Internal(_) => "internal",
         }
@@ -110,6 +115,8 @@ pub struct Chat {
     pub bus: Arc<dyn Bus>,
     pub committer: Committer,
     pub config: Arc<Config>,
+    /// Where uploaded files are kept.
+    pub files: uploads::Files,
     /// This node's view of who is online.
     pub presence: presence::Presence,
     /// In a cluster: presence over all nodes.
@@ -135,6 +142,7 @@ impl Chat {
         store: Arc<dyn Store>,
         bus: Arc<dyn Bus>,
         config: Arc<Config>,
+        files: uploads::Files,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (committer, task) = Committer::start(store.clone(), bus.clone());
         let quota = Quota::per_second(config.send_rate_per_sec.try_into().expect("validated"))
@@ -144,6 +152,7 @@ impl Chat {
             store,
             bus,
             committer,
+            files,
             board: None,
             presence: presence::Presence::new(Duration::from_secs(config.away_after_secs)),
             typing: typing::Typing::new(Duration::from_millis(config.typing_ttl_ms)),

@@ -17,14 +17,14 @@ pub use profile::{
 };
 pub use records::{
     EXCERPT_CHARS, EventKind, Membership, Message, REACTION_USERS, Reaction, ReplyTo, Retention,
-    Room, RoomKind, Sender, Session, TimelineEvent, Unread, User, avatar_url,
+    Room, RoomKind, Sender, Session, TimelineEvent, Unread, Upload, User, avatar_url,
 };
 pub use rules::{
     Role, can_ban, can_change_settings, can_delete_message, can_delete_room, can_moderate,
     can_set_role,
 };
 pub use search::{MAX_TERMS, highlights, search_terms, search_text};
-pub use spoofing::name_skeletons;
+pub use spoofing::{display_filename, name_skeletons};
 pub use values::{
     ClientId, DisplayName, HistoryVisibility, MAX_REACTION_KINDS, MessageBody, Password,
     ReactionEmoji, RoomKey, RoomName, Topic, Username, ValidationError, Visibility,

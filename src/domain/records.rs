@@ -226,6 +226,45 @@ pub struct Message {
     /// The message this one answers.
     pub reply_to: Option<ReplyTo>,
     pub pinned: bool,
+    /// Files sent with it, in the order given.
+    pub attachments: Vec<Upload>,
+    /// Whether it has attachments (the store reads them only for messages that do).
+    #[serde(skip)]
+    pub has_attachments: bool,
+}
+
+/// An uploaded file, as clients see it (protocol "Uploads").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Upload {
+    /// Unguessable.
+    pub id: String,
+    /// For display only.
+    pub filename: String,
+    /// Read from the bytes, never from the name.
+    pub content_type: String,
+    pub size: i64,
+    /// Where the bytes are (relative to the server).
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
+    /// A small JPEG or PNG of an image, or a video's poster frame.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thumbnail_url: Option<String>,
+}
+
+impl Upload {
+    /// Where an upload's bytes are served.
+    pub fn url_of(id: &str) -> String {
+        format!("/api/v1/uploads/{id}")
+    }
+    /// Where an upload's thumbnail is served.
+    pub fn thumbnail_url_of(id: &str) -> String {
+        format!("/api/v1/uploads/{id}/thumbnail")
+    }
 }
 
 /// One emoji's reactions to a message.

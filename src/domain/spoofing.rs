@@ -40,6 +40,24 @@ pub(crate) fn hidden_char(name: &str) -> Option<char> {
         .map(|i| chars[i])
 }
 
+/// An uploaded file's name made safe to show: the last path component, without control or
+/// hidden characters (a right-to-left override turns `gpj.exe` into what reads as
+/// `exe.jpg`), trimmed, at most 200 characters; `file` when nothing is left.
+pub fn display_filename(raw: &str) -> String {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let clean: String = last
+        .nfc()
+        .filter(|&c| !c.is_control() && !is_hidden(c))
+        .take(200)
+        .collect();
+    let clean = clean.trim().trim_start_matches('.').trim();
+    if clean.is_empty() {
+        "file".to_owned()
+    } else {
+        clean.to_owned()
+    }
+}
+
 /// Shows nothing by itself, or changes how the text around it is ordered or joined.
 fn is_hidden(c: char) -> bool {
     // U+2800 BRAILLE PATTERN BLANK is a visible-width blank in no category above.

@@ -21,7 +21,8 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable, snake_case: `invalid_input`, `unauthorized`, `forbidden`, `not_found`,
-    /// `method_not_allowed`, `conflict`, `rate_limited`, `payload_too_large`, `internal`.
+    /// `method_not_allowed`, `conflict`, `rate_limited`, `payload_too_large`, `quota_exceeded`,
+    /// `unsupported_media_type`, `internal`.
     pub code: &'static str,
     /// For people; may change.
     pub message: String,
@@ -74,6 +75,7 @@ impl From<Error> for ApiError {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Internal(cause) => {
                 tracing::error!(error = ?cause, "request failed");

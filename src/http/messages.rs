@@ -73,6 +73,9 @@ pub struct SendRequest {
     #[serde(default)]
     #[schema(value_type = Option<i64>)]
     reply_to: Option<Seq>,
+    /// Ids of your uploads to send with it (at most 10; `body` may then be empty).
+    #[serde(default)]
+    attachments: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -128,6 +131,7 @@ async fn send(
             req.client_id,
             req.body,
             req.reply_to,
+            req.attachments,
         )
         .await?;
     Ok((StatusCode::CREATED, axum::Json(MessageResponse { message })))

@@ -12,6 +12,7 @@ mod openapi;
 mod profile;
 mod rooms;
 mod search;
+mod uploads;
 mod users;
 
 use axum::Router;
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router())
         .merge(changes::router())
         .merge(search::router())
+        .merge(uploads::router())
         .merge(users::router())
         .route("/ws", get(crate::ws::upgrade))
         .fallback(api_not_found)

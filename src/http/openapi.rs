@@ -24,11 +24,13 @@ use utoipa::{Modify, OpenApi};
         super::changes::edit, super::changes::remove, super::changes::edits, super::changes::react,
         super::changes::unreact, super::changes::pins, super::changes::pin, super::changes::unpin,
         super::search::search,
+        super::uploads::upload, super::uploads::file, super::uploads::thumbnail,
+        super::uploads::discard, super::uploads::storage,
         super::users::search, super::users::user,
         crate::ws::upgrade,
     ),
     modifiers(&BearerAuth, &CommonErrors),
-    tags((name = "accounts"), (name = "rooms"), (name = "messages"), (name = "users"), (name = "realtime"))
+    tags((name = "accounts"), (name = "rooms"), (name = "messages"), (name = "uploads"), (name = "users"), (name = "realtime"))
 )]
 pub struct ApiDoc;
 

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::{
     EventKind, HistoryVisibility, Membership, Mention, Message, NotifyLevel, PresenceMode,
     Reaction, ReplyTo, Retention, Role, Room, RoomId, RoomKind, Sender, Seq, Session, SessionId,
-    TimelineEvent, Unread, User, UserId, avatar_url, search_text,
+    TimelineEvent, Unread, Upload, User, UserId, avatar_url, search_text,
 };
 
 /// The store's errors: few on purpose. Constraint violations arrive as `Conflict`.
@@ -93,6 +93,9 @@ pub struct NewMessage {
     pub body: String,
     pub mentions: Vec<Mention>,
     pub reply_to: Option<ReplyTo>,
+    /// The sender's unsent uploads to attach, in order (checked again by the append, which
+    /// refuses the message with `Conflict("attachments")` if one was taken meanwhile).
+    pub attachments: Vec<Upload>,
 }
 
 /// A change to a stored message, checked against the rules before (`Chat`); the store checks
@@ -181,7 +184,7 @@ pub struct EditRecord {
 /// The store: one trait per area of the schema (each implemented by its own file of
 /// `sql/`), plus what concerns the database as a whole.
 #[async_trait]
-pub trait Store: Accounts + Rooms + Timeline + Search + Send + Sync + 'static {
+pub trait Store: Accounts + Rooms + Timeline + Search + Uploads + Send + Sync + 'static {
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> bool;
 
@@ -210,6 +213,8 @@ pub trait Accounts {
     ) -> StoreResult<User>;
     /// One thumbnail of a stored avatar.
     async fn avatar(&self, hash: &str, size: u32) -> StoreResult<Vec<u8>>;
+    /// Deletes the stored avatars no user shows any more; returns how many images went.
+    async fn drop_unused_avatars(&self) -> StoreResult<u64>;
     /// When the user was last connected (`None`: never, or invisible).
     async fn last_seen(&self, id: &UserId) -> StoreResult<Option<DateTime<Utc>>>;
     async fn set_last_seen(&self, id: &UserId, at: DateTime<Utc>) -> StoreResult<()>;
@@ -351,6 +356,71 @@ pub trait Search {
     /// Messages the viewer may read now whose words the terms begin, newest first, and the
     /// cursor of the next page when there is one.
     async fn search(&self, q: SearchQuery) -> StoreResult<(Vec<Message>, Option<i64>)>;
+}
+
+/// An upload to record: its blob (and thumbnail's) already stored under their hashes.
+pub struct NewUpload {
+    pub id: String,
+    pub uploader: UserId,
+    pub blob: String,
+    pub size: i64,
+    pub filename: String,
+    pub content_type: String,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub duration_ms: Option<i64>,
+    /// The thumbnail's blob and size.
+    pub thumb: Option<(String, i64)>,
+}
+
+/// An upload as stored: who made it, its blobs, and the message it is attached to.
+#[derive(Debug, Clone)]
+pub struct StoredUpload {
+    pub upload: Upload,
+    pub uploader: UserId,
+    pub blob: String,
+    pub thumb: Option<String>,
+    pub thumb_size: Option<i64>,
+    /// The room and `seq` of the message that holds it (`None`: not sent yet).
+    pub attached: Option<(RoomId, Seq)>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What uploads take, for admins: `(id, bytes, files)` of the largest users and rooms, and the
+/// bytes actually stored (blobs are shared between uploads of the same bytes).
+#[derive(Debug, Clone)]
+pub struct StorageTotals {
+    pub users: Vec<(String, i64, i64)>,
+    pub rooms: Vec<(String, i64, i64)>,
+    pub stored_bytes: i64,
+    pub blobs: i64,
+}
+
+/// Uploads and their blobs (`sql/uploads.rs`). Attaching happens in the timeline's append;
+/// deleting a message, pruning it or deleting its room deletes its uploads; the collector
+/// then deletes the blobs no upload names.
+#[async_trait]
+pub trait Uploads {
+    /// Records the upload and claims its blobs (creating their rows), in one transaction.
+    async fn create_upload(&self, upload: &NewUpload) -> StoreResult<Upload>;
+    async fn upload(&self, id: &str) -> StoreResult<StoredUpload>;
+    async fn delete_upload(&self, id: &str) -> StoreResult<()>;
+    /// The bytes of the user's uploads, or of everyone's (`None`).
+    async fn upload_usage(&self, user: Option<&UserId>) -> StoreResult<i64>;
+    /// Deletes up to `limit` uploads never sent and made before `before`; returns how many.
+    async fn drop_unsent_uploads(&self, before: DateTime<Utc>, limit: i64) -> StoreResult<u64>;
+    /// Up to `limit` blobs that no upload names.
+    async fn orphan_blobs(&self, limit: i64) -> StoreResult<Vec<String>>;
+    /// If no upload names the blob, runs `unlink` (which deletes its bytes) while holding the
+    /// blob's row, then deletes the row; returns whether it did. An upload of the same bytes
+    /// meanwhile waits for the row, then stores the bytes again.
+    async fn drop_blob(
+        &self,
+        hash: &str,
+        unlink: futures_util::future::BoxFuture<'_, anyhow::Result<()>>,
+    ) -> StoreResult<bool>;
+    /// The `limit` users and rooms whose uploads take the most, and the totals.
+    async fn storage_totals(&self, limit: i64) -> StoreResult<StorageTotals>;
 }
 
 /// Opens the store a `database_url` names, creating and migrating it when needed.

@@ -125,11 +125,18 @@ impl Reader {
                 client_id,
                 body,
                 reply_to,
+                attachments,
             } => {
                 let chat = &self.app.chat;
                 let sender = (*self.conn.sender()).clone();
-                let prepared =
-                    chat.prepare_send(sender, room_id.clone(), client_id.clone(), body, reply_to);
+                let prepared = chat.prepare_send(
+                    sender,
+                    room_id.clone(),
+                    client_id.clone(),
+                    body,
+                    reply_to,
+                    attachments,
+                );
                 let refused = match prepared {
                     Ok(prepared) if self.app.hub.is_subscribed(&self.conn, &room_id) => {
                         let done = chat.commit(prepared).await;

@@ -126,6 +126,14 @@ impl Accounts for $Store {
             .begin_with(Self::DIALECT.begin)
             .await
             .map_err(fail("avatar"))?;
+        // The user points at it first: the collector, which deletes avatars no user points
+        // at, then sees it named, or (if it was deleting it) makes this insert wait and insert.
+        sqlx::query("update users set avatar = $1 where id = $2")
+            .bind(avatar.map(|(hash, _)| hash))
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(fail("avatar"))?;
         if let Some((hash, sizes)) = avatar {
             for (size, bytes) in sizes {
                 sqlx::query("insert into avatars (hash, size, bytes) values ($1, $2, $3) on conflict do nothing")
@@ -137,14 +145,19 @@ impl Accounts for $Store {
                     .map_err(fail("avatar"))?;
             }
         }
-        sqlx::query("update users set avatar = $1 where id = $2")
-            .bind(avatar.map(|(hash, _)| hash))
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(fail("avatar"))?;
         tx.commit().await.map_err(fail("avatar"))?;
         self.user_written(id).await
+    }
+
+    async fn drop_unused_avatars(&self) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "delete from avatars where not exists \
+             (select 1 from users u where u.avatar = avatars.hash)",
+        )
+        .execute(&self.write)
+        .await
+        .map_err(fail("dropping avatars"))?;
+        Ok(done.rows_affected())
     }
 
     async fn avatar(&self, hash: &str, size: u32) -> StoreResult<Vec<u8>> {

@@ -10,6 +10,7 @@
 //! | rooms, memberships, bans, read markers, receipts | `rooms.rs` | [`Rooms`](super::Rooms) |
 //! | appending and reading messages and changes, retention | `timeline.rs` | [`Timeline`](super::Timeline) |
 //! | the full-text index and searching it | `search.rs` | [`Search`](super::Search) |
+//! | uploads, their blobs, attachments, quotas | `uploads.rs` | [`Uploads`](super::Uploads) |
 
 use chrono::{DateTime, Utc};
 
@@ -19,11 +20,13 @@ mod accounts;
 mod rooms;
 mod search;
 mod timeline;
+mod uploads;
 
 pub(super) use accounts::sql_accounts;
 pub(super) use rooms::sql_rooms;
 pub(super) use search::{PG_WORD_INDEX_MS, matcher, sql_search};
 pub(super) use timeline::sql_timeline;
+pub(super) use uploads::sql_uploads;
 
 /// The few words where the two backends' SQL differs.
 pub(super) struct Dialect {
@@ -150,6 +153,7 @@ pub(super) const UNREAD_COLS: &str = "(select count(*) from messages g where g.r
 /// A message in its current state, with what it quotes of the message it answers.
 pub(super) const MESSAGE_SELECT: &str = "select g.room_id, g.seq, g.client_id, g.body, g.created_at, \
     g.mentions, g.edited_at, g.deleted, g.pinned_at, g.reply_to, g.reply_excerpt, g.reaction_count, \
+    g.attachment_count, \
     u.id as sender_id, u.username, u.display_name, u.avatar, \
     o.deleted as reply_deleted, ou.id as reply_sender_id, \
     ou.username as reply_username, ou.display_name as reply_display_name, ou.avatar as reply_avatar \
@@ -277,6 +281,8 @@ macro_rules! sql_store {
                 has_reactions: r.get::<i64, _>("reaction_count") > 0,
                 reply_to,
                 pinned: r.get::<Option<i64>, _>("pinned_at").is_some(),
+                attachments: Vec::new(),
+                has_attachments: r.get::<i64, _>("attachment_count") > 0,
             }
         }
 
@@ -289,6 +295,7 @@ macro_rules! sql_store {
         sql_rooms!($Store, $Db, $Row);
         sql_timeline!($Store, $Db, $Row);
         sql_search!($Store, $Db, $Row);
+        sql_uploads!($Store, $Db, $Row);
 
         #[async_trait]
         impl Store for $Store {

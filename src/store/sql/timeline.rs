@@ -178,8 +178,8 @@ impl $Store {
         for chunk in chunks(fresh) {
             let sql = format!(
                 "insert into messages (room_id, seq, sender_id, client_id, body, mentions, \
-                 created_at, reply_to, reply_sender_id, reply_excerpt) values {}",
-                placeholders(chunk.len(), &["?"; 10])
+                 created_at, reply_to, reply_sender_id, reply_excerpt, attachment_count) values {}",
+                placeholders(chunk.len(), &["?"; 11])
             );
             let mut query = sqlx::query(&sql);
             for m in chunk {
@@ -195,7 +195,8 @@ impl $Store {
                     .bind(now)
                     .bind(m.reply_to.as_ref().map(|r| r.seq))
                     .bind(m.reply_to.as_ref().map(|r| r.sender.id.as_str()))
-                    .bind(m.reply_to.as_ref().map(|r| r.excerpt.as_str()));
+                    .bind(m.reply_to.as_ref().map(|r| r.excerpt.as_str()))
+                    .bind(m.attachments.len() as i64);
             }
             query.execute(&mut **tx).await.map_err(conflict)?;
         }
@@ -277,8 +278,8 @@ impl $Store {
                 sqlx::query(
                     "update messages set body = '', mentions = null, deleted = 1, \
                      edited_at = null, reply_to = null, reply_sender_id = null, \
-                     reply_excerpt = null, pinned_at = null, reaction_count = 0 \
-                     where room_id = $1 and seq = $2",
+                     reply_excerpt = null, pinned_at = null, reaction_count = 0, \
+                     attachment_count = 0 where room_id = $1 and seq = $2",
                 )
                 .bind(room)
                 .bind(c.message_seq)
@@ -294,6 +295,13 @@ impl $Store {
                 .execute(&mut **tx)
                 .await
                 .map_err(fail("erasing quotes"))?;
+                // Its files go too (the collector deletes blobs nothing names any more).
+                sqlx::query("delete from uploads where room_id = $1 and message_seq = $2")
+                    .bind(room)
+                    .bind(c.message_seq)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(fail("deleting attachments"))?;
                 for table in ["message_edits", "reactions"] {
                     sqlx::query(&format!(
                         "delete from {table} where room_id = $1 and message_seq = $2"
@@ -476,8 +484,19 @@ impl $Store {
             messages.extend(rows.iter().map(message_row));
         }
         messages.sort_by_key(|m| m.seq);
-        Self::add_reactions(conn, room, &mut messages, viewer).await?;
+        Self::add_details(conn, room, &mut messages, viewer).await?;
         Ok(messages)
+    }
+
+    /// Fills in the attachments and reactions of `messages` (of one room, in `seq` order).
+    async fn add_details(
+        conn: &mut <$Db as sqlx::Database>::Connection,
+        room: &RoomId,
+        messages: &mut [Message],
+        viewer: Option<&UserId>,
+    ) -> StoreResult<()> {
+        Self::add_attachments(conn, messages).await?;
+        Self::add_reactions(conn, room, messages, viewer).await
     }
 
     /// Fills in the reactions of `messages` (of one room, in `seq` order): one query over
@@ -560,7 +579,10 @@ impl Timeline for $Store {
             .fetch_all(&self.read)
             .await
             .map_err(fail("last messages"))?;
-        Ok(rows.iter().map(message_row).collect())
+        let mut messages: Vec<Message> = rows.iter().map(message_row).collect();
+        let mut conn = self.read.acquire().await.map_err(fail("last messages"))?;
+        Self::add_attachments(&mut conn, &mut messages).await?;
+        Ok(messages)
     }
 
     #[tracing::instrument(skip_all, fields(batch = batch.len()))]
@@ -663,6 +685,16 @@ impl Timeline for $Store {
                             quote.deleted = true;
                         }
                     }
+                    if !m.attachments.is_empty() {
+                        match Self::attach_uploads(&mut tx, &m.room_id, seq, &m.sender.id, &m.attachments).await {
+                            Ok(()) => {}
+                            Err(e @ StoreError::Conflict(_)) => {
+                                results[i] = Some(Err(e));
+                                continue;
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
                     let message = Message {
                         id: message_id(&m.room_id, seq),
                         room_id: m.room_id.clone(),
@@ -678,6 +710,8 @@ impl Timeline for $Store {
                         has_reactions: false,
                         reply_to,
                         pinned: false,
+                        attachments: m.attachments.clone(),
+                        has_attachments: !m.attachments.is_empty(),
                     };
                     results[i] = Some(Ok(Appended {
                         event: TimelineEvent {
@@ -788,7 +822,7 @@ impl Timeline for $Store {
             .await
             .map_err(fail("messages"))?;
         let mut messages: Vec<Message> = rows.iter().rev().map(message_row).collect();
-        Self::add_reactions(&mut conn, &range.room_id, &mut messages, range.viewer.as_ref())
+        Self::add_details(&mut conn, &range.room_id, &mut messages, range.viewer.as_ref())
             .await?;
         hide_quotes_below(&mut messages, range.floor);
         Ok(messages)
@@ -807,7 +841,7 @@ impl Timeline for $Store {
             .await
             .map_err(fail("messages"))?;
         let mut messages: Vec<Message> = rows.iter().map(message_row).collect();
-        Self::add_reactions(&mut conn, &range.room_id, &mut messages, range.viewer.as_ref())
+        Self::add_details(&mut conn, &range.room_id, &mut messages, range.viewer.as_ref())
             .await?;
         hide_quotes_below(&mut messages, range.floor);
         Ok(messages)
@@ -915,7 +949,7 @@ impl Timeline for $Store {
         // Reactions are read in `seq` order, then the pin order is restored.
         let order: Vec<Seq> = messages.iter().map(|m| m.seq).collect();
         messages.sort_by_key(|m| m.seq);
-        Self::add_reactions(&mut conn, &range.room_id, &mut messages, range.viewer.as_ref())
+        Self::add_details(&mut conn, &range.room_id, &mut messages, range.viewer.as_ref())
             .await?;
         messages.sort_by_key(|m| order.iter().position(|&s| s == m.seq));
         hide_quotes_below(&mut messages, range.floor);
@@ -966,6 +1000,7 @@ impl Timeline for $Store {
                 ("events", "message_seq"),
                 ("reactions", "message_seq"),
                 ("message_edits", "message_seq"),
+                ("uploads", "message_seq"),
             ] {
                 sqlx::query(&format!(
                     "delete from {table} where room_id = $1 and {column} < \
