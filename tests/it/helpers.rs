@@ -26,6 +26,8 @@ pub struct TestApp {
     /// The test's own database: a SQLite file in `dir`, or a fresh PostgreSQL database when
     /// `NATTER_TEST_BACKEND=postgres`.
     pub database_url: String,
+    /// The settings it was started with.
+    pub config: Config,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -110,8 +112,29 @@ pub async fn spawn_app_with(tune: impl FnOnce(&mut Config)) -> TestApp {
     // one client. The tests of those limits set their own.
     config.register_per_address_per_hour = 0;
     config.max_connections_per_address = 0;
+    use_test_files(&mut config);
     tune(&mut config);
     start(dir, config).await
+}
+
+/// When the suite runs against an S3-compatible server (`NATTER_TEST_S3_ENDPOINT`, with the
+/// bucket `NATTER_TEST_S3_BUCKET`; scripts/test starts one for the PostgreSQL run), every
+/// test keeps its files there under a prefix of its own. Otherwise on the local disk.
+pub fn use_test_files(config: &mut Config) {
+    let Ok(endpoint) = std::env::var("NATTER_TEST_S3_ENDPOINT") else {
+        return;
+    };
+    let bucket = std::env::var("NATTER_TEST_S3_BUCKET").unwrap_or_else(|_| "natter-test".into());
+    config.files_url = Some(format!("s3://{bucket}/{}", uuid::Uuid::now_v7().simple()));
+    config.s3_endpoint = Some(endpoint);
+    config.s3_region = Some("us-east-1".into());
+    config.s3_access_key_id = Some("test".into());
+    config.s3_secret_access_key = Some("test".into());
+}
+
+/// Whether the tests' files are in S3 (else in each test's data directory).
+pub fn files_in_s3() -> bool {
+    std::env::var("NATTER_TEST_S3_ENDPOINT").is_ok()
 }
 
 async fn start(dir: tempfile::TempDir, mut config: Config) -> TestApp {
@@ -119,6 +142,7 @@ async fn start(dir: tempfile::TempDir, mut config: Config) -> TestApp {
     let addr = listener.local_addr().unwrap();
     config.bind = addr;
     let database_url = config.database_url();
+    let started = config.clone();
     let app = App::start(config).await.expect("app starts");
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(serve(listener, app, async move {
@@ -133,6 +157,7 @@ async fn start(dir: tempfile::TempDir, mut config: Config) -> TestApp {
         http,
         dir,
         database_url,
+        config: started,
         stop: Some(stop),
         server: Some(server),
     }
@@ -156,13 +181,19 @@ impl TestApp {
     /// Starts a new server on the same database (after `shutdown`).
     pub async fn restart(self) -> TestApp {
         let dir = self.dir;
-        let config = Config {
+        let mut config = Config {
             data_dir: dir.path().to_owned(),
             database_url: Some(self.database_url),
             register_per_address_per_hour: 0,
             max_connections_per_address: 0,
             ..Config::default()
         };
+        // The same file store.
+        config.files_url = self.config.files_url;
+        config.s3_endpoint = self.config.s3_endpoint;
+        config.s3_region = self.config.s3_region;
+        config.s3_access_key_id = self.config.s3_access_key_id;
+        config.s3_secret_access_key = self.config.s3_secret_access_key;
         start(dir, config).await
     }
 

@@ -72,6 +72,7 @@ async fn concurrent_writers_keep_seqs_gap_free() {
                         body: "x".into(),
                         mentions: Vec::new(),
                         reply_to: None,
+                        attachments: Vec::new(),
                     });
                 }
                 let batch: Vec<Entry> = batch.into_iter().map(Entry::Message).collect();
@@ -133,6 +134,7 @@ async fn one_batch_with_retries_repeats_a_missing_room_and_many_rooms() {
         body: format!("body of {client_id}"),
         mentions: Vec::new(),
         reply_to: None,
+        attachments: Vec::new(),
     };
     let stored = store
         .append(&[Entry::Message(message(&rooms[0], "early"))])
@@ -208,6 +210,7 @@ async fn unread_counts_stop_at_ten_thousand() {
                 body: "hello".into(),
                 mentions: Vec::new(),
                 reply_to: None,
+                attachments: Vec::new(),
             })
             .map(Entry::Message)
             .collect();
