@@ -29,7 +29,19 @@ pub(crate) struct Node {
 impl Node {
     pub(crate) fn start(database_url: &str, redis_url: &str, name: &str, port: u16) -> Node {
         let dir = tempfile::tempdir().unwrap().keep();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_natter"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_natter"));
+        // With an S3-compatible server, the nodes share their files there (under a prefix
+        // named after their database); else each keeps its own on disk.
+        if let Ok(endpoint) = std::env::var("NATTER_TEST_S3_ENDPOINT") {
+            let prefix = database_url.rsplit('/').next().unwrap_or("cluster");
+            command
+                .env("NATTER_FILES_URL", s3_files_url(prefix))
+                .env("NATTER_S3_ENDPOINT", endpoint)
+                .env("NATTER_S3_REGION", "us-east-1")
+                .env("NATTER_S3_ACCESS_KEY_ID", "test")
+                .env("NATTER_S3_SECRET_ACCESS_KEY", "test");
+        }
+        let mut child = command
             .args(["--bind", &format!("127.0.0.1:{port}"), "serve"])
             .env("NATTER_DATA_DIR", &dir)
             .env("NATTER_DATABASE_URL", database_url)
@@ -662,4 +674,69 @@ async fn changes_made_on_both_nodes_converge_live_and_by_sync() {
     assert_eq!(ana_view.messages, truth, "the socket on node one");
     assert_eq!(bob_view.messages, truth, "the socket on node two");
     assert_eq!(cat_view.messages, truth, "the socket that resumed");
+}
+
+/// Files in a cluster: each node keeps them in the shared S3-compatible store, so a file
+/// uploaded through one node is sent, served (with ranges) and collected through the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_serve_each_others_uploads() {
+    let test = "cluster::two_nodes_serve_each_others_uploads";
+    let Some((pg, redis)) = services(test) else {
+        return;
+    };
+    if require_env(test, ["NATTER_TEST_S3_ENDPOINT"]).is_none() {
+        return;
+    }
+    let db = with_postgres(&pg).await;
+    let n1 = Node::start(&db, &redis, "n1", free_port());
+    let n2 = Node::start(&db, &redis, "n2", free_port());
+    let ana = Client::register(&n1, "ana").await;
+    let bob = Client::register(&n2, "bob").await;
+    let id = room(&ana, "Files", &[&bob]).await;
+    // 12 MiB: more than one part of a multipart upload.
+    let data: Vec<u8> = (0..12 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+    let res = ana
+        .http
+        .post(format!("{}/api/v1/uploads?filename=big.bin", ana.base))
+        .bearer_auth(&ana.token)
+        .body(data.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let up: Value = res.json().await.unwrap();
+    let upload_id = up["upload"]["id"].as_str().unwrap().to_owned();
+    let url = up["upload"]["url"].as_str().unwrap().to_owned();
+    // Sent through the other node.
+    let (status, body) = ana
+        .on(&n2)
+        .call(
+            "POST",
+            &format!("/rooms/{id}/messages"),
+            Some(json!({"client_id": "f1", "body": "the file", "attachments": [upload_id]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Bob reads it through both nodes, whole and by range.
+    for node in [&n1, &n2] {
+        let res = bob
+            .http
+            .get(format!("{}{url}", node.url))
+            .bearer_auth(&bob.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.bytes().await.unwrap().as_ref() == data.as_slice());
+        let res = bob
+            .http
+            .get(format!("{}{url}", node.url))
+            .bearer_auth(&bob.token)
+            .header("range", "bytes=10000000-10000099")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(res.bytes().await.unwrap().as_ref(), &data[10_000_000..10_000_100]);
+    }
 }

@@ -117,24 +117,32 @@ pub async fn spawn_app_with(tune: impl FnOnce(&mut Config)) -> TestApp {
     start(dir, config).await
 }
 
-/// When the suite runs against an S3-compatible server (`NATTER_TEST_S3_ENDPOINT`, with the
-/// bucket `NATTER_TEST_S3_BUCKET`; scripts/test starts one for the PostgreSQL run), every
-/// test keeps its files there under a prefix of its own. Otherwise on the local disk.
+/// When the suite runs with `NATTER_TEST_FILES=s3` (scripts/test sets it for the PostgreSQL
+/// run), every test keeps its files on the S3-compatible server at `NATTER_TEST_S3_ENDPOINT`
+/// (bucket `NATTER_TEST_S3_BUCKET`, default `natter-test`) under a prefix of its own.
+/// Otherwise on the local disk, in the test's data directory.
 pub fn use_test_files(config: &mut Config) {
-    let Ok(endpoint) = std::env::var("NATTER_TEST_S3_ENDPOINT") else {
+    if !files_in_s3() {
         return;
-    };
-    let bucket = std::env::var("NATTER_TEST_S3_BUCKET").unwrap_or_else(|_| "natter-test".into());
-    config.files_url = Some(format!("s3://{bucket}/{}", uuid::Uuid::now_v7().simple()));
+    }
+    let endpoint = std::env::var("NATTER_TEST_S3_ENDPOINT")
+        .expect("NATTER_TEST_FILES=s3 needs NATTER_TEST_S3_ENDPOINT");
+    config.files_url = Some(s3_files_url(&uuid::Uuid::now_v7().simple().to_string()));
     config.s3_endpoint = Some(endpoint);
     config.s3_region = Some("us-east-1".into());
     config.s3_access_key_id = Some("test".into());
     config.s3_secret_access_key = Some("test".into());
 }
 
+/// The test bucket's `files_url` with this prefix.
+pub fn s3_files_url(prefix: &str) -> String {
+    let bucket = std::env::var("NATTER_TEST_S3_BUCKET").unwrap_or_else(|_| "natter-test".into());
+    format!("s3://{bucket}/{prefix}")
+}
+
 /// Whether the tests' files are in S3 (else in each test's data directory).
 pub fn files_in_s3() -> bool {
-    std::env::var("NATTER_TEST_S3_ENDPOINT").is_ok()
+    std::env::var("NATTER_TEST_FILES").as_deref() == Ok("s3")
 }
 
 async fn start(dir: tempfile::TempDir, mut config: Config) -> TestApp {
