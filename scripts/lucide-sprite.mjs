@@ -14,7 +14,8 @@ const ICONS = [
   "settings", "users", "log-out", "x", "menu", "send-horizontal", "bell", "bell-off",
   "bell-ring", "smile-plus", "reply", "pencil", "trash-2", "ellipsis", "arrow-down", "check",
   "check-check", "chevron-down", "user", "wifi-off", "message-circle", "door-open", "shield",
-  "globe", "monitor-smartphone", "keyboard", "pin", "copy",
+  "globe", "monitor-smartphone", "keyboard", "pin", "copy", "paperclip", "file", "download",
+  "chevron-left", "chevron-right", "mic", "circle-stop",
 ];
 
 // The presentation attributes every Lucide icon carries on its <svg>, moved to each <symbol>.

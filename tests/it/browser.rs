@@ -37,6 +37,7 @@ async fn web_client_in_headless_chromium() {
     let files = [
         "e2e/chat.test.mjs",
         "e2e/conversations.test.mjs",
+        "e2e/files.test.mjs",
         "e2e/navigation.test.mjs",
         "e2e/languages.test.mjs",
         "e2e/accessibility.test.mjs",

@@ -11,7 +11,7 @@ export class ApiError extends Error {
   }
 }
 
-function csrfToken() {
+export function csrfToken() {
   const match = document.cookie.match(/(?:^|;\s*)natter_csrf=([^;]+)/);
   return match ? decodeURIComponent(match[1]) : "";
 }
@@ -39,4 +39,35 @@ export async function api(method, path, body, raw = false) {
   const data = text ? JSON.parse(text) : null;
   if (!res.ok) throw new ApiError(res.status, data);
   return data;
+}
+
+/**
+ * Uploads a file as it is (the body is the bytes), reporting progress (0-1). Returns
+ * `{promise, abort}`; the promise resolves with the server's `upload` and rejects with an
+ * ApiError (code "cancelled" after `abort`). XMLHttpRequest, because fetch reports no upload
+ * progress.
+ */
+export function uploadFile(file, onProgress) {
+  const xhr = new XMLHttpRequest();
+  const promise = new Promise((resolve, reject) => {
+    xhr.open("POST", `/api/v1/uploads?filename=${encodeURIComponent(file.name || "file")}`);
+    xhr.setRequestHeader("X-CSRF-Token", csrfToken());
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable && e.total) onProgress(e.loaded / e.total);
+    };
+    xhr.onload = () => {
+      let data = null;
+      try {
+        data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+      } catch {
+        data = null;
+      }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(data.upload);
+      else reject(new ApiError(xhr.status, data));
+    };
+    xhr.onerror = () => reject(new ApiError(0, { error: { code: "network", message: "The server cannot be reached." } }));
+    xhr.onabort = () => reject(new ApiError(0, { error: { code: "cancelled", message: "Cancelled." } }));
+    xhr.send(file);
+  });
+  return { promise, abort: () => xhr.abort() };
 }

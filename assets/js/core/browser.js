@@ -1,8 +1,16 @@
 // The page around the store (state/store.js takes it as `env`), in a browser: is the tab
-// hidden, the address, storage that outlives a reload, desktop notifications.
+// hidden, the address, storage that outlives a reload, desktop notifications, file uploads
+// (with progress) and local previews of the images being attached.
+
+import { uploadFile } from "./api.js";
 
 export const browserEnv = {
   hidden: () => document.hidden,
+  /** Uploads a file: `{promise, abort}` (core/api.js). */
+  upload: (file, onProgress) => uploadFile(file, onProgress),
+  /** A local address showing an image file before it is sent (null for other files). */
+  preview: (file) => (/^image\/(png|jpeg|gif|webp)$/.test(file.type) ? URL.createObjectURL(file) : null),
+  unpreview: (url) => url && URL.revokeObjectURL(url),
   /** Calls back whenever the user comes back to the tab; returns how to stop. */
   onReturn(callback) {
     document.addEventListener("visibilitychange", callback);

@@ -95,6 +95,17 @@ export class I18n {
     return this.format("day", { weekday: "long", year: "numeric", month: "long", day: "numeric" }, value);
   }
 
+  /** A file size in the language's units ("1.5 MB", "820 kB"). */
+  size(bytes) {
+    const units = [["byte", 1], ["kilobyte", 1e3], ["megabyte", 1e6], ["gigabyte", 1e9]];
+    const [unit, scale] = units.findLast(([, s]) => bytes >= s) || units[0];
+    this.sizes ??= {};
+    this.sizes[unit] ??= new Intl.NumberFormat(this.locale, {
+      style: "unit", unit, unitDisplay: "short", maximumFractionDigits: unit === "byte" ? 0 : 1,
+    });
+    return this.sizes[unit].format(bytes / scale);
+  }
+
   /** Names joined the language's way ("ana, bob and cleo"). */
   list(names) {
     this.listFormat ??= new Intl.ListFormat(this.locale, { style: "long", type: "conjunction" });

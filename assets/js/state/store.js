@@ -2,7 +2,7 @@
 // receipts, pending sends, drafts, and what the composer is doing (replying, editing). It
 // applies server events and tells the views what changed through "change" events whose detail
 // names the part ("rooms", "room", "messages", "older", "members", "typing", "receipts",
-// "connection", "notice", "me", "compose", "signed-out").
+// "connection", "notice", "me", "compose", "attach", "signed-out").
 //
 // A room's timeline (protocol §6): new messages and changes to them (edits, deletions,
 // reactions, pins) each take the room's next seq; a change event carries the message after
@@ -101,6 +101,8 @@ export class ChatState extends EventTarget {
     this.drafts = new Map();
     /** room id → {mode: "reply"|"edit", message}: what the composer is doing there. */
     this.composing = new Map();
+    /** room id → files being attached to the next message there (see `attach`). */
+    this.attaching = new Map();
     /** The message to show and flash once (a reply's original, a search result). */
     this.highlight = null;
     /** room id → Map(user id → seq read up to), of members who share receipts. */
@@ -770,10 +772,77 @@ export class ChatState extends EventTarget {
     }
   }
 
+  // --- attachments: files uploaded while the next message is written ---------------------
+
+  /** The files being attached in a room: `{key, name, size, type, progress (0-1), status
+   * ("uploading"|"done"|"failed"), error, upload (once done), preview (a local image URL)}`. */
+  attachments(roomId) {
+    return this.attaching.get(roomId) || [];
+  }
+
+  /** Starts uploading files for the room's next message (each with its own progress). */
+  attach(roomId, files) {
+    const list = [...this.attachments(roomId)];
+    for (const file of files) {
+      const item = {
+        key: crypto.randomUUID(), name: file.name || "file", size: file.size, type: file.type || "",
+        progress: 0, status: "uploading", error: null, upload: null, preview: this.env.preview?.(file) ?? null,
+      };
+      const job = this.env.upload(file, (progress) => {
+        item.progress = progress;
+        this.emit("attach", roomId);
+      });
+      item.abort = job.abort;
+      job.promise.then(
+        (upload) => {
+          item.status = "done";
+          item.progress = 1;
+          item.upload = upload;
+          // Dropped meanwhile: the server forgets it too.
+          if (!this.attachments(roomId).includes(item)) this.api("DELETE", `/uploads/${upload.id}`).catch(() => {});
+          this.emit("attach", roomId);
+        },
+        (err) => {
+          item.status = "failed";
+          item.error = err?.code || "internal";
+          this.emit("attach", roomId);
+        },
+      );
+      list.push(item);
+    }
+    this.attaching.set(roomId, list);
+    this.emit("attach", roomId);
+  }
+
+  /** Takes a file off the next message: its upload stops, or the server forgets it. */
+  detach(roomId, key) {
+    const list = this.attachments(roomId);
+    const item = list.find((x) => x.key === key);
+    if (!item) return;
+    if (item.status === "uploading") item.abort?.();
+    if (item.status === "done") this.api("DELETE", `/uploads/${item.upload.id}`).catch(() => {});
+    this.env.unpreview?.(item.preview);
+    this.attaching.set(roomId, list.filter((x) => x !== item));
+    this.emit("attach", roomId);
+  }
+
+  /** Whether the room's attachments are all uploaded (and so may be sent). */
+  attachmentsReady(roomId) {
+    return this.attachments(roomId).every((x) => x.status === "done");
+  }
+
   send(roomId, body, replyTo = null) {
     this.lastTyping = 0; // the message ends the typing indicator: typing again is news
     const clientId = crypto.randomUUID();
     const p = { client_id: clientId, room_id: roomId, body, state: "pending", ts: new Date().toISOString() };
+    // The files uploaded for it go with it.
+    const files = this.attachments(roomId).filter((x) => x.status === "done");
+    if (files.length) {
+      p.attachments = files.map((x) => x.upload);
+      for (const x of this.attachments(roomId)) this.env.unpreview?.(x.preview);
+      this.attaching.delete(roomId);
+      this.emit("attach", roomId);
+    }
     if (replyTo) p.reply_to = { seq: replyTo.seq, sender: replyTo.sender, excerpt: replyTo.body.slice(0, 140), deleted: false };
     this.pending.set(clientId, p);
     this.transmit(p);
@@ -786,6 +855,7 @@ export class ChatState extends EventTarget {
     p.refused = false;
     const frame = { type: "send", room_id: p.room_id, client_id: p.client_id, body: p.body };
     if (p.reply_to) frame.reply_to = p.reply_to.seq;
+    if (p.attachments?.length) frame.attachments = p.attachments.map((a) => a.id);
     const sent = this.socket.send(frame);
     if (!sent) {
       p.state = "failed";

@@ -6,10 +6,19 @@
 //
 // It also replies (a banner quotes the message answered) and edits: ↑ in an empty composer
 // edits your last message, Enter saves, Escape cancels either (the draft comes back).
+//
+// Files are attached with the paperclip (several at once), by pasting, or by dropping them on
+// the conversation (ui/Conversation.js); each uploads at once with its own progress bar and
+// can be dropped from the tray. Where the browser records sound, the microphone records a
+// voice message, attached like any file. The message goes when every file is uploaded.
 
 import { html, useLayoutEffect, useRef, useState } from "../core/html.js";
 import { applyCompletion, completionAt, emojiMatches, loadEmoji, mentionMatches } from "../core/complete.js";
 import { Icon, errorText, useApp } from "./common.js";
+import { AttachTray } from "./Attachments.js";
+
+/** Can this browser record a voice message? */
+const canRecord = () => Boolean(globalThis.navigator?.mediaDevices?.getUserMedia && globalThis.MediaRecorder);
 
 /** The longest message the server takes, in characters (code points). */
 export const MAX_BODY = 4000;
@@ -97,9 +106,17 @@ export function Composer({ room }) {
       offer(e.currentTarget.value, e.currentTarget.selectionStart);
     }
   };
+  const files = editing ? [] : state.attachments(room.id);
+  const filesReady = state.attachmentsReady(room.id);
+  const [recording, setRecording] = useState(null);
+  const picker = useRef(null);
   const send = async (e) => {
     e?.preventDefault();
-    if (!text.trim() || over) return;
+    if ((!text.trim() && !files.length) || over) return;
+    if (!filesReady) {
+      state.notice("notice.wait_uploads");
+      return;
+    }
     dismiss();
     if (editing) {
       const body = text;
@@ -168,6 +185,46 @@ export function Composer({ room }) {
     el.focus();
   };
 
+  const chosen = (e) => {
+    const list = [...(e.currentTarget.files || [])];
+    e.currentTarget.value = "";
+    if (list.length) state.attach(room.id, list);
+    box.current?.focus();
+  };
+  const paste = (e) => {
+    const list = [...(e.clipboardData?.files || [])];
+    if (!list.length || editing) return;
+    e.preventDefault();
+    state.attach(room.id, list);
+  };
+  /** Starts or stops recording a voice message; a finished one is attached. */
+  const record = async () => {
+    if (recording) {
+      recording.stop();
+      return;
+    }
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    } catch {
+      state.notice("notice.no_microphone");
+      return;
+    }
+    const recorder = new MediaRecorder(stream);
+    const chunks = [];
+    recorder.ondataavailable = (ev) => ev.data.size && chunks.push(ev.data);
+    recorder.onstop = () => {
+      for (const track of stream.getTracks()) track.stop();
+      setRecording(null);
+      const type = recorder.mimeType || "audio/webm";
+      const ext = type.includes("ogg") ? "ogg" : type.includes("mp4") ? "m4a" : "webm";
+      const name = `${t("composer.voice_file")} ${new Date().toISOString().slice(0, 16).replace("T", " ")}.${ext}`;
+      if (chunks.length) state.attach(room.id, [new File(chunks, name, { type })]);
+    };
+    recorder.start();
+    setRecording(recorder);
+  };
+
   const listId = `suggest-${room.id}`;
   const quoted = replying && state.userInfo(replying.sender).display_name;
   return html`<form class=${`composer${composing ? ` ${composing.mode}ing` : ""}`} onSubmit=${send}>
@@ -178,6 +235,7 @@ export function Composer({ room }) {
         : html`${t("composer.replying", { name: quoted })} <span class="excerpt">${replying.body.slice(0, 140)}</span>`}</span>
       <button type="button" class="icon-button" aria-label=${t("composer.cancel")} title=${t("composer.cancel")} onClick=${cancel}><${Icon} name="x" /></button>
     </div>` : null}
+    ${editing ? null : html`<${AttachTray} roomId=${room.id} />`}
     ${suggest ? html`<ul class="suggestions" id=${listId} role="listbox" aria-label=${t("composer.suggestions")}>
       ${suggest.items.map((item, i) => html`<li key=${item.text + i} id=${`${listId}-${i}`} role="option" aria-selected=${String(i === suggest.at)}
         class=${i === suggest.at ? "chosen" : ""} onMouseDown=${(e) => e.preventDefault()} onClick=${() => take(item)}>
@@ -189,20 +247,26 @@ export function Composer({ room }) {
     <button type="button" class="icon-button" aria-label=${t("composer.emoji")} title=${t("composer.emoji")} onClick=${pickEmoji}>
       <${Icon} name="smile-plus" />
     </button>
+    ${editing ? null : html`<button type="button" class="icon-button attach" aria-label=${t("composer.attach")} title=${t("composer.attach")}
+      onClick=${() => picker.current?.click()}><${Icon} name="paperclip" /></button>
+    <input ref=${picker} type="file" multiple hidden onChange=${chosen} aria-hidden="true" tabindex="-1" />`}
     <textarea id="composer-input" ref=${box} rows="1" aria-label=${t("composer.label")} dir="auto"
       placeholder=${t("composer.placeholder", { room: state.roomTitle(room) })}
       aria-autocomplete="list" aria-controls=${suggest ? listId : null}
       aria-activedescendant=${suggest ? `${listId}-${suggest.at}` : null}
       value=${text} onInput=${change} onKeyDown=${keys} onKeyUp=${moved} onClick=${moved}
       onCompositionEnd=${(e) => offer(e.currentTarget.value, e.currentTarget.selectionStart)}
-      onBlur=${dismiss} aria-describedby="composer-counter"></textarea>
+      onBlur=${dismiss} onPaste=${paste} aria-describedby="composer-counter"></textarea>
     <p class="visually-hidden" aria-live="polite">${suggest
       ? t("composer.suggestions_count", { count: suggest.items.length, chosen: suggestionName(suggest.items[suggest.at]) })
       : ""}</p>
     <span id="composer-counter" class=${`counter${over ? " over" : ""}`} aria-live="polite" hidden=${length < WARN_FROM}>
       ${over ? t("composer.too_long", { count: over }) : t("composer.left", { count: MAX_BODY - length })}
     </span>
-    <button type="submit" class="primary send" disabled=${over > 0} aria-label=${editing ? t("composer.save") : t("composer.send")}
+    ${!editing && canRecord() ? html`<button type="button" class=${`icon-button record${recording ? " on" : ""}`} aria-pressed=${String(Boolean(recording))}
+      aria-label=${recording ? t("composer.voice_stop") : t("composer.voice")} title=${recording ? t("composer.voice_stop") : t("composer.voice")}
+      onClick=${record}><${Icon} name=${recording ? "circle-stop" : "mic"} /></button>` : null}
+    <button type="submit" class="primary send" disabled=${over > 0 || !filesReady} aria-label=${editing ? t("composer.save") : t("composer.send")}
       title=${editing ? t("composer.save") : t("composer.send")}>
       <${Icon} name=${editing ? "check" : "send-horizontal"} />
     </button>

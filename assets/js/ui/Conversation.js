@@ -1,7 +1,8 @@
 // The open room: its header (title, topic, search, pinned messages, notification level,
-// members, settings, leave), the message list, who is typing, and the composer.
+// members, settings, leave), the message list, who is typing, and the composer. Files dropped
+// anywhere on it are attached to the next message.
 
-import { html } from "../core/html.js";
+import { html, useState } from "../core/html.js";
 import { api } from "../core/api.js";
 import { Icon, useApp } from "./common.js";
 import { MessageList } from "./MessageList.js";
@@ -13,7 +14,27 @@ export function Conversation({ room, membersOpen, toggleMembers }) {
   const peer = state.directPeer(room);
   const typing = state.typingIn(room.id).map((u) => u.display_name);
   const typingText = typing.length === 0 ? "" : typing.length > 3 ? t("typing.several") : t("typing.some", { names: i18n.list(typing), count: typing.length });
-  return html`<main class="conversation" aria-labelledby="room-title">
+  const [dragging, setDragging] = useState(false);
+  const carriesFiles = (e) => [...(e.dataTransfer?.types || [])].includes("Files");
+  const over = (e) => {
+    if (!carriesFiles(e)) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = "copy";
+    if (!dragging) setDragging(true);
+  };
+  const leave = (e) => {
+    if (!e.currentTarget.contains(e.relatedTarget)) setDragging(false);
+  };
+  const drop = (e) => {
+    if (!carriesFiles(e)) return;
+    e.preventDefault();
+    setDragging(false);
+    const files = [...e.dataTransfer.files];
+    if (files.length) state.attach(room.id, files);
+  };
+  return html`<main class=${`conversation${dragging ? " dropping" : ""}`} aria-labelledby="room-title"
+    onDragOver=${over} onDragLeave=${leave} onDrop=${drop}>
+    ${dragging ? html`<div class="drop-hint" aria-hidden="true"><${Icon} name="paperclip" /> ${t("attach.drop")}</div>` : null}
     <${RoomHeader} room=${room} peer=${peer} membersOpen=${membersOpen} toggleMembers=${toggleMembers} />
     <${MessageList} room=${room} />
     <p class="typing" aria-live="polite">${typingText}</p>

@@ -1,7 +1,8 @@
 // One message row: avatar and name (with @username where the display name differs), time,
 // what it replies to (a quote that jumps to the original), the body (formatted:
 // core/markdown.js) with an "(edited)" mark, its reactions (each a toggle naming who reacted),
-// its sending state, who has read up to it, and a toolbar shown on hover or focus. A deleted
+// its files (ui/Attachments.js), its sending state, who has read up to it, and a toolbar
+// shown on hover or focus. A deleted
 // message is a tombstone line. The toolbar's actions are a list (`ACTIONS`) each capability
 // adds to.
 //
@@ -12,6 +13,7 @@ import { renderBody } from "../core/markdown.js";
 import { fold } from "../state/store.js";
 import { AppContext, Avatar, Icon, errorText } from "./common.js";
 import { Confirm } from "./dialogs.js";
+import { Attachments } from "./Attachments.js";
 
 /** Runs a change; a refusal becomes a notice. */
 async function attempt(app, work) {
@@ -123,8 +125,11 @@ export class Message extends Component {
         ${m.reply_to ? html`<${Quote} reply=${m.reply_to} roomId=${m.room_id} tab=${tab} />` : null}
         ${m.deleted
           ? html`<p class="body tombstone">${t("message.deleted")}</p>`
-          : html`<div class="body" dir="auto">${renderBody(m.body, { h, mentions: m.mentions || [], me: state.me.id })}${m.edited_at
-            ? html` <span class="edited" title=${i18n.dateTime(new Date(m.edited_at))}>${t("message.edited")}</span>` : null}</div>`}
+          : m.body || m.edited_at || !m.attachments?.length
+            ? html`<div class="body" dir="auto">${renderBody(m.body, { h, mentions: m.mentions || [], me: state.me.id })}${m.edited_at
+              ? html` <span class="edited" title=${i18n.dateTime(new Date(m.edited_at))}>${t("message.edited")}</span>` : null}</div>`
+            : null}
+        ${!m.deleted && m.attachments?.length ? html`<${Attachments} message=${m} tab=${tab} />` : null}
         ${m.reactions?.length ? html`<${Reactions} message=${m} tab=${tab} />` : null}
         ${pending ? html`<p class=${`status ${pending}`}>
           ${pending === "pending" ? t("message.sending") : t("message.not_sent", { reason: i18n.has(`send.${error}`) ? t(`send.${error}`) : i18n.error(error) })}

@@ -66,7 +66,8 @@ function RoomRow({ room, pick }) {
   const peer = state.directPeer(room);
   const last = room.last_message;
   const preview = last
-    ? t("sidebar.preview", { name: last.sender.id === state.me.id ? t("sidebar.you") : state.userInfo(last.sender).display_name, text: last.deleted ? t("message.deleted") : clip(last.body, 120) })
+    ? t("sidebar.preview", { name: last.sender.id === state.me.id ? t("sidebar.you") : state.userInfo(last.sender).display_name, text: last.deleted ? t("message.deleted")
+      : last.body ? clip(last.body, 120) : t("sidebar.files", { count: last.attachments?.length || 1 }) })
     : room.topic || "";
   const unread = room.unread || 0;
   const label = unread ? t(room.unread_mentions ? "sidebar.unread_mentions" : "sidebar.unread", { count: unread, mentions: room.unread_mentions }) : null;
