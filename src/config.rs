@@ -311,7 +311,12 @@ pub struct Overrides {
     pub s3_access_key_id: Option<String>,
     /// The S3 secret key; set it in the environment, not on the command line [default:
     /// AWS_SECRET_ACCESS_KEY].
-    #[arg(long, global = true, env = "NATTER_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "NATTER_S3_SECRET_ACCESS_KEY",
+        hide_env_values = true
+    )]
     pub s3_secret_access_key: Option<String>,
     /// The largest file one upload may be, in bytes [default: 104857600, 100 MiB].
     #[arg(long, global = true, env = "NATTER_MAX_UPLOAD_BYTES")]

@@ -386,3 +386,46 @@ test("Arrow-Up finds the last message of ours that is not deleted", async () => 
   state.onEvent({ type: "message", message: message("lobby", 3) });
   assert.equal(state.lastOwn("lobby").seq, 1);
 });
+
+test("attachments upload with progress, go with the next message, and a dropped one is forgotten", async () => {
+  const { state, socket } = await setUp();
+  const jobs = [];
+  const deleted = [];
+  state.env.upload = (file, onProgress) => {
+    let settle;
+    const promise = new Promise((resolve, reject) => { settle = { resolve, reject }; });
+    const job = { file, onProgress, settle, aborted: false };
+    jobs.push(job);
+    return { promise, abort: () => { job.aborted = true; settle.reject({ code: "cancelled" }); } };
+  };
+  state.env.preview = (file) => `blob:${file.name}`;
+  state.env.unpreview = () => {};
+  state.api = async (method, path) => {
+    if (method === "DELETE") deleted.push(path);
+    return {};
+  };
+  state.attach("lobby", [{ name: "a.png", size: 10, type: "image/png" }, { name: "b.txt", size: 5, type: "text/plain" }]);
+  assert.equal(state.attachments("lobby").length, 2);
+  assert.equal(state.attachments("lobby")[0].preview, "blob:a.png");
+  assert.equal(state.attachmentsReady("lobby"), false);
+  jobs[0].onProgress(0.5);
+  assert.equal(state.attachments("lobby")[0].progress, 0.5);
+  // b.txt is dropped while it uploads: its upload stops.
+  state.detach("lobby", state.attachments("lobby")[1].key);
+  assert.equal(jobs[1].aborted, true);
+  jobs[0].settle.resolve({ id: "up1", filename: "a.png", content_type: "image/png", size: 10, url: "/api/v1/uploads/up1" });
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(state.attachmentsReady("lobby"), true);
+  state.send("lobby", "", null);
+  const frame = socket.sent.find((f) => f.type === "send");
+  assert.deepEqual(frame.attachments, ["up1"]);
+  assert.equal(frame.body, "");
+  assert.equal(state.attachments("lobby").length, 0, "the tray empties once sent");
+  assert.equal(state.pendingIn("lobby")[0].attachments[0].id, "up1");
+  // One finished and then dropped: the server is told to forget it.
+  state.attach("lobby", [{ name: "c.png", size: 3, type: "image/png" }]);
+  jobs[2].settle.resolve({ id: "up3" });
+  await new Promise((r) => setTimeout(r, 0));
+  state.detach("lobby", state.attachments("lobby")[0].key);
+  assert.deepEqual(deleted, ["/uploads/up3"]);
+});

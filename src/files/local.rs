@@ -35,7 +35,10 @@ impl LocalBlobs {
 impl Blobs for LocalBlobs {
     async fn put_file(&self, hash: &str, file: &Path, _size: u64) -> anyhow::Result<()> {
         let target = self.path(hash)?;
-        let dir = target.parent().expect("blob paths have a parent").to_owned();
+        let dir = target
+            .parent()
+            .expect("blob paths have a parent")
+            .to_owned();
         tokio::fs::create_dir_all(&dir).await?;
         // Renaming over a blob already there replaces it with the same bytes.
         tokio::fs::rename(file, &target)

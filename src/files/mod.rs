@@ -38,13 +38,17 @@ pub trait Blobs: Send + Sync + 'static {
 /// Opens the file store `config.files_url` names (default: `<data_dir>/files`).
 pub fn open(config: &Config) -> anyhow::Result<Arc<dyn Blobs>> {
     match config.files_url.as_deref() {
-        None => Ok(Arc::new(local::LocalBlobs::open(config.data_dir.join("files"))?)),
+        None => Ok(Arc::new(local::LocalBlobs::open(
+            config.data_dir.join("files"),
+        )?)),
         Some(url) if url.starts_with("s3://") => Ok(Arc::new(s3::S3Blobs::open(url, config)?)),
         Some(url) if url.starts_with("file://") => Ok(Arc::new(local::LocalBlobs::open(
             url.trim_start_matches("file://").into(),
         )?)),
         Some(url) => {
-            anyhow::bail!("unsupported files_url {url:?} (expected s3://bucket/prefix or file:///path)")
+            anyhow::bail!(
+                "unsupported files_url {url:?} (expected s3://bucket/prefix or file:///path)"
+            )
         }
     }
 }

@@ -91,7 +91,15 @@ async fn file(
 ) -> Result<Response, ApiError> {
     let stored = app.chat.readable_upload(&auth.user.id, &id).await?;
     let u = &stored.upload;
-    serve(&app, &headers, &stored.blob, u.size as u64, &u.content_type, Some(&u.filename)).await
+    serve(
+        &app,
+        &headers,
+        &stored.blob,
+        u.size as u64,
+        &u.content_type,
+        Some(&u.filename),
+    )
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v1/uploads/{id}/thumbnail", tag = "uploads", operation_id = "get_thumbnail",
@@ -114,7 +122,11 @@ async fn thumbnail(
     while let Some(chunk) = futures_util::StreamExt::next(&mut head).await {
         first.extend_from_slice(&chunk.map_err(|e| crate::chat::Error::Internal(e.into()))?);
     }
-    let kind = if first.starts_with(b"\x89PNG") { "image/png" } else { "image/jpeg" };
+    let kind = if first.starts_with(b"\x89PNG") {
+        "image/png"
+    } else {
+        "image/jpeg"
+    };
     serve(&app, &headers, thumb, size as u64, kind, None).await
 }
 
@@ -144,20 +156,20 @@ async fn serve(
         .and_then(|v| v.to_str().ok())
         .is_none_or(|v| v == etag);
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-        Some(text) if if_range_ok => match http_range_header::parse_range_header(text)
-            .and_then(|r| r.validate(size))
-        {
-            // One range is served; a client asking for several gets the whole file.
-            Ok(ranges) if ranges.len() == 1 => Some(ranges[0].clone()),
-            Ok(_) => None,
-            Err(_) => {
-                let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_RANGE, value(&format!("bytes */{size}")));
-                return Ok(response);
+        Some(text) if if_range_ok => {
+            match http_range_header::parse_range_header(text).and_then(|r| r.validate(size)) {
+                // One range is served; a client asking for several gets the whole file.
+                Ok(ranges) if ranges.len() == 1 => Some(ranges[0].clone()),
+                Ok(_) => None,
+                Err(_) => {
+                    let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+                    response
+                        .headers_mut()
+                        .insert(header::CONTENT_RANGE, value(&format!("bytes */{size}")));
+                    return Ok(response);
+                }
             }
-        },
+        }
         _ => None,
     };
     let (status, body, length) = match &range {
@@ -175,9 +187,18 @@ async fn serve(
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::ETAG, value(&etag));
     // Access can be lost (a ban, a deletion): caches ask again each time (a 304 is cheap).
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(FILE_CSP));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(FILE_CSP),
+    );
     h.insert(
         header::HeaderName::from_static("cross-origin-resource-policy"),
         HeaderValue::from_static("same-origin"),
@@ -188,7 +209,11 @@ async fn serve(
             value(&format!("bytes {}-{}/{size}", r.start(), r.end())),
         );
     }
-    let disposition = if media::inline(content_type) { "inline" } else { "attachment" };
+    let disposition = if media::inline(content_type) {
+        "inline"
+    } else {
+        "attachment"
+    };
     let disposition = match filename {
         Some(name) => format!("{disposition}; filename*=UTF-8''{}", percent_encode(name)),
         None => disposition.to_owned(),
@@ -249,11 +274,19 @@ pub struct StorageResponse {
 #[utoipa::path(get, path = "/api/v1/admin/storage", tag = "uploads", operation_id = "storage_totals",
     responses((status = 200, body = StorageResponse),
               (status = 403, description = "Not a server admin", body = ErrorBody)))]
-async fn storage(State(app): State<AppState>, auth: Auth) -> Result<axum::Json<StorageResponse>, ApiError> {
+async fn storage(
+    State(app): State<AppState>,
+    auth: Auth,
+) -> Result<axum::Json<StorageResponse>, ApiError> {
     if !auth.user.is_admin {
         return Err(ApiError::forbidden("server admins only"));
     }
-    let totals = app.chat.store.storage_totals(100).await.map_err(crate::chat::Error::from)?;
+    let totals = app
+        .chat
+        .store
+        .storage_totals(100)
+        .await
+        .map_err(crate::chat::Error::from)?;
     let list = |rows: Vec<(String, i64, i64)>| {
         rows.into_iter()
             .map(|(id, bytes, files)| StorageTotal { id, bytes, files })

@@ -737,6 +737,9 @@ async fn two_nodes_serve_each_others_uploads() {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
-        assert_eq!(res.bytes().await.unwrap().as_ref(), &data[10_000_000..10_000_100]);
+        assert_eq!(
+            res.bytes().await.unwrap().as_ref(),
+            &data[10_000_000..10_000_100]
+        );
     }
 }

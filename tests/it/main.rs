@@ -22,5 +22,5 @@ mod search;
 mod shutdown;
 mod store;
 mod timeline;
-mod uploads;
 mod tls;
+mod uploads;

@@ -56,7 +56,13 @@ async fn fetch(
     (status, headers, res.bytes().await.unwrap())
 }
 
-async fn send_with(app: &TestApp, user: &User, room: &str, client_id: &str, ids: &[&str]) -> (StatusCode, Value) {
+async fn send_with(
+    app: &TestApp,
+    user: &User,
+    room: &str,
+    client_id: &str,
+    ids: &[&str],
+) -> (StatusCode, Value) {
     app.post(
         user,
         &format!("/rooms/{room}/messages"),
@@ -128,12 +134,18 @@ async fn a_photo_is_described_thumbnailed_and_stripped_of_its_metadata() {
     let up = &body["upload"];
     assert_eq!(up["content_type"], "image/jpeg");
     // Turned by its orientation: 600 wide, 800 high as shown.
-    assert_eq!((up["width"].as_i64(), up["height"].as_i64()), (Some(600), Some(800)));
+    assert_eq!(
+        (up["width"].as_i64(), up["height"].as_i64()),
+        (Some(600), Some(800))
+    );
     // The path and the right-to-left override are gone from the name.
     assert_eq!(up["filename"], "holidaygpj.exe.jpg");
     let (status, headers, bytes) = fetch(&app, &ana, up["url"].as_str().unwrap(), &[]).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(!bytes.windows(12).any(|w| w == b"secret-place"), "the place is gone");
+    assert!(
+        !bytes.windows(12).any(|w| w == b"secret-place"),
+        "the place is gone"
+    );
     assert_eq!(bytes.len() as i64, up["size"].as_i64().unwrap());
     // The orientation stays, so browsers show it upright; the pixels were not re-encoded.
     let decoder = image::ImageReader::new(Cursor::new(&bytes))
@@ -148,8 +160,18 @@ async fn a_photo_is_described_thumbnailed_and_stripped_of_its_metadata() {
     );
     assert_eq!(headers["content-type"], "image/jpeg");
     assert_eq!(headers["x-content-type-options"], "nosniff");
-    assert!(headers["content-security-policy"].to_str().unwrap().contains("sandbox"));
-    assert!(headers["content-disposition"].to_str().unwrap().starts_with("inline"));
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("sandbox")
+    );
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("inline")
+    );
     // The thumbnail: upright, within 640 x 640.
     let (status, headers, thumb) =
         fetch(&app, &ana, up["thumbnail_url"].as_str().unwrap(), &[]).await;
@@ -160,8 +182,13 @@ async fn a_photo_is_described_thumbnailed_and_stripped_of_its_metadata() {
     // A PNG with transparency gets a PNG thumbnail.
     let (status, body) = upload(&app, &ana, "dot.png", png(30, 20)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (_, headers, _) =
-        fetch(&app, &ana, body["upload"]["thumbnail_url"].as_str().unwrap(), &[]).await;
+    let (_, headers, _) = fetch(
+        &app,
+        &ana,
+        body["upload"]["thumbnail_url"].as_str().unwrap(),
+        &[],
+    )
+    .await;
     assert_eq!(headers["content-type"], "image/png");
 }
 
@@ -222,23 +249,41 @@ async fn html_and_svg_are_served_as_inert_attachments() {
     let app = spawn_app().await;
     let ana = app.register("ana").await;
     for (name, bytes) in [
-        ("page.html", b"<!DOCTYPE html><html><script>alert(document.cookie)</script></html>".to_vec()),
-        ("logo.svg", b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>".to_vec()),
-        ("photo.png", b"<html><script>alert(1)</script></html>".to_vec()),
+        (
+            "page.html",
+            b"<!DOCTYPE html><html><script>alert(document.cookie)</script></html>".to_vec(),
+        ),
+        (
+            "logo.svg",
+            b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>".to_vec(),
+        ),
+        (
+            "photo.png",
+            b"<html><script>alert(1)</script></html>".to_vec(),
+        ),
     ] {
         let (status, body) = upload(&app, &ana, name, bytes).await;
         assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
         let up = &body["upload"];
         // The name says PNG; the bytes say otherwise, and the bytes win.
-        assert!(!up["content_type"].as_str().unwrap().starts_with("image/"), "{name}: {up}");
+        assert!(
+            !up["content_type"].as_str().unwrap().starts_with("image/"),
+            "{name}: {up}"
+        );
         let (status, headers, _) = fetch(&app, &ana, up["url"].as_str().unwrap(), &[]).await;
         assert_eq!(status, StatusCode::OK);
         assert!(
-            headers["content-disposition"].to_str().unwrap().starts_with("attachment"),
+            headers["content-disposition"]
+                .to_str()
+                .unwrap()
+                .starts_with("attachment"),
             "{name}"
         );
         let csp = headers["content-security-policy"].to_str().unwrap();
-        assert!(csp.contains("sandbox") && csp.contains("default-src 'none'"), "{csp}");
+        assert!(
+            csp.contains("sandbox") && csp.contains("default-src 'none'"),
+            "{csp}"
+        );
         assert_eq!(headers["x-content-type-options"], "nosniff");
     }
 }
@@ -262,7 +307,10 @@ async fn an_upload_is_readable_by_its_uploader_and_whoever_may_read_its_message(
     // Nobody attaches someone else's upload.
     let (status, body) = send_with(&app, &bob, &room, "b1", &[id]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(body["error"]["fields"]["attachments"], "not an upload of yours");
+    assert_eq!(
+        body["error"]["fields"]["attachments"],
+        "not an upload of yours"
+    );
     let (status, body) = send_with(&app, &ana, &room, "a1", &[id]).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["message"]["body"], "");
@@ -275,24 +323,44 @@ async fn an_upload_is_readable_by_its_uploader_and_whoever_may_read_its_message(
     let (_, page) = app.history(&bob, &room, "").await;
     assert_eq!(page["messages"][0]["attachments"][0]["url"], url);
     // Members read it; others, and unknown ids, get 404 alike.
-    for (user, expected) in [(&ana, StatusCode::OK), (&bob, StatusCode::OK), (&eve, StatusCode::NOT_FOUND)] {
+    for (user, expected) in [
+        (&ana, StatusCode::OK),
+        (&bob, StatusCode::OK),
+        (&eve, StatusCode::NOT_FOUND),
+    ] {
         assert_eq!(fetch(&app, user, url, &[]).await.0, expected);
         assert_eq!(fetch(&app, user, thumb, &[]).await.0, expected);
     }
-    let (status, _, _) = fetch(&app, &ana, "/api/v1/uploads/0123456789abcdef0123456789abcdef", &[]).await;
+    let (status, _, _) = fetch(
+        &app,
+        &ana,
+        "/api/v1/uploads/0123456789abcdef0123456789abcdef",
+        &[],
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Without a session: 401.
-    let res = reqwest::get(format!("http://{}{url}", app.addr)).await.unwrap();
+    let res = reqwest::get(format!("http://{}{url}", app.addr))
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // A ban takes it away.
     let (status, body) = app
-        .post(&ana, &format!("/rooms/{room}/bans"), json!({"user_id": bob.id, "reason": "spam"}))
+        .post(
+            &ana,
+            &format!("/rooms/{room}/bans"),
+            json!({"user_id": bob.id, "reason": "spam"}),
+        )
         .await;
     assert!(status.is_success(), "{body}");
     assert_eq!(fetch(&app, &bob, url, &[]).await.0, StatusCode::NOT_FOUND);
     // `joined` history: someone who joins later does not read what came before.
     let (status, body) = app
-        .patch(&ana, &format!("/rooms/{room}"), json!({"history": "joined"}))
+        .patch(
+            &ana,
+            &format!("/rooms/{room}"),
+            json!({"history": "joined"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, _) = app.join(&eve, "Secret", Some("k3y!")).await;
@@ -300,7 +368,12 @@ async fn an_upload_is_readable_by_its_uploader_and_whoever_may_read_its_message(
     assert_eq!(fetch(&app, &eve, url, &[]).await.0, StatusCode::NOT_FOUND);
     // Deleting the message deletes its files.
     let (status, _) = app
-        .call("DELETE", &format!("/rooms/{room}/messages/{seq}"), Some(&ana.token), None)
+        .call(
+            "DELETE",
+            &format!("/rooms/{room}/messages/{seq}"),
+            Some(&ana.token),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(fetch(&app, &ana, url, &[]).await.0, StatusCode::NOT_FOUND);
@@ -333,12 +406,20 @@ async fn attachments_travel_over_the_websocket_and_sync() {
     let (mut ws, _) = app.ws(&ana).await;
     let mut ids = Vec::new();
     for i in 0..3 {
-        let (_, body) = upload(&app, &ana, &format!("f{i}.txt"), format!("file {i}").into_bytes()).await;
+        let (_, body) = upload(
+            &app,
+            &ana,
+            &format!("f{i}.txt"),
+            format!("file {i}").into_bytes(),
+        )
+        .await;
         ids.push(body["upload"]["id"].as_str().unwrap().to_owned());
     }
     let (mut watcher, _) = app.ws(&ana).await;
     let acked = ws
-        .send_message_with(json!({"room_id": room, "client_id": "w1", "body": "three files", "attachments": ids}))
+        .send_message_with(
+            json!({"room_id": room, "client_id": "w1", "body": "three files", "attachments": ids}),
+        )
         .await;
     assert_eq!(acked["attachments"].as_array().unwrap().len(), 3, "{acked}");
     let event = watcher.next_of("message").await;
@@ -349,21 +430,32 @@ async fn attachments_travel_over_the_websocket_and_sync() {
         .map(|a| a["filename"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["f0.txt", "f1.txt", "f2.txt"], "in the order given");
-    assert_eq!(event["message"]["attachments"][0]["content_type"], "text/plain; charset=utf-8");
+    assert_eq!(
+        event["message"]["attachments"][0]["content_type"],
+        "text/plain; charset=utf-8"
+    );
     // Eleven files, or none and no text, are refused.
     let many: Vec<String> = (0..11).map(|i| format!("{i:032x}")).collect();
     ws.send_json(json!({"type": "send", "room_id": room, "client_id": "w2", "body": "x", "attachments": many})).await;
     let error = ws.next_of("error").await;
     assert_eq!(error["code"], "invalid_input", "{error}");
-    ws.send_json(json!({"type": "send", "room_id": room, "client_id": "w3", "body": " ", "attachments": []})).await;
+    ws.send_json(
+        json!({"type": "send", "room_id": room, "client_id": "w3", "body": " ", "attachments": []}),
+    )
+    .await;
     let error = ws.next_of("error").await;
     assert_eq!(error["code"], "invalid_input", "{error}");
     // A sync replays the message with its files.
     let seq = event["message"]["seq"].as_i64().unwrap();
     let (mut other, _) = app.ws(&ana).await;
-    other.send_json(json!({"type": "sync", "since": {room.clone(): seq - 1}})).await;
+    other
+        .send_json(json!({"type": "sync", "since": {room.clone(): seq - 1}}))
+        .await;
     let replayed = other.next_of("message").await;
-    assert_eq!(replayed["message"]["attachments"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        replayed["message"]["attachments"].as_array().unwrap().len(),
+        3
+    );
 }
 
 #[tokio::test]
@@ -403,7 +495,10 @@ async fn over_the_limit_is_refused_at_once_and_leaves_nothing() {
         assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
     let sent = tokio::time::timeout(WAIT, feeder).await.unwrap().unwrap();
-    assert!(sent < 16 * 1024 * 1024, "the server stopped reading early ({sent} bytes sent)");
+    assert!(
+        sent < 16 * 1024 * 1024,
+        "the server stopped reading early ({sent} bytes sent)"
+    );
     // Quota: 3 MiB per user.
     for i in 0..3 {
         let (status, body) = upload(&app, &ana, "part", vec![i as u8; 1000 * 1024]).await;
@@ -494,11 +589,21 @@ async fn a_decompression_bomb_and_damaged_images_get_a_clear_4xx() {
     for b in &mut scrambled[len / 3..len / 2] {
         *b = 0xff;
     }
-    for (name, bytes) in [("half.png", damaged), ("scrambled.jpg", scrambled), ("header.png", b"\x89PNG\r\n\x1a\n".to_vec())] {
+    for (name, bytes) in [
+        ("half.png", damaged),
+        ("scrambled.jpg", scrambled),
+        ("header.png", b"\x89PNG\r\n\x1a\n".to_vec()),
+    ] {
         let (status, body) = upload(&app, &ana, name, bytes).await;
-        assert!(status.is_client_error() || status == StatusCode::CREATED, "{name}: {status} {body}");
+        assert!(
+            status.is_client_error() || status == StatusCode::CREATED,
+            "{name}: {status} {body}"
+        );
         if !status.is_success() {
-            assert_eq!(body["error"]["code"], "unsupported_media_type", "{name}: {body}");
+            assert_eq!(
+                body["error"]["code"], "unsupported_media_type",
+                "{name}: {body}"
+            );
         }
     }
     assert_eq!(spool_files(&app), 0);
@@ -529,8 +634,13 @@ async fn the_collector_frees_files_of_deleted_pruned_and_unsent_uploads() {
     assert_eq!(fetch(&app, &ana, url, &[]).await.0, StatusCode::OK);
     // Deleting the message frees the blobs.
     let seq = sent["message"]["seq"].as_i64().unwrap();
-    app.call("DELETE", &format!("/rooms/{room}/messages/{seq}"), Some(&ana.token), None)
-        .await;
+    app.call(
+        "DELETE",
+        &format!("/rooms/{room}/messages/{seq}"),
+        Some(&ana.token),
+        None,
+    )
+    .await;
     wait_until(&app, "select count(*) from blobs", 0).await;
     if !files_in_s3() {
         assert_eq!(local_blob_files(&app), 0);
@@ -541,7 +651,11 @@ async fn the_collector_frees_files_of_deleted_pruned_and_unsent_uploads() {
     send_with(&app, &ana, &room, "m2", &[id]).await;
     app.send_http(&ana, &room, "m3", "after").await;
     let (status, body) = app
-        .patch(&ana, &format!("/rooms/{room}"), json!({"retention": {"max_messages": 1, "max_age_secs": null}}))
+        .patch(
+            &ana,
+            &format!("/rooms/{room}"),
+            json!({"retention": {"max_messages": 1, "max_age_secs": null}}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     wait_until(&app, "select count(*) from uploads", 0).await;
@@ -550,7 +664,9 @@ async fn the_collector_frees_files_of_deleted_pruned_and_unsent_uploads() {
     for colour in [1u8, 2] {
         let image = image::RgbImage::from_pixel(64, 64, image::Rgb([colour, 0, 0]));
         let mut bytes = Vec::new();
-        image.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png).unwrap();
+        image
+            .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .unwrap();
         let res = app
             .http
             .put(app.url("/me/avatar"))
@@ -572,7 +688,10 @@ async fn wait_until(app: &TestApp, sql: &str, expected: i64) {
         if n == expected {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{sql}: {n}, expected {expected}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{sql}: {n}, expected {expected}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -592,7 +711,10 @@ async fn a_video_gets_its_length_size_and_a_poster() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let up = &body["upload"];
     assert_eq!(up["content_type"], "video/mp4");
-    assert_eq!((up["width"].as_i64(), up["height"].as_i64()), (Some(320), Some(240)));
+    assert_eq!(
+        (up["width"].as_i64(), up["height"].as_i64()),
+        (Some(320), Some(240))
+    );
     let duration = up["duration_ms"].as_i64().unwrap();
     assert!((1900..=2100).contains(&duration), "{duration}");
     let (status, headers, poster) =
@@ -602,7 +724,12 @@ async fn a_video_gets_its_length_size_and_a_poster() {
     let poster = image::load_from_memory(&poster).unwrap();
     assert_eq!(poster.width(), 320);
     let (_, headers, _) = fetch(&app, &ana, up["url"].as_str().unwrap(), &[]).await;
-    assert!(headers["content-disposition"].to_str().unwrap().starts_with("inline"));
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("inline")
+    );
 }
 
 /// A 2-second 320 x 240 MP4 made by ffmpeg, or `None` without ffmpeg.
@@ -610,7 +737,14 @@ async fn test_video() -> Option<Vec<u8>> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("clip.mp4");
     let status = tokio::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-f", "lavfi", "-i", "testsrc=duration=2:size=320x240:rate=15"])
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=duration=2:size=320x240:rate=15",
+        ])
         .args(["-pix_fmt", "yuv420p", "-movflags", "+faststart"])
         .arg(&path)
         .status()

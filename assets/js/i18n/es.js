@@ -160,7 +160,7 @@ export default {
   "lightbox.download": "Descargar",
   "lightbox.previous": "Imagen anterior",
   "lightbox.next": "Imagen siguiente",
-  "sidebar.files": { one: "un archivo", other: "{count} archivos" },
+  "sidebar.files": { one: "un archivo", many: "{count} de archivos", other: "{count} archivos" },
   "error.quota_exceeded": "No queda espacio para tus archivos en este servidor.",
   "error.cancelled": "Cancelado.",
   "message.sending": "Enviando…",

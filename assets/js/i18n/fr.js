@@ -160,7 +160,7 @@ export default {
   "lightbox.download": "Télécharger",
   "lightbox.previous": "Image précédente",
   "lightbox.next": "Image suivante",
-  "sidebar.files": { one: "un fichier", other: "{count} fichiers" },
+  "sidebar.files": { one: "un fichier", many: "{count} de fichiers", other: "{count} fichiers" },
   "error.quota_exceeded": "Il n’y a plus de place pour vos fichiers sur ce serveur.",
   "error.cancelled": "Annulé.",
   "message.sending": "Envoi en cours…",

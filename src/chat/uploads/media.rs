@@ -134,7 +134,8 @@ pub fn image(bytes: &[u8]) -> Result<ImageInfo> {
 /// A JPEG (or a PNG, for an image with transparency) of the thumbnail's pixels alone.
 fn encode_thumbnail(image: &DynamicImage) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    let failed = |e: image::ImageError| Error::Internal(anyhow::anyhow!("encoding a thumbnail: {e}"));
+    let failed =
+        |e: image::ImageError| Error::Internal(anyhow::anyhow!("encoding a thumbnail: {e}"));
     if image.color().has_alpha() {
         image
             .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
@@ -152,7 +153,11 @@ fn encode_thumbnail(image: &DynamicImage) -> Result<Vec<u8>> {
 /// place, the time and the device), changed without decoding: the pixels stay as they were.
 /// When the image is to be turned, a minimal EXIF with only that orientation is kept, so
 /// browsers still show it upright. `None` when there was nothing to remove.
-pub fn strip_metadata(bytes: &[u8], format: ImageFormat, orientation: Orientation) -> Option<Vec<u8>> {
+pub fn strip_metadata(
+    bytes: &[u8],
+    format: ImageFormat,
+    orientation: Orientation,
+) -> Option<Vec<u8>> {
     let upright = orientation_exif(orientation);
     let out = match format {
         ImageFormat::Jpeg => {
@@ -286,7 +291,11 @@ pub async fn probe(path: &Path) -> Option<AvInfo> {
             .as_array()
             .and_then(|list| list.iter().find_map(|d| d["rotation"].as_i64()))
             .unwrap_or(0);
-        let (w, h) = if rotation.rem_euclid(180) == 90 { (h, w) } else { (w, h) };
+        let (w, h) = if rotation.rem_euclid(180) == 90 {
+            (h, w)
+        } else {
+            (w, h)
+        };
         info.width = Some(w);
         info.height = Some(h);
     } else if !streams.iter().any(|s| s["codec_type"] == "audio") {

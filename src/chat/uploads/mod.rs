@@ -189,7 +189,9 @@ impl Chat {
                         "an image may be at most 64 MiB (send it in a zip file instead)",
                     ));
                 }
-                let bytes = tokio::fs::read(&blob.path).await.context("reading an upload")?;
+                let bytes = tokio::fs::read(&blob.path)
+                    .await
+                    .context("reading an upload")?;
                 let turn = self.files.images.acquire().await.context("image queue")?;
                 let info = tokio::task::spawn_blocking(move || media::image(&bytes))
                     .await
@@ -287,7 +289,11 @@ impl Chat {
     }
 
     /// The sender's own unsent uploads, in the order given (checked again by the commit).
-    pub(super) async fn unsent_uploads(&self, sender: &UserId, ids: &[String]) -> Result<Vec<Upload>> {
+    pub(super) async fn unsent_uploads(
+        &self,
+        sender: &UserId,
+        ids: &[String],
+    ) -> Result<Vec<Upload>> {
         let mut uploads = Vec::with_capacity(ids.len());
         for id in ids {
             let stored = match self.store.upload(id).await {
@@ -306,8 +312,16 @@ impl Chat {
     }
 
     /// The bytes of a blob (a range of them when asked).
-    pub async fn blob(&self, hash: &str, range: Option<std::ops::Range<u64>>) -> Result<ByteStream> {
-        self.files.blobs.get(hash, range).await.map_err(Error::Internal)
+    pub async fn blob(
+        &self,
+        hash: &str,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<ByteStream> {
+        self.files
+            .blobs
+            .get(hash, range)
+            .await
+            .map_err(Error::Internal)
     }
 
     /// One pass of the collector: uploads never sent within `unsent_upload_secs`, then the
@@ -316,7 +330,12 @@ impl Chat {
     pub async fn collect_files(&self) -> anyhow::Result<u64> {
         let cutoff = chrono::Utc::now()
             - chrono::Duration::seconds(self.config.unsent_upload_secs.min(i64::MAX as u64) as i64);
-        while self.store.drop_unsent_uploads(cutoff, COLLECT_BATCH).await? == COLLECT_BATCH as u64 {}
+        while self
+            .store
+            .drop_unsent_uploads(cutoff, COLLECT_BATCH)
+            .await?
+            == COLLECT_BATCH as u64
+        {}
         let mut dropped = 0;
         loop {
             let orphans = self.store.orphan_blobs(COLLECT_BATCH).await?;
