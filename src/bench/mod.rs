@@ -10,6 +10,8 @@
 //!   reactions, over HTTP): timeline events every receiver must get exactly once too.
 //! - [`idle`]: N authenticated connections held open, to measure what one costs the server.
 //! - [`history`]: fills one room (timing the durable write rate), then times history reads.
+//! - [`upload`]: upload throughput, thumbnail time, memory during a 1 GiB upload, and a 1 MiB
+//!   image served to concurrent readers.
 //!
 //! Senders stamp each body with the send time on this process's monotonic clock, so a
 //! receiver's latency needs no clock sync. [`report`] writes the HTML report.
@@ -33,10 +35,12 @@ mod fanout;
 mod history;
 mod idle;
 pub mod report;
+mod upload;
 
 pub use fanout::{FanoutSummary, Second, run as fanout_run};
 pub use history::{HistorySummary, run as history_run};
 pub use idle::{IdleSummary, run as idle_run};
+pub use upload::{UploadSummary, run as upload_run};
 
 /// Which load to apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -50,6 +54,8 @@ pub enum Scenario {
     Idle,
     /// Fill one room, then time history reads.
     History,
+    /// Upload throughput, thumbnails, memory during a large upload, serving a file.
+    Upload,
 }
 
 /// What to run (`natter bench --help`).
@@ -98,6 +104,25 @@ pub struct BenchArgs {
     /// History: timed reads of each kind.
     #[arg(long, default_value_t = 1000)]
     pub reads: usize,
+    /// Upload: concurrent uploaders in the throughput phase.
+    #[arg(long, default_value_t = 4)]
+    pub uploaders: usize,
+    /// Upload: the file sizes of the throughput phase, in MiB.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 50])]
+    pub upload_sizes: Vec<u64>,
+    /// Upload: MiB each uploader sends per size in the throughput phase (at least one file).
+    #[arg(long, default_value_t = 64)]
+    pub upload_mib_each: u64,
+    /// Upload: how many times the 12-megapixel photo is uploaded.
+    #[arg(long, default_value_t = 20)]
+    pub images: usize,
+    /// Upload: the size of the one large upload, in MiB (0: none). The server must accept
+    /// it (`NATTER_MAX_UPLOAD_BYTES`; scripts/perf raises it).
+    #[arg(long, default_value_t = 1024)]
+    pub big_upload_mib: u64,
+    /// Upload: concurrent readers of the served image (for `--duration` seconds).
+    #[arg(long, default_value_t = 100)]
+    pub readers: usize,
     /// Local addresses to open connections from, in turn (e.g. 127.0.0.2,127.0.0.3): each
     /// has its own ~28,000 ephemeral ports towards one server address.
     #[arg(long, value_delimiter = ',')]
@@ -189,6 +214,7 @@ pub async fn main(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::Fanout | Scenario::Churn => fanout::run(&args).await.map(drop),
         Scenario::Idle => idle::run(&args).await.map(drop),
         Scenario::History => history::run(&args).await.map(drop),
+        Scenario::Upload => upload::run(&args).await.map(drop),
     }
 }
 

@@ -230,3 +230,45 @@ async fn fan_out_over_tls_trusting_the_servers_own_certificate() {
     assert_eq!(summary.deliveries_received, summary.deliveries_expected);
     assert_eq!((summary.lost, summary.duplicates), (0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upload_scenario_measures_throughput_thumbnails_memory_and_serving() {
+    let app = spawn_app_with(|c| c.upload_quota_per_user_bytes = 0).await;
+    let mut run = args(
+        &app,
+        &[
+            "--scenario",
+            "upload",
+            "--uploaders",
+            "2",
+            "--upload-sizes",
+            "1,2",
+            "--upload-mib-each",
+            "4",
+            "--images",
+            "1",
+            "--big-upload-mib",
+            "8",
+            "--readers",
+            "4",
+            "--duration",
+            "1",
+        ],
+    );
+    run.server_pid = Some(std::process::id());
+    let summary = bench::upload_run(&run).await.expect("the bench runs");
+    assert_eq!(summary.throughput.len(), 2);
+    // 4 MiB per uploader and size: 4 files of 1 MiB, 2 of 2 MiB, each.
+    assert_eq!(summary.throughput[0].files, 2 * 4);
+    assert_eq!(summary.throughput[1].files, 2 * 2);
+    assert!(summary.throughput.iter().all(|t| t.mib_per_sec > 0.0));
+    assert!(summary.images.image_upload_ms.count == 1 && summary.images.jpeg_bytes > 1_000_000);
+    let big = summary.big_upload.as_ref().expect("a big upload");
+    assert!(big.rss_max_kib.is_some_and(|k| k > 0));
+    assert!(summary.serving.requests > 0, "{:?}", summary.serving);
+    // Everything it uploaded is discarded at the end.
+    assert_eq!(
+        count_rows(&app, "select count(*) from uploads where room_id is null").await,
+        0
+    );
+}
