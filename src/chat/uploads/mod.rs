@@ -26,6 +26,8 @@ use media::Kind;
 
 /// The first bytes kept to read the type from.
 const HEAD: usize = 8192;
+/// How long an upload's body may stop arriving before it is given up.
+const STALL: Duration = Duration::from_secs(60);
 /// Blobs and unsent uploads the collector deletes per pass.
 const COLLECT_BATCH: i64 = 200;
 
@@ -156,7 +158,14 @@ impl Chat {
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         let mut head = Vec::with_capacity(HEAD);
-        while let Some(chunk) = body.next().await {
+        loop {
+            let next = tokio::time::timeout(STALL, body.next()).await;
+            let Ok(next) = next else {
+                return Err(invalid("body", "the upload stopped arriving"));
+            };
+            let Some(chunk) = next else {
+                break;
+            };
             let chunk = chunk.map_err(|e| {
                 tracing::debug!(error = %e, "upload cut off");
                 invalid("body", "the upload was cut off")
