@@ -7,11 +7,9 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use bytes::Bytes;
 use image::codecs::jpeg::JpegEncoder;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageFormat};
-use img_parts::ImageEXIF as _;
 
 use crate::chat::avatar::{self, DecodeLimits};
 use crate::chat::{Error, Result};
@@ -91,7 +89,7 @@ pub fn inline(content_type: &str) -> bool {
 }
 
 /// What an image is: its size as shown, a thumbnail, and its bytes without metadata when
-/// they had any.
+/// they had any (`uploads::metadata`).
 pub struct ImageInfo {
     pub width: u32,
     pub height: u32,
@@ -121,7 +119,9 @@ pub fn image(bytes: &[u8]) -> Result<ImageInfo> {
     };
     thumb.apply_orientation(decoded.orientation);
     let thumb = encode_thumbnail(&thumb)?;
-    let clean = strip_metadata(bytes, decoded.format, decoded.orientation);
+    let clean = super::metadata::strip(bytes, decoded.format, decoded.orientation)
+        .map_err(|_| Error::Unsupported("the image could not be read"))?;
+    let clean = (clean != bytes).then_some(clean);
     let (width, height) = if turned { (h, w) } else { (w, h) };
     Ok(ImageInfo {
         width,
@@ -147,62 +147,6 @@ fn encode_thumbnail(image: &DynamicImage) -> Result<Vec<u8>> {
             .map_err(failed)?;
     }
     Ok(out)
-}
-
-/// The image without EXIF, XMP, IPTC, comments and text chunks (where a camera puts the
-/// place, the time and the device), changed without decoding: the pixels stay as they were.
-/// When the image is to be turned, a minimal EXIF with only that orientation is kept, so
-/// browsers still show it upright. `None` when there was nothing to remove.
-pub fn strip_metadata(
-    bytes: &[u8],
-    format: ImageFormat,
-    orientation: Orientation,
-) -> Option<Vec<u8>> {
-    let upright = orientation_exif(orientation);
-    let out = match format {
-        ImageFormat::Jpeg => {
-            let mut jpeg = img_parts::jpeg::Jpeg::from_bytes(Bytes::copy_from_slice(bytes)).ok()?;
-            use img_parts::jpeg::markers::{APP1, APP12, APP13, COM};
-            jpeg.segments_mut()
-                .retain(|s| !matches!(s.marker(), APP1 | APP12 | APP13 | COM));
-            jpeg.set_exif(upright);
-            jpeg.encoder().bytes()
-        }
-        ImageFormat::Png => {
-            let mut png = img_parts::png::Png::from_bytes(Bytes::copy_from_slice(bytes)).ok()?;
-            for kind in [*b"eXIf", *b"tEXt", *b"zTXt", *b"iTXt", *b"tIME"] {
-                png.remove_chunks_by_type(kind);
-            }
-            png.set_exif(upright);
-            png.encoder().bytes()
-        }
-        ImageFormat::WebP => {
-            let mut webp = img_parts::webp::WebP::from_bytes(Bytes::copy_from_slice(bytes)).ok()?;
-            webp.remove_chunks_by_id(img_parts::webp::CHUNK_XMP);
-            webp.set_exif(upright);
-            webp.encoder().bytes()
-        }
-        _ => return None,
-    };
-    (out.as_ref() != bytes).then(|| out.to_vec())
-}
-
-/// A TIFF structure holding one tag, the orientation (`None` for upright images).
-fn orientation_exif(orientation: Orientation) -> Option<Bytes> {
-    let value = orientation.to_exif();
-    if value == 1 {
-        return None;
-    }
-    let mut tiff = Vec::with_capacity(26);
-    tiff.extend_from_slice(b"MM\0\x2a\0\0\0\x08"); // big-endian, first directory at 8
-    tiff.extend_from_slice(&1u16.to_be_bytes()); // one entry
-    tiff.extend_from_slice(&0x0112u16.to_be_bytes()); // Orientation
-    tiff.extend_from_slice(&3u16.to_be_bytes()); // SHORT
-    tiff.extend_from_slice(&1u32.to_be_bytes()); // one value
-    tiff.extend_from_slice(&u16::from(value).to_be_bytes());
-    tiff.extend_from_slice(&[0, 0]); // padding to four bytes
-    tiff.extend_from_slice(&0u32.to_be_bytes()); // no next directory
-    Some(tiff.into())
 }
 
 /// What `ffprobe` says of a video or audio file.

@@ -4,6 +4,7 @@
 //! uploads never sent and the blobs nothing names any more.
 
 pub mod media;
+pub mod metadata;
 
 use std::path::PathBuf;
 use std::sync::Arc;
