@@ -485,6 +485,10 @@ impl Config {
             "max_upload_bytes must be at least 1"
         );
         anyhow::ensure!(
+            self.unsent_upload_secs <= 10 * 365 * 24 * 3600,
+            "unsent_upload_secs must be at most ten years"
+        );
+        anyhow::ensure!(
             self.outbound_queue >= 16,
             "outbound_queue must be at least 16"
         );

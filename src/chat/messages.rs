@@ -59,15 +59,14 @@ impl Chat {
         client_id: String,
         body: String,
         reply_to: ReplySeq,
-        mut attachments: Vec<String>,
+        attachments: Vec<String>,
     ) -> Result<Prepared> {
         let client_id = ClientId::parse(client_id)?;
         if attachments.len() > MAX_ATTACHMENTS {
             return Err(invalid("attachments", "at most 10 files per message"));
         }
-        let before = attachments.len();
-        attachments.dedup();
-        if attachments.len() != before {
+        let distinct: std::collections::HashSet<&String> = attachments.iter().collect();
+        if distinct.len() != attachments.len() {
             return Err(invalid("attachments", "the same file twice"));
         }
         // With files, the text is an optional caption.
@@ -199,6 +198,9 @@ impl Chat {
                 Ok(Ok(appended)) => Ok(appended.event.message),
                 Ok(Err(e)) => Err(match e {
                     crate::store::StoreError::NotFound => Error::NotFound("room"),
+                    crate::store::StoreError::Conflict("attachments") => {
+                        Error::Conflict("a file was already sent, or is gone")
+                    }
                     other => other.into(),
                 }),
                 Err(_) => Err(Error::Internal(anyhow::anyhow!("committer stopped"))),

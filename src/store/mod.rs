@@ -401,19 +401,21 @@ pub struct StorageTotals {
 /// then deletes the blobs no upload names.
 #[async_trait]
 pub trait Uploads {
-    /// Records the upload and claims its blobs (creating their rows), in one transaction.
-    async fn create_upload(&self, upload: &NewUpload) -> StoreResult<Upload>;
+    /// Records the upload and claims its blobs (creating their rows), in one transaction;
+    /// `Conflict("quota")` when the uploader's uploads would then pass `quota` bytes.
+    async fn create_upload(&self, upload: &NewUpload, quota: Option<i64>) -> StoreResult<Upload>;
     async fn upload(&self, id: &str) -> StoreResult<StoredUpload>;
-    async fn delete_upload(&self, id: &str) -> StoreResult<()>;
+    /// Deletes an upload of `uploader`'s that is not attached to a message (`NotFound` else).
+    async fn delete_unsent_upload(&self, id: &str, uploader: &UserId) -> StoreResult<()>;
     /// The bytes of the user's uploads, or of everyone's (`None`).
     async fn upload_usage(&self, user: Option<&UserId>) -> StoreResult<i64>;
     /// Deletes up to `limit` uploads never sent and made before `before`; returns how many.
     async fn drop_unsent_uploads(&self, before: DateTime<Utc>, limit: i64) -> StoreResult<u64>;
     /// Up to `limit` blobs that no upload names.
     async fn orphan_blobs(&self, limit: i64) -> StoreResult<Vec<String>>;
-    /// If no upload names the blob, runs `unlink` (which deletes its bytes) while holding the
-    /// blob's row, then deletes the row; returns whether it did. An upload of the same bytes
-    /// meanwhile waits for the row, then stores the bytes again.
+    /// If no upload names the blob, deletes its row and runs `unlink` (which deletes its
+    /// bytes) before committing; returns whether it did. An upload of the same bytes meanwhile
+    /// waits for the row, then stores the bytes again.
     async fn drop_blob(
         &self,
         hash: &str,

@@ -753,3 +753,38 @@ async fn test_video() -> Option<Vec<u8>> {
     assert!(status.success(), "ffmpeg made the test video");
     Some(std::fs::read(path).unwrap())
 }
+
+#[tokio::test]
+async fn a_retried_send_with_files_returns_the_original_and_only_unsent_uploads_can_be_discarded() {
+    let app = spawn_app().await;
+    let ana = app.register("ana").await;
+    let room = app.create_room(&ana, "Retry", None).await;
+    let (_, one) = upload(&app, &ana, "a.txt", b"first file".to_vec()).await;
+    let (_, two) = upload(&app, &ana, "b.txt", b"second file".to_vec()).await;
+    let (one, two) = (
+        one["upload"]["id"].as_str().unwrap().to_owned(),
+        two["upload"]["id"].as_str().unwrap().to_owned(),
+    );
+    // The same file twice in one message, even apart: refused.
+    let (status, body) = send_with(&app, &ana, &room, "x", &[&one, &two, &one]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, first) = send_with(&app, &ana, &room, "r1", &[&one]).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    // The ack was lost; the client sends again with the same client_id: the original.
+    let (status, again) = send_with(&app, &ana, &room, "r1", &[&one]).await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(again["message"]["seq"], first["message"]["seq"]);
+    // A sent upload cannot be discarded; an unsent one can, once.
+    let discard = |id: String| {
+        let app = &app;
+        let token = ana.token.clone();
+        async move {
+            app.call("DELETE", &format!("/uploads/{id}"), Some(&token), None)
+                .await
+                .0
+        }
+    };
+    assert_eq!(discard(one.clone()).await, StatusCode::NOT_FOUND);
+    assert_eq!(discard(two.clone()).await, StatusCode::NO_CONTENT);
+    assert_eq!(discard(two).await, StatusCode::NOT_FOUND);
+}

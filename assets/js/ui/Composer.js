@@ -12,7 +12,7 @@
 // can be dropped from the tray. Where the browser records sound, the microphone records a
 // voice message, attached like any file. The message goes when every file is uploaded.
 
-import { html, useLayoutEffect, useRef, useState } from "../core/html.js";
+import { html, useEffect, useLayoutEffect, useRef, useState } from "../core/html.js";
 import { applyCompletion, completionAt, emojiMatches, loadEmoji, mentionMatches } from "../core/complete.js";
 import { Icon, errorText, useApp } from "./common.js";
 import { AttachTray } from "./Attachments.js";
@@ -107,8 +107,14 @@ export function Composer({ room }) {
     }
   };
   const files = editing ? [] : state.attachments(room.id);
-  const filesReady = state.attachmentsReady(room.id);
+  const filesReady = editing || state.attachmentsReady(room.id);
   const [recording, setRecording] = useState(null);
+  // The recorder, so leaving the room (or starting an edit) turns the microphone off.
+  const recorder = useRef(null);
+  useEffect(() => () => recorder.current?.stop(), []);
+  useEffect(() => {
+    if (editing) recorder.current?.stop();
+  }, [editing]);
   const picker = useRef(null);
   const send = async (e) => {
     e?.preventDefault();
@@ -193,7 +199,9 @@ export function Composer({ room }) {
   };
   const paste = (e) => {
     const list = [...(e.clipboardData?.files || [])];
-    if (!list.length || editing) return;
+    // Text copied from a spreadsheet or a document may come with a picture of itself: the
+    // text is what was meant.
+    if (!list.length || editing || e.clipboardData.types.includes("text/plain")) return;
     e.preventDefault();
     state.attach(room.id, list);
   };
@@ -210,19 +218,31 @@ export function Composer({ room }) {
       state.notice("notice.no_microphone");
       return;
     }
-    const recorder = new MediaRecorder(stream);
-    const chunks = [];
-    recorder.ondataavailable = (ev) => ev.data.size && chunks.push(ev.data);
-    recorder.onstop = () => {
+    const stopTracks = () => {
       for (const track of stream.getTracks()) track.stop();
+    };
+    let media;
+    try {
+      media = new MediaRecorder(stream);
+    } catch {
+      stopTracks();
+      state.notice("notice.no_microphone");
+      return;
+    }
+    const chunks = [];
+    media.ondataavailable = (ev) => ev.data.size && chunks.push(ev.data);
+    media.onstop = () => {
+      stopTracks();
+      recorder.current = null;
       setRecording(null);
-      const type = recorder.mimeType || "audio/webm";
+      const type = media.mimeType || "audio/webm";
       const ext = type.includes("ogg") ? "ogg" : type.includes("mp4") ? "m4a" : "webm";
       const name = `${t("composer.voice_file")} ${new Date().toISOString().slice(0, 16).replace("T", " ")}.${ext}`;
       if (chunks.length) state.attach(room.id, [new File(chunks, name, { type })]);
     };
-    recorder.start();
-    setRecording(recorder);
+    media.start();
+    recorder.current = media;
+    setRecording(media);
   };
 
   const listId = `suggest-${room.id}`;

@@ -24,6 +24,10 @@ pub const IMAGE_LIMITS: DecodeLimits = DecodeLimits {
 };
 /// The box a thumbnail fits in.
 pub const THUMB_SIDE: u32 = 640;
+/// The containers `ffprobe` and `ffmpeg` may open (video and audio ones, never playlists,
+/// images or anything that reads other files or the network); files are opened only as
+/// local files.
+const FORMATS: &str = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,ogg,mp3,wav,flac,aac";
 /// How long `ffprobe` or `ffmpeg` may take on one file.
 const TOOL_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -203,9 +207,13 @@ async fn run(tool: &str, args: &[&std::ffi::OsStr]) -> Option<Vec<u8>> {
 
 /// The length, size and kind of streams of a video or audio file (`None`: unreadable).
 pub async fn probe(path: &Path) -> Option<AvInfo> {
-    let args: [&std::ffi::OsStr; 8] = [
+    let args: [&std::ffi::OsStr; 12] = [
         "-v".as_ref(),
         "error".as_ref(),
+        "-protocol_whitelist".as_ref(),
+        "file".as_ref(),
+        "-format_whitelist".as_ref(),
+        FORMATS.as_ref(),
         "-print_format".as_ref(),
         "json".as_ref(),
         "-show_format".as_ref(),
@@ -254,9 +262,13 @@ pub async fn poster(path: &Path, duration_ms: Option<i64>) -> Option<Vec<u8>> {
     let at = duration_ms.map_or(0.0, |d| (d as f64 / 2000.0).min(1.0));
     let at = format!("{at:.3}");
     let scale = format!("scale='min({THUMB_SIDE},iw)':-2");
-    let args: [&std::ffi::OsStr; 14] = [
+    let args: [&std::ffi::OsStr; 18] = [
         "-v".as_ref(),
         "error".as_ref(),
+        "-protocol_whitelist".as_ref(),
+        "file".as_ref(),
+        "-format_whitelist".as_ref(),
+        FORMATS.as_ref(),
         "-ss".as_ref(),
         at.as_ref(),
         "-i".as_ref(),

@@ -19,7 +19,11 @@ use img_parts::ImageEXIF as _;
 pub struct Unreadable;
 
 /// The image without metadata (a minimal orientation EXIF kept when it is turned).
-pub fn strip(bytes: &[u8], format: ImageFormat, orientation: Orientation) -> Result<Vec<u8>, Unreadable> {
+pub fn strip(
+    bytes: &[u8],
+    format: ImageFormat,
+    orientation: Orientation,
+) -> Result<Vec<u8>, Unreadable> {
     let upright = orientation_exif(orientation);
     match format {
         ImageFormat::Jpeg => jpeg(bytes, upright.as_deref()),
@@ -83,7 +87,10 @@ fn jpeg(b: &[u8], upright: Option<&[u8]>) -> Result<Vec<u8>, Unreadable> {
             i += 2;
             continue;
         }
-        let len = u16::from_be_bytes([*b.get(i + 2).ok_or(Unreadable)?, *b.get(i + 3).ok_or(Unreadable)?]) as usize;
+        let len = u16::from_be_bytes([
+            *b.get(i + 2).ok_or(Unreadable)?,
+            *b.get(i + 3).ok_or(Unreadable)?,
+        ]) as usize;
         let segment = b.get(i..i + 2 + len).ok_or(Unreadable)?;
         if len < 2 {
             return Err(Unreadable);
@@ -116,7 +123,9 @@ fn jpeg(b: &[u8], upright: Option<&[u8]>) -> Result<Vec<u8>, Unreadable> {
             let start = i;
             loop {
                 match (b.get(i), b.get(i + 1)) {
-                    (Some(0xFF), Some(&next)) if next != 0x00 && !(0xD0..=0xD7).contains(&next) => break,
+                    (Some(0xFF), Some(&next)) if next != 0x00 && !(0xD0..=0xD7).contains(&next) => {
+                        break;
+                    }
                     (Some(_), Some(_)) => i += 1,
                     _ => return Err(Unreadable),
                 }
@@ -133,7 +142,13 @@ fn gif(b: &[u8]) -> Result<Vec<u8>, Unreadable> {
     if b.len() < 13 || !(b.starts_with(b"GIF87a") || b.starts_with(b"GIF89a")) {
         return Err(Unreadable);
     }
-    let table = |flags: u8| if flags & 0x80 != 0 { 3usize << ((flags & 7) + 1) } else { 0 };
+    let table = |flags: u8| {
+        if flags & 0x80 != 0 {
+            3usize << ((flags & 7) + 1)
+        } else {
+            0
+        }
+    };
     let mut i = 13 + table(b[10]);
     let mut out = b.get(..i).ok_or(Unreadable)?.to_vec();
     // The length of the sub-blocks starting at `at`, their terminator included.
@@ -208,7 +223,9 @@ mod tests {
     use super::*;
 
     fn encoded(format: ImageFormat) -> Vec<u8> {
-        let image = image::RgbaImage::from_fn(40, 30, |x, y| image::Rgba([x as u8 * 6, y as u8 * 8, 90, 255]));
+        let image = image::RgbaImage::from_fn(40, 30, |x, y| {
+            image::Rgba([x as u8 * 6, y as u8 * 8, 90, 255])
+        });
         let image = if format == ImageFormat::Jpeg {
             image::DynamicImage::ImageRgba8(image).to_rgb8().into()
         } else {
@@ -220,7 +237,10 @@ mod tests {
     }
 
     fn pixels(bytes: &[u8]) -> Vec<u8> {
-        image::load_from_memory(bytes).unwrap().to_rgba8().into_raw()
+        image::load_from_memory(bytes)
+            .unwrap()
+            .to_rgba8()
+            .into_raw()
     }
 
     fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -235,7 +255,10 @@ mod tests {
         let mut b = plain[..2].to_vec();
         for (code, payload) in [
             (0xE1u8, &b"Exif\0\0MM\0*GPS secret-place"[..]),
-            (0xE1, b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta>secret-owner"),
+            (
+                0xE1,
+                b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta>secret-owner",
+            ),
             (0xFE, b"secret-comment"),
             (0xE2, b"MPF\0secret-mpf"),
             (0xED, b"Photoshop 3.0\0secret-iptc"),
@@ -249,7 +272,10 @@ mod tests {
         b.extend_from_slice(b"ftypmp42 secret-video");
         let clean = strip(&b, ImageFormat::Jpeg, Orientation::NoTransforms).unwrap();
         assert!(!contains(&clean, b"secret"), "metadata left");
-        assert_eq!(clean, plain, "the same bytes as the image without its metadata");
+        assert_eq!(
+            clean, plain,
+            "the same bytes as the image without its metadata"
+        );
         assert_eq!(pixels(&clean), pixels(&plain));
     }
 
@@ -270,7 +296,10 @@ mod tests {
                 ImageFormat::Png => {
                     let mut png = img_parts::png::Png::from_bytes(plain.clone().into()).unwrap();
                     for kind in [*b"tEXt", *b"iTXt", *b"zTXt", *b"eXIf", *b"prVt"] {
-                        let chunk = img_parts::png::PngChunk::new(kind, Bytes::from_static(b"secret-place"));
+                        let chunk = img_parts::png::PngChunk::new(
+                            kind,
+                            Bytes::from_static(b"secret-place"),
+                        );
                         png.chunks_mut().insert(1, chunk);
                     }
                     let mut out = png.encoder().bytes().to_vec();
@@ -321,9 +350,30 @@ mod tests {
     #[test]
     fn what_cannot_be_walked_is_refused_never_kept() {
         let plain = encoded(ImageFormat::Jpeg);
-        assert_eq!(strip(&plain[..plain.len() / 2], ImageFormat::Jpeg, Orientation::NoTransforms), Err(Unreadable));
+        assert_eq!(
+            strip(
+                &plain[..plain.len() / 2],
+                ImageFormat::Jpeg,
+                Orientation::NoTransforms
+            ),
+            Err(Unreadable)
+        );
         let gif = encoded(ImageFormat::Gif);
-        assert_eq!(strip(&gif[..gif.len() - 4], ImageFormat::Gif, Orientation::NoTransforms), Err(Unreadable));
-        assert!(strip(b"\x89PNG\r\n\x1a\n\0\0", ImageFormat::Png, Orientation::NoTransforms).is_err());
+        assert_eq!(
+            strip(
+                &gif[..gif.len() - 4],
+                ImageFormat::Gif,
+                Orientation::NoTransforms
+            ),
+            Err(Unreadable)
+        );
+        assert!(
+            strip(
+                b"\x89PNG\r\n\x1a\n\0\0",
+                ImageFormat::Png,
+                Orientation::NoTransforms
+            )
+            .is_err()
+        );
     }
 }

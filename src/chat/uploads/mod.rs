@@ -38,8 +38,8 @@ pub struct Files {
     /// Where uploads arrive: `<data_dir>/spool`, emptied at start (what a crash or a cut
     /// connection left there was never visible).
     spool: PathBuf,
-    /// Images are decoded one at a time (each may take a few hundred MiB).
-    images: Semaphore,
+    /// Images are read and decoded one at a time (each may take a few hundred MiB).
+    images: Arc<Semaphore>,
     /// `ffprobe`/`ffmpeg` runs at once.
     tools: Semaphore,
 }
@@ -63,7 +63,7 @@ impl Files {
         Ok(Self {
             blobs,
             spool,
-            images: Semaphore::new(1),
+            images: Arc::new(Semaphore::new(1)),
             tools: Semaphore::new(2),
         })
     }
@@ -140,7 +140,7 @@ impl Chat {
     /// as soon as it passes the limit, then read for its type, described, and stored under
     /// the hash of its bytes. A cut connection or a refusal leaves nothing behind.
     pub async fn upload<S, E>(
-        &self,
+        self: &Arc<Self>,
         user: &UserId,
         filename: &str,
         declared: Option<u64>,
@@ -185,28 +185,70 @@ impl Chat {
         }
         file.sync_all().await.context("spooling an upload")?;
         drop(file);
-        let mut blob = Spooled {
+        let blob = Spooled {
             path,
             hash: hex::encode(hasher.finalize()),
             size,
         };
+        // The rest runs on its own: a client that hangs up now neither stops an image's decode
+        // halfway (its turn would be freed while the decode goes on) nor leaves a half-stored
+        // upload behind. What it stores is then never sent, and collected after a day.
+        let chat = self.clone();
+        let user = user.clone();
+        tokio::spawn(async move { chat.describe_and_store(user, filename, blob, head).await })
+            .await
+            .map_err(|e| {
+                if e.is_panic() {
+                    // A decoder that panicked on odd bytes: the file is at fault.
+                    Error::Unsupported("the file could not be read")
+                } else {
+                    Error::Internal(anyhow::anyhow!("upload task: {e}"))
+                }
+            })?
+    }
+
+    /// Reads what a complete upload is, makes its thumbnail (and its image's copy without
+    /// metadata), records it and stores its blobs.
+    async fn describe_and_store(
+        &self,
+        user: UserId,
+        filename: String,
+        mut blob: Spooled,
+        head: Vec<u8>,
+    ) -> Result<Upload> {
         let (mut content_type, kind) = media::sniff(&head);
         let mut described = Described::default();
         match kind {
             Kind::Image => {
-                if size > media::MAX_IMAGE_BYTES {
+                if blob.size > media::MAX_IMAGE_BYTES {
                     return Err(Error::TooLarge(
                         "an image may be at most 64 MiB (send it in a zip file instead)",
                     ));
                 }
+                // One image in memory at a time: the turn is taken before the file is read.
+                let turn = self
+                    .files
+                    .images
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .context("image queue")?;
                 let bytes = tokio::fs::read(&blob.path)
                     .await
                     .context("reading an upload")?;
-                let turn = self.files.images.acquire().await.context("image queue")?;
-                let info = tokio::task::spawn_blocking(move || media::image(&bytes))
-                    .await
-                    .context("image task")??;
-                drop(turn);
+                let info = tokio::task::spawn_blocking(move || {
+                    let info = media::image(&bytes);
+                    drop(turn);
+                    info
+                })
+                .await
+                .map_err(|e| {
+                    if e.is_panic() {
+                        Error::Unsupported("the image could not be read")
+                    } else {
+                        Error::Internal(anyhow::anyhow!("image task: {e}"))
+                    }
+                })??;
                 if let Some(clean) = &info.clean {
                     blob = self.files.spool_bytes(clean).await?;
                 }
@@ -222,9 +264,9 @@ impl Chat {
                         described.width = av.width;
                         described.height = av.height;
                         described.thumb = media::poster(&blob.path, av.duration_ms).await;
-                    } else if content_type == "video/webm" {
-                        // A WebM with sound alone (a recorded voice message).
-                        content_type = "audio/webm".to_owned();
+                    } else if let Some(audio) = content_type.strip_prefix("video/") {
+                        // Sound alone in a video container (a recorded voice message).
+                        content_type = format!("audio/{audio}");
                     }
                 }
                 drop(turn);
@@ -237,7 +279,7 @@ impl Chat {
         };
         let new = NewUpload {
             id: hex::encode(rand::random::<[u8; 16]>()),
-            uploader: user.clone(),
+            uploader: user,
             blob: blob.hash.clone(),
             size: blob.size as i64,
             filename,
@@ -249,7 +291,17 @@ impl Chat {
         };
         // The blobs are claimed first, then written: the collector, which deletes a blob
         // while holding its row, cannot delete them under this upload.
-        let upload = self.store.create_upload(&new).await?;
+        let quota = i64::try_from(self.config.upload_quota_per_user_bytes)
+            .ok()
+            .filter(|q| *q > 0);
+        let upload = match self.store.create_upload(&new, quota).await {
+            Err(StoreError::Conflict("quota")) => {
+                return Err(Error::QuotaExceeded(
+                    "your files take all the space you have on this server",
+                ));
+            }
+            other => other?,
+        };
         let stored = async {
             self.files.put(&blob).await?;
             if let Some(thumb) = &thumb {
@@ -258,7 +310,10 @@ impl Chat {
             Ok::<_, Error>(())
         };
         if let Err(e) = stored.await {
-            let _ = self.store.delete_upload(&new.id).await;
+            let _ = self
+                .store
+                .delete_unsent_upload(&new.id, &new.uploader)
+                .await;
             return Err(e);
         }
         Ok(upload)
@@ -288,17 +343,16 @@ impl Chat {
 
     /// Deletes one of the user's uploads that was never sent (a cancelled attachment).
     pub async fn discard_upload(&self, user: &UserId, id: &str) -> Result<()> {
-        match self.store.upload(id).await {
-            Ok(s) if &s.uploader == user && s.attached.is_none() => {
-                self.store.delete_upload(id).await?;
-                Ok(())
-            }
-            Ok(_) | Err(StoreError::NotFound) => Err(Error::NotFound("upload")),
+        match self.store.delete_unsent_upload(id, user).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::NotFound) => Err(Error::NotFound("upload")),
             Err(e) => Err(e.into()),
         }
     }
 
-    /// The sender's own unsent uploads, in the order given (checked again by the commit).
+    /// The sender's own uploads, in the order given. Whether each is still unsent is the
+    /// commit's to check: a retried send (its `client_id` stored before) must get the original
+    /// message back, not a refusal because its files are now sent.
     pub(super) async fn unsent_uploads(
         &self,
         sender: &UserId,
@@ -313,9 +367,6 @@ impl Chat {
                 }
                 Err(e) => return Err(e.into()),
             };
-            if stored.attached.is_some() {
-                return Err(Error::Conflict("that file was already sent"));
-            }
             uploads.push(stored.upload);
         }
         Ok(uploads)
@@ -338,8 +389,11 @@ impl Chat {
     /// blobs no upload names (those of deleted, pruned and never-sent uploads), then avatars
     /// no user shows any more. Returns how many blobs went.
     pub async fn collect_files(&self) -> anyhow::Result<u64> {
+        let age = chrono::Duration::try_seconds(self.config.unsent_upload_secs as i64)
+            .unwrap_or(chrono::Duration::MAX);
         let cutoff = chrono::Utc::now()
-            - chrono::Duration::seconds(self.config.unsent_upload_secs.min(i64::MAX as u64) as i64);
+            .checked_sub_signed(age)
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
         while self
             .store
             .drop_unsent_uploads(cutoff, COLLECT_BATCH)

@@ -136,7 +136,10 @@ impl Accounts for $Store {
             .map_err(fail("avatar"))?;
         if let Some((hash, sizes)) = avatar {
             for (size, bytes) in sizes {
-                sqlx::query("insert into avatars (hash, size, bytes) values ($1, $2, $3) on conflict do nothing")
+                // `do update` locks a row already there, so the collector cannot take it away
+                // under this transaction.
+                sqlx::query("insert into avatars (hash, size, bytes) values ($1, $2, $3) \
+                             on conflict (hash, size) do update set bytes = excluded.bytes")
                     .bind(hash)
                     .bind(i64::from(*size))
                     .bind(bytes)
@@ -150,14 +153,45 @@ impl Accounts for $Store {
     }
 
     async fn drop_unused_avatars(&self) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "delete from avatars where not exists \
-             (select 1 from users u where u.avatar = avatars.hash)",
+        let unused: Vec<String> = sqlx::query_scalar(
+            "select distinct hash from avatars a where not exists \
+             (select 1 from users u where u.avatar = a.hash) limit 500",
         )
-        .execute(&self.write)
+        .fetch_all(&self.read)
         .await
         .map_err(fail("dropping avatars"))?;
-        Ok(done.rows_affected())
+        let mut dropped = 0;
+        for hash in unused {
+            // As for blobs: lock, then check in a statement of its own (a fresh snapshot on
+            // PostgreSQL), then delete.
+            let mut tx = self
+                .write
+                .begin_with(Self::DIALECT.begin)
+                .await
+                .map_err(fail("dropping avatars"))?;
+            let lock = if Self::DIALECT.lock_rooms { " for update" } else { "" };
+            sqlx::query(&format!("select hash from avatars where hash = $1{lock}"))
+                .bind(&hash)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(fail("dropping avatars"))?;
+            let shown: bool =
+                sqlx::query_scalar("select exists (select 1 from users where avatar = $1)")
+                    .bind(&hash)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(fail("dropping avatars"))?;
+            if !shown {
+                let done = sqlx::query("delete from avatars where hash = $1")
+                    .bind(&hash)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail("dropping avatars"))?;
+                dropped += done.rows_affected();
+            }
+            tx.commit().await.map_err(fail("dropping avatars"))?;
+        }
+        Ok(dropped)
     }
 
     async fn avatar(&self, hash: &str, size: u32) -> StoreResult<Vec<u8>> {

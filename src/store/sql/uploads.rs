@@ -139,13 +139,33 @@ impl $Store {
 
 #[async_trait]
 impl Uploads for $Store {
-    async fn create_upload(&self, u: &NewUpload) -> StoreResult<Upload> {
+    async fn create_upload(&self, u: &NewUpload, quota: Option<i64>) -> StoreResult<Upload> {
         let now = now_ms();
         let mut tx = self
             .write
             .begin_with(Self::DIALECT.begin)
             .await
             .map_err(fail("upload"))?;
+        if let Some(quota) = quota {
+            // One upload of a user's at a time passes this point (the user's row is locked on
+            // PostgreSQL; SQLite has one writer), so uploads in parallel cannot each fit.
+            let lock = if Self::DIALECT.lock_rooms { " for update" } else { "" };
+            sqlx::query(&format!("select id from users where id = $1{lock}"))
+                .bind(u.uploader.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(fail("upload"))?;
+            let used: Option<i64> = sqlx::query_scalar(
+                "select cast(sum(size) as bigint) from uploads where uploader_id = $1",
+            )
+            .bind(u.uploader.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(fail("upload"))?;
+            if used.unwrap_or(0) + u.size > quota {
+                return Err(StoreError::Conflict("quota"));
+            }
+        }
         Self::claim_blob(&mut tx, &u.blob, u.size, now).await?;
         if let Some((hash, size)) = &u.thumb {
             Self::claim_blob(&mut tx, hash, *size, now).await?;
@@ -205,12 +225,15 @@ impl Uploads for $Store {
         })
     }
 
-    async fn delete_upload(&self, id: &str) -> StoreResult<()> {
-        let done = sqlx::query("delete from uploads where id = $1")
-            .bind(id)
-            .execute(&self.write)
-            .await
-            .map_err(fail("deleting an upload"))?;
+    async fn delete_unsent_upload(&self, id: &str, uploader: &UserId) -> StoreResult<()> {
+        let done = sqlx::query(
+            "delete from uploads where id = $1 and uploader_id = $2 and room_id is null",
+        )
+        .bind(id)
+        .bind(uploader.as_str())
+        .execute(&self.write)
+        .await
+        .map_err(fail("deleting an upload"))?;
         found(done.rows_affected())
     }
 
@@ -232,8 +255,10 @@ impl Uploads for $Store {
 
     async fn drop_unsent_uploads(&self, before: DateTime<Utc>, limit: i64) -> StoreResult<u64> {
         let done = sqlx::query(
-            "delete from uploads where id in (select id from uploads \
-             where room_id is null and created_at < $1 order by created_at limit $2)",
+            // `room_id is null` again outside: an upload attached meanwhile stays.
+            "delete from uploads where room_id is null and created_at < $1 and id in \
+             (select id from uploads where room_id is null and created_at < $1 \
+              order by created_at limit $2)",
         )
         .bind(ms(before))
         .bind(limit)
@@ -264,27 +289,39 @@ impl Uploads for $Store {
             .begin_with(Self::DIALECT.begin)
             .await
             .map_err(fail("dropping a blob"))?;
+        // Lock the row first, then look for uploads naming it in a statement of its own: on
+        // PostgreSQL that statement's snapshot is taken after the lock is granted, so it sees
+        // an upload committed by whoever held the lock (a recheck inside one statement would
+        // not). An upload claiming the blob meanwhile waits for this transaction.
         let lock = if Self::DIALECT.lock_rooms { " for update" } else { "" };
-        let orphan: Option<String> = sqlx::query_scalar(&format!(
-            "select hash from blobs b where hash = $1 \
-             and not exists (select 1 from uploads u where u.blob = b.hash) \
-             and not exists (select 1 from uploads u where u.thumb = b.hash){lock}"
-        ))
-        .bind(hash)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(fail("dropping a blob"))?;
-        if orphan.is_none() {
+        let exists: Option<String> =
+            sqlx::query_scalar(&format!("select hash from blobs where hash = $1{lock}"))
+                .bind(hash)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(fail("dropping a blob"))?;
+        if exists.is_none() {
             return Ok(false);
         }
-        // Deleted while the row is held: an upload of the same bytes that claims it now waits,
-        // and then writes the blob again.
-        unlink.await.map_err(StoreError::Other)?;
+        let named: bool = sqlx::query_scalar(
+            "select exists (select 1 from uploads where blob = $1) \
+             or exists (select 1 from uploads where thumb = $1)",
+        )
+        .bind(hash)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(fail("dropping a blob"))?;
+        if named {
+            return Ok(false);
+        }
         sqlx::query("delete from blobs where hash = $1")
             .bind(hash)
             .execute(&mut *tx)
             .await
             .map_err(fail("dropping a blob"))?;
+        // The bytes go while the row is still held; if that fails, the row stays for the next
+        // pass.
+        unlink.await.map_err(StoreError::Other)?;
         tx.commit().await.map_err(fail("dropping a blob"))?;
         Ok(true)
     }
