@@ -4,11 +4,11 @@
 //! 1. throughput: `--uploaders` concurrent users each upload files of each `--upload-sizes`
 //!    (MiB; `--upload-mib-each` per uploader and size, at least one file), bytes never seen before (no
 //!    deduplication helps): MiB/s over all, and each upload's time;
-//! 2. images: a 12-megapixel JPEG photo uploaded `--images` times one after the other, against
+//! 2. one `--big-upload-mib` upload (default 1 GiB) while the server's resident memory is
+//!    sampled every 50 ms (with `--server-pid`): it should stay flat;
+//! 3. images: a 12-megapixel JPEG photo uploaded `--images` times one after the other, against
 //!    a file of the same size that is not an image: the difference is what decoding,
 //!    thumbnailing and stripping metadata cost (thumbnail time);
-//! 3. one `--big-upload-mib` upload (default 1 GiB) while the server's resident memory is
-//!    sampled every 50 ms (with `--server-pid`): it should stay flat;
 //! 4. serving: a 1 MiB image in a room, read by `--readers` concurrent readers for
 //!    `--duration` seconds: requests and MiB per second, and each read's time.
 //!
@@ -141,10 +141,19 @@ fn noise(len: usize, mut state: u64) -> Vec<u8> {
         .collect()
 }
 
-/// A JPEG of `w` x `h` noisy pixels (a photo's worth of detail).
-fn jpeg(w: u32, h: u32, quality: u8) -> anyhow::Result<Vec<u8>> {
-    let pixels = noise((w * h * 3) as usize, 0x9e37_79b9_7f4a_7c15);
-    let image = image::RgbImage::from_raw(w, h, pixels).context("image")?;
+/// A JPEG of `w` x `h` pixels: gradients with `grain` levels of noise over them (a phone
+/// photo of 12 megapixels is 3-5 MB; pure noise would be four times that).
+fn jpeg(w: u32, h: u32, quality: u8, grain: u8) -> anyhow::Result<Vec<u8>> {
+    let noise = noise((w * h * 3) as usize, 0x9e37_79b9_7f4a_7c15);
+    let image = image::RgbImage::from_fn(w, h, |x, y| {
+        let at = ((y * w + x) * 3) as usize;
+        let n = |i: usize| noise[at + i] % grain.max(1);
+        image::Rgb([
+            ((x * 255 / w) as u8).saturating_add(n(0)),
+            ((y * 255 / h) as u8).saturating_add(n(1)),
+            (((x + y) * 127 / (w + h)) as u8).saturating_add(n(2)),
+        ])
+    });
     let mut out = Vec::new();
     image.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
         &mut Cursor::new(&mut out),
@@ -212,10 +221,43 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<UploadSummary> {
         });
     }
 
-    // 2. Images: the photo, and as many plain bytes.
+    // 2. One big upload, memory sampled.
+    let big_upload = if args.big_upload_mib > 0 {
+        eprintln!("bench: one upload of {} MiB", args.big_upload_mib);
+        let max = Arc::new(AtomicU64::new(0));
+        let sampler = args.server_pid.map(|pid| {
+            let max = max.clone();
+            tokio::spawn(async move {
+                loop {
+                    if let Some(kib) = proc_kib(pid, "VmRSS:") {
+                        max.fetch_max(kib, Ordering::Relaxed);
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+        });
+        let before = args.server_pid.and_then(|p| proc_kib(p, "VmRSS:"));
+        let body = generated(run_id ^ 0xb16, args.big_upload_mib, shared.clone());
+        let (id, took) = client.upload(&tokens[0], "big.bin", body).await?;
+        made.push((tokens[0].clone(), id));
+        if let Some(s) = sampler {
+            s.abort();
+        }
+        Some(BigUpload {
+            mib: args.big_upload_mib,
+            secs: took.as_secs_f64(),
+            mib_per_sec: args.big_upload_mib as f64 / took.as_secs_f64(),
+            rss_before_kib: before,
+            rss_max_kib: args.server_pid.map(|_| max.load(Ordering::Relaxed)),
+        })
+    } else {
+        None
+    };
+
+    // 3. Images: the photo, and as many plain bytes.
     eprintln!("bench: a 12-megapixel photo, {} times", args.images);
     let (w, h) = (4000, 3000);
-    let photo = Bytes::from(jpeg(w, h, 85)?);
+    let photo = Bytes::from(jpeg(w, h, 85, 24)?);
     let token = &tokens[0];
     let (mut image_times, mut plain_times) = (histogram(), histogram());
     for i in 0..args.images.max(1) {
@@ -246,41 +288,8 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<UploadSummary> {
         plain_upload_ms: plain_ms,
     };
 
-    // 3. One big upload, memory sampled.
-    let big_upload = if args.big_upload_mib > 0 {
-        eprintln!("bench: one upload of {} MiB", args.big_upload_mib);
-        let max = Arc::new(AtomicU64::new(0));
-        let sampler = args.server_pid.map(|pid| {
-            let max = max.clone();
-            tokio::spawn(async move {
-                loop {
-                    if let Some(kib) = proc_kib(pid, "VmRSS:") {
-                        max.fetch_max(kib, Ordering::Relaxed);
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            })
-        });
-        let before = args.server_pid.and_then(|p| proc_kib(p, "VmRSS:"));
-        let body = generated(run_id ^ 0xb16, args.big_upload_mib, shared.clone());
-        let (id, took) = client.upload(token, "big.bin", body).await?;
-        made.push((token.clone(), id));
-        if let Some(s) = sampler {
-            s.abort();
-        }
-        Some(BigUpload {
-            mib: args.big_upload_mib,
-            secs: took.as_secs_f64(),
-            mib_per_sec: args.big_upload_mib as f64 / took.as_secs_f64(),
-            rss_before_kib: before,
-            rss_max_kib: args.server_pid.map(|_| max.load(Ordering::Relaxed)),
-        })
-    } else {
-        None
-    };
-
     // 4. Serving a 1 MiB image to concurrent readers, members of the room that holds it.
-    let image = Bytes::from(jpeg(1200, 900, 92)?);
+    let image = Bytes::from(jpeg(1280, 960, 90, 64)?);
     let reader = tokens[uploaders].clone();
     let room = format!("bench-files-{}", run_id % 1_000_000);
     let created = api
