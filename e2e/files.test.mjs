@@ -1,8 +1,9 @@
 // End-to-end tests of files in headless Chromium: an image pasted into the composer uploads
 // with a progress bar, is sent, shows inline in its reserved box and opens the lightbox,
 // whose arrow keys step through the room's images; a file dropped on the conversation
-// becomes a download card; a slow upload shows its progress and can be cancelled; a member of
-// another room cannot open the file's address. Run by tests/it/browser.rs.
+// becomes a download card; a slow upload shows its progress and can be cancelled; a voice
+// message recorded from the (fake) microphone plays as audio; a member of another room cannot
+// open the file's address. Run by tests/it/browser.rs.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -145,6 +146,26 @@ test("a slow upload shows its progress and can be cancelled; nothing is sent", a
   await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
   const { messages } = await apiIn(ana, "GET", `/rooms/${await roomId(ana)}/messages`);
   assert.ok(!messages.some((m) => m.attachments.some((a) => a.filename === "slow.bin")));
+});
+
+test("a voice message is recorded, sent and played as audio", async () => {
+  const record = bob.page.getByRole("button", { name: "Record a voice message" });
+  await record.click();
+  const stop = bob.page.getByRole("button", { name: "Stop recording" });
+  await stop.waitFor();
+  assert.equal(await stop.getAttribute("aria-pressed"), "true");
+  await bob.page.waitForTimeout(1500);
+  await stop.click();
+  const item = bob.page.locator(".attaching.done", { hasText: "Voice message" });
+  await item.waitFor();
+  await bob.page.getByLabel("Message", { exact: true }).press("Enter");
+  // Sound alone: an audio player (the server tells a voice WebM from a video by its streams).
+  const audio = ana.page.locator(".attachment.audio audio");
+  await audio.waitFor();
+  assert.match(await audio.getAttribute("src"), /^\/api\/v1\/uploads\/[0-9a-f]{32}$/);
+  await ana.page.waitForFunction(() => document.querySelector(".attachment.audio audio")?.readyState >= 1);
+  const duration = await audio.evaluate((a) => a.duration);
+  assert.ok(duration > 0.5, `duration ${duration}`);
 });
 
 async function roomId(user) {

@@ -18,7 +18,9 @@ before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    // A fake microphone (a beep) that needs no permission prompt, for the voice messages.
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
       "--disable-component-update", "--disable-sync"],
   });
 });
