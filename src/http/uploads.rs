@@ -78,8 +78,8 @@ async fn upload(
 
 #[utoipa::path(get, path = "/api/v1/uploads/{id}", tag = "uploads", operation_id = "get_file",
     params(("id" = String, Path, description = "The upload's id")),
-    responses((status = 200, description = "The file", content_type = "application/octet-stream"),
-              (status = 206, description = "The range asked for (`Range: bytes=…`)"),
+    responses((status = 200, description = "The file, as its type read from its bytes", content_type = "*/*"),
+              (status = 206, description = "The range asked for (`Range: bytes=…`)", content_type = "*/*"),
               (status = 304, description = "Unchanged (`If-None-Match`)"),
               (status = 404, description = "No such upload, or not one you may read", body = ErrorBody),
               (status = 416, description = "A range outside the file")))]
@@ -104,7 +104,7 @@ async fn file(
 
 #[utoipa::path(get, path = "/api/v1/uploads/{id}/thumbnail", tag = "uploads", operation_id = "get_thumbnail",
     params(("id" = String, Path, description = "The upload's id")),
-    responses((status = 200, description = "A JPEG or PNG at most 640 pixels on a side", content_type = "image/jpeg"),
+    responses((status = 200, description = "A JPEG or PNG at most 640 pixels on a side", content_type = "image/*"),
               (status = 404, description = "No such upload or thumbnail, or not one you may read", body = ErrorBody)))]
 async fn thumbnail(
     State(app): State<AppState>,
