@@ -56,6 +56,8 @@ pub enum ServerEvent<'a> {
         user: &'a User,
         session_id: &'a SessionId,
         rooms: &'a [Room],
+        /// What this server accepts, so clients can refuse before sending.
+        limits: Limits,
     },
     /// The sender's message is durably stored.
     Ack {
@@ -205,6 +207,15 @@ impl ServerEvent<'_> {
 }
 
 /// WebSocket close codes the server uses (documented in `docs/protocol.md`).
+/// The server's limits a client may check before it sends (in `ready`).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Limits {
+    /// The largest file one upload may be, in bytes.
+    pub max_upload_bytes: u64,
+    /// The most files one message holds.
+    pub max_attachments: usize,
+}
+
 pub mod close {
     /// The server is shutting down; reconnect (to another node) and `sync`.
     pub const GOING_AWAY: u16 = 1001;

@@ -422,6 +422,13 @@ test("attachments upload with progress, go with the next message, and a dropped 
   assert.equal(frame.body, "");
   assert.equal(state.attachments("lobby").length, 0, "the tray empties once sent");
   assert.equal(state.pendingIn("lobby")[0].attachments[0].id, "up1");
+  // Over the server's limit (from `ready`): refused here, nothing sent.
+  state.limits = { max_upload_bytes: 100, max_attachments: 10 };
+  state.attach("lobby", [{ name: "huge.bin", size: 101, type: "" }]);
+  assert.equal(state.attachments("lobby")[0].status, "failed");
+  assert.equal(state.attachments("lobby")[0].error, "payload_too_large");
+  assert.equal(jobs.length, 2, "no upload started");
+  state.detach("lobby", state.attachments("lobby")[0].key);
   // One finished and then dropped: the server is told to forget it.
   state.attach("lobby", [{ name: "c.png", size: 3, type: "image/png" }]);
   jobs[2].settle.resolve({ id: "up3" });

@@ -26,7 +26,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 pub use accounts::{Credentials, SignedIn, csrf_token};
 pub use commit::Committer;
 pub use guard::address as client_address;
-pub use messages::PageAt;
+pub use messages::{MAX_ATTACHMENTS, PageAt};
 pub use profile::{ProfilePatch, run_liveness};
 pub use rooms::{NewRoomRequest, RoomPatch};
 

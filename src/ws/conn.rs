@@ -108,6 +108,10 @@ fn start_writer(
         user: &auth.user,
         session_id: &auth.session.id,
         rooms: &rooms,
+        limits: crate::protocol::Limits {
+            max_upload_bytes: app.config.max_upload_bytes,
+            max_attachments: crate::chat::MAX_ATTACHMENTS,
+        },
     }
     .to_text();
     let mut writer = Writer {

@@ -403,7 +403,12 @@ async fn attachments_travel_over_the_websocket_and_sync() {
     let app = spawn_app().await;
     let ana = app.register("ana").await;
     let room = app.create_room(&ana, "Chat", None).await;
-    let (mut ws, _) = app.ws(&ana).await;
+    let (mut ws, ready) = app.ws(&ana).await;
+    // `ready` says what the server takes, so clients refuse a file before sending it.
+    assert_eq!(
+        ready["limits"],
+        json!({"max_upload_bytes": 100 * 1024 * 1024, "max_attachments": 10})
+    );
     let mut ids = Vec::new();
     for i in 0..3 {
         let (_, body) = upload(

@@ -177,6 +177,8 @@ export default {
   "composer.voice_file": "رسالة صوتية",
   "notice.wait_uploads": "انتظر حتى يكتمل رفع ملفاتك، أو أزل الملفات التي فشل رفعها.",
   "notice.no_microphone": "لا يمكن استخدام الميكروفون. تحقق من إذن المتصفح.",
+  "attach.too_large": "أكبر من {size}، وهو أقصى ما يقبله هذا الخادم",
+  "notice.too_many_files": "تحمل الرسالة {count} ملفات على الأكثر.",
   "attach.tray": "ملفات للإرسال",
   "attach.progress": "جارٍ رفع {name}",
   "attach.remove": "إزالة {name}",

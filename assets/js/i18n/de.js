@@ -149,6 +149,8 @@ export default {
   "composer.voice_file": "Sprachnachricht",
   "notice.wait_uploads": "Warte, bis deine Dateien hochgeladen sind, oder entferne die fehlgeschlagenen.",
   "notice.no_microphone": "Das Mikrofon kann nicht verwendet werden. Prüfe die Berechtigung im Browser.",
+  "attach.too_large": "Größer als {size}, das Maximum dieses Servers",
+  "notice.too_many_files": "Eine Nachricht fasst höchstens {count} Dateien.",
   "attach.tray": "Zu sendende Dateien",
   "attach.progress": "{name} wird hochgeladen",
   "attach.remove": "{name} entfernen",

@@ -149,6 +149,8 @@ export default {
   "composer.voice_file": "Voice message",
   "notice.wait_uploads": "Wait until your files are uploaded, or remove the ones that failed.",
   "notice.no_microphone": "The microphone cannot be used. Check the browser's permission.",
+  "attach.too_large": "Larger than {size}, the most this server takes",
+  "notice.too_many_files": "A message holds at most {count} files.",
   "attach.tray": "Files to send",
   "attach.progress": "Uploading {name}",
   "attach.remove": "Remove {name}",

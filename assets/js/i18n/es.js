@@ -149,6 +149,8 @@ export default {
   "composer.voice_file": "Mensaje de voz",
   "notice.wait_uploads": "Espera a que se suban tus archivos o quita los que fallaron.",
   "notice.no_microphone": "No se puede usar el micrófono. Revisa el permiso del navegador.",
+  "attach.too_large": "Supera {size}, el máximo de este servidor",
+  "notice.too_many_files": "Un mensaje admite como máximo {count} archivos.",
   "attach.tray": "Archivos para enviar",
   "attach.progress": "Subiendo {name}",
   "attach.remove": "Quitar {name}",

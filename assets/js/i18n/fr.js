@@ -149,6 +149,8 @@ export default {
   "composer.voice_file": "Message vocal",
   "notice.wait_uploads": "Attendez la fin de l’envoi de vos fichiers, ou retirez ceux qui ont échoué.",
   "notice.no_microphone": "Le micro ne peut pas être utilisé. Vérifiez l’autorisation du navigateur.",
+  "attach.too_large": "Dépasse {size}, le maximum de ce serveur",
+  "notice.too_many_files": "Un message contient au plus {count} fichiers.",
   "attach.tray": "Fichiers à envoyer",
   "attach.progress": "Envoi de {name}",
   "attach.remove": "Retirer {name}",

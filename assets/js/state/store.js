@@ -311,6 +311,8 @@ export class ChatState extends EventTarget {
 
   on_ready(ev) {
     this.me = ev.user;
+    /** What the server accepts (files larger are refused here, before a byte is sent). */
+    this.limits = ev.limits || this.limits || null;
     const fresh = new Map(ev.rooms.map((r) => [r.id, r]));
     // A log never loaded holds only what came live: it has holes a sync would not fill, so
     // it starts afresh from the newest page when opened.
@@ -783,11 +785,24 @@ export class ChatState extends EventTarget {
   /** Starts uploading files for the room's next message (each with its own progress). */
   attach(roomId, files) {
     const list = [...this.attachments(roomId)];
+    const most = this.limits?.max_attachments ?? 10;
+    if (list.length + files.length > most) {
+      this.notice("notice.too_many_files", { count: most });
+      files = [...files].slice(0, Math.max(0, most - list.length));
+    }
     for (const file of files) {
       const item = {
         key: crypto.randomUUID(), name: file.name || "file", size: file.size, type: file.type || "",
-        progress: 0, status: "uploading", error: null, upload: null, preview: this.env.preview?.(file) ?? null,
+        progress: 0, status: "uploading", error: null, upload: null, preview: null,
       };
+      const max = this.limits?.max_upload_bytes;
+      if (max && file.size > max) {
+        item.status = "failed";
+        item.error = "payload_too_large";
+        list.push(item);
+        continue;
+      }
+      item.preview = this.env.preview?.(file) ?? null;
       const job = this.env.upload(file, (progress) => {
         item.progress = progress;
         this.emit("attach", roomId);

@@ -91,7 +91,9 @@ export function AttachTray({ roomId }) {
       <span class="what">
         <span class="name" dir="auto">${f.name}</span>
         <span class="size">${f.status === "failed"
-          ? html`<span class="error">${errorText(i18n, { code: f.error })}</span>`
+          ? html`<span class="error">${f.error === "payload_too_large" && state.limits?.max_upload_bytes
+            ? t("attach.too_large", { size: i18n.size(state.limits.max_upload_bytes) })
+            : errorText(i18n, { code: f.error })}</span>`
           : i18n.size(f.size)}</span>
         ${f.status === "uploading"
           ? html`<progress max="1" value=${f.progress} aria-label=${t("attach.progress", { name: f.name })}></progress>` : null}
