@@ -106,6 +106,13 @@ pub enum ServerEvent<'a> {
         room_id: &'a RoomId,
         user_id: &'a UserId,
     },
+    /// A member removed by a moderator (sent as `member_left` with `"kicked": true`).
+    #[serde(rename = "member_left")]
+    MemberKicked {
+        room_id: &'a RoomId,
+        user_id: &'a UserId,
+        kicked: bool,
+    },
     MemberBanned {
         room_id: &'a RoomId,
         user_id: &'a UserId,

@@ -94,7 +94,7 @@ impl Chat {
                 .await?
                 .map(|s| s.role),
         };
-        if !can_delete_message(m.role, own, sender_role) {
+        if !can_delete_message(&room.permissions, m.role, own, sender_role) {
             return Err(Error::Forbidden(
                 "only the sender, or a moderator above them, deletes a message",
             ));
@@ -128,7 +128,7 @@ impl Chat {
     /// Pins or unpins a message (moderators and up).
     pub async fn pin(&self, user: &UserId, room_id: &RoomId, seq: Seq, pin: bool) -> Result<()> {
         let (room, m) = self.member_of(room_id, user).await?;
-        if !can_moderate(m.role) {
+        if !can_moderate(&room.permissions, m.role) {
             return Err(Error::Forbidden("only moderators and up pin messages"));
         }
         self.readable_message(room_id, seq, &room, &m).await?;
@@ -156,7 +156,7 @@ impl Chat {
         seq: Seq,
     ) -> Result<Vec<EditRecord>> {
         let (room, m) = self.member_of(room_id, user).await?;
-        if !can_moderate(m.role) {
+        if !can_moderate(&room.permissions, m.role) {
             return Err(Error::Forbidden(
                 "only moderators and up read earlier texts",
             ));

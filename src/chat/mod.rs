@@ -9,6 +9,7 @@ mod changes;
 mod commit;
 mod guard;
 mod messages;
+mod moderation;
 mod passwords;
 mod presence;
 mod profile;
@@ -93,6 +94,7 @@ impl From<StoreError> for Error {
             StoreError::NotFound => Self::NotFound("resource"),
             StoreError::Conflict(what) => Self::Conflict(what),
             StoreError::NotMember => Self::Forbidden("not a member of this room"),
+            StoreError::Refused(why) => Self::Forbidden(why),
             StoreError::Other(e) => Self::Internal(e),
         }
     }

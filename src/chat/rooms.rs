@@ -46,6 +46,28 @@ pub struct RoomPatch {
     pub visibility: Option<Visibility>,
     pub history: Option<HistoryVisibility>,
     pub retention: Option<Retention>,
+    /// Changes to the permission table: action → the lowest role that may take it
+    /// (moderation actions no lower than `moderator`).
+    #[schema(value_type = Option<std::collections::BTreeMap<String, Role>>)]
+    pub permissions: Option<crate::domain::Permissions>,
+}
+
+/// The settings a patch names, for the audit log ("topic, permissions").
+fn changed_settings(patch: &RoomPatch) -> String {
+    let named = [
+        ("topic", patch.topic.is_some()),
+        ("key", patch.key.is_some()),
+        ("visibility", patch.visibility.is_some()),
+        ("history", patch.history.is_some()),
+        ("retention", patch.retention.is_some()),
+        ("permissions", patch.permissions.is_some()),
+    ];
+    named
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn check_retention(r: &Retention) -> Result<()> {
@@ -307,11 +329,13 @@ impl Chat {
     pub async fn update_room(
         &self,
         user: &UserId,
+        address: std::net::IpAddr,
         room_id: &RoomId,
         patch: RoomPatch,
     ) -> Result<Room> {
+        let changed = changed_settings(&patch);
         let (room, m) = self.member_of(room_id, user).await?;
-        if room.kind == RoomKind::Direct || !can_change_settings(m.role) {
+        if room.kind == RoomKind::Direct || !can_change_settings(&room.permissions, m.role) {
             return Err(Error::Forbidden(
                 "only the owner and admins change settings",
             ));
@@ -349,18 +373,32 @@ impl Chat {
         // Members' sockets hold back changes to messages they may not read: a new history
         // setting moves that line.
         let floors_move = history != room.history;
+        let permissions = match &patch.permissions {
+            Some(changes) => room.permissions.with(changes),
+            None => room.permissions.clone(),
+        };
         let settings = RoomSettings {
             topic,
             kind,
             key_hash,
             history,
             retention,
+            permissions,
         };
         let room = self
             .store
             .update_room(room_id, settings)
             .await
             .map_err(not_found)?;
+        self.audited(
+            user,
+            address,
+            "room_settings_changed",
+            Some(room_id),
+            changed,
+            "",
+        )
+        .await?;
         self.publish_room(
             room_id,
             ServerEvent::RoomUpdated {
@@ -406,17 +444,13 @@ impl Chat {
     pub async fn ban(
         &self,
         actor: &UserId,
+        address: std::net::IpAddr,
         room_id: &RoomId,
         target: &UserId,
         reason: &str,
     ) -> Result<()> {
         let (room, m) = self.member_of(room_id, actor).await?;
-        if reason.chars().count() > 256 {
-            return Err(invalid("reason", "must be at most 256 characters"));
-        }
-        if reason.chars().any(char::is_control) {
-            return Err(invalid("reason", "must not contain control characters"));
-        }
+        super::moderation::check_reason(reason)?;
         self.store
             .user(target)
             .await
@@ -426,10 +460,22 @@ impl Chat {
             .membership(room_id, target)
             .await?
             .map(|t| t.role);
-        if room.kind == RoomKind::Direct || actor == target || !can_ban(m.role, target_role) {
+        if room.kind == RoomKind::Direct
+            || actor == target
+            || !can_ban(&room.permissions, m.role, target_role)
+        {
             return Err(Error::Forbidden("you may not ban this user"));
         }
         self.store.ban(room_id, target, actor, reason).await?;
+        self.audited(
+            actor,
+            address,
+            "member_banned",
+            Some(room_id),
+            target.to_string(),
+            reason,
+        )
+        .await?;
         let event = ServerEvent::MemberBanned {
             room_id,
             user_id: target,
@@ -439,15 +485,29 @@ impl Chat {
         Ok(())
     }
 
-    pub async fn unban(&self, actor: &UserId, room_id: &RoomId, target: &UserId) -> Result<()> {
-        let (_, m) = self.member_of(room_id, actor).await?;
-        if !can_ban(m.role, None) {
+    pub async fn unban(
+        &self,
+        actor: &UserId,
+        address: std::net::IpAddr,
+        room_id: &RoomId,
+        target: &UserId,
+    ) -> Result<()> {
+        let (room, m) = self.member_of(room_id, actor).await?;
+        if !can_ban(&room.permissions, m.role, None) {
             return Err(Error::Forbidden("only the owner and admins unban"));
         }
         if !self.store.unban(room_id, target).await? {
             return Err(Error::NotFound("ban"));
         }
-        Ok(())
+        self.audited(
+            actor,
+            address,
+            "member_unbanned",
+            Some(room_id),
+            target.to_string(),
+            "",
+        )
+        .await
     }
 
     /// The room's bans (owner and admins).
@@ -456,8 +516,8 @@ impl Chat {
         actor: &UserId,
         room_id: &RoomId,
     ) -> Result<Vec<(User, String, chrono::DateTime<chrono::Utc>)>> {
-        let (_, m) = self.member_of(room_id, actor).await?;
-        if !can_ban(m.role, None) {
+        let (room, m) = self.member_of(room_id, actor).await?;
+        if !can_ban(&room.permissions, m.role, None) {
             return Err(Error::Forbidden("only the owner and admins see bans"));
         }
         Ok(self.store.bans(room_id).await?)
@@ -468,6 +528,7 @@ impl Chat {
     pub async fn set_role(
         &self,
         actor: &UserId,
+        address: std::net::IpAddr,
         room_id: &RoomId,
         target: &UserId,
         role: Role,
@@ -482,6 +543,15 @@ impl Chat {
             ));
         }
         self.store.set_role(room_id, target, role).await?;
+        self.audited(
+            actor,
+            address,
+            "role_changed",
+            Some(room_id),
+            target.to_string(),
+            role.as_str(),
+        )
+        .await?;
         self.publish_room(
             room_id,
             ServerEvent::RoleChanged {

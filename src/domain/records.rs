@@ -121,6 +121,9 @@ pub struct Room {
     pub owner_id: UserId,
     pub history: HistoryVisibility,
     pub retention: Retention,
+    /// For each action, the lowest role that may take it (every action named).
+    #[serde(serialize_with = "full_table")]
+    pub permissions: super::Permissions,
     /// The newest message's `seq` (0 when the room has none).
     pub last_seq: Seq,
     pub created_at: DateTime<Utc>,
@@ -149,6 +152,10 @@ pub struct Room {
     /// hold back changes to messages up to it).
     #[serde(skip)]
     pub floor: Seq,
+}
+
+fn full_table<S: serde::Serializer>(table: &super::Permissions, s: S) -> Result<S::Ok, S::Error> {
+    table.full().serialize(s)
 }
 
 /// Counts behind a member's unread badge.

@@ -8,6 +8,7 @@ mod changes;
 mod error;
 mod extract;
 mod messages;
+mod moderation;
 mod openapi;
 mod profile;
 mod rooms;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(profile::router())
         .merge(rooms::router())
+        .merge(moderation::router())
         .merge(messages::router())
         .merge(changes::router())
         .merge(search::router())

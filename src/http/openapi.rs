@@ -20,6 +20,8 @@ use utoipa::{Modify, OpenApi};
         super::rooms::room, super::rooms::update, super::rooms::remove, super::rooms::leave,
         super::rooms::members, super::rooms::receipts, super::rooms::set_notify, super::rooms::set_role, super::rooms::ban, super::rooms::bans, super::rooms::unban,
         super::rooms::open_direct,
+        super::moderation::kick, super::moderation::mute, super::moderation::unmute,
+        super::moderation::mutes,
         super::messages::history, super::messages::send, super::messages::mark_read,
         super::changes::edit, super::changes::remove, super::changes::edits, super::changes::react,
         super::changes::unreact, super::changes::pins, super::changes::pin, super::changes::unpin,

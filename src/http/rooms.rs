@@ -194,10 +194,11 @@ async fn room(
 async fn update(
     State(app): State<AppState>,
     auth: Auth,
+    ClientIp(ip): ClientIp,
     ApiPath(id): ApiPath<RoomId>,
     ApiJson(patch): ApiJson<RoomPatch>,
 ) -> Result<Json<RoomResponse>, ApiError> {
-    let room = app.chat.update_room(&auth.user.id, &id, patch).await?;
+    let room = app.chat.update_room(&auth.user.id, ip, &id, patch).await?;
     Ok(Json(RoomResponse { room }))
 }
 
@@ -293,11 +294,12 @@ async fn set_notify(
 async fn set_role(
     State(app): State<AppState>,
     auth: Auth,
+    ClientIp(ip): ClientIp,
     ApiPath((id, user_id)): ApiPath<(RoomId, UserId)>,
     ApiJson(req): ApiJson<RoleRequest>,
 ) -> Result<StatusCode, ApiError> {
     app.chat
-        .set_role(&auth.user.id, &id, &user_id, req.role)
+        .set_role(&auth.user.id, ip, &id, &user_id, req.role)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -310,12 +312,13 @@ async fn set_role(
 async fn ban(
     State(app): State<AppState>,
     auth: Auth,
+    ClientIp(ip): ClientIp,
     ApiPath(id): ApiPath<RoomId>,
     ApiJson(req): ApiJson<BanRequest>,
 ) -> Result<StatusCode, ApiError> {
     let reason = req.reason.unwrap_or_default();
     app.chat
-        .ban(&auth.user.id, &id, &req.user_id, &reason)
+        .ban(&auth.user.id, ip, &id, &req.user_id, &reason)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -361,9 +364,10 @@ async fn bans(
 async fn unban(
     State(app): State<AppState>,
     auth: Auth,
+    ClientIp(ip): ClientIp,
     ApiPath((id, user_id)): ApiPath<(RoomId, UserId)>,
 ) -> Result<StatusCode, ApiError> {
-    app.chat.unban(&auth.user.id, &id, &user_id).await?;
+    app.chat.unban(&auth.user.id, ip, &id, &user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -11,9 +11,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    EventKind, HistoryVisibility, Membership, Mention, Message, NotifyLevel, PresenceMode,
-    Reaction, ReplyTo, Retention, Role, Room, RoomId, RoomKind, Sender, Seq, Session, SessionId,
-    TimelineEvent, Unread, Upload, User, UserId, avatar_url, search_text,
+    EventKind, HistoryVisibility, Membership, Mention, Message, NotifyLevel, Permissions,
+    PresenceMode, Reaction, ReplyTo, Retention, Role, Room, RoomId, RoomKind, Sender, Seq, Session,
+    SessionId, TimelineEvent, Unread, Upload, User, UserId, avatar_url, search_text,
 };
 
 /// The store's errors: few on purpose. Constraint violations arrive as `Conflict`.
@@ -27,6 +27,9 @@ pub enum StoreError {
     /// transaction that would have stored it.
     #[error("not a member")]
     NotMember,
+    /// The room's permission table or a mute refuses the event (the reason, for people).
+    #[error("{0}")]
+    Refused(&'static str),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -79,6 +82,7 @@ pub struct RoomSettings {
     pub key_hash: Option<String>,
     pub history: HistoryVisibility,
     pub retention: Retention,
+    pub permissions: Permissions,
 }
 
 /// A message to append; the store gives it the room's next `seq`. Its mentions and the
@@ -291,6 +295,34 @@ pub trait Rooms {
     ) -> StoreResult<()>;
     /// The read markers of the room's members who share them.
     async fn receipts(&self, room: &RoomId) -> StoreResult<Vec<(UserId, Seq)>>;
+    /// Mutes the user in the room until `until` (`None`: until unmuted), replacing a mute.
+    async fn mute(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+        until: Option<DateTime<Utc>>,
+        by: &UserId,
+    ) -> StoreResult<()>;
+    /// Returns whether there was a mute.
+    async fn unmute(&self, room: &RoomId, user: &UserId) -> StoreResult<bool>;
+    /// The room's mutes in force: who, and until when (`None`: until unmuted).
+    async fn mutes(&self, room: &RoomId) -> StoreResult<Vec<(UserId, Option<DateTime<Utc>>)>>;
+    /// Writes an entry of the audit log.
+    async fn audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+}
+
+/// What an admin or moderator did, for the audit log (which no API edits).
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub actor: UserId,
+    /// `member_kicked`, `member_muted`, `member_unmuted`, `room_settings_changed`, …
+    pub action: &'static str,
+    pub room: Option<RoomId>,
+    /// Whom or what it was done to (a user id, a message's seq).
+    pub target: String,
+    pub reason: String,
+    /// The actor's client address.
+    pub address: String,
 }
 
 /// The timeline: the group commit's append of messages and changes, reading messages and
@@ -356,6 +388,49 @@ pub trait Search {
     /// Messages the viewer may read now whose words the terms begin, newest first, and the
     /// cursor of the next page when there is one.
     async fn search(&self, q: SearchQuery) -> StoreResult<(Vec<Message>, Option<i64>)>;
+}
+
+/// A member as the append sees them: their role, and whether a mute is in force.
+#[derive(Debug, Clone, Copy)]
+pub struct Standing {
+    pub role: Role,
+    pub muted: bool,
+}
+
+impl Standing {
+    /// Why the room's table or a mute refuses this event, if it does. Deletions and pins
+    /// are checked before (by `Chat`, against the same table).
+    pub fn refuses(&self, table: &Permissions, entry: &Entry) -> Option<&'static str> {
+        use crate::domain::{Action, allowed};
+        let may = |action| allowed(table, self.role, action, None);
+        match entry {
+            Entry::Message(m) => {
+                if self.muted {
+                    Some("you are muted in this room")
+                } else if !may(Action::Post) {
+                    Some("only moderators and up post in this room")
+                } else if m.reply_to.is_some() && !may(Action::Reply) {
+                    Some("you may not reply in this room")
+                } else if !m.attachments.is_empty() && !may(Action::Upload) {
+                    Some("you may not send files in this room")
+                } else {
+                    None
+                }
+            }
+            Entry::Change(c) => match &c.change {
+                Change::Edit { .. } | Change::React { .. } if self.muted => {
+                    Some("you are muted in this room")
+                }
+                Change::Edit { .. } if !may(Action::Post) => {
+                    Some("only moderators and up post in this room")
+                }
+                Change::React { .. } if !may(Action::React) => {
+                    Some("you may not react in this room")
+                }
+                _ => None,
+            },
+        }
+    }
 }
 
 /// An upload to record: its blob (and thumbnail's) already stored under their hashes.

@@ -12,6 +12,7 @@ mod history;
 mod limits;
 mod living;
 mod messaging;
+mod moderation;
 mod names;
 mod openapi;
 mod profiles;

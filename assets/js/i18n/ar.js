@@ -45,6 +45,7 @@ export default {
   "notice.signed_out": "تم تسجيل خروجك.",
   "notice.session_ended": "انتهت جلستك. يرجى تسجيل الدخول مجددًا.",
   "notice.room_deleted": "حُذفت الغرفة ”{room}“.",
+  "notice.kicked": "أُخرجت من ”{room}“. يمكنك الانضمام إليها مجددًا.",
   "notice.banned": "لقد حُظرت من ”{room}“.",
   "notice.banned_reason": "لقد حُظرت من ”{room}“. السبب: {reason}",
   "notify.title": "{name} في {room}",

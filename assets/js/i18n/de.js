@@ -38,6 +38,7 @@ export default {
   "notice.signed_out": "Du bist jetzt abgemeldet.",
   "notice.session_ended": "Deine Sitzung wurde beendet. Bitte melde dich erneut an.",
   "notice.room_deleted": "Der Raum „{room}“ wurde gelöscht.",
+  "notice.kicked": "Du wurdest aus „{room}“ entfernt. Du kannst wieder beitreten.",
   "notice.banned": "Du wurdest aus „{room}“ gebannt.",
   "notice.banned_reason": "Du wurdest aus „{room}“ gebannt. Grund: {reason}",
   "notify.title": "{name} in {room}",

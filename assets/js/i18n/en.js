@@ -38,6 +38,7 @@ export default {
   "notice.signed_out": "You are signed out.",
   "notice.session_ended": "Your session ended. Please sign in again.",
   "notice.room_deleted": "The room “{room}” was deleted.",
+  "notice.kicked": "You were removed from “{room}”. You may join it again.",
   "notice.banned": "You were banned from “{room}”.",
   "notice.banned_reason": "You were banned from “{room}”. Reason: {reason}",
   "notify.title": "{name} in {room}",

@@ -38,6 +38,7 @@ export default {
   "notice.signed_out": "Has cerrado sesión.",
   "notice.session_ended": "Tu sesión ha terminado. Vuelve a iniciar sesión.",
   "notice.room_deleted": "Se ha eliminado la sala «{room}».",
+  "notice.kicked": "Te han quitado de «{room}». Puedes volver a unirte.",
   "notice.banned": "Te han vetado el acceso a «{room}».",
   "notice.banned_reason": "Te han vetado el acceso a «{room}». Motivo: {reason}",
   "notify.title": "{name} en {room}",

@@ -38,6 +38,7 @@ export default {
   "notice.signed_out": "Vous êtes déconnecté.",
   "notice.session_ended": "Votre session a pris fin. Veuillez vous reconnecter.",
   "notice.room_deleted": "Le salon « {room} » a été supprimé.",
+  "notice.kicked": "Vous avez été retiré de « {room} ». Vous pouvez le rejoindre à nouveau.",
   "notice.banned": "Vous avez été banni de « {room} ».",
   "notice.banned_reason": "Vous avez été banni de « {room} ». Motif : {reason}",
   "notify.title": "{name} dans {room}",

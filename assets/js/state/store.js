@@ -480,7 +480,7 @@ export class ChatState extends EventTarget {
   }
 
   on_member_left(ev) {
-    if (ev.user_id === this.me.id) this.leftRoom(ev.room_id, null);
+    if (ev.user_id === this.me.id) this.leftRoom(ev.room_id, ev.kicked ? "notice.kicked" : null);
     else this.refreshMembers(ev.room_id);
   }
 

@@ -138,7 +138,8 @@ pub(super) fn placeholders(rows: usize, template: &[&str]) -> String {
 pub(super) const USER_COLS: &str = "u.id, u.username, u.display_name, u.is_admin, u.created_at, \
     u.status_text, u.status_emoji, u.avatar, u.presence_mode, u.send_receipts, u.locale";
 pub(super) const ROOM_COLS: &str = "r.id, r.name, r.kind, r.topic, r.owner_id, r.history, \
-    r.retention_max_messages, r.retention_max_age_secs, r.last_seq, r.created_at, r.direct_key";
+    r.retention_max_messages, r.retention_max_age_secs, r.last_seq, r.created_at, r.direct_key, \
+    r.permissions";
 pub(super) const MEMBER_COLS: &str =
     "m.room_id, m.user_id, m.role, m.joined_seq, m.read_seq, m.notify";
 /// A member's unread counts, for a query over `memberships m`. A member's read marker starts
@@ -194,6 +195,10 @@ macro_rules! sql_store {
                     max_messages: r.get("retention_max_messages"),
                     max_age_secs: r.get("retention_max_age_secs"),
                 },
+                permissions: r
+                    .get::<Option<&str>, _>("permissions")
+                    .and_then(|j| serde_json::from_str(j).ok())
+                    .unwrap_or_default(),
                 last_seq: r.get("last_seq"),
                 created_at: time(r.get("created_at")),
                 direct_user_ids: direct.and_then(|k| {

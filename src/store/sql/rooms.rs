@@ -162,7 +162,8 @@ impl Rooms for $Store {
     async fn update_room(&self, id: &RoomId, s: RoomSettings) -> StoreResult<Room> {
         let done = sqlx::query(
             "update rooms set topic = $1, kind = $2, key_hash = $3, history = $4, \
-             retention_max_messages = $5, retention_max_age_secs = $6 where id = $7",
+             retention_max_messages = $5, retention_max_age_secs = $6, permissions = $7 \
+             where id = $8",
         )
         .bind(&s.topic)
         .bind(s.kind.as_str())
@@ -170,6 +171,10 @@ impl Rooms for $Store {
         .bind(s.history.as_str())
         .bind(s.retention.max_messages)
         .bind(s.retention.max_age_secs)
+        .bind(
+            (!s.permissions.0.is_empty())
+                .then(|| serde_json::to_string(&s.permissions).expect("permissions serialise")),
+        )
         .bind(id.as_str())
         .execute(&self.write)
         .await
@@ -511,6 +516,78 @@ impl Rooms for $Store {
             .iter()
             .map(|r| (r.get::<String, _>(0).into(), r.get(1)))
             .collect())
+    }
+
+    async fn mute(
+        &self,
+        room: &RoomId,
+        user: &UserId,
+        until: Option<DateTime<Utc>>,
+        by: &UserId,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "insert into mutes (room_id, user_id, until, by_id, created_at) values ($1, $2, $3, $4, $5) \
+             on conflict (room_id, user_id) do update set until = excluded.until, \
+             by_id = excluded.by_id, created_at = excluded.created_at",
+        )
+        .bind(room.as_str())
+        .bind(user.as_str())
+        .bind(until.map(ms))
+        .bind(by.as_str())
+        .bind(now_ms())
+        .execute(&self.write)
+        .await
+        .map_err(fail("mute"))?;
+        Ok(())
+    }
+
+    async fn unmute(&self, room: &RoomId, user: &UserId) -> StoreResult<bool> {
+        let done = sqlx::query("delete from mutes where room_id = $1 and user_id = $2")
+            .bind(room.as_str())
+            .bind(user.as_str())
+            .execute(&self.write)
+            .await
+            .map_err(fail("unmute"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn mutes(&self, room: &RoomId) -> StoreResult<Vec<(UserId, Option<DateTime<Utc>>)>> {
+        let rows = sqlx::query(
+            "select user_id, until from mutes where room_id = $1 \
+             and (until is null or until > $2) order by created_at",
+        )
+        .bind(room.as_str())
+        .bind(now_ms())
+        .fetch_all(&self.read)
+        .await
+        .map_err(fail("mutes"))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get::<String, _>("user_id").into(),
+                    r.get::<Option<i64>, _>("until").map(time),
+                )
+            })
+            .collect())
+    }
+
+    async fn audit(&self, e: &AuditEntry) -> StoreResult<()> {
+        sqlx::query(
+            "insert into audit_log (ts, actor_id, action, room_id, target, reason, address) \
+             values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(now_ms())
+        .bind(e.actor.as_str())
+        .bind(e.action)
+        .bind(e.room.as_ref().map(|r| r.as_str()))
+        .bind(&e.target)
+        .bind(&e.reason)
+        .bind(&e.address)
+        .execute(&self.write)
+        .await
+        .map_err(fail("auditing"))?;
+        Ok(())
     }
 }
     };

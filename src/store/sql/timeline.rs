@@ -58,12 +58,18 @@ impl $Store {
     async fn members(
         tx: &mut Transaction<'_, $Db>,
         pairs: &[(&RoomId, &UserId)],
-    ) -> StoreResult<Vec<bool>> {
-        let mut member = vec![false; pairs.len()];
+        now: i64,
+    ) -> StoreResult<Vec<Option<Standing>>> {
+        let mut member = vec![None; pairs.len()];
         for chunk in chunks(pairs) {
             let lock_members = Self::DIALECT.lock_members;
+            // A mute in force: one without an end, or ending later (`now` is bound last).
+            let now_at = chunk.len() * 2 + 1;
             let sql = format!(
-                "select m.room_id, m.user_id from (values {}) as v \
+                "select m.room_id, m.user_id, m.role, \
+                 (select count(*) from mutes x where x.room_id = m.room_id and x.user_id = m.user_id \
+                  and (x.until is null or x.until > ${now_at})) as muted \
+                 from (values {}) as v \
                  join memberships m on m.room_id = v.column1 and m.user_id = v.column2{lock_members}",
                 placeholders(chunk.len(), &["?", "?"])
             );
@@ -72,6 +78,7 @@ impl $Store {
                 query = query.bind(room.as_str()).bind(user.as_str());
             }
             let rows = query
+                .bind(now)
                 .fetch_all(&mut **tx)
                 .await
                 .map_err(fail("checking membership"))?;
@@ -80,7 +87,10 @@ impl $Store {
                 if let Ok(at) =
                     pairs.binary_search_by(|(room, user)| (room.as_str(), user.as_str()).cmp(&found))
                 {
-                    member[at] = true;
+                    member[at] = Some(Standing {
+                        role: Role::from_db(r.get("role")),
+                        muted: r.get::<i64, _>("muted") > 0,
+                    });
                 }
             }
         }
@@ -93,11 +103,11 @@ impl $Store {
     async fn lock_rooms(
         tx: &mut Transaction<'_, $Db>,
         rooms: &[&RoomId],
-    ) -> StoreResult<std::collections::HashMap<RoomId, (Seq, RoomKind)>> {
+    ) -> StoreResult<std::collections::HashMap<RoomId, (Seq, RoomKind, Permissions)>> {
         let mut found = std::collections::HashMap::new();
         for chunk in chunks(rooms) {
             let sql = format!(
-                "select id, last_seq, kind from rooms where id in ({}){}",
+                "select id, last_seq, kind, permissions from rooms where id in ({}){}",
                 placeholders(chunk.len(), &["?"]).replace(['(', ')'], ""),
                 if Self::DIALECT.lock_rooms { " order by id for update" } else { "" }
             );
@@ -111,7 +121,14 @@ impl $Store {
                 .map_err(fail("finding rooms"))?;
             for r in rows {
                 let id: RoomId = r.get::<String, _>("id").into();
-                found.insert(id, (r.get("last_seq"), RoomKind::from_db(r.get("kind"))));
+                let table = r
+                    .get::<Option<&str>, _>("permissions")
+                    .and_then(|j| serde_json::from_str(j).ok())
+                    .unwrap_or_default();
+                found.insert(
+                    id,
+                    (r.get("last_seq"), RoomKind::from_db(r.get("kind")), table),
+                );
             }
         }
         Ok(found)
@@ -644,10 +661,10 @@ impl Timeline for $Store {
             todo.iter().map(|&i| (batch[i].room_id(), author(&batch[i]))).collect();
         pairs.sort_unstable();
         pairs.dedup();
-        let members = Self::members(&mut tx, &pairs).await?;
+        let members = Self::members(&mut tx, &pairs, now).await?;
         let mut next: std::collections::HashMap<&RoomId, (Seq, bool)> = found
             .iter()
-            .map(|(id, &(last, kind))| (id, (last, kind == RoomKind::Direct)))
+            .map(|(id, (last, kind, _))| (id, (*last, *kind == RoomKind::Direct)))
             .collect();
         // Messages waiting to be inserted (by position), flushed before each change.
         let mut pending: Vec<usize> = Vec::new();
@@ -657,11 +674,19 @@ impl Timeline for $Store {
                 results[i] = Some(Err(StoreError::NotFound));
                 continue;
             };
-            let member = pairs
+            let standing = pairs
                 .binary_search(&(e.room_id(), author(e)))
-                .is_ok_and(|at| members[at]);
-            if !member {
+                .ok()
+                .and_then(|at| members[at]);
+            let Some(standing) = standing else {
                 results[i] = Some(Err(StoreError::NotMember));
+                continue;
+            };
+            // The room's permission table and mutes, read in this transaction: a mute or a
+            // stricter table committed first refuses the event.
+            let table = &found[e.room_id()].2;
+            if let Some(why) = standing.refuses(table, e) {
+                results[i] = Some(Err(StoreError::Refused(why)));
                 continue;
             }
             let seq = last + 1;
@@ -760,7 +785,7 @@ impl Timeline for $Store {
         let advanced: Vec<(&RoomId, Seq)> = rooms
             .iter()
             .filter_map(|room| {
-                let (last, _) = found.get(*room)?;
+                let (last, _, _) = found.get(*room)?;
                 let (now, _) = next.get(room)?;
                 (now > last).then_some((*room, *now))
             })
@@ -787,6 +812,7 @@ impl Timeline for $Store {
                     ..a.clone()
                 }),
                 Some(Err(StoreError::NotMember)) => Err(StoreError::NotMember),
+                Some(Err(StoreError::Refused(why))) => Err(StoreError::Refused(why)),
                 _ => Err(StoreError::NotFound),
             });
         }

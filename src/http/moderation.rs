@@ -1,0 +1,131 @@
+//! Moderating a room over HTTP, beside bans (`rooms.rs`): kick a member, mute one for a while
+//! or until unmuted, list and lift mutes. Who may is the room's permission table; every
+//! action is written to the audit log with the caller's address.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, post};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ApiError, ApiJson, ApiPath, Auth, ClientIp, ErrorBody};
+use crate::app::AppState;
+use crate::domain::{RoomId, UserId};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/rooms/{id}/members/{user_id}", delete(kick))
+        .route("/rooms/{id}/mutes", post(mute).get(mutes))
+        .route("/rooms/{id}/mutes/{user_id}", delete(unmute))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KickRequest {
+    /// Shown in the audit log; at most 256 characters.
+    #[serde(default)]
+    reason: String,
+}
+
+#[utoipa::path(delete, path = "/api/v1/rooms/{id}/members/{user_id}", tag = "rooms", operation_id = "kick_member",
+    params(("id" = RoomId, Path, description = "The room's id"),
+           ("user_id" = UserId, Path, description = "The member to remove")),
+    request_body(content = Option<KickRequest>, description = "Optional: a reason"),
+    responses((status = 204, description = "Removed (not banned: they may join again); the room gets `member_left` with `\"kicked\": true`"),
+              (status = 403, description = "Not allowed by the room's table, or the member ranks as high", body = ErrorBody),
+              (status = 404, description = "No such room or member", body = ErrorBody)))]
+async fn kick(
+    State(app): State<AppState>,
+    auth: Auth,
+    ClientIp(ip): ClientIp,
+    ApiPath((id, user_id)): ApiPath<(RoomId, UserId)>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let req: KickRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        KickRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| crate::chat::invalid("reason", &format!("invalid JSON: {e}")))?
+    };
+    app.chat
+        .kick(&auth.user.id, ip, &id, &user_id, &req.reason)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MuteRequest {
+    user_id: UserId,
+    /// When the mute ends (within a year); absent or null: until unmuted.
+    #[serde(default)]
+    until: Option<DateTime<Utc>>,
+}
+
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/mutes", tag = "rooms", operation_id = "mute_member",
+    params(("id" = RoomId, Path, description = "The room's id")),
+    request_body = MuteRequest,
+    responses((status = 204, description = "Muted: their sends, edits and reactions get `forbidden` until then"),
+              (status = 400, description = "`until` in the past or more than a year ahead", body = ErrorBody),
+              (status = 403, description = "Not allowed by the room's table, or the member ranks as high", body = ErrorBody),
+              (status = 404, description = "No such room or member", body = ErrorBody)))]
+async fn mute(
+    State(app): State<AppState>,
+    auth: Auth,
+    ClientIp(ip): ClientIp,
+    ApiPath(id): ApiPath<RoomId>,
+    ApiJson(req): ApiJson<MuteRequest>,
+) -> Result<StatusCode, ApiError> {
+    app.chat
+        .mute(&auth.user.id, ip, &id, &req.user_id, req.until)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = "/api/v1/rooms/{id}/mutes/{user_id}", tag = "rooms", operation_id = "unmute_member",
+    params(("id" = RoomId, Path, description = "The room's id"),
+           ("user_id" = UserId, Path, description = "The muted member")),
+    responses((status = 204, description = "Unmuted"),
+              (status = 404, description = "No such room, member or mute", body = ErrorBody)))]
+async fn unmute(
+    State(app): State<AppState>,
+    auth: Auth,
+    ClientIp(ip): ClientIp,
+    ApiPath((id, user_id)): ApiPath<(RoomId, UserId)>,
+) -> Result<StatusCode, ApiError> {
+    app.chat.unmute(&auth.user.id, ip, &id, &user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Mute {
+    user_id: UserId,
+    /// `null`: until unmuted.
+    until: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MuteList {
+    mutes: Vec<Mute>,
+}
+
+#[utoipa::path(get, path = "/api/v1/rooms/{id}/mutes", tag = "rooms", operation_id = "list_mutes",
+    params(("id" = RoomId, Path, description = "The room's id")),
+    responses((status = 200, description = "The mutes in force", body = MuteList),
+              (status = 403, description = "Not allowed to mute here", body = ErrorBody)))]
+async fn mutes(
+    State(app): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<RoomId>,
+) -> Result<axum::Json<MuteList>, ApiError> {
+    let mutes = app.chat.mutes(&auth.user.id, &id).await?;
+    Ok(axum::Json(MuteList {
+        mutes: mutes
+            .into_iter()
+            .map(|(user_id, until)| Mute { user_id, until })
+            .collect(),
+    }))
+}

@@ -1,0 +1,285 @@
+//! Room levels and moderation: the permission table (an announcement room), kicking, timed
+//! mutes, and the audit entries every moderator and admin action writes.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+async fn set_role(app: &TestApp, by: &User, room: &str, user: &User, role: &str) {
+    let (status, body) = app
+        .call(
+            "PUT",
+            &format!("/rooms/{room}/members/{}/role", user.id),
+            Some(&by.token),
+            Some(json!({"role": role})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+}
+
+/// A room with an owner, an admin, a moderator and two members.
+async fn crew(app: &TestApp) -> (String, [User; 5]) {
+    let owner = app.register("owner").await;
+    let admin = app.register("admin").await;
+    let moder = app.register("moder").await;
+    let ana = app.register("ana").await;
+    let bob = app.register("bob").await;
+    let room = app.create_room(&owner, "Crew", None).await;
+    for u in [&admin, &moder, &ana, &bob] {
+        let (status, _) = app.join(u, "Crew", None).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    set_role(app, &owner, &room, &admin, "admin").await;
+    set_role(app, &owner, &room, &moder, "moderator").await;
+    (room, [owner, admin, moder, ana, bob])
+}
+
+async fn audit(app: &TestApp, action: &str) -> i64 {
+    count_rows(
+        app,
+        &format!(
+            "select count(*) from audit_log where action = '{action}' and address = '127.0.0.1'"
+        ),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_announcement_room_lets_only_moderators_post_and_members_react() {
+    let app = spawn_app().await;
+    let (room, [owner, admin, moder, ana, _]) = crew(&app).await;
+    let (_, sent) = app.send_http(&ana, &room, "a0", "before").await;
+    let seq = sent["message"]["seq"].as_i64().unwrap();
+    // The table: every action named, with its lowest role.
+    let (_, r) = app.get(&ana, &format!("/rooms/{room}")).await;
+    assert_eq!(r["room"]["permissions"]["post"], "member");
+    assert_eq!(r["room"]["permissions"]["ban"], "admin");
+    assert_eq!(r["room"]["permissions"].as_object().unwrap().len(), 12);
+    // A moderator may not change settings by default; an admin may.
+    let patch = json!({"permissions": {"post": "moderator", "reply": "moderator"}});
+    let (status, _) = app
+        .patch(&moder, &format!("/rooms/{room}"), patch.clone())
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app.patch(&admin, &format!("/rooms/{room}"), patch).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["room"]["permissions"]["post"], "moderator");
+    // Members no longer post (over HTTP and WS) or edit, but still react.
+    let (status, body) = app.send_http(&ana, &room, "a1", "hello?").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "only moderators and up post in this room"
+    );
+    let (mut ws, _) = app.ws(&ana).await;
+    ws.send_json(json!({"type": "send", "room_id": room, "client_id": "w1", "body": "hi"}))
+        .await;
+    let error = ws.next_of("error").await;
+    assert_eq!(
+        (error["code"].as_str(), error["client_id"].as_str()),
+        (Some("forbidden"), Some("w1"))
+    );
+    let (status, _) = app
+        .patch(
+            &ana,
+            &format!("/rooms/{room}/messages/{seq}"),
+            json!({"body": "edited"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .call(
+            "PUT",
+            &format!("/rooms/{room}/messages/{seq}/reactions/%F0%9F%91%8D"),
+            Some(&ana.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for u in [&moder, &owner] {
+        let (status, body) = app
+            .send_http(u, &room, &format!("m-{}", u.id), "news")
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    // Moderation stays with moderators and up whatever the table says.
+    let (status, body) = app
+        .patch(
+            &owner,
+            &format!("/rooms/{room}"),
+            json!({"permissions": {"kick": "member"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["room"]["permissions"]["kick"], "moderator");
+    assert_eq!(audit(&app, "room_settings_changed").await, 2);
+}
+
+#[tokio::test]
+async fn kicking_removes_without_a_ban_and_only_below_ones_rank() {
+    let app = spawn_app().await;
+    let (room, [owner, admin, moder, ana, bob]) = crew(&app).await;
+    let (mut watch, _) = app.ws(&bob).await;
+    let kick = |by: &User, who: &User| {
+        let path = format!("/rooms/{room}/members/{}", who.id);
+        let token = by.token.clone();
+        let app = &app;
+        async move {
+            app.call(
+                "DELETE",
+                &path,
+                Some(&token),
+                Some(json!({"reason": "cool off"})),
+            )
+            .await
+            .0
+        }
+    };
+    // A member may not; a moderator may not kick an equal or higher rank.
+    assert_eq!(kick(&bob, &ana).await, StatusCode::FORBIDDEN);
+    assert_eq!(kick(&moder, &admin).await, StatusCode::FORBIDDEN);
+    assert_eq!(kick(&admin, &owner).await, StatusCode::FORBIDDEN);
+    assert_eq!(kick(&moder, &ana).await, StatusCode::NO_CONTENT);
+    let left = watch.next_of("member_left").await;
+    assert_eq!(
+        left,
+        json!({"type": "member_left", "room_id": room, "user_id": ana.id, "kicked": true})
+    );
+    assert_eq!(
+        kick(&moder, &ana).await,
+        StatusCode::NOT_FOUND,
+        "no longer a member"
+    );
+    // Not a ban: she may come back.
+    let (status, _) = app.join(&ana, "Crew", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(audit(&app, "member_kicked").await, 1);
+    let reason: Value = json!(
+        count_rows(
+            &app,
+            "select count(*) from audit_log where action = 'member_kicked' and reason = 'cool off'"
+        )
+        .await
+    );
+    assert_eq!(reason, json!(1));
+}
+
+#[tokio::test]
+async fn a_muted_member_cannot_send_edit_or_react_until_the_mute_ends() {
+    let app = spawn_app().await;
+    let (room, [_owner, admin, moder, ana, _bob]) = crew(&app).await;
+    let (_, sent) = app.send_http(&ana, &room, "a0", "before").await;
+    let seq = sent["message"]["seq"].as_i64().unwrap();
+    let until = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    // Not on an equal or higher rank; not in the past.
+    let (status, _) = app
+        .post(
+            &moder,
+            &format!("/rooms/{room}/mutes"),
+            json!({"user_id": admin.id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .post(
+            &moder,
+            &format!("/rooms/{room}/mutes"),
+            json!({"user_id": ana.id, "until": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = app
+        .post(
+            &moder,
+            &format!("/rooms/{room}/mutes"),
+            json!({"user_id": ana.id, "until": until}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (_, list) = app.get(&moder, &format!("/rooms/{room}/mutes")).await;
+    assert_eq!(list["mutes"][0]["user_id"], ana.id.as_str());
+    let (status, body) = app.send_http(&ana, &room, "a1", "muted?").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["message"], "you are muted in this room");
+    let (status, _) = app
+        .patch(
+            &ana,
+            &format!("/rooms/{room}/messages/{seq}"),
+            json!({"body": "edited"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .call(
+            "PUT",
+            &format!("/rooms/{room}/messages/{seq}/reactions/%F0%9F%91%8D"),
+            Some(&ana.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // A mute whose time is over no longer holds (its end moved into the past).
+    run_sql(&app, "update mutes set until = 1").await;
+    let (status, body) = app.send_http(&ana, &room, "a2", "free again").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Without an end, until unmuted.
+    let (status, _) = app
+        .post(
+            &moder,
+            &format!("/rooms/{room}/mutes"),
+            json!({"user_id": ana.id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.send_http(&ana, &room, "a3", "x").await.0,
+        StatusCode::FORBIDDEN
+    );
+    let path = format!("/rooms/{room}/mutes/{}", ana.id);
+    assert_eq!(
+        app.call("DELETE", &path, Some(&moder.token), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.call("DELETE", &path, Some(&moder.token), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.send_http(&ana, &room, "a4", "x").await.0,
+        StatusCode::CREATED
+    );
+    assert_eq!(audit(&app, "member_muted").await, 2);
+    assert_eq!(audit(&app, "member_unmuted").await, 1);
+}
+
+#[tokio::test]
+async fn bans_roles_and_settings_are_audited_with_the_actors_address() {
+    let app = spawn_app().await;
+    let (room, [owner, admin, _moder, ana, _bob]) = crew(&app).await;
+    // The crew's two role changes.
+    assert_eq!(audit(&app, "role_changed").await, 2);
+    let (status, _) = app
+        .post(
+            &admin,
+            &format!("/rooms/{room}/bans"),
+            json!({"user_id": ana.id, "reason": "spam"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let path = format!("/rooms/{room}/bans/{}", ana.id);
+    assert_eq!(
+        app.call("DELETE", &path, Some(&admin.token), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (status, _) = app
+        .patch(&owner, &format!("/rooms/{room}"), json!({"topic": "new"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(audit(&app, "member_banned").await, 1);
+    assert_eq!(audit(&app, "member_unbanned").await, 1);
+    assert_eq!(
+        count_rows(&app, "select count(*) from audit_log where action = 'room_settings_changed' and target = 'topic'").await,
+        1
+    );
+}
