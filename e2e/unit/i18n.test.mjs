@@ -63,7 +63,9 @@ test("counts pick plural forms and are written the language's way", async () => 
 // Keys the client builds at run time (presence.<status>, role.<role>, …): prefix and endings.
 const DYNAMIC = {
   "presence.": ["online", "away", "offline"],
-  "role.": ["owner", "admin", "member"],
+  "role.": ["owner", "admin", "moderator", "member"],
+  "perm.": ["post", "react", "upload", "reply", "pin", "invite", "mention_room", "delete_others", "kick", "mute", "ban",
+    "change_settings"],
   "connection.": ["connecting", "connected", "reconnecting", "offline"],
   "send.": ["connection_lost", "not_connected", "no_answer"],
   "emoji.group_": ["0", "1", "3", "4", "5", "6", "7", "8", "9"],

@@ -17,6 +17,15 @@
 import { api } from "../core/api.js";
 
 const PAGE = 50;
+
+/** Ranks, lowest first. */
+export const RANK = { member: 0, moderator: 1, admin: 2, owner: 3 };
+/** A room's permission table before the server sends one (protocol: `PATCH /rooms/{id}`). */
+export const DEFAULT_PERMISSIONS = {
+  post: "member", react: "member", upload: "member", reply: "member", pin: "moderator",
+  invite: "moderator", mention_room: "moderator", delete_others: "moderator", kick: "moderator",
+  mute: "moderator", ban: "admin", change_settings: "admin",
+};
 const SEND_TIMEOUT_MS = 10000;
 
 /** One room's loaded messages, kept in seq order (new ones nearly always go at the end). */
@@ -267,6 +276,14 @@ export class ChatState extends EventTarget {
   /** Moderators and up delete others' messages and pin (protocol: ranks). */
   isModerator(room) {
     return this.isAdmin(room) || room.role === "moderator";
+  }
+
+  /** Whether the room's permission table lets you take `action` (on a member of `target`
+   * role, for actions on someone: they must rank below you). */
+  may(room, action, target = null) {
+    const min = room?.permissions?.[action] ?? DEFAULT_PERMISSIONS[action] ?? "owner";
+    const mine = RANK[room?.role] ?? -1;
+    return mine >= RANK[min] && (target === null || mine > RANK[target]);
   }
 
   /** A message with `me` on its reactions, carried over from the copy held (events carry the

@@ -49,6 +49,7 @@ export function Composer({ room }) {
 
   useLayoutEffect(() => {
     const el = box.current;
+    if (!el) return; // a room where you may not post has no box
     el.style.height = "auto";
     el.style.height = `${el.scrollHeight + 2}px`;
     if (caret.current !== null) {
@@ -246,6 +247,9 @@ export function Composer({ room }) {
   };
 
   const listId = `suggest-${room.id}`;
+  if (!state.may(room, "post")) {
+    return html`<p class="composer read-only" role="status">${t("composer.read_only")}</p>`;
+  }
   const quoted = replying && state.userInfo(replying.sender).display_name;
   return html`<form class=${`composer${composing ? ` ${composing.mode}ing` : ""}`} onSubmit=${send}>
     ${composing ? html`<div class="composing" role="status">

@@ -30,7 +30,8 @@ export async function pickReaction(m, app) {
   if (emoji) await attempt(app, () => app.state.react(m.room_id, m.seq, emoji, true));
 }
 
-/** The toolbar's actions: `{id, icon, label (catalogue key), when(message, row), run(message, app)}`. */
+/** The toolbar's actions: `{id, icon, label (catalogue key), when(message, row), run(message, app)}`;
+ * `row.moderator` says the room's table lets you delete others' messages, `row.pinner` pin. */
 export const ACTIONS = [
   {
     id: "react",
@@ -63,7 +64,7 @@ export const ACTIONS = [
     id: "pin",
     icon: "pin",
     label: (m) => (m.pinned ? "message.unpin" : "message.pin"),
-    when: (m, row) => !row.pending && !m.deleted && row.moderator,
+    when: (m, row) => !row.pending && !m.deleted && row.pinner,
     run: (m, app) => attempt(app, () => app.state.pin(m.room_id, m.seq, !m.pinned)),
   },
   {
@@ -98,17 +99,17 @@ export class Message extends Component {
     const p = this.props;
     return context?.i18n !== this.context?.i18n || next.message !== p.message || next.sender !== p.sender || next.grouped !== p.grouped
       || next.pending !== p.pending || next.error !== p.error || next.tabbable !== p.tabbable
-      || next.moderator !== p.moderator || next.flash !== p.flash || seenKey(next.seen) !== seenKey(p.seen);
+      || next.moderator !== p.moderator || next.pinner !== p.pinner || next.flash !== p.flash || seenKey(next.seen) !== seenKey(p.seen);
   }
 
-  render({ message: m, sender, grouped, mine, moderator, pending, error, seen, tabbable, rowKey, flash }) {
+  render({ message: m, sender, grouped, mine, moderator, pinner, pending, error, seen, tabbable, rowKey, flash }) {
     const app = this.context;
     const { state, t, i18n, ui } = app;
     const when = new Date(m.ts);
     const showUsername = fold(sender.display_name) !== fold(sender.username);
     const tab = tabbable ? "0" : "-1";
     const profile = () => ui.profile(sender);
-    const actions = ACTIONS.filter((a) => a.when(m, { pending, mine, moderator }));
+    const actions = ACTIONS.filter((a) => a.when(m, { pending, mine, moderator, pinner }));
     const label = (a) => t(typeof a.label === "function" ? a.label(m) : a.label);
     const cls = `message${mine ? " mine" : ""}${grouped ? " grouped" : ""}${pending ? ` ${pending}` : ""}${m.deleted ? " deleted" : ""}${flash ? " flash" : ""}`;
     return html`<article class=${cls} data-key=${rowKey} data-seq=${m.seq ?? null} tabindex=${tab}>

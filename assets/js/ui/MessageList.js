@@ -187,7 +187,8 @@ export function MessageList({ room }) {
 
   // --- the rows -----------------------------------------------------------------------------
   const seen = state.seenBy(room.id);
-  const moderator = state.isModerator(room);
+  const moderator = state.may(room, "delete_others");
+  const pinner = state.may(room, "pin");
   const flashing = wanted && Date.now() - wanted.at < 3000 ? wanted.seq : null;
   const pending = end === items.length ? state.pendingIn(room.id) : [];
   const rows = [];
@@ -211,7 +212,7 @@ export function MessageList({ room }) {
     const grouped = Boolean(prev && prev.sender === m.sender.id && at - prev.at < GROUP_MS && !p);
     rows.push(html`<${Message} key=${key} rowKey=${key} message=${m} sender=${state.userInfo(m.sender)} grouped=${grouped}
       mine=${m.sender.id === state.me.id} pending=${p ? p.state : null} error=${p?.error || null}
-      seen=${m.seq !== null ? seen.get(m.seq) || null : null} tabbable=${key === tabRow} moderator=${moderator}
+      seen=${m.seq !== null ? seen.get(m.seq) || null : null} tabbable=${key === tabRow} moderator=${moderator} pinner=${pinner}
       flash=${m.seq !== null && m.seq === flashing} />`);
     prev = { sender: m.sender.id, at, day };
   }

@@ -1,12 +1,17 @@
 // A room's settings for its owner and admins (loaded on first use): topic, visibility and
-// key, who may read history, retention, members' roles, bans, and deleting the room.
+// key, who may read history, retention, the permission table (who may post, react, pin, kick,
+// …), members' roles, kicks, mutes and bans, and deleting the room.
 
 import { html, useEffect, useState } from "../../core/html.js";
 import { api } from "../../core/api.js";
 import { Avatar, Field, Modal, errorText, useApp } from "../common.js";
 import { Ban, Confirm } from "../dialogs.js";
+import { DEFAULT_PERMISSIONS, RANK } from "../../state/store.js";
 
-const RANK = { member: 0, admin: 1, owner: 2 };
+/** The table's actions, in the order shown, and the roles each may be given. */
+const ACTIONS = Object.keys(DEFAULT_PERMISSIONS);
+const MODERATION = new Set(["delete_others", "kick", "mute", "ban", "change_settings"]);
+const ROLES = ["member", "moderator", "admin", "owner"];
 
 export function RoomSettings({ close, room }) {
   const { state, t, ui } = useApp();
@@ -16,6 +21,7 @@ export function RoomSettings({ close, room }) {
     max_messages: room.retention?.max_messages ?? "",
     max_days: room.retention?.max_age_secs ? Math.round(room.retention.max_age_secs / 86400) : "",
   });
+  const [table, setTable] = useState({ ...DEFAULT_PERMISSIONS, ...(room.permissions || {}) });
   const set = (name) => (e) => setV({ ...v, [name]: e.currentTarget.value, touched: v.touched || name.startsWith("max_") });
 
   const save = async () => {
@@ -28,6 +34,8 @@ export function RoomSettings({ close, room }) {
       };
     }
     if (v.key) body.key = v.key;
+    const changes = Object.fromEntries(ACTIONS.filter((a) => table[a] !== (room.permissions || DEFAULT_PERMISSIONS)[a]).map((a) => [a, table[a]]));
+    if (Object.keys(changes).length) body.permissions = changes;
     const { room: fresh } = await api("PATCH", `/rooms/${room.id}`, body);
     Object.assign(room, fresh);
     state.emit("room");
@@ -60,6 +68,14 @@ export function RoomSettings({ close, room }) {
         value=${v.max_messages} onInput=${set("max_messages")} />`}</${Field}>
       <${Field} label=${t("room.keep_days")}>${(a) => html`<input ...${a} name="max_days" type="number" min="1"
         value=${v.max_days} onInput=${set("max_days")} />`}</${Field}>
+    </div>
+    <h3>${t("room.permissions")}</h3>
+    <p class="hint">${t("room.permissions_hint")}</p>
+    <div class="permission-table">
+      ${ACTIONS.map((a) => html`<${Field} key=${a} label=${t(`perm.${a}`)}>${(f) => html`<select ...${f} name=${`perm-${a}`} value=${table[a]}
+        onChange=${(e) => setTable({ ...table, [a]: e.currentTarget.value })}>
+        ${ROLES.filter((r) => !MODERATION.has(a) || r !== "member").map((r) => html`<option value=${r}>${t("room.and_up", { role: t(`role.${r}`) })}</option>`)}
+      </select>`}</${Field}>`)}
     </div>
     <${People} room=${room} />
     ${owner ? html`<button type="button" class="danger" onClick=${remove}>${t("room.delete")}…</button>` : null}`}
@@ -99,9 +115,14 @@ function People({ room }) {
         <div class="who"><${Avatar} user=${m.user} /><span><span dir="auto">${m.user.display_name}</span> <span class="username">@${m.user.username}</span>
           <span class="hint">${t(`role.${m.role}`)}</span></span></div>
         <div class="buttons">
-          ${room.role === "owner" && m.role !== "owner" ? html`<button type="button" onClick=${act(() => api("PUT", `/rooms/${room.id}/members/${m.user.id}/role`,
-            { role: m.role === "admin" ? "member" : "admin" }))}>${m.role === "admin" ? t("room.make_member") : t("room.make_admin")}</button>` : null}
-          ${RANK[room.role] > RANK[m.role] ? html`<button type="button" class="danger" onClick=${ban(m)}>${t("ban.action")}</button>` : null}
+          ${RANK[room.role] > RANK[m.role] ? html`<select aria-label=${t("room.role_of", { name: m.user.display_name })} value=${m.role}
+            onChange=${(e) => act(() => api("PUT", `/rooms/${room.id}/members/${m.user.id}/role`, { role: e.currentTarget.value }))()}>
+            ${["member", "moderator", "admin"].filter((r) => RANK[r] < RANK[room.role]).map((r) => html`<option value=${r}>${t(`role.${r}`)}</option>`)}
+          </select>` : null}
+          ${state.may(room, "mute", m.role) ? html`<button type="button" onClick=${act(() => api("POST", `/rooms/${room.id}/mutes`,
+            { user_id: m.user.id, until: new Date(Date.now() + 3600e3).toISOString() }))}>${t("room.mute_hour")}</button>` : null}
+          ${state.may(room, "kick", m.role) ? html`<button type="button" onClick=${act(() => api("DELETE", `/rooms/${room.id}/members/${m.user.id}`))}>${t("room.kick")}</button>` : null}
+          ${state.may(room, "ban", m.role) ? html`<button type="button" class="danger" onClick=${ban(m)}>${t("ban.action")}</button>` : null}
         </div>
       </li>`)}
     </ul>
