@@ -37,7 +37,12 @@ test("an announcement room: only moderators and up post", async () => {
   await dialog.getByLabel("Role of bob-m").selectOption("moderator");
   await dialog.getByRole("button", { name: "Save" }).click();
   await dialog.waitFor({ state: "detached" });
-  await cleo.page.locator(".composer.read-only", { hasText: "Only moderators and up post in this room." }).waitFor();
+  await cleo.page.locator(".composer.read-only", { hasText: "Your role may not post in this room." }).waitFor();
+  // Cleo's toolbar offers reacting, not replying or editing.
+  const row = cleo.page.locator(".messages .message", { has: cleo.page.locator(".body", { hasText: "first!" }) });
+  await row.hover();
+  await row.getByRole("button", { name: "Add reaction", exact: true }).waitFor();
+  assert.equal(await row.getByRole("button", { name: "Reply", exact: true }).count(), 0);
   await bob.page.getByLabel("Message", { exact: true }).waitFor();
   await say(bob, "the news");
   await sees(cleo, "the news");

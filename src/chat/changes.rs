@@ -148,7 +148,8 @@ impl Chat {
         Ok(self.store.pins(range).await?)
     }
 
-    /// The earlier texts of an edited message (moderators and up).
+    /// The earlier texts of an edited message: for those who may delete others' messages
+    /// (moderators and up by default, never lower).
     pub async fn edits(
         &self,
         user: &UserId,
@@ -156,7 +157,12 @@ impl Chat {
         seq: Seq,
     ) -> Result<Vec<EditRecord>> {
         let (room, m) = self.member_of(room_id, user).await?;
-        if !can_moderate(&room.permissions, m.role) {
+        if !crate::domain::allowed(
+            &room.permissions,
+            m.role,
+            crate::domain::Action::DeleteOthers,
+            None,
+        ) {
             return Err(Error::Forbidden(
                 "only moderators and up read earlier texts",
             ));

@@ -16,7 +16,9 @@ use crate::store::AuditEntry;
 const MAX_MUTE_DAYS: i64 = 366;
 
 impl Chat {
-    /// Writes an audit entry; a failure to write it is logged, never hidden from the log.
+    /// Writes an audit entry. The action is done by then; a failure to write the entry is
+    /// logged as an error (with the entry) rather than failing the request, so the action's
+    /// events still go out.
     pub(super) async fn audited(
         &self,
         actor: &UserId,
@@ -25,18 +27,18 @@ impl Chat {
         room: Option<&RoomId>,
         target: String,
         reason: &str,
-    ) -> Result<()> {
-        self.store
-            .audit(&AuditEntry {
-                actor: actor.clone(),
-                action,
-                room: room.cloned(),
-                target,
-                reason: reason.to_owned(),
-                address: address.to_string(),
-            })
-            .await?;
-        Ok(())
+    ) {
+        let entry = AuditEntry {
+            actor: actor.clone(),
+            action,
+            room: room.cloned(),
+            target,
+            reason: reason.to_owned(),
+            address: address.to_string(),
+        };
+        if let Err(e) = self.store.audit(&entry).await {
+            tracing::error!(error = %e, ?entry, "an audit entry could not be written");
+        }
     }
 
     /// The actor's role where `target` must rank below them for `action`.
@@ -89,7 +91,7 @@ impl Chat {
             target.to_string(),
             reason,
         )
-        .await?;
+        .await;
         let event = ServerEvent::MemberKicked {
             room_id,
             user_id: target,
@@ -135,7 +137,8 @@ impl Chat {
             target.to_string(),
             &reason,
         )
-        .await
+        .await;
+        Ok(())
     }
 
     pub async fn unmute(
@@ -158,7 +161,8 @@ impl Chat {
             target.to_string(),
             "",
         )
-        .await
+        .await;
+        Ok(())
     }
 
     /// The room's mutes in force (moderators and up, as may mute).

@@ -377,6 +377,11 @@ impl Chat {
             Some(changes) => room.permissions.with(changes),
             None => room.permissions.clone(),
         };
+        if !crate::domain::can_change_table(m.role, &room.permissions, &permissions) {
+            return Err(Error::Forbidden(
+                "the table is changed only below your own rank (and only the owner sets who changes settings)",
+            ));
+        }
         let settings = RoomSettings {
             topic,
             kind,
@@ -398,7 +403,7 @@ impl Chat {
             changed,
             "",
         )
-        .await?;
+        .await;
         self.publish_room(
             room_id,
             ServerEvent::RoomUpdated {
@@ -475,7 +480,7 @@ impl Chat {
             target.to_string(),
             reason,
         )
-        .await?;
+        .await;
         let event = ServerEvent::MemberBanned {
             room_id,
             user_id: target,
@@ -507,7 +512,8 @@ impl Chat {
             target.to_string(),
             "",
         )
-        .await
+        .await;
+        Ok(())
     }
 
     /// The room's bans (owner and admins).
@@ -543,6 +549,10 @@ impl Chat {
             ));
         }
         self.store.set_role(room_id, target, role).await?;
+        // A mute set by someone below the new role could no longer be lifted by them.
+        if role > Role::Member {
+            self.store.unmute(room_id, target).await?;
+        }
         self.audited(
             actor,
             address,
@@ -551,7 +561,7 @@ impl Chat {
             target.to_string(),
             role.as_str(),
         )
-        .await?;
+        .await;
         self.publish_room(
             room_id,
             ServerEvent::RoleChanged {

@@ -20,8 +20,8 @@ pub use records::{
     Room, RoomKind, Sender, Session, TimelineEvent, Unread, Upload, User, avatar_url,
 };
 pub use rules::{
-    Action, Permissions, Role, allowed, can_ban, can_change_settings, can_delete_message,
-    can_delete_room, can_moderate, can_set_role,
+    Action, Permissions, Role, allowed, can_ban, can_change_settings, can_change_table,
+    can_delete_message, can_delete_room, can_moderate, can_set_role,
 };
 pub use search::{MAX_TERMS, highlights, search_terms, search_text};
 pub use spoofing::{display_filename, name_skeletons};

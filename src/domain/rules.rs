@@ -156,6 +156,32 @@ impl Permissions {
         Self(out)
     }
 
+    /// A stored table, read leniently: an action or role this build does not know is skipped
+    /// (with a warning), never the whole table.
+    pub fn from_stored(json: &str) -> Self {
+        let raw: std::collections::BTreeMap<String, String> = match serde_json::from_str(json) {
+            Ok(raw) => raw,
+            Err(e) => {
+                tracing::warn!(error = %e, "a room's permission table could not be read");
+                return Self::default();
+            }
+        };
+        let mut out = std::collections::BTreeMap::new();
+        for (action, role) in raw {
+            let parsed = (
+                serde_json::from_value::<Action>(serde_json::Value::String(action.clone())),
+                serde_json::from_value::<Role>(serde_json::Value::String(role.clone())),
+            );
+            match parsed {
+                (Ok(a), Ok(r)) => {
+                    out.insert(a, r);
+                }
+                _ => tracing::warn!(action, role, "an unknown permission entry is skipped"),
+            }
+        }
+        Self(out)
+    }
+
     /// An announcement room: only moderators and up post and reply.
     pub fn announcements() -> Self {
         Self::default().with(&Self(
@@ -172,6 +198,18 @@ impl Permissions {
 /// have one: `None` when the target is not, or no longer, a member), who must rank below.
 pub fn allowed(table: &Permissions, actor: Role, action: Action, target: Option<Role>) -> bool {
     actor >= table.min(action) && (!action.has_target() || target.is_none_or(|t| actor > t))
+}
+
+/// Whether `actor` may change the table from `old` to `new`: the owner may change anything;
+/// others only entries now held below their own rank, and to at most their own rank (so no
+/// one takes a power from an equal or a superior, or gives one above themselves), and never
+/// who changes settings.
+pub fn can_change_table(actor: Role, old: &Permissions, new: &Permissions) -> bool {
+    actor == Role::Owner
+        || Action::ALL.iter().all(|&a| {
+            let (before, after) = (old.min(a), new.min(a));
+            before == after || (a != Action::ChangeSettings && before < actor && after <= actor)
+        })
 }
 
 /// Topic, key, visibility, history visibility, retention, the permission table.
@@ -361,5 +399,48 @@ mod tests {
         assert_eq!(lax.min(Action::Ban), Moderator);
         assert_eq!(lax, Permissions([(Action::Ban, Moderator)].into()));
         assert_eq!(d.full().0.len(), Action::ALL.len());
+    }
+
+    #[test]
+    fn the_table_is_changed_only_below_ones_own_rank() {
+        let d = Permissions::default();
+        let set = |a, r| d.with(&Permissions([(a, r)].into()));
+        for actor in Role::ALL {
+            for a in Action::ALL {
+                for r in Role::ALL {
+                    let new = set(a, r);
+                    let (before, after) = (d.min(a), new.min(a));
+                    let expected = actor == Owner
+                        || before == after
+                        || (a != Action::ChangeSettings && before < actor && after <= actor);
+                    assert_eq!(
+                        can_change_table(actor, &d, &new),
+                        expected,
+                        "{actor:?} sets {a:?} to {r:?}"
+                    );
+                }
+            }
+        }
+        // An admin cannot take banning from other admins, nor hand out who changes settings.
+        assert!(!can_change_table(Admin, &d, &set(Action::Ban, Owner)));
+        assert!(!can_change_table(
+            Admin,
+            &d,
+            &set(Action::ChangeSettings, Moderator)
+        ));
+        assert!(can_change_table(Admin, &d, &set(Action::Post, Moderator)));
+        assert!(can_change_table(
+            Owner,
+            &d,
+            &set(Action::ChangeSettings, Owner)
+        ));
+    }
+
+    #[test]
+    fn a_stored_table_skips_what_it_does_not_know() {
+        let t =
+            Permissions::from_stored(r#"{"post":"moderator","teleport":"member","ban":"emperor"}"#);
+        assert_eq!(t, Permissions([(Action::Post, Moderator)].into()));
+        assert_eq!(Permissions::from_stored("not json"), Permissions::default());
     }
 }

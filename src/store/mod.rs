@@ -408,7 +408,7 @@ impl Standing {
                 if self.muted {
                     Some("you are muted in this room")
                 } else if !may(Action::Post) {
-                    Some("only moderators and up post in this room")
+                    Some("your role may not post in this room")
                 } else if m.reply_to.is_some() && !may(Action::Reply) {
                     Some("you may not reply in this room")
                 } else if !m.attachments.is_empty() && !may(Action::Upload) {
@@ -422,7 +422,7 @@ impl Standing {
                     Some("you are muted in this room")
                 }
                 Change::Edit { .. } if !may(Action::Post) => {
-                    Some("only moderators and up post in this room")
+                    Some("your role may not post in this room")
                 }
                 Change::React { .. } if !may(Action::React) => {
                     Some("you may not react in this room")

@@ -70,7 +70,7 @@ async fn an_announcement_room_lets_only_moderators_post_and_members_react() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(
         body["error"]["message"],
-        "only moderators and up post in this room"
+        "your role may not post in this room"
     );
     let (mut ws, _) = app.ws(&ana).await;
     ws.send_json(json!({"type": "send", "room_id": room, "client_id": "w1", "body": "hi"}))
@@ -113,6 +113,21 @@ async fn an_announcement_room_lets_only_moderators_post_and_members_react() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["room"]["permissions"]["kick"], "moderator");
+    // An admin changes the table only below their rank: not who bans (admins), not who
+    // changes settings.
+    for change in [
+        json!({"ban": "owner"}),
+        json!({"change_settings": "moderator"}),
+    ] {
+        let (status, _) = app
+            .patch(
+                &admin,
+                &format!("/rooms/{room}"),
+                json!({"permissions": change}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{change}");
+    }
     assert_eq!(audit(&app, "room_settings_changed").await, 2);
 }
 

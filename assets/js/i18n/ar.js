@@ -157,7 +157,7 @@ export default {
     other: "{count} متصل من أصل {total}",
   },
   "role.moderator": "مشرف",
-  "composer.read_only": "في هذه الغرفة ينشر المشرفون ومن فوقهم فقط.",
+  "composer.read_only": "لا يسمح دورك بالنشر في هذه الغرفة.",
   "room.permissions": "من يستطيع ماذا",
   "room.permissions_hint": "كل إجراء وأدنى دور يمكنه القيام به. لا أحد يتصرف تجاه من هو في رتبته أو أعلى.",
   "room.and_up": "{role} فما فوق",

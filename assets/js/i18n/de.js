@@ -129,7 +129,7 @@ export default {
   "members.close": "Mitglieder ausblenden",
   "members.online": { one: "{count} von {total} online", other: "{count} von {total} online" },
   "role.moderator": "Moderator",
-  "composer.read_only": "In diesem Raum schreiben nur Moderatoren und höher.",
+  "composer.read_only": "Deine Rolle darf in diesem Raum nicht schreiben.",
   "room.permissions": "Wer was darf",
   "room.permissions_hint": "Jede Aktion und die niedrigste Rolle, die sie ausführen darf. Niemand handelt gegen Gleich- oder Höhergestellte.",
   "room.and_up": "{role} und höher",

@@ -129,7 +129,7 @@ export default {
   "members.close": "Close members",
   "members.online": { one: "{count} of {total} online", other: "{count} of {total} online" },
   "role.moderator": "moderator",
-  "composer.read_only": "Only moderators and up post in this room.",
+  "composer.read_only": "Your role may not post in this room.",
   "room.permissions": "Who may do what",
   "room.permissions_hint": "Each action, and the lowest role that may take it. Nobody acts on someone of their own rank or higher.",
   "room.and_up": "{role} and up",

@@ -129,7 +129,7 @@ export default {
   "members.close": "Ocultar miembros",
   "members.online": { one: "{count} de {total} en línea", many: "{count} de {total} en línea", other: "{count} de {total} en línea" },
   "role.moderator": "moderador",
-  "composer.read_only": "En esta sala solo publican los moderadores y superiores.",
+  "composer.read_only": "Tu rol no puede publicar en esta sala.",
   "room.permissions": "Quién puede hacer qué",
   "room.permissions_hint": "Cada acción y el rol mínimo que puede realizarla. Nadie actúa sobre alguien de su mismo rango o superior.",
   "room.and_up": "{role} y superiores",

@@ -129,7 +129,7 @@ export default {
   "members.close": "Masquer les membres",
   "members.online": { one: "{count} sur {total} en ligne", many: "{count} sur {total} en ligne", other: "{count} sur {total} en ligne" },
   "role.moderator": "modérateur",
-  "composer.read_only": "Dans ce salon, seuls les modérateurs et au-dessus écrivent.",
+  "composer.read_only": "Votre rôle ne permet pas d’écrire dans ce salon.",
   "room.permissions": "Qui peut faire quoi",
   "room.permissions_hint": "Chaque action et le rôle le plus bas qui peut l’effectuer. Personne n’agit sur quelqu’un de son rang ou d’un rang supérieur.",
   "room.and_up": "{role} et au-dessus",

@@ -202,7 +202,7 @@ export function Composer({ room }) {
     const list = [...(e.clipboardData?.files || [])];
     // Text copied from a spreadsheet or a document may come with a picture of itself: the
     // text is what was meant.
-    if (!list.length || editing || e.clipboardData.types.includes("text/plain")) return;
+    if (!list.length || editing || e.clipboardData.types.includes("text/plain") || !state.may(room, "upload")) return;
     e.preventDefault();
     state.attach(room.id, list);
   };
@@ -271,7 +271,7 @@ export function Composer({ room }) {
     <button type="button" class="icon-button" aria-label=${t("composer.emoji")} title=${t("composer.emoji")} onClick=${pickEmoji}>
       <${Icon} name="smile-plus" />
     </button>
-    ${editing ? null : html`<button type="button" class="icon-button attach" aria-label=${t("composer.attach")} title=${t("composer.attach")}
+    ${editing || !state.may(room, "upload") ? null : html`<button type="button" class="icon-button attach" aria-label=${t("composer.attach")} title=${t("composer.attach")}
       onClick=${() => picker.current?.click()}><${Icon} name="paperclip" /></button>
     <input ref=${picker} type="file" multiple hidden onChange=${chosen} aria-hidden="true" tabindex="-1" />`}
     <textarea id="composer-input" ref=${box} rows="1" aria-label=${t("composer.label")} dir="auto"

@@ -17,7 +17,7 @@ export function Conversation({ room, membersOpen, toggleMembers }) {
   const [dragging, setDragging] = useState(false);
   const carriesFiles = (e) => [...(e.dataTransfer?.types || [])].includes("Files");
   const over = (e) => {
-    if (!carriesFiles(e)) return;
+    if (!carriesFiles(e) || !state.may(room, "upload")) return;
     e.preventDefault();
     e.dataTransfer.dropEffect = "copy";
     if (!dragging) setDragging(true);
@@ -26,7 +26,7 @@ export function Conversation({ room, membersOpen, toggleMembers }) {
     if (!e.currentTarget.contains(e.relatedTarget)) setDragging(false);
   };
   const drop = (e) => {
-    if (!carriesFiles(e)) return;
+    if (!carriesFiles(e) || !state.may(room, "upload")) return;
     e.preventDefault();
     setDragging(false);
     const files = [...e.dataTransfer.files];
@@ -74,7 +74,7 @@ function RoomHeader({ room, peer, membersOpen, toggleMembers }) {
     </label>
     <button class="icon-button members-toggle" aria-pressed=${String(membersOpen)} aria-label=${t("members.title")} title=${t("members.title")}
       onClick=${toggleMembers}><${Icon} name="users" /></button>
-    ${state.isAdmin(room) && room.kind !== "direct"
+    ${room.kind !== "direct" && ["change_settings", "kick", "mute", "ban"].some((a) => state.may(room, a))
       ? html`<button class="icon-button" aria-label=${t("room.settings")} title=${t("room.settings")} onClick=${() => ui.roomSettings(room)}><${Icon} name="settings" /></button>`
       : null}
     ${room.kind !== "direct" && room.role !== "owner"

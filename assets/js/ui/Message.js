@@ -37,14 +37,14 @@ export const ACTIONS = [
     id: "react",
     icon: "smile-plus",
     label: "message.react",
-    when: (m, row) => !row.pending && !m.deleted,
+    when: (m, row) => !row.pending && !m.deleted && row.can.includes("react"),
     run: pickReaction,
   },
   {
     id: "reply",
     icon: "reply",
     label: "message.reply",
-    when: (m, row) => !row.pending && !m.deleted,
+    when: (m, row) => !row.pending && !m.deleted && row.can.includes("reply"),
     run: (m, app) => {
       app.state.compose(m.room_id, "reply", m);
       document.getElementById("composer-input")?.focus();
@@ -54,7 +54,7 @@ export const ACTIONS = [
     id: "edit",
     icon: "pencil",
     label: "message.edit",
-    when: (m, row) => !row.pending && !m.deleted && row.mine,
+    when: (m, row) => !row.pending && !m.deleted && row.mine && row.can.includes("post"),
     run: (m, app) => {
       app.state.compose(m.room_id, "edit", m);
       document.getElementById("composer-input")?.focus();
@@ -99,17 +99,17 @@ export class Message extends Component {
     const p = this.props;
     return context?.i18n !== this.context?.i18n || next.message !== p.message || next.sender !== p.sender || next.grouped !== p.grouped
       || next.pending !== p.pending || next.error !== p.error || next.tabbable !== p.tabbable
-      || next.moderator !== p.moderator || next.pinner !== p.pinner || next.flash !== p.flash || seenKey(next.seen) !== seenKey(p.seen);
+      || next.moderator !== p.moderator || next.pinner !== p.pinner || next.can !== p.can || next.flash !== p.flash || seenKey(next.seen) !== seenKey(p.seen);
   }
 
-  render({ message: m, sender, grouped, mine, moderator, pinner, pending, error, seen, tabbable, rowKey, flash }) {
+  render({ message: m, sender, grouped, mine, moderator, pinner, can = "", pending, error, seen, tabbable, rowKey, flash }) {
     const app = this.context;
     const { state, t, i18n, ui } = app;
     const when = new Date(m.ts);
     const showUsername = fold(sender.display_name) !== fold(sender.username);
     const tab = tabbable ? "0" : "-1";
     const profile = () => ui.profile(sender);
-    const actions = ACTIONS.filter((a) => a.when(m, { pending, mine, moderator, pinner }));
+    const actions = ACTIONS.filter((a) => a.when(m, { pending, mine, moderator, pinner, can }));
     const label = (a) => t(typeof a.label === "function" ? a.label(m) : a.label);
     const cls = `message${mine ? " mine" : ""}${grouped ? " grouped" : ""}${pending ? ` ${pending}` : ""}${m.deleted ? " deleted" : ""}${flash ? " flash" : ""}`;
     return html`<article class=${cls} data-key=${rowKey} data-seq=${m.seq ?? null} tabindex=${tab}>

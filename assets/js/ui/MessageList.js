@@ -189,6 +189,8 @@ export function MessageList({ room }) {
   const seen = state.seenBy(room.id);
   const moderator = state.may(room, "delete_others");
   const pinner = state.may(room, "pin");
+  // What the toolbar offers follows the room's table (kept as one string: rows compare it).
+  const can = ["react", "reply", "post"].filter((a) => state.may(room, a) && (a !== "reply" || state.may(room, "post"))).join(" ");
   const flashing = wanted && Date.now() - wanted.at < 3000 ? wanted.seq : null;
   const pending = end === items.length ? state.pendingIn(room.id) : [];
   const rows = [];
@@ -212,7 +214,7 @@ export function MessageList({ room }) {
     const grouped = Boolean(prev && prev.sender === m.sender.id && at - prev.at < GROUP_MS && !p);
     rows.push(html`<${Message} key=${key} rowKey=${key} message=${m} sender=${state.userInfo(m.sender)} grouped=${grouped}
       mine=${m.sender.id === state.me.id} pending=${p ? p.state : null} error=${p?.error || null}
-      seen=${m.seq !== null ? seen.get(m.seq) || null : null} tabbable=${key === tabRow} moderator=${moderator} pinner=${pinner}
+      seen=${m.seq !== null ? seen.get(m.seq) || null : null} tabbable=${key === tabRow} moderator=${moderator} pinner=${pinner} can=${can}
       flash=${m.seq !== null && m.seq === flashing} />`);
     prev = { sender: m.sender.id, at, day };
   }

@@ -197,7 +197,7 @@ macro_rules! sql_store {
                 },
                 permissions: r
                     .get::<Option<&str>, _>("permissions")
-                    .and_then(|j| serde_json::from_str(j).ok())
+                    .map(Permissions::from_stored)
                     .unwrap_or_default(),
                 last_seq: r.get("last_seq"),
                 created_at: time(r.get("created_at")),

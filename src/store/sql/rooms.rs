@@ -525,6 +525,20 @@ impl Rooms for $Store {
         until: Option<DateTime<Utc>>,
         by: &UserId,
     ) -> StoreResult<()> {
+        // The room's row is what an append locks first (on PostgreSQL): taking it too, a mute
+        // waits for a send in flight, and a send after it sees the mute.
+        let mut tx = self
+            .write
+            .begin_with(Self::DIALECT.begin)
+            .await
+            .map_err(fail("mute"))?;
+        if Self::DIALECT.lock_rooms {
+            sqlx::query("select id from rooms where id = $1 for update")
+                .bind(room.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(fail("mute"))?;
+        }
         sqlx::query(
             "insert into mutes (room_id, user_id, until, by_id, created_at) values ($1, $2, $3, $4, $5) \
              on conflict (room_id, user_id) do update set until = excluded.until, \
@@ -535,9 +549,10 @@ impl Rooms for $Store {
         .bind(until.map(ms))
         .bind(by.as_str())
         .bind(now_ms())
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await
         .map_err(fail("mute"))?;
+        tx.commit().await.map_err(fail("mute"))?;
         Ok(())
     }
 

@@ -123,7 +123,7 @@ impl $Store {
                 let id: RoomId = r.get::<String, _>("id").into();
                 let table = r
                     .get::<Option<&str>, _>("permissions")
-                    .and_then(|j| serde_json::from_str(j).ok())
+                    .map(Permissions::from_stored)
                     .unwrap_or_default();
                 found.insert(
                     id,

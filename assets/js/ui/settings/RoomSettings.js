@@ -16,6 +16,7 @@ const ROLES = ["member", "moderator", "admin", "owner"];
 export function RoomSettings({ close, room }) {
   const { state, t, ui } = useApp();
   const owner = room.role === "owner";
+  const settings = state.may(room, "change_settings");
   const [v, setV] = useState({
     topic: room.topic || "", visibility: room.kind === "private" ? "private" : "public", key: "", history: room.history,
     max_messages: room.retention?.max_messages ?? "",
@@ -48,7 +49,8 @@ export function RoomSettings({ close, room }) {
     close();
   };
 
-  return html`<${Modal} title=${t("room.settings_of", { room: room.name })} close=${close} onSubmit=${save} wide=${true}>${({ fields }) => html`
+  return html`<${Modal} title=${t("room.settings_of", { room: room.name })} close=${close} onSubmit=${settings ? save : null} wide=${true}>${({ fields }) => html`
+    ${settings ? html`
     <${Field} label=${t("room.topic")} error=${fields.topic}>${(a) => html`<input ...${a} name="topic" maxlength="256" value=${v.topic}
       onInput=${set("topic")} dir="auto" />`}</${Field}>
     <div class="row">
@@ -77,6 +79,7 @@ export function RoomSettings({ close, room }) {
         ${ROLES.filter((r) => !MODERATION.has(a) || r !== "member").map((r) => html`<option value=${r}>${t("room.and_up", { role: t(`role.${r}`) })}</option>`)}
       </select>`}</${Field}>`)}
     </div>
+    `: null}
     <${People} room=${room} />
     ${owner ? html`<button type="button" class="danger" onClick=${remove}>${t("room.delete")}…</button>` : null}`}
   </${Modal}>`;
@@ -90,7 +93,7 @@ function People({ room }) {
   const [error, setError] = useState("");
   const load = () => {
     api("GET", `/rooms/${room.id}/members`).then((a) => setMembers(a.members), (err) => setError(errorText(i18n, err)));
-    api("GET", `/rooms/${room.id}/bans`).then((a) => setBans(a.bans), (err) => setError(errorText(i18n, err)));
+    if (state.may(room, "ban")) api("GET", `/rooms/${room.id}/bans`).then((a) => setBans(a.bans), (err) => setError(errorText(i18n, err)));
   };
   useEffect(load, [room.id]);
   const act = (fn) => async () => {
@@ -100,6 +103,7 @@ function People({ room }) {
       load();
     } catch (err) {
       setError(errorText(i18n, err));
+      load(); // what is shown goes back to what the server holds
     }
   };
   const ban = (m) => act(async () => {
@@ -126,12 +130,12 @@ function People({ room }) {
         </div>
       </li>`)}
     </ul>
-    <h3>${t("room.banned")}</h3>
+    ${state.may(room, "ban") ? html`<h3>${t("room.banned")}</h3>
     <ul class="pick-list">
       ${bans.map((b) => html`<li key=${b.user.id}>
         <span><span dir="auto">${b.user.display_name}</span> <span class="username">@${b.user.username}</span>${b.reason ? html` — <span dir="auto">${b.reason}</span>` : null}</span>
         <button type="button" onClick=${act(() => api("DELETE", `/rooms/${room.id}/bans/${b.user.id}`))}>${t("room.unban")}</button>
       </li>`)}
       ${!bans.length ? html`<li class="hint">${t("room.nobody_banned")}</li>` : null}
-    </ul>`;
+    </ul>` : null}`;
 }
