@@ -72,6 +72,7 @@ impl Chat {
     pub async fn delete_message(
         &self,
         user: &UserId,
+        address: std::net::IpAddr,
         room_id: &RoomId,
         seq: Seq,
         reason: Option<String>,
@@ -102,6 +103,7 @@ impl Chat {
         let change = Change::Delete {
             reason,
             audit: !own,
+            address: address.to_string(),
         };
         self.change(user, room_id, seq, change).await?;
         Ok(())
@@ -126,13 +128,27 @@ impl Chat {
     }
 
     /// Pins or unpins a message (moderators and up).
-    pub async fn pin(&self, user: &UserId, room_id: &RoomId, seq: Seq, pin: bool) -> Result<()> {
+    pub async fn pin(
+        &self,
+        user: &UserId,
+        address: std::net::IpAddr,
+        room_id: &RoomId,
+        seq: Seq,
+        pin: bool,
+    ) -> Result<()> {
         let (room, m) = self.member_of(room_id, user).await?;
         if !can_moderate(&room.permissions, m.role) {
             return Err(Error::Forbidden("only moderators and up pin messages"));
         }
         self.readable_message(room_id, seq, &room, &m).await?;
         self.change(user, room_id, seq, Change::Pin(pin)).await?;
+        let action = if pin {
+            "message_pinned"
+        } else {
+            "message_unpinned"
+        };
+        self.audited(user, address, action, Some(room_id), seq.to_string(), "")
+            .await;
         Ok(())
     }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::messages::MessageResponse;
-use super::{ApiError, ApiJson, ApiPath, Auth, ErrorBody};
+use super::{ApiError, ApiJson, ApiPath, Auth, ClientIp, ErrorBody};
 use crate::app::AppState;
 use crate::domain::{Message, RoomId, Seq};
 use crate::store::EditRecord;
@@ -85,6 +85,7 @@ async fn edit(
 async fn remove(
     State(app): State<AppState>,
     auth: Auth,
+    ClientIp(ip): ClientIp,
     ApiPath((id, seq)): ApiPath<(RoomId, Seq)>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
@@ -95,7 +96,7 @@ async fn remove(
             .map_err(|e| crate::chat::invalid("reason", &format!("invalid JSON: {e}")))?
     };
     app.chat
-        .delete_message(&auth.user.id, &id, seq, req.reason)
+        .delete_message(&auth.user.id, ip, &id, seq, req.reason)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -172,9 +173,10 @@ async fn pins(
 async fn pin(
     State(app): State<AppState>,
     auth: Auth,
+    ClientIp(ip): ClientIp,
     ApiPath((id, seq)): ApiPath<(RoomId, Seq)>,
 ) -> Result<StatusCode, ApiError> {
-    app.chat.pin(&auth.user.id, &id, seq, true).await?;
+    app.chat.pin(&auth.user.id, ip, &id, seq, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -187,8 +189,9 @@ async fn pin(
 async fn unpin(
     State(app): State<AppState>,
     auth: Auth,
+    ClientIp(ip): ClientIp,
     ApiPath((id, seq)): ApiPath<(RoomId, Seq)>,
 ) -> Result<StatusCode, ApiError> {
-    app.chat.pin(&auth.user.id, &id, seq, false).await?;
+    app.chat.pin(&auth.user.id, ip, &id, seq, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -120,10 +120,12 @@ pub enum Change {
         body: String,
         mentions: Vec<Mention>,
     },
-    /// A tombstone; with `audit`, the deletion is written to the audit log with the reason.
+    /// A tombstone; with `audit`, the deletion is written to the audit log with the reason
+    /// and the actor's address.
     Delete {
         reason: String,
         audit: bool,
+        address: String,
     },
     /// Adds (`add`) or removes the actor's reaction with `emoji`.
     React {

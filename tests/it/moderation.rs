@@ -269,9 +269,34 @@ async fn a_muted_member_cannot_send_edit_or_react_until_the_mute_ends() {
 }
 
 #[tokio::test]
-async fn bans_roles_and_settings_are_audited_with_the_actors_address() {
+async fn bans_roles_settings_deletions_and_pins_are_audited_with_the_actors_address() {
     let app = spawn_app().await;
-    let (room, [owner, admin, _moder, ana, _bob]) = crew(&app).await;
+    let (room, [owner, admin, moder, ana, _bob]) = crew(&app).await;
+    // A moderator pins and unpins, and deletes a member's message.
+    let (_, sent) = app.send_http(&ana, &room, "a1", "off topic").await;
+    let seq = sent["message"]["seq"].as_i64().unwrap();
+    let pin = format!("/rooms/{room}/pins/{seq}");
+    assert_eq!(
+        app.call("PUT", &pin, Some(&moder.token), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.call("DELETE", &pin, Some(&moder.token), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let path = format!("/rooms/{room}/messages/{seq}");
+    let (status, _) = app
+        .call(
+            "DELETE",
+            &path,
+            Some(&moder.token),
+            Some(json!({"reason": "off topic"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for action in ["message_pinned", "message_unpinned", "message_deleted"] {
+        assert_eq!(audit(&app, action).await, 1, "{action}");
+    }
     // The crew's two role changes.
     assert_eq!(audit(&app, "role_changed").await, 2);
     let (status, _) = app

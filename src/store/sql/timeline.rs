@@ -291,7 +291,11 @@ impl $Store {
                 Self::reindex(tx, &c.room_id, c.message_seq, search_text(body)).await?;
                 EventKind::Edited
             }
-            Change::Delete { reason, audit } => {
+            Change::Delete {
+                reason,
+                audit,
+                address,
+            } => {
                 sqlx::query(
                     "update messages set body = '', mentions = null, deleted = 1, \
                      edited_at = null, reply_to = null, reply_sender_id = null, \
@@ -338,14 +342,15 @@ impl $Store {
                 Self::unindex(&mut *tx, &c.room_id, Some(c.message_seq), 0).await?;
                 if *audit {
                     sqlx::query(
-                        "insert into audit_log (ts, actor_id, action, room_id, target, reason) \
-                         values ($1, $2, 'message_deleted', $3, $4, $5)",
+                        "insert into audit_log (ts, actor_id, action, room_id, target, reason, \
+                         address) values ($1, $2, 'message_deleted', $3, $4, $5, $6)",
                     )
                     .bind(now)
                     .bind(c.actor.as_str())
                     .bind(room)
                     .bind(c.message_seq.to_string())
                     .bind(reason)
+                    .bind(address)
                     .execute(&mut **tx)
                     .await
                     .map_err(fail("auditing"))?;
