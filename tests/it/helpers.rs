@@ -323,6 +323,39 @@ impl TestApp {
     }
 }
 
+/// Gives `user` the `role` in `room`, as `by` (who must be allowed).
+pub async fn set_role(app: &TestApp, by: &User, room: &str, user: &User, role: &str) {
+    let (status, body) = app
+        .call(
+            "PUT",
+            &format!("/rooms/{room}/members/{}/role", user.id),
+            Some(&by.token),
+            Some(json!({"role": role})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+}
+
+/// A valid PNG of `side` x `side` black 16-bit RGBA pixels: little on the wire, `side`² x 8
+/// bytes decoded (512 MiB at 8192).
+pub fn png_bomb(side: u32) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut png = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png, side, side);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Sixteen);
+    encoder.set_compression(png::Compression::Fast);
+    let mut writer = encoder.write_header().unwrap();
+    let mut stream = writer.stream_writer().unwrap();
+    let row = vec![0u8; side as usize * 8];
+    for _ in 0..side {
+        stream.write_all(&row).unwrap();
+    }
+    stream.finish().unwrap();
+    writer.finish().unwrap();
+    png
+}
+
 /// Runs a `count(*)` query straight on the app's database.
 pub async fn count_rows(app: &TestApp, sql: &str) -> i64 {
     count_rows_at(&app.database_url, sql).await

@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::{TestApp, png_bomb, spawn_app_with};
 
 /// A `natter serve` process on a fresh SQLite database, stopped when dropped.
 struct Server {
@@ -125,26 +125,6 @@ async fn settled_rss(server: &Server, limit: Duration) -> f64 {
         last = now;
     }
     last
-}
-
-/// A valid PNG of `side` x `side` black 16-bit RGBA pixels: a few hundred KiB on the wire,
-/// `side`² x 8 bytes decoded (512 MiB at 8192).
-fn png_bomb(side: u32) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut png = Vec::new();
-    let mut encoder = png::Encoder::new(&mut png, side, side);
-    encoder.set_color(png::ColorType::Rgba);
-    encoder.set_depth(png::BitDepth::Sixteen);
-    encoder.set_compression(png::Compression::Fast);
-    let mut writer = encoder.write_header().unwrap();
-    let mut stream = writer.stream_writer().unwrap();
-    let row = vec![0u8; side as usize * 8];
-    for _ in 0..side {
-        stream.write_all(&row).unwrap();
-    }
-    stream.finish().unwrap();
-    writer.finish().unwrap();
-    png
 }
 
 #[tokio::test]

@@ -6,18 +6,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-async fn set_role(app: &TestApp, by: &User, room: &str, user: &User, role: &str) {
-    let (status, body) = app
-        .call(
-            "PUT",
-            &format!("/rooms/{room}/members/{}/role", user.id),
-            Some(&by.token),
-            Some(json!({"role": role})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-}
-
 /// A room with an owner, an admin, a moderator and two members.
 async fn crew(app: &TestApp) -> (String, [User; 5]) {
     let owner = app.register("owner").await;
@@ -113,6 +101,55 @@ async fn an_announcement_room_lets_only_moderators_post_and_members_react() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["room"]["permissions"]["kick"], "moderator");
+    // Sending files and replying have entries of their own.
+    let (status, _) = app
+        .patch(
+            &owner,
+            &format!("/rooms/{room}"),
+            json!({"permissions": {"post": "member", "reply": "member", "upload": "moderator"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let up = app
+        .http
+        .post(app.url("/uploads?filename=a.txt"))
+        .bearer_auth(&ana.token)
+        .body("a file")
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let body = json!({"client_id": "f1", "body": "", "attachments": [up["upload"]["id"]]});
+    let (status, answer) = app
+        .post(&ana, &format!("/rooms/{room}/messages"), body)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_eq!(
+        answer["error"]["message"],
+        "you may not send files in this room"
+    );
+    let body = json!({"client_id": "r1", "body": "a reply", "reply_to": seq});
+    assert_eq!(
+        app.post(&ana, &format!("/rooms/{room}/messages"), body.clone())
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    let (status, _) = app
+        .patch(
+            &owner,
+            &format!("/rooms/{room}"),
+            json!({"permissions": {"reply": "moderator"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let body = json!({"client_id": "r2", "body": "a reply", "reply_to": seq});
+    let (status, answer) = app
+        .post(&ana, &format!("/rooms/{room}/messages"), body)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
     // An admin changes the table only below their rank: not who bans (admins), not who
     // changes settings.
     for change in [
@@ -128,7 +165,7 @@ async fn an_announcement_room_lets_only_moderators_post_and_members_react() {
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{change}");
     }
-    assert_eq!(audit(&app, "room_settings_changed").await, 2);
+    assert_eq!(audit(&app, "room_settings_changed").await, 4);
 }
 
 #[tokio::test]

@@ -69,18 +69,6 @@ async fn pin(app: &TestApp, user: &User, room: &str, seq: i64, on: bool) -> Stat
     .0
 }
 
-async fn set_role(app: &TestApp, by: &User, room: &str, user: &User, role: &str) {
-    let (status, body) = app
-        .call(
-            "PUT",
-            &format!("/rooms/{room}/members/{}/role", user.id),
-            Some(&by.token),
-            Some(json!({"role": role})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-}
-
 #[tokio::test]
 async fn edits_reactions_pins_and_deletes_are_events_with_their_own_seq() {
     let app = spawn_app().await;

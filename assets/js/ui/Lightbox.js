@@ -3,24 +3,15 @@
 // download link. Esc or the close button returns to the chat (a native modal dialog, so
 // focus goes back where it was). Loaded on first use.
 
-import { html, useEffect, useRef, useState } from "../core/html.js";
-import { Icon, useApp } from "./common.js";
+import { html, useRef, useState } from "../core/html.js";
+import { Icon, useApp, useModalDialog } from "./common.js";
 
 export function Lightbox({ close, items, index: first }) {
   const { t, i18n } = useApp();
   const [at, setAt] = useState(first);
   const ref = useRef(null);
   const item = items[at];
-  useEffect(() => {
-    const dialog = ref.current;
-    if (!dialog.open) dialog.showModal();
-    const closed = () => close();
-    dialog.addEventListener("close", closed);
-    return () => {
-      dialog.removeEventListener("close", closed);
-      if (dialog.open) dialog.close();
-    };
-  }, []);
+  useModalDialog(ref, close);
   const step = (by) => setAt((n) => (n + by + items.length) % items.length);
   const keys = (e) => {
     if (items.length < 2) return;

@@ -62,6 +62,22 @@ export function Field({ label, hint = "", error = "", children, hidden = false }
   </div>`;
 }
 
+/** Shows the `<dialog>` in `ref` as a native modal (focus stays inside, Escape closes) and
+ * calls `close` when it closes; closing it properly on unmount gives focus back to what had it
+ * before it opened. */
+export function useModalDialog(ref, close) {
+  useEffect(() => {
+    const dialog = ref.current;
+    if (!dialog.open) dialog.showModal();
+    const closed = () => close();
+    dialog.addEventListener("close", closed);
+    return () => {
+      dialog.removeEventListener("close", closed);
+      if (dialog.open) dialog.close();
+    };
+  }, []);
+}
+
 /**
  * A native modal dialog (focus stays inside, Escape closes). With `onSubmit` it is a form:
  * the callback may throw an API error, which shows next to its field or above the buttons;
@@ -74,18 +90,7 @@ export function Modal({ title, close, children, onSubmit = null, submitLabel = n
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState("");
   const [fields, setFields] = useState({});
-  useEffect(() => {
-    const dialog = ref.current;
-    if (!dialog.open) dialog.showModal();
-    const closed = () => close();
-    dialog.addEventListener("close", closed);
-    return () => {
-      dialog.removeEventListener("close", closed);
-      // Closed by a button rather than Escape: closing it properly gives focus back to
-      // what had it before the dialog opened.
-      if (dialog.open) dialog.close();
-    };
-  }, []);
+  useModalDialog(ref, close);
   const submit = async (e) => {
     e.preventDefault();
     if (!onSubmit) return close();
