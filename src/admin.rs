@@ -62,3 +62,35 @@ pub async fn reset_password(config: Config, name: &str) -> anyhow::Result<()> {
     chat.store.close().await;
     Ok(())
 }
+
+/// The one-time setup link of a server without an admin (relative to the server's origin).
+async fn setup_path(chat: &Chat) -> anyhow::Result<Option<String>> {
+    let token = chat
+        .setup_token()
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the setup token: {e}"))?;
+    Ok(token.map(|t| format!("/?setup={t}")))
+}
+
+/// Logs the setup link when the server has no admin yet, so that the operator (who reads the
+/// log) and nobody racing them claims a fresh server.
+pub async fn announce_setup(chat: &Chat, origin: &str) -> anyhow::Result<()> {
+    if let Some(path) = setup_path(chat).await? {
+        tracing::warn!(
+            "This server has no admin yet. Open {origin}{path} to create the admin account \
+             (the link works once; `natter admin setup-link` prints it again)."
+        );
+    }
+    Ok(())
+}
+
+/// `natter admin setup-link`: prints the setup link's path, or says an admin exists.
+pub async fn setup_link(config: Config) -> anyhow::Result<()> {
+    let chat = chat(config).await?;
+    match setup_path(&chat).await? {
+        Some(path) => println!("open {path} on this server to create the admin account"),
+        None => println!("this server has an admin already: no setup link"),
+    }
+    chat.store.close().await;
+    Ok(())
+}

@@ -39,6 +39,7 @@ pub struct App {
     pruner: JoinHandle<()>,
     collector: JoinHandle<()>,
     liveness: JoinHandle<()>,
+    reloader: JoinHandle<()>,
 }
 
 impl App {
@@ -66,7 +67,25 @@ impl App {
         if let (Some(url), Some(node)) = (&config.redis_url, &node) {
             chat.board = Some(crate::bus::redis::PresenceBoard::start(url, node.clone()).await?);
         }
+        chat.load_settings()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the server settings: {e}"))?;
+        // A server without an admin makes its one-time setup token now (every node of a
+        // cluster shares the first one made); `natter serve` logs the link.
+        chat.setup_token()
+            .await
+            .map_err(|e| anyhow::anyhow!("making the setup token: {e}"))?;
         let chat = Arc::new(chat);
+        // Settings changed on any node are read again here.
+        let mut changes = hub.watch_settings();
+        let reader = chat.clone();
+        let reloader = tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                if let Err(e) = reader.load_settings().await {
+                    tracing::warn!(error = %e, "reading the changed server settings");
+                }
+            }
+        });
         let pruner = tokio::spawn(retention::run(chat.clone()));
         let collector = tokio::spawn(crate::chat::uploads::run_collector(chat.clone()));
         let liveness = tokio::spawn(crate::chat::run_liveness(chat.clone()));
@@ -84,6 +103,7 @@ impl App {
             pruner,
             collector,
             liveness,
+            reloader,
         })
     }
 }
@@ -103,6 +123,7 @@ pub async fn serve(
         pruner,
         collector,
         liveness,
+        reloader,
     } = app;
     let router = crate::http::router(state.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -157,6 +178,7 @@ pub async fn serve(
     pruner.abort();
     collector.abort();
     liveness.abort();
+    reloader.abort();
     // The last handle to the chat service drops here; the committer then commits what is
     // queued and ends.
     let chat = state.chat.clone();

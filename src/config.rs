@@ -98,6 +98,11 @@ pub struct Config {
     pub upload_quota_total_bytes: u64,
     /// An upload never sent with a message is deleted after this many seconds.
     pub unsent_upload_secs: u64,
+    /// Who may create an account: `open`, `invite` (with an admin's invite code) or `closed`;
+    /// the admin panel's setting, once changed there, wins.
+    pub registration: crate::domain::Registration,
+    /// The server's name on the sign-in page (the admin panel's setting wins once set).
+    pub server_name: String,
 }
 
 impl Default for Config {
@@ -145,6 +150,8 @@ impl Default for Config {
             upload_quota_per_user_bytes: 10 * 1024 * 1024 * 1024,
             upload_quota_total_bytes: 0,
             unsent_upload_secs: 24 * 3600,
+            registration: crate::domain::Registration::Open,
+            server_name: "Natter".into(),
         }
     }
 }
@@ -331,6 +338,13 @@ pub struct Overrides {
     /// Delete an upload never sent with a message after this many seconds [default: 86400].
     #[arg(long, global = true, env = "NATTER_UNSENT_UPLOAD_SECS")]
     pub unsent_upload_secs: Option<u64>,
+    /// Who may create an account: open, invite or closed; the admin panel's setting wins once
+    /// changed there [default: open].
+    #[arg(long, global = true, env = "NATTER_REGISTRATION")]
+    pub registration: Option<crate::domain::Registration>,
+    /// The server's name on the sign-in page [default: Natter].
+    #[arg(long, global = true, env = "NATTER_SERVER_NAME")]
+    pub server_name: Option<String>,
 }
 
 impl Overrides {
@@ -364,7 +378,9 @@ impl Overrides {
             max_upload_bytes,
             upload_quota_per_user_bytes,
             upload_quota_total_bytes,
-            unsent_upload_secs
+            unsent_upload_secs,
+            registration,
+            server_name
         );
         for (field, value) in [
             (&mut config.files_url, &self.files_url),

@@ -143,6 +143,9 @@ pub struct Hub {
     next_id: AtomicU64,
     /// Capacity of each connection's outbound queue.
     queue_len: usize,
+    /// Counts the settings changes announced on the bus; the app reads the settings again
+    /// on each (`App::start`).
+    settings_changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl Hub {
@@ -151,7 +154,13 @@ impl Hub {
             state: RwLock::default(),
             next_id: AtomicU64::new(1),
             queue_len,
+            settings_changed: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// Changes each time the server settings change on any node.
+    pub fn watch_settings(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.settings_changed.subscribe()
     }
 
     /// Registers a connection (subscribed to no room yet): events for its user reach it from
@@ -280,6 +289,10 @@ impl Hub {
     /// Delivers a bus event to the local connections it concerns.
     pub fn apply(&self, event: BusEvent) {
         match event {
+            BusEvent::Settings => {
+                self.settings_changed
+                    .send_modify(|n| *n = n.wrapping_add(1));
+            }
             BusEvent::Room {
                 room_id,
                 frame,

@@ -41,6 +41,8 @@ enum Admin {
         /// The user's name.
         name: String,
     },
+    /// Prints the one-time link that makes the first admin (while the server has none).
+    SetupLink,
 }
 
 #[tokio::main]
@@ -53,8 +55,13 @@ async fn main() -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(config.bind).await?;
             let addr = listener.local_addr()?;
             let scheme = if config.tls() { "https" } else { "http" };
+            let origin = match &config.public_url {
+                Some(url) => url.to_string(),
+                None => format!("{scheme}://{addr}"),
+            };
             let app = natter::app::App::start(config).await?;
             tracing::info!("Natter is listening: open {scheme}://{addr}");
+            natter::admin::announce_setup(&app.state.chat, &origin).await?;
             natter::app::serve(listener, app, natter::app::shutdown_signal()).await
         }
         Command::Migrate => {
@@ -70,6 +77,7 @@ async fn main() -> anyhow::Result<()> {
             natter::admin::create_user(config, &name, admin).await
         }
         Command::Bench(args) => natter::bench::main(*args).await,
+        Command::Admin(Admin::SetupLink) => natter::admin::setup_link(config).await,
         Command::Admin(Admin::ResetPassword { name }) => {
             natter::admin::reset_password(config, &name).await
         }

@@ -26,6 +26,10 @@ pub const ACCEPT_ERRORS: &str = "natter_accept_errors_total";
 /// Counter: connections refused by `max_connections_per_address` (`listen`).
 pub const CONNECTIONS_REFUSED: &str = "natter_connections_refused_total";
 
+/// The messages this process has committed (what `MESSAGES_STORED` counts), for the admin
+/// dashboard's message rate.
+pub static STORED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 const LATENCY: [f64; 12] = [

@@ -166,6 +166,21 @@ pub enum ServerEvent<'a> {
         message_id: &'a str,
         reason: NotifyReason,
     },
+    /// A message was reported (to the room's moderators and the server's admins).
+    ReportFiled {
+        report: &'a crate::domain::Report,
+    },
+}
+
+/// What anyone (signed in or not) may know of the server: `GET /server`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ServerInfo {
+    pub name: String,
+    pub welcome_text: String,
+    pub registration: crate::domain::Registration,
+    /// Whether the one-time setup link is still waiting to make the first admin.
+    pub needs_setup: bool,
+    pub version: &'static str,
 }
 
 /// A change event's fields.

@@ -135,6 +135,8 @@ pub enum BusEvent {
         frame: Option<Frame>,
         change: Option<UserChange>,
     },
+    /// The server settings changed: every node reads them again.
+    Settings,
 }
 
 pub trait Bus: Send + Sync + 'static {

@@ -46,8 +46,12 @@ fn event_channel(event: &BusEvent) -> String {
     match event {
         BusEvent::Room { room_id, .. } => format!("natter:room:{room_id}"),
         BusEvent::User { user_id, .. } => format!("natter:user:{user_id}"),
+        BusEvent::Settings => SERVER_CHANNEL.to_owned(),
     }
 }
+
+/// Events for every node: the server settings changed.
+const SERVER_CHANNEL: &str = "natter:server";
 
 pub struct RedisBus {
     hub: Arc<Hub>,
@@ -161,8 +165,9 @@ async fn subscribe_loop(client: redis::Client, hub: Arc<Hub>, node: String, heal
         };
         let (mut sink, mut stream) = pubsub.split();
         let mut ok = true;
-        for topic in hub.interests() {
-            if sink.subscribe(channel_of(&topic)).await.is_err() {
+        let channels = hub.interests().iter().map(channel_of).collect::<Vec<_>>();
+        for channel in std::iter::once(SERVER_CHANNEL.to_owned()).chain(channels) {
+            if sink.subscribe(channel).await.is_err() {
                 ok = false;
                 break;
             }
@@ -177,6 +182,8 @@ async fn subscribe_loop(client: redis::Client, hub: Arc<Hub>, node: String, heal
             metrics::counter!(crate::metrics::BUS_RECONNECTS).increment(1);
             tracing::info!("redis subscriber: reconnected; asking clients to resync");
             hub.close_all(close::SERVICE_RESTART);
+            // A settings change may have gone by meanwhile.
+            hub.apply(BusEvent::Settings);
         }
         first = false;
         loop {

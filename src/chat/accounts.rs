@@ -12,9 +12,11 @@ use sha2::{Digest, Sha256};
 
 use super::guard::{self, Key};
 use super::passwords::{hash_password, verify_password};
-use super::{Chat, Error, Result};
+use super::{Chat, Error, Result, invalid};
 use crate::bus::{BusEvent, UserChange};
-use crate::domain::{DisplayName, Password, Session, SessionId, User, UserId, Username};
+use crate::domain::{
+    DisplayName, Password, Registration, Session, SessionId, User, UserId, Username,
+};
 use crate::protocol::close;
 use crate::store::{NewUser, StoreError};
 
@@ -45,6 +47,18 @@ pub struct SignedIn {
     pub token: String,
 }
 
+/// What registering asks for: the account, and what lets it in when registration is not open.
+pub struct NewAccount<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    pub display_name: Option<&'a str>,
+    /// A server invite's code (needed while registration is `invite`).
+    pub invite: Option<&'a str>,
+    /// The one-time setup token of a server without an admin: the account becomes its admin,
+    /// whatever the registration setting.
+    pub setup: Option<&'a str>,
+}
+
 /// A username and password as typed.
 pub struct Credentials<'a> {
     pub username: &'a str,
@@ -55,20 +69,36 @@ impl Chat {
     /// Creates an account and signs it in. Each client address may register
     /// `register_per_address_per_hour` accounts an hour (a burst of that many, then one
     /// every `3600 / n` seconds); attempts refused by the field rules are not counted.
+    /// While registration is `invite` a good server invite is needed (its use is counted in
+    /// the same transaction that creates the account); while it is `closed`, nobody may. The
+    /// setup token passes either and makes the account the server's first admin.
     #[tracing::instrument(skip_all)]
     pub async fn register(
         &self,
-        username: &str,
-        password: &str,
-        display_name: Option<&str>,
+        account: NewAccount<'_>,
         ip: IpAddr,
         user_agent: &str,
     ) -> Result<SignedIn> {
         // A request the rules refuse anyway does not use up the address's allowance.
-        let name = Username::parse(username)?;
-        Password::parse(password, "password")?;
-        if let Some(name) = display_name {
+        let name = Username::parse(account.username)?;
+        Password::parse(account.password, "password")?;
+        if let Some(name) = account.display_name {
             DisplayName::parse(name)?;
+        }
+        let mode = self.settings().settings.registration;
+        if account.setup.is_none() {
+            match mode {
+                Registration::Closed => {
+                    return Err(Error::Forbidden("registration is closed on this server"));
+                }
+                Registration::Invite if account.invite.is_none() => {
+                    return Err(invalid(
+                        "invite",
+                        "an invite code is needed to register here",
+                    ));
+                }
+                _ => {}
+            }
         }
         if let Some(limiter) = &self.register_limiter {
             let address = guard::address(ip);
@@ -80,12 +110,48 @@ impl Chat {
                 return Err(Error::RateLimited(not_until.wait_time_from(now)));
             }
         }
-        let user = self
-            .create_user(username, password, display_name, false)
+        let new = self
+            .new_user(
+                account.username,
+                account.password,
+                account.display_name,
+                false,
+            )
             .await?;
+        let taken = |e: StoreError| match e {
+            StoreError::Conflict(_) => Error::Conflict("that username is taken"),
+            other => other.into(),
+        };
+        let user = match (account.setup, account.invite) {
+            (Some(token), _) => self
+                .store
+                .claim_setup(token, new)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound => {
+                        invalid("setup", "this setup link was used already or is wrong")
+                    }
+                    other => taken(other),
+                })?,
+            (None, Some(code)) if mode == Registration::Invite => self
+                .store
+                .register_invited(&token_hash(code), new)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound => invalid(
+                        "invite",
+                        "this invite is unknown, used up, expired or revoked",
+                    ),
+                    other => taken(other),
+                })?,
+            _ => self.store.create_user(new).await.map_err(taken)?,
+        };
+        if user.is_admin {
+            tracing::info!(user = %user.username, "the setup link made the first admin");
+        }
         let pair = Key::AccountAddress(name.key(), guard::address(ip));
         self.known_devices.remember(&pair);
-        self.start_session(user, user_agent).await
+        self.start_session(user, ip, user_agent).await
     }
 
     /// Creates an account (also used by `natter admin create-user`).
@@ -96,23 +162,36 @@ impl Chat {
         display_name: Option<&str>,
         is_admin: bool,
     ) -> Result<User> {
+        let user = self
+            .new_user(username, password, display_name, is_admin)
+            .await?;
+        self.store.create_user(user).await.map_err(|e| match e {
+            StoreError::Conflict(_) => Error::Conflict("that username is taken"),
+            other => other.into(),
+        })
+    }
+
+    /// An account to create, its fields checked and its password hashed.
+    async fn new_user(
+        &self,
+        username: &str,
+        password: &str,
+        display_name: Option<&str>,
+        is_admin: bool,
+    ) -> Result<NewUser> {
         let name = Username::parse(username)?;
         let password = Password::parse(password, "password")?;
         let display_name = match display_name {
             Some(d) => DisplayName::parse(d)?.into_inner(),
             None => name.as_str().to_owned(),
         };
-        let user = NewUser {
+        Ok(NewUser {
             id: UserId::generate(),
             username: name.as_str().to_owned(),
             username_key: name.key(),
             display_name,
             password_hash: hash_password(password.expose()).await?,
             is_admin,
-        };
-        self.store.create_user(user).await.map_err(|e| match e {
-            StoreError::Conflict(_) => Error::Conflict("that username is taken"),
-            other => other.into(),
         })
     }
 
@@ -173,14 +252,18 @@ impl Chat {
                 for key in [&address, &pair, &account] {
                     self.login_guard.succeeded(key);
                 }
+                // Only someone holding the password learns that the account is deactivated.
+                if user.deactivated {
+                    return Err(Error::Deactivated);
+                }
                 self.known_devices.remember(&pair);
-                self.start_session(user, user_agent).await
+                self.start_session(user, ip, user_agent).await
             }
             _ => Err(Error::Unauthorized("wrong username or password")),
         }
     }
 
-    async fn start_session(&self, user: User, user_agent: &str) -> Result<SignedIn> {
+    async fn start_session(&self, user: User, ip: IpAddr, user_agent: &str) -> Result<SignedIn> {
         let mut raw = [0u8; 32];
         rand::rng().fill_bytes(&mut raw);
         let token = hex::encode(raw);
@@ -189,6 +272,7 @@ impl Chat {
             id: SessionId::generate(),
             user_id: user.id.clone(),
             user_agent: user_agent.chars().take(256).collect(),
+            address: ip.to_string(),
             created_at: now,
             last_seen: now,
         };
@@ -290,7 +374,7 @@ impl Chat {
         Ok(())
     }
 
-    fn close_sessions(&self, user_id: &UserId, sessions: Vec<SessionId>) {
+    pub(super) fn close_sessions(&self, user_id: &UserId, sessions: Vec<SessionId>) {
         if sessions.is_empty() {
             return;
         }

@@ -104,6 +104,7 @@ impl Chat {
             reason,
             audit: !own,
             address: address.to_string(),
+            by_server_admin: false,
         };
         self.change(user, room_id, seq, change).await?;
         Ok(())

@@ -94,6 +94,7 @@ async fn run(store: Arc<dyn Store>, bus: Arc<dyn Bus>, mut rx: mpsc::Receiver<Re
                 .filter(|a| !a.duplicate && a.event.kind == crate::domain::EventKind::Message)
                 .count();
             metrics::counter!(crate::metrics::MESSAGES_STORED).increment(stored as u64);
+            crate::metrics::STORED.fetch_add(stored as u64, std::sync::atomic::Ordering::Relaxed);
         }
         match results {
             Ok(results) => {

@@ -93,7 +93,7 @@ impl Chat {
 
     /// Charges one event (a message, an edit, a reaction) to the user's send rate.
     pub(super) fn charge_sender(&self, user: &UserId) -> Result<()> {
-        if let Err(not_until) = self.send_limiter.check_key(user) {
+        if let Err(not_until) = self.settings().send_limiter.check_key(user) {
             let wait = not_until.wait_time_from(governor::clock::Clock::now(
                 &governor::clock::DefaultClock::default(),
             ));

@@ -4,6 +4,7 @@
 //! the same. No axum here.
 
 mod accounts;
+pub mod admin;
 pub mod avatar;
 mod changes;
 mod commit;
@@ -13,9 +14,11 @@ mod moderation;
 mod passwords;
 mod presence;
 mod profile;
+mod reports;
 pub mod retention;
 mod rooms;
 mod search;
+pub mod settings;
 mod typing;
 pub mod uploads;
 
@@ -24,7 +27,7 @@ use std::time::Duration;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-pub use accounts::{Credentials, SignedIn, csrf_token};
+pub use accounts::{Credentials, NewAccount, SignedIn, csrf_token};
 pub use commit::Committer;
 pub use guard::address as client_address;
 pub use messages::{MAX_ATTACHMENTS, PageAt};
@@ -46,6 +49,9 @@ pub enum Error {
     Unauthorized(&'static str),
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The account was deactivated by an admin (the right password was given).
+    #[error("this account has been deactivated")]
+    Deactivated,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -71,6 +77,7 @@ impl Error {
             Self::Invalid(_) => "invalid_input",
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
+            Self::Deactivated => "account_deactivated",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::TooLarge(_) => "payload_too_large",
@@ -124,7 +131,8 @@ pub struct Chat {
     /// In a cluster: presence over all nodes.
     pub board: Option<Arc<crate::bus::redis::PresenceBoard>>,
     pub typing: typing::Typing,
-    send_limiter: DefaultKeyedRateLimiter<UserId>,
+    /// The server settings in force (and the send limiter they make).
+    live: settings::Live,
     /// Registrations per client address (`None`: unlimited).
     register_limiter: Option<DefaultKeyedRateLimiter<std::net::IpAddr>>,
     login_guard: guard::FailureGuard,
@@ -147,8 +155,6 @@ impl Chat {
         files: uploads::Files,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (committer, task) = Committer::start(store.clone(), bus.clone());
-        let quota = Quota::per_second(config.send_rate_per_sec.try_into().expect("validated"))
-            .allow_burst(config.send_burst.try_into().expect("validated"));
         let window = Duration::from_secs(config.login_window_secs);
         let chat = Self {
             store,
@@ -158,7 +164,7 @@ impl Chat {
             board: None,
             presence: presence::Presence::new(Duration::from_secs(config.away_after_secs)),
             typing: typing::Typing::new(Duration::from_millis(config.typing_ttl_ms)),
-            send_limiter: RateLimiter::keyed(quota),
+            live: settings::Live::new(settings::from_config(&config)),
             register_limiter: std::num::NonZeroU32::new(config.register_per_address_per_hour)
                 .map(|n| RateLimiter::keyed(Quota::per_hour(n))),
             login_guard: guard::FailureGuard::new(window),

@@ -28,9 +28,10 @@ pub async fn run(chat: Arc<Chat>) {
 
 /// One pass over every room; returns how many messages were deleted.
 pub async fn prune_once(chat: &Chat) -> anyhow::Result<u64> {
+    let settings = chat.settings();
     let defaults = Retention {
-        max_messages: chat.config.retention_max_messages,
-        max_age_secs: chat.config.retention_max_age_secs,
+        max_messages: settings.settings.retention_max_messages,
+        max_age_secs: settings.settings.retention_max_age_secs,
     };
     let mut total = 0;
     for (room, own) in chat.store.all_rooms_retention().await? {

@@ -471,6 +471,20 @@ impl Chat {
         {
             return Err(Error::Forbidden("you may not ban this user"));
         }
+        self.carry_out_ban(actor, address, room_id, target, reason)
+            .await
+    }
+
+    /// Bans `target` from the room (checked before), writes the audit entry and tells the
+    /// room.
+    pub(super) async fn carry_out_ban(
+        &self,
+        actor: &UserId,
+        address: std::net::IpAddr,
+        room_id: &RoomId,
+        target: &UserId,
+        reason: &str,
+    ) -> Result<()> {
         self.store.ban(room_id, target, actor, reason).await?;
         self.audited(
             actor,

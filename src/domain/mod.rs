@@ -2,14 +2,19 @@
 //! rest of the crate passes around. No axum, no SQL: everything here is plain data and pure
 //! functions, so it is unit-tested in isolation.
 
+mod admin;
 mod ids;
 mod profile;
 mod records;
 mod rules;
 mod search;
+mod settings;
 mod spoofing;
 mod values;
 
+pub use admin::{
+    AccountSummary, AuditFilter, AuditRecord, Invite, Report, ReportedMessage, Resolution, Totals,
+};
 pub use ids::{RoomId, SessionId, UserId};
 pub use profile::{
     LOCALES, Locale, Mention, NotifyLevel, NotifyReason, PresenceMode, PresenceStatus, StatusEmoji,
@@ -24,6 +29,7 @@ pub use rules::{
     can_delete_message, can_delete_room, can_moderate, can_set_role,
 };
 pub use search::{MAX_TERMS, highlights, search_terms, search_text};
+pub use settings::{Registration, ServerSettings};
 pub use spoofing::{display_filename, name_skeletons};
 pub use values::{
     ClientId, DisplayName, HistoryVisibility, MAX_REACTION_KINDS, MessageBody, Password,

@@ -26,6 +26,8 @@ pub struct User {
     pub display_name: String,
     /// Server administrator (not a room role).
     pub is_admin: bool,
+    /// Deactivated by an admin: cannot sign in, shown greyed out.
+    pub deactivated: bool,
     pub created_at: DateTime<Utc>,
     /// Up to 140 characters; may be empty.
     pub status_text: String,
@@ -71,6 +73,8 @@ pub struct Session {
     #[serde(skip)]
     pub user_id: UserId,
     pub user_agent: String,
+    /// The client address it signed in from.
+    pub address: String,
     pub created_at: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
 }

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use super::extract::{CSRF_COOKIE, SESSION_COOKIE};
 use super::{ApiError, ApiJson, ApiPath, Auth, ClientIp, Https, UserAgent, check_origin};
 use crate::app::AppState;
-use crate::chat::{Credentials, SignedIn, csrf_token};
+use crate::chat::{Credentials, NewAccount, SignedIn, csrf_token};
 use crate::domain::{Session, SessionId, User};
 
 pub fn router() -> Router<AppState> {
@@ -35,6 +35,10 @@ pub struct RegisterRequest {
     username: String,
     password: String,
     display_name: Option<String>,
+    /// A server invite's code: needed while registration is `invite`.
+    invite: Option<String>,
+    /// The one-time setup token from the server's log: the account becomes the first admin.
+    setup: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -115,9 +119,13 @@ async fn register(
     let s = app
         .chat
         .register(
-            &req.username,
-            &req.password,
-            req.display_name.as_deref(),
+            NewAccount {
+                username: &req.username,
+                password: &req.password,
+                display_name: req.display_name.as_deref(),
+                invite: req.invite.as_deref(),
+                setup: req.setup.as_deref(),
+            },
             ip,
             &ua,
         )

@@ -58,9 +58,9 @@ impl PageQuery {
 #[derive(Serialize, ToSchema)]
 pub struct MessagePage {
     /// Oldest first.
-    messages: Vec<Message>,
+    pub(super) messages: Vec<Message>,
     /// This page reaches the oldest message the caller may read: stop paging.
-    history_start: bool,
+    pub(super) history_start: bool,
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -2,6 +2,7 @@
 //! `router()`), the OpenAPI document, health, the start page, and the layers every response
 //! passes through (security headers, body limit, tracing).
 
+mod admin;
 mod assets;
 mod auth;
 mod changes;
@@ -41,6 +42,7 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
+    admin::mark_start();
     let api = Router::new()
         .merge(auth::router())
         .merge(profile::router())
@@ -51,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(search::router())
         .merge(uploads::router())
         .merge(users::router())
+        .merge(admin::router())
         .route("/ws", get(crate::ws::upgrade))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed);

@@ -21,7 +21,13 @@ use utoipa::{Modify, OpenApi};
         super::rooms::members, super::rooms::receipts, super::rooms::set_notify, super::rooms::set_role, super::rooms::ban, super::rooms::bans, super::rooms::unban,
         super::rooms::open_direct,
         super::moderation::kick, super::moderation::mute, super::moderation::unmute,
-        super::moderation::mutes,
+        super::moderation::mutes, super::moderation::report, super::moderation::room_reports,
+        super::moderation::resolve,
+        super::admin::server, super::admin::dashboard, super::admin::users, super::admin::user,
+        super::admin::update_user, super::admin::sign_out, super::admin::rooms,
+        super::admin::delete_room, super::admin::read_room, super::admin::room_audit, super::admin::reports, super::admin::settings,
+        super::admin::update_settings, super::admin::invite, super::admin::invites,
+        super::admin::revoke_invite, super::admin::audit,
         super::messages::history, super::messages::send, super::messages::mark_read,
         super::changes::edit, super::changes::remove, super::changes::edits, super::changes::react,
         super::changes::unreact, super::changes::pins, super::changes::pin, super::changes::unpin,
@@ -32,7 +38,7 @@ use utoipa::{Modify, OpenApi};
         crate::ws::upgrade,
     ),
     modifiers(&BearerAuth, &CommonErrors),
-    tags((name = "accounts"), (name = "rooms"), (name = "messages"), (name = "uploads"), (name = "users"), (name = "realtime"))
+    tags((name = "accounts"), (name = "rooms"), (name = "messages"), (name = "uploads"), (name = "users"), (name = "admin"), (name = "realtime"))
 )]
 pub struct ApiDoc;
 

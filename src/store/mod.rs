@@ -11,9 +11,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    EventKind, HistoryVisibility, Membership, Mention, Message, NotifyLevel, Permissions,
-    PresenceMode, Reaction, ReplyTo, Retention, Role, Room, RoomId, RoomKind, Sender, Seq, Session,
-    SessionId, TimelineEvent, Unread, Upload, User, UserId, avatar_url, search_text,
+    AccountSummary, AuditFilter, AuditRecord, EventKind, HistoryVisibility, Invite, Membership,
+    Mention, Message, NotifyLevel, Permissions, PresenceMode, Reaction, ReplyTo, Report,
+    ReportedMessage, Retention, Role, Room, RoomId, RoomKind, Sender, Seq, Session, SessionId,
+    TimelineEvent, Totals, Unread, Upload, User, UserId, avatar_url, search_text,
 };
 
 /// The store's errors: few on purpose. Constraint violations arrive as `Conflict`.
@@ -126,6 +127,8 @@ pub enum Change {
         reason: String,
         audit: bool,
         address: String,
+        /// By a server admin who need not be a member of the room (closing a report).
+        by_server_admin: bool,
     },
     /// Adds (`add`) or removes the actor's reaction with `emoji`.
     React {
@@ -190,7 +193,9 @@ pub struct EditRecord {
 /// The store: one trait per area of the schema (each implemented by its own file of
 /// `sql/`), plus what concerns the database as a whole.
 #[async_trait]
-pub trait Store: Accounts + Rooms + Timeline + Search + Uploads + Send + Sync + 'static {
+pub trait Store:
+    Accounts + Rooms + Timeline + Search + Uploads + Admin + Send + Sync + 'static
+{
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> bool;
 
@@ -500,6 +505,75 @@ pub trait Uploads {
     ) -> StoreResult<bool>;
     /// The `limit` users and rooms whose uploads take the most, and the totals.
     async fn storage_totals(&self, limit: i64) -> StoreResult<StorageTotals>;
+}
+
+/// An invitation to make; `code_hash` is the SHA-256 of the code handed out.
+pub struct NewInvite {
+    pub id: String,
+    pub code_hash: String,
+    /// `None`: to register on the server.
+    pub room_id: Option<RoomId>,
+    pub created_by: UserId,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub max_uses: Option<i64>,
+}
+
+/// A report to file.
+pub struct NewReport {
+    pub id: String,
+    pub room_id: RoomId,
+    pub seq: Seq,
+    pub reporter: UserId,
+    pub reason: String,
+}
+
+/// Server administration (`sql/admin.rs`): the settings admins change, the setup token, invites,
+/// reports, accounts as admins see them, reading the audit log back, totals.
+#[async_trait]
+pub trait Admin {
+    /// The settings admins have set, each as its name and JSON text.
+    async fn settings(&self) -> StoreResult<Vec<(String, String)>>;
+    /// Sets these settings (name, JSON text) in one transaction.
+    async fn put_settings(&self, values: &[(String, String)]) -> StoreResult<()>;
+    /// While no admin exists: the setup token (storing `fresh` if there is none yet, so every
+    /// node prints the same one). Once one exists: `None`, and any token is deleted.
+    async fn setup_token(&self, fresh: &str) -> StoreResult<Option<String>>;
+    /// Creates `user` as an admin if `token` is the setup token and still no admin exists, and
+    /// deletes the token; `NotFound` otherwise.
+    async fn claim_setup(&self, token: &str, user: NewUser) -> StoreResult<User>;
+    /// Creates `user` if the server invite whose code hashes to `code_hash` is still good
+    /// (counting the use), in one transaction; `NotFound` when it is not.
+    async fn register_invited(&self, code_hash: &str, user: NewUser) -> StoreResult<User>;
+    async fn create_invite(&self, invite: &NewInvite) -> StoreResult<Invite>;
+    /// The server's invites (`room` `None`) or a room's, newest first.
+    async fn invites(&self, room: Option<&RoomId>) -> StoreResult<Vec<Invite>>;
+    /// Revokes one of the server's (`room` `None`) or the room's invites.
+    async fn revoke_invite(&self, id: &str, room: Option<&RoomId>) -> StoreResult<()>;
+    /// Files a report; `Conflict("report")` if the reporter reported that message before.
+    async fn create_report(&self, report: &NewReport) -> StoreResult<()>;
+    /// Reports, newest first: open ones only or all, of one room or every room.
+    async fn reports(
+        &self,
+        open_only: bool,
+        room: Option<&RoomId>,
+        limit: i64,
+    ) -> StoreResult<Vec<Report>>;
+    async fn report(&self, id: &str) -> StoreResult<Report>;
+    /// Closes the report and every other open report of the same message.
+    async fn resolve_report(&self, id: &str, by: &UserId, resolution: &str) -> StoreResult<()>;
+    /// Accounts whose username or display name holds `q` (deactivated ones included).
+    async fn accounts(&self, q: &str, limit: i64) -> StoreResult<Vec<AccountSummary>>;
+    async fn account(&self, id: &UserId) -> StoreResult<AccountSummary>;
+    /// Deactivates (deleting every session, whose ids it returns) or reactivates the user.
+    async fn set_deactivated(&self, id: &UserId, on: bool) -> StoreResult<Vec<SessionId>>;
+    /// Makes or unmakes a server admin; `Conflict("last admin")` for the last one.
+    async fn set_admin(&self, id: &UserId, on: bool) -> StoreResult<()>;
+    /// Every room whose name holds `q`, private and direct ones included, with its member count.
+    async fn all_rooms(&self, q: &str, limit: i64) -> StoreResult<Vec<(Room, i64)>>;
+    async fn audit_log(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
+    async fn totals(&self) -> StoreResult<Totals>;
+    /// The active server admins.
+    async fn admin_ids(&self) -> StoreResult<Vec<UserId>>;
 }
 
 /// Opens the store a `database_url` names, creating and migrating it when needed.

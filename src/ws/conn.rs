@@ -109,7 +109,7 @@ fn start_writer(
         session_id: &auth.session.id,
         rooms: &rooms,
         limits: crate::protocol::Limits {
-            max_upload_bytes: app.config.max_upload_bytes,
+            max_upload_bytes: app.chat.settings().settings.max_upload_bytes,
             max_attachments: crate::chat::MAX_ATTACHMENTS,
         },
     }

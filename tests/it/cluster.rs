@@ -24,6 +24,8 @@ pub(crate) fn services(test: &str) -> Option<(String, String)> {
 pub(crate) struct Node {
     child: Child,
     pub(crate) url: String,
+    /// Every line it has logged since it said where it listens.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Node {
@@ -66,12 +68,30 @@ impl Node {
         };
         // Keep draining the log (shown with failures) so the node never blocks on a full pipe.
         let tag = name.to_owned();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = log.clone();
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
                 eprintln!("[{tag}] {line}");
+                kept.lock().unwrap().push(line);
             }
         });
-        Node { child, url }
+        Node { child, url, log }
+    }
+
+    /// The first line of the node's log that holds `text` (waiting up to [`WAIT`] for it).
+    pub(crate) async fn logged(&self, text: &str) -> String {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(line) = self.log.lock().unwrap().iter().find(|l| l.contains(text)) {
+                return line.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the node never logged {text:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     fn kill(&mut self) {
@@ -741,5 +761,95 @@ async fn two_nodes_serve_each_others_uploads() {
             res.bytes().await.unwrap().as_ref(),
             &data[10_000_000..10_000_100]
         );
+    }
+}
+
+/// Administration across nodes: both nodes log the same setup link, which makes the admin
+/// once; a deactivation on one node closes the user's socket on the other at once; a settings
+/// change on one node is in force on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_act_across_nodes() {
+    let Some((pg, redis)) = services("cluster::admins_act_across_nodes") else {
+        return;
+    };
+    let db = with_postgres(&pg).await;
+    let n1 = Node::start(&db, &redis, "n1", free_port());
+    let n2 = Node::start(&db, &redis, "n2", free_port());
+    let token_in = |line: String| {
+        let at = line.find("?setup=").expect("a setup link") + 7;
+        line[at..at + 48].to_owned()
+    };
+    let token = token_in(n1.logged("?setup=").await);
+    assert_eq!(
+        token_in(n2.logged("?setup=").await),
+        token,
+        "one token for the cluster"
+    );
+    let http = reqwest::Client::new();
+    let register = |node: &Node, name: &str, setup: &str| {
+        let body = json!({"username": name, "password": "correct horse battery", "setup": setup});
+        http.post(format!("{}/api/v1/auth/register", node.url))
+            .json(&body)
+            .send()
+    };
+    let res = register(&n2, "root", &token).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let made: Value = res.json().await.unwrap();
+    assert_eq!(made["user"]["is_admin"], true);
+    let res = register(&n1, "root2", &token).await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::BAD_REQUEST,
+        "used once, on any node"
+    );
+    let root = Client {
+        http: http.clone(),
+        base: n1.url.clone(),
+        token: made["token"].as_str().unwrap().into(),
+        id: made["user"]["id"].as_str().unwrap().into(),
+    };
+
+    let ana = Client::register(&n1, "ana").await;
+    let mut ana_ws = ana.on(&n2).ws().await;
+    let (status, body) = root
+        .call(
+            "PATCH",
+            &format!("/admin/users/{}", ana.id),
+            Some(json!({"deactivated": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        ana_ws.closed().await,
+        Some(4001),
+        "closed on the other node"
+    );
+
+    let (status, _) = root
+        .call(
+            "PATCH",
+            "/admin/settings",
+            Some(json!({"server_name": "Cluster"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let info: Value = http
+            .get(format!("{}/api/v1/server", n2.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if info["name"] == "Cluster" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node two never took the new name"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -2,6 +2,7 @@
 //! SQLite file and drives it over HTTP and WebSocket as a client would.
 
 mod accounts;
+mod admin;
 mod bench;
 mod binary;
 mod browser;

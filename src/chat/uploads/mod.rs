@@ -111,12 +111,13 @@ impl Chat {
     /// What the user may still upload: the least of the file limit and what is left of their
     /// quota and the server's; the error to give past it.
     async fn upload_room(&self, user: &UserId) -> Result<(u64, Error)> {
+        let settings = self.settings();
         let mut room = (
-            self.config.max_upload_bytes,
+            settings.settings.max_upload_bytes,
             Error::TooLarge("the file is larger than this server accepts"),
         );
         let quotas = [
-            (self.config.upload_quota_per_user_bytes, Some(user)),
+            (settings.settings.upload_quota_per_user_bytes, Some(user)),
             (self.config.upload_quota_total_bytes, None),
         ];
         for (quota, whose) in quotas.into_iter().filter(|(q, _)| *q > 0) {
@@ -291,7 +292,7 @@ impl Chat {
         };
         // The blobs are claimed first, then written: the collector, which deletes a blob
         // while holding its row, cannot delete them under this upload.
-        let quota = i64::try_from(self.config.upload_quota_per_user_bytes)
+        let quota = i64::try_from(self.settings().settings.upload_quota_per_user_bytes)
             .ok()
             .filter(|q| *q > 0);
         let upload = match self.store.create_upload(&new, quota).await {

@@ -6,6 +6,42 @@
 macro_rules! sql_accounts {
     ($Store:ident, $Db:ty, $Row:ty) => {
 impl $Store {
+    /// Inserts a new account on `conn` (in a transaction of the caller's, or alone).
+    async fn insert_user(
+        conn: &mut <$Db as sqlx::Database>::Connection,
+        u: NewUser,
+    ) -> StoreResult<User> {
+        let now = now_ms();
+        sqlx::query(
+            "insert into users (id, username, username_key, display_name, password_hash, is_admin, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(u.id.as_str())
+        .bind(&u.username)
+        .bind(&u.username_key)
+        .bind(&u.display_name)
+        .bind(&u.password_hash)
+        .bind(i64::from(u.is_admin))
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(fail("username"))?;
+        Ok(User {
+            avatar_url: avatar_url(None, &u.username),
+            id: u.id,
+            username: u.username,
+            display_name: u.display_name,
+            is_admin: u.is_admin,
+            deactivated: false,
+            created_at: time(now),
+            status_text: String::new(),
+            status_emoji: String::new(),
+            presence_mode: PresenceMode::Auto,
+            send_receipts: true,
+            locale: String::new(),
+        })
+    }
+
     /// A user read back on the write connection, right after changing it.
     async fn user_written(&self, id: &UserId) -> StoreResult<User> {
         let sql = format!("select {USER_COLS} from users u where u.id = $1");
@@ -21,34 +57,8 @@ impl $Store {
 impl Accounts for $Store {
     #[tracing::instrument(skip_all)]
     async fn create_user(&self, u: NewUser) -> StoreResult<User> {
-        let now = now_ms();
-        sqlx::query(
-            "insert into users (id, username, username_key, display_name, password_hash, is_admin, created_at) \
-             values ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(u.id.as_str())
-        .bind(&u.username)
-        .bind(&u.username_key)
-        .bind(&u.display_name)
-        .bind(&u.password_hash)
-        .bind(i64::from(u.is_admin))
-        .bind(now)
-        .execute(&self.write)
-        .await
-        .map_err(fail("username"))?;
-        Ok(User {
-            avatar_url: avatar_url(None, &u.username),
-            id: u.id,
-            username: u.username,
-            display_name: u.display_name,
-            is_admin: u.is_admin,
-            created_at: time(now),
-            status_text: String::new(),
-            status_emoji: String::new(),
-            presence_mode: PresenceMode::Auto,
-            send_receipts: true,
-            locale: String::new(),
-        })
+        let mut conn = self.write.acquire().await.map_err(fail("user"))?;
+        Self::insert_user(&mut conn, u).await
     }
 
     async fn user(&self, id: &UserId) -> StoreResult<User> {
@@ -85,7 +95,8 @@ impl Accounts for $Store {
         let strpos = Self::DIALECT.strpos;
         let sql = format!(
             "select {USER_COLS} from users u \
-             where {strpos}(u.username_key, $1) > 0 or {strpos}(lower(u.display_name), $1) > 0 \
+             where u.deactivated_at is null \
+             and ({strpos}(u.username_key, $1) > 0 or {strpos}(lower(u.display_name), $1) > 0) \
              order by u.username_key limit $2"
         );
         let rows = sqlx::query(&sql)
@@ -224,13 +235,14 @@ impl Accounts for $Store {
 
     async fn create_session(&self, s: &Session, token_hash: &str) -> StoreResult<()> {
         sqlx::query(
-            "insert into sessions (id, user_id, token_hash, user_agent, created_at, last_seen) \
-             values ($1, $2, $3, $4, $5, $6)",
+            "insert into sessions (id, user_id, token_hash, user_agent, address, created_at, last_seen) \
+             values ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(s.id.as_str())
         .bind(s.user_id.as_str())
         .bind(token_hash)
         .bind(&s.user_agent)
+        .bind(&s.address)
         .bind(ms(s.created_at))
         .bind(ms(s.last_seen))
         .execute(&self.write)
@@ -241,8 +253,9 @@ impl Accounts for $Store {
 
     async fn session_by_token(&self, token_hash: &str) -> StoreResult<(Session, User)> {
         let sql = format!(
-            "select {USER_COLS}, s.id as session_id, s.user_agent, s.created_at as s_created, s.last_seen \
-             from sessions s join users u on u.id = s.user_id where s.token_hash = $1"
+            "select {USER_COLS}, s.id as session_id, s.user_agent, s.address, s.created_at as s_created, s.last_seen \
+             from sessions s join users u on u.id = s.user_id \
+             where s.token_hash = $1 and u.deactivated_at is null"
         );
         let row = sqlx::query(&sql)
             .bind(token_hash)
@@ -254,6 +267,7 @@ impl Accounts for $Store {
             id: row.get::<String, _>("session_id").into(),
             user_id: user.id.clone(),
             user_agent: row.get("user_agent"),
+            address: row.get("address"),
             created_at: time(row.get("s_created")),
             last_seen: time(row.get("last_seen")),
         };
@@ -281,7 +295,7 @@ impl Accounts for $Store {
 
     async fn sessions_of(&self, user: &UserId) -> StoreResult<Vec<Session>> {
         let rows = sqlx::query(
-            "select id, user_agent, created_at, last_seen from sessions where user_id = $1 \
+            "select id, user_agent, address, created_at, last_seen from sessions where user_id = $1 \
              order by last_seen desc",
         )
         .bind(user.as_str())
@@ -294,6 +308,7 @@ impl Accounts for $Store {
                 id: r.get::<String, _>("id").into(),
                 user_id: user.clone(),
                 user_agent: r.get("user_agent"),
+                address: r.get("address"),
                 created_at: time(r.get("created_at")),
                 last_seen: time(r.get("last_seen")),
             })

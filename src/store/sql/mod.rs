@@ -11,18 +11,21 @@
 //! | appending and reading messages and changes, retention | `timeline.rs` | [`Timeline`](super::Timeline) |
 //! | the full-text index and searching it | `search.rs` | [`Search`](super::Search) |
 //! | uploads, their blobs, attachments, quotas | `uploads.rs` | [`Uploads`](super::Uploads) |
+//! | settings, setup, invites, reports, accounts for admins, the audit log | `admin.rs` | [`Admin`](super::Admin) |
 
 use chrono::{DateTime, Utc};
 
 use super::{StoreError, StoreResult};
 
 mod accounts;
+mod admin;
 mod rooms;
 mod search;
 mod timeline;
 mod uploads;
 
 pub(super) use accounts::sql_accounts;
+pub(super) use admin::sql_admin;
 pub(super) use rooms::sql_rooms;
 pub(super) use search::{PG_WORD_INDEX_MS, matcher, sql_search};
 pub(super) use timeline::sql_timeline;
@@ -136,7 +139,7 @@ pub(super) fn placeholders(rows: usize, template: &[&str]) -> String {
 }
 
 pub(super) const USER_COLS: &str = "u.id, u.username, u.display_name, u.is_admin, u.created_at, \
-    u.status_text, u.status_emoji, u.avatar, u.presence_mode, u.send_receipts, u.locale";
+    u.status_text, u.status_emoji, u.avatar, u.presence_mode, u.send_receipts, u.locale, u.deactivated_at";
 pub(super) const ROOM_COLS: &str = "r.id, r.name, r.kind, r.topic, r.owner_id, r.history, \
     r.retention_max_messages, r.retention_max_age_secs, r.last_seq, r.created_at, r.direct_key, \
     r.permissions";
@@ -172,6 +175,7 @@ macro_rules! sql_store {
                 username: r.get("username"),
                 display_name: r.get("display_name"),
                 is_admin: r.get::<i64, _>("is_admin") != 0,
+                deactivated: r.get::<Option<i64>, _>("deactivated_at").is_some(),
                 created_at: time(r.get("created_at")),
                 status_text: r.get("status_text"),
                 status_emoji: r.get("status_emoji"),
@@ -301,6 +305,7 @@ macro_rules! sql_store {
         sql_timeline!($Store, $Db, $Row);
         sql_search!($Store, $Db, $Row);
         sql_uploads!($Store, $Db, $Row);
+        sql_admin!($Store, $Db, $Row);
 
         #[async_trait]
         impl Store for $Store {

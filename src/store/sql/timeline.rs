@@ -295,6 +295,7 @@ impl $Store {
                 reason,
                 audit,
                 address,
+                ..
             } => {
                 sqlx::query(
                     "update messages set body = '', mentions = null, deleted = 1, \
@@ -683,9 +684,17 @@ impl Timeline for $Store {
                 .binary_search(&(e.room_id(), author(e)))
                 .ok()
                 .and_then(|at| members[at]);
-            let Some(standing) = standing else {
-                results[i] = Some(Err(StoreError::NotMember));
-                continue;
+            let standing = match (standing, e) {
+                (Some(standing), _) => standing,
+                // A server admin deleting a reported message need not be a member.
+                (None, Entry::Change(NewChange {
+                    change: Change::Delete { by_server_admin: true, .. },
+                    ..
+                })) => Standing { role: Role::Owner, muted: false },
+                (None, _) => {
+                    results[i] = Some(Err(StoreError::NotMember));
+                    continue;
+                }
             };
             // The room's permission table and mutes, read in this transaction: a mute or a
             // stricter table committed first refuses the event.

@@ -1,0 +1,344 @@
+//! Server administration, for server admins only: accounts (deactivate, reactivate, make or
+//! unmake admin, sign out everywhere), every room (deleting one), server invites, the audit
+//! log and the dashboard's totals. Every action is written to the audit log with the admin's
+//! address. Reports are in `reports`; the settings in `settings`.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use rand::RngCore;
+
+use super::settings::require_admin;
+use super::{Chat, Error, Result, invalid};
+use crate::bus::RoomChange;
+use crate::domain::{
+    AccountSummary, AuditFilter, AuditRecord, Invite, Room, RoomId, Totals, User, UserId,
+};
+use crate::protocol::ServerEvent;
+use crate::store::{NewInvite, StoreError};
+
+/// The most rows one admin listing returns.
+pub const MAX_LISTED: i64 = 200;
+/// The longest an invite may stay good.
+const MAX_INVITE_DAYS: i64 = 365;
+
+/// What changing an account means.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AccountPatch {
+    pub deactivated: Option<bool>,
+    pub is_admin: Option<bool>,
+}
+
+/// An invite just made: the record and the code, shown this once.
+pub struct NewCode {
+    pub invite: Invite,
+    pub code: String,
+}
+
+/// A fresh invite code: 128 random bits, hex.
+pub(super) fn invite_code() -> String {
+    let mut raw = [0u8; 16];
+    rand::rng().fill_bytes(&mut raw);
+    hex::encode(raw)
+}
+
+/// When an invite made now with these limits stops being good.
+pub(super) fn invite_expiry(
+    expires_in_secs: Option<i64>,
+    max_uses: Option<i64>,
+) -> Result<Option<DateTime<Utc>>> {
+    if let Some(n) = max_uses {
+        if !(1..=10_000).contains(&n) {
+            return Err(invalid("max_uses", "must be 1 to 10000"));
+        }
+    }
+    match expires_in_secs {
+        None => Ok(None),
+        Some(s) if (60..=MAX_INVITE_DAYS * 86_400).contains(&s) => {
+            Ok(Some(Utc::now() + TimeDelta::seconds(s)))
+        }
+        Some(_) => Err(invalid(
+            "expires_in_secs",
+            "must be between 60 seconds and 365 days",
+        )),
+    }
+}
+
+impl Chat {
+    /// Accounts whose username or display name holds `q`, deactivated ones included.
+    pub async fn admin_accounts(&self, admin: &User, q: &str) -> Result<Vec<AccountSummary>> {
+        require_admin(admin)?;
+        Ok(self.store.accounts(q.trim(), MAX_LISTED).await?)
+    }
+
+    /// One account with its counts and its sessions.
+    pub async fn admin_account(
+        &self,
+        admin: &User,
+        id: &UserId,
+    ) -> Result<(AccountSummary, Vec<crate::domain::Session>)> {
+        require_admin(admin)?;
+        let account = self.store.account(id).await.map_err(|e| match e {
+            StoreError::NotFound => Error::NotFound("user"),
+            other => other.into(),
+        })?;
+        let sessions = self.store.sessions_of(id).await?;
+        Ok((account, sessions))
+    }
+
+    /// Deactivates or reactivates an account, makes or unmakes an admin. Deactivating signs
+    /// the user out everywhere at once (their sockets close on every node). The last active
+    /// admin can be neither deactivated nor unmade (`conflict`).
+    pub async fn admin_update_account(
+        &self,
+        admin: &User,
+        address: IpAddr,
+        id: &UserId,
+        patch: AccountPatch,
+    ) -> Result<AccountSummary> {
+        require_admin(admin)?;
+        let before = self.store.account(id).await.map_err(|e| match e {
+            StoreError::NotFound => Error::NotFound("user"),
+            other => other.into(),
+        })?;
+        let last_admin = |e: StoreError| match e {
+            StoreError::Conflict("last admin") => {
+                Error::Conflict("the server must keep at least one active admin")
+            }
+            other => other.into(),
+        };
+        if let Some(on) = patch.deactivated {
+            if on != before.user.deactivated {
+                let ended = self
+                    .store
+                    .set_deactivated(id, on)
+                    .await
+                    .map_err(last_admin)?;
+                self.close_sessions(id, ended);
+                let action = if on {
+                    "user_deactivated"
+                } else {
+                    "user_reactivated"
+                };
+                self.audited(&admin.id, address, action, None, id.to_string(), "")
+                    .await;
+            }
+        }
+        if let Some(on) = patch.is_admin {
+            if on != before.user.is_admin {
+                self.store.set_admin(id, on).await.map_err(last_admin)?;
+                let action = if on { "admin_granted" } else { "admin_revoked" };
+                self.audited(&admin.id, address, action, None, id.to_string(), "")
+                    .await;
+            }
+        }
+        Ok(self.store.account(id).await?)
+    }
+
+    /// Signs the user out of every session (their sockets close on every node).
+    pub async fn admin_sign_out(&self, admin: &User, address: IpAddr, id: &UserId) -> Result<()> {
+        require_admin(admin)?;
+        self.store
+            .user(id)
+            .await
+            .map_err(|_| Error::NotFound("user"))?;
+        let ended = self.store.delete_other_sessions(id, None).await?;
+        self.close_sessions(id, ended);
+        self.audited(
+            &admin.id,
+            address,
+            "user_signed_out",
+            None,
+            id.to_string(),
+            "",
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Every room whose name holds `q` (private and direct ones too), with member counts.
+    pub async fn admin_rooms(&self, admin: &User, q: &str) -> Result<Vec<(Room, i64)>> {
+        require_admin(admin)?;
+        Ok(self.store.all_rooms(q.trim(), MAX_LISTED).await?)
+    }
+
+    /// Deletes any room, as its owner could.
+    pub async fn admin_delete_room(
+        &self,
+        admin: &User,
+        address: IpAddr,
+        room_id: &RoomId,
+        reason: &str,
+    ) -> Result<()> {
+        require_admin(admin)?;
+        super::moderation::check_reason(reason)?;
+        let room = self
+            .store
+            .room(room_id)
+            .await
+            .map_err(|_| Error::NotFound("room"))?;
+        self.store.delete_room(room_id).await?;
+        self.audited(
+            &admin.id,
+            address,
+            "room_deleted",
+            Some(room_id),
+            room.name,
+            reason,
+        )
+        .await;
+        self.publish_room(
+            room_id,
+            ServerEvent::RoomDeleted { room_id },
+            Some(RoomChange::Deleted),
+        );
+        Ok(())
+    }
+
+    /// Makes an invitation to register (while registration is `invite`, only these let
+    /// people in).
+    pub async fn admin_invite(
+        &self,
+        admin: &User,
+        address: IpAddr,
+        expires_in_secs: Option<i64>,
+        max_uses: Option<i64>,
+    ) -> Result<NewCode> {
+        require_admin(admin)?;
+        let expires_at = invite_expiry(expires_in_secs, max_uses)?;
+        let code = invite_code();
+        let invite = self
+            .store
+            .create_invite(&NewInvite {
+                id: uuid::Uuid::now_v7().simple().to_string(),
+                code_hash: super::accounts::token_hash(&code),
+                room_id: None,
+                created_by: admin.id.clone(),
+                expires_at,
+                max_uses,
+            })
+            .await?;
+        self.audited(
+            &admin.id,
+            address,
+            "invite_created",
+            None,
+            invite.id.clone(),
+            "",
+        )
+        .await;
+        Ok(NewCode { invite, code })
+    }
+
+    pub async fn admin_invites(&self, admin: &User) -> Result<Vec<Invite>> {
+        require_admin(admin)?;
+        Ok(self.store.invites(None).await?)
+    }
+
+    pub async fn admin_revoke_invite(&self, admin: &User, address: IpAddr, id: &str) -> Result<()> {
+        require_admin(admin)?;
+        self.store
+            .revoke_invite(id, None)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => Error::NotFound("invite"),
+                other => other.into(),
+            })?;
+        self.audited(
+            &admin.id,
+            address,
+            "invite_revoked",
+            None,
+            id.to_owned(),
+            "",
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Reads a page of any room's messages (newest first, or before `before`) as a server
+    /// admin, without being a member. Every read is written to the audit log, which the room's
+    /// owner and admins see (`GET /rooms/{id}/audit`).
+    pub async fn admin_read_room(
+        &self,
+        admin: &User,
+        address: IpAddr,
+        room_id: &RoomId,
+        before: Option<crate::domain::Seq>,
+        limit: i64,
+    ) -> Result<super::messages::Page> {
+        require_admin(admin)?;
+        if !(1..=200).contains(&limit) {
+            return Err(invalid("limit", "must be 1-200"));
+        }
+        self.store
+            .room(room_id)
+            .await
+            .map_err(|_| Error::NotFound("room"))?;
+        let range = crate::store::MessageRange {
+            room_id: room_id.clone(),
+            floor: 0,
+            limit,
+            viewer: None,
+        };
+        let messages = self.store.messages_before(range, before).await?;
+        let history_start = match (messages.first(), self.store.oldest_seq(room_id, 0).await?) {
+            (Some(first), Some(oldest)) => first.seq <= oldest,
+            _ => true,
+        };
+        let target = before.map_or_else(|| "newest".to_owned(), |s| format!("before {s}"));
+        self.audited(
+            &admin.id,
+            address,
+            "room_read_by_admin",
+            Some(room_id),
+            target,
+            "",
+        )
+        .await;
+        Ok(super::messages::Page {
+            messages,
+            history_start,
+        })
+    }
+
+    /// The audit log, newest first, narrowed by `filter`.
+    pub async fn audit_log(
+        &self,
+        admin: &User,
+        mut filter: AuditFilter,
+    ) -> Result<Vec<AuditRecord>> {
+        require_admin(admin)?;
+        filter.limit = filter.limit.clamp(1, 10_000);
+        Ok(self.store.audit_log(&filter).await?)
+    }
+
+    /// The room's own audit entries (moderation in it, and admins reading it), for its owner
+    /// and admins.
+    pub async fn room_audit_log(
+        &self,
+        user: &UserId,
+        room_id: &RoomId,
+        before: Option<i64>,
+    ) -> Result<Vec<AuditRecord>> {
+        let (room, m) = self.member_of(room_id, user).await?;
+        if !crate::domain::can_change_settings(&room.permissions, m.role) {
+            return Err(Error::Forbidden(
+                "only the room's owner and admins see its log",
+            ));
+        }
+        let filter = AuditFilter {
+            room: Some(room_id.clone()),
+            before,
+            limit: 100,
+            ..AuditFilter::default()
+        };
+        Ok(self.store.audit_log(&filter).await?)
+    }
+
+    /// The dashboard's counts.
+    pub async fn totals(&self, admin: &User) -> Result<Totals> {
+        require_admin(admin)?;
+        Ok(self.store.totals().await?)
+    }
+}
