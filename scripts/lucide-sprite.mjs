@@ -15,7 +15,8 @@ const ICONS = [
   "bell-ring", "smile-plus", "reply", "pencil", "trash-2", "ellipsis", "arrow-down", "check",
   "check-check", "chevron-down", "user", "wifi-off", "message-circle", "door-open", "shield",
   "globe", "monitor-smartphone", "keyboard", "pin", "copy", "paperclip", "file", "download",
-  "chevron-left", "chevron-right", "mic", "circle-stop",
+  "chevron-left", "chevron-right", "mic", "circle-stop", "user-x", "message-square", "flag",
+  "hard-drive", "plug", "activity", "ticket", "scroll-text",
 ];
 
 // The presentation attributes every Lucide icon carries on its <svg>, moved to each <symbol>.

@@ -69,6 +69,14 @@ const DYNAMIC = {
   "connection.": ["connecting", "connected", "reconnecting", "offline"],
   "send.": ["connection_lost", "not_connected", "no_answer"],
   "emoji.group_": ["0", "1", "3", "4", "5", "6", "7", "8", "9"],
+  "admin.": ["overview", "users", "rooms", "reports", "invites", "settings", "audit"],
+  "admin.kind_": ["public", "private", "direct"],
+  "admin.invite_": ["good", "revoked", "expired", "used_up"],
+  "reports.closed_": ["dismissed", "message_deleted", "banned", "deactivated"],
+  "audit.": ["settings_changed", "invite_created", "invite_revoked", "user_deactivated", "user_reactivated",
+    "user_signed_out", "admin_granted", "admin_revoked", "room_deleted", "room_read_by_admin", "report_resolved",
+    "member_banned", "member_unbanned", "member_kicked", "member_muted", "member_unmuted", "role_changed",
+    "room_settings_changed", "message_deleted", "message_pinned", "message_unpinned"],
 };
 
 /** The client's sources (every .js under assets/js/ but the catalogues), as one text each. */

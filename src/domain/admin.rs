@@ -93,6 +93,8 @@ pub struct AuditRecord {
     pub room_id: Option<RoomId>,
     /// Whom or what it was done to: a user id, a message's `seq`, a setting's name.
     pub target: String,
+    /// The username, when the target is an account that still exists.
+    pub target_username: Option<String>,
     pub reason: String,
     /// The actor's client address.
     pub address: String,

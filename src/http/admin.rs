@@ -550,8 +550,9 @@ fn audit_csv(entries: &[AuditRecord]) -> String {
         out.push_str(&value.replace('"', "\"\""));
         out.push('"');
     }
-    let mut out =
-        String::from("id,ts,actor,actor_username,action,room_id,target,reason,address\r\n");
+    let mut out = String::from(
+        "id,ts,actor,actor_username,action,room_id,target,target_username,reason,address\r\n",
+    );
     for e in entries {
         let row = [
             e.id.to_string(),
@@ -563,6 +564,7 @@ fn audit_csv(entries: &[AuditRecord]) -> String {
                 .as_ref()
                 .map_or_else(String::new, ToString::to_string),
             e.target.clone(),
+            e.target_username.clone().unwrap_or_default(),
             e.reason.clone(),
             e.address.clone(),
         ];
@@ -591,12 +593,13 @@ mod tests {
             action: "member_banned".into(),
             room_id: Some("r1".into()),
             target: "=HYPERLINK(\"x\")".into(),
+            target_username: None,
             reason: "spam, \"again\"\nand again".into(),
             address: "203.0.113.9".into(),
         };
         let csv = audit_csv(&[entry]);
         let line = csv.lines().nth(1).unwrap();
-        assert!(line.starts_with("\"7\",\"1970-01-01T00:00:00+00:00\",\"u1\",\"\",\"member_banned\",\"r1\",\"'=HYPERLINK(\"\"x\"\")\",\"spam, \"\"again\"\""));
+        assert!(line.starts_with("\"7\",\"1970-01-01T00:00:00+00:00\",\"u1\",\"\",\"member_banned\",\"r1\",\"'=HYPERLINK(\"\"x\"\")\",\"\",\"spam, \"\"again\"\""));
         assert!(csv.contains("and again\",\"203.0.113.9\"\r\n"));
     }
 }

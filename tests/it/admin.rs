@@ -19,18 +19,11 @@ pub async fn make_admin(app: &TestApp, user: &User) {
 
 /// The setup token as the server logs it (it keeps it in its settings table).
 async fn setup_token(app: &TestApp) -> Option<String> {
-    let sql = "select value from settings where name = 'setup_token'";
-    if app.database_url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
-        let token = sqlx::query_scalar(sql).fetch_optional(&pool).await.unwrap();
-        pool.close().await;
-        token
-    } else {
-        let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
-        let token = sqlx::query_scalar(sql).fetch_optional(&pool).await.unwrap();
-        pool.close().await;
-        token
-    }
+    text_at(
+        &app.database_url,
+        "select value from settings where name = 'setup_token'",
+    )
+    .await
 }
 
 async fn register_with(app: &TestApp, name: &str, extra: Value) -> (StatusCode, Value) {
@@ -332,6 +325,7 @@ async fn deactivation_signs_out_everywhere_and_refuses_sign_in() {
         ]
     );
     assert_eq!(log["entries"][4]["target"], ana.id);
+    assert_eq!(log["entries"][4]["target_username"], "ana");
     assert_eq!(log["entries"][4]["actor"], root.id);
     assert_eq!(log["entries"][4]["actor_username"], "root");
     assert_eq!(log["entries"][4]["address"], "127.0.0.1");
@@ -632,7 +626,7 @@ async fn the_audit_log_filters_and_exports() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "id,ts,actor,actor_username,action,room_id,target,reason,address"
+        "id,ts,actor,actor_username,action,room_id,target,target_username,reason,address"
     );
     assert_eq!(lines.len(), 4);
     assert!(lines[1].contains("\"settings_changed\""));

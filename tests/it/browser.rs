@@ -29,8 +29,16 @@ async fn web_client_in_headless_chromium() {
     }
     let app = spawn_app().await;
     let url = format!("http://{}", app.addr);
+    // The setup link's token, as `natter serve` logs it.
+    let token = text_at(
+        &app.database_url,
+        "select value from settings where name = 'setup_token'",
+    )
+    .await
+    .expect("a fresh server has a setup token");
     let env = [
         ("NATTER_URL", url.as_str()),
+        ("NATTER_SETUP_TOKEN", token.as_str()),
         ("NATTER_SCREENSHOTS", "docs/screenshots"),
         ("CHROMIUM", chromium.as_str()),
     ];
@@ -43,6 +51,8 @@ async fn web_client_in_headless_chromium() {
         "e2e/languages.test.mjs",
         "e2e/accessibility.test.mjs",
         "e2e/render.test.mjs",
+        // Last: it makes the first admin with the setup link, and changes server settings.
+        "e2e/admin.test.mjs",
     ];
     let mut args = vec!["--test-concurrency=1"];
     args.extend(files);

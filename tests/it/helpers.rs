@@ -376,6 +376,22 @@ pub async fn count_rows_at(database_url: &str, sql: &str) -> i64 {
     }
 }
 
+/// Runs a query for one text value straight on the database at `database_url` (`None`: no
+/// row).
+pub async fn text_at(database_url: &str, sql: &str) -> Option<String> {
+    if database_url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
+        let text = sqlx::query_scalar(sql).fetch_optional(&pool).await.unwrap();
+        pool.close().await;
+        text
+    } else {
+        let pool = sqlx::PgPool::connect(database_url).await.unwrap();
+        let text = sqlx::query_scalar(sql).fetch_optional(&pool).await.unwrap();
+        pool.close().await;
+        text
+    }
+}
+
 /// Runs a statement straight on the app's database (for what the API cannot do, such as
 /// making a server admin).
 pub async fn run_sql(app: &TestApp, sql: &str) {

@@ -75,6 +75,11 @@ export class I18n {
     return this.has(key) ? this.t(key) : serverMessage || this.t("error.internal");
   }
 
+  /** A number in the user's language ("1,234", "1 234"). */
+  number(value) {
+    return this.numbers.format(value);
+  }
+
   /** A date and time in the user's language. */
   dateTime(value) {
     return this.format("dateTime", { dateStyle: "medium", timeStyle: "short" }, value);

@@ -496,6 +496,11 @@ export class ChatState extends EventTarget {
     }
   }
 
+  /** A report for the room's moderators and the server's admins. */
+  on_report_filed(ev) {
+    this.notice("notice.report_filed", { room: ev.report.room_name, reason: ev.report.reason });
+  }
+
   on_member_left(ev) {
     if (ev.user_id === this.me.id) this.leftRoom(ev.room_id, ev.kicked ? "notice.kicked" : null);
     else this.refreshMembers(ev.room_id);

@@ -77,6 +77,7 @@ export function Chat({ user, onSignOut }) {
     switcher: () => ui.open(Switcher),
     search: (props = {}) => ui.open(() => import("./Search.js"), props, "Search"),
     pins: (roomId) => ui.open(() => import("./Search.js"), { roomId }, "Pins"),
+    admin: () => ui.open(() => import("./admin/Admin.js"), {}, "AdminPanel"),
   }), [state]);
 
   useEffect(() => {
@@ -125,6 +126,8 @@ export function Chat({ user, onSignOut }) {
           <${Icon} name="search" /><span class="search-label">${t("switcher.open")}</span><kbd aria-hidden="true">Ctrl K</kbd>
         </button>
         <span class="connection" role="status" aria-live="polite" data-state=${state.connection}>${t(connection)}</span>
+        ${state.me.is_admin ? html`<button class="icon-button admin-button" title=${t("admin.title")} aria-label=${t("admin.title")}
+          onClick=${() => ui.admin()}><${Icon} name="shield" /></button>` : null}
         <button class="me-button" title=${t("chat.profile_and_settings")} onClick=${() => ui.settings()}>
           <${Avatar} user=${state.me} /><span class="me-name" dir="auto">${state.me.display_name}</span>
           <span class="visually-hidden">${t("chat.profile_and_settings")}</span>

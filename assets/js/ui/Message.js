@@ -75,6 +75,17 @@ export const ACTIONS = [
     run: (m) => navigator.clipboard?.writeText(m.body),
   },
   {
+    id: "report",
+    icon: "flag",
+    label: "message.report",
+    when: (m, row) => !row.pending && !m.deleted && !row.mine,
+    run: async (m, app) => {
+      const { ReportMessage } = await import("./dialogs.js");
+      const done = await app.ui.open(ReportMessage, { message: m });
+      if (done) app.state.notice("notice.reported");
+    },
+  },
+  {
     id: "delete",
     icon: "trash-2",
     label: "message.delete",

@@ -1,5 +1,5 @@
-// The everyday dialogs: create, join and browse rooms, start a direct message, and the
-// confirmations (a plain one, and a ban with its reason). Each shows the server's error next
+// The everyday dialogs: create, join and browse rooms, start a direct message, report a
+// message, and the confirmations (a plain one, and a ban with its reason). Each shows the server's error next
 // to the field it names. A dialog gets `close(value)`; `ui.open` resolves with that value.
 
 import { html, useEffect, useRef, useState } from "../core/html.js";
@@ -23,6 +23,25 @@ export function Ban({ close, name }) {
     <p>${t("ban.detail", { name })}</p>
     <${Field} label=${t("ban.reason")} hint=${t("ban.reason_hint")}>${(a) => html`<input ...${a} name="reason" maxlength="256"
       value=${reason} onInput=${(e) => setReason(e.currentTarget.value)} dir="auto" />`}</${Field}>
+  </${Modal}>`;
+}
+
+/** Reports a message to the room's moderators and the server's admins, with a reason.
+ * Closes with true once reported. */
+export function ReportMessage({ close, message }) {
+  const { t, state } = useApp();
+  const [reason, setReason] = useState("");
+  const name = state.userInfo(message.sender).display_name;
+  return html`<${Modal} title=${t("report.title", { name })} close=${close} submitLabel=${t("report.action")}
+    onSubmit=${async () => {
+      await api("POST", `/rooms/${message.room_id}/messages/${message.seq}/report`, { reason });
+      close(true);
+      return false;
+    }}>${({ fields }) => html`
+    <p>${t("report.detail")}</p>
+    <blockquote class="reported" dir="auto">${message.body}</blockquote>
+    <${Field} label=${t("report.reason")} error=${fields.reason}>${(a) => html`<textarea ...${a} name="reason" maxlength="500" rows="3" required
+      value=${reason} onInput=${(e) => setReason(e.currentTarget.value)} dir="auto" />`}</${Field}>`}
   </${Modal}>`;
 }
 

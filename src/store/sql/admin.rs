@@ -454,7 +454,8 @@ impl Admin for $Store {
     async fn audit_log(&self, f: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
         let rows = sqlx::query(
             "select a.id, a.ts, a.actor_id, u.username as actor_username, a.action, a.room_id, \
-             a.target, a.reason, a.address from audit_log a left join users u on u.id = a.actor_id \
+             a.target, t.username as target_username, a.reason, a.address from audit_log a \
+             left join users u on u.id = a.actor_id left join users t on t.id = a.target \
              where a.actor_id = coalesce($1, a.actor_id) and a.action = coalesce($2, a.action) \
              and coalesce(a.room_id, '') = coalesce($3, a.room_id, '') \
              and a.target = coalesce($4, a.target) and a.ts >= coalesce($5, a.ts) \
@@ -482,6 +483,7 @@ impl Admin for $Store {
                 action: r.get("action"),
                 room_id: r.get::<Option<String>, _>("room_id").map(RoomId::from),
                 target: r.get("target"),
+                target_username: r.get("target_username"),
                 reason: r.get("reason"),
                 address: r.get("address"),
             })

@@ -1,6 +1,7 @@
 // A room's settings for its owner and admins (loaded on first use): topic, visibility and
 // key, who may read history, retention, the permission table (who may post, react, pin, kick,
-// …), members' roles, kicks, mutes and bans, and deleting the room.
+// …), members' roles, kicks, mutes and bans, the room's reports (for its moderators), its
+// activity (the room's audit log, admins' reads of it included) and deleting the room.
 
 import { html, useEffect, useState } from "../../core/html.js";
 import { api } from "../../core/api.js";
@@ -81,8 +82,21 @@ export function RoomSettings({ close, room }) {
     </div>
     `: null}
     <${People} room=${room} />
+    ${state.may(room, "delete_others") ? html`<h3>${t("reports.title")}</h3><${Lazy} load=${() => import("../admin/Records.js")}
+      name="ReportList" props=${{ path: `/rooms/${room.id}/reports` }} />` : null}
+    ${settings ? html`<h3>${t("room.activity")}</h3><p class="hint">${t("room.activity_hint")}</p><${Lazy} load=${() => import("../admin/Records.js")}
+      name="AuditLog" props=${{ path: `/rooms/${room.id}/audit`, filters: false }} />` : null}
     ${owner ? html`<button type="button" class="danger" onClick=${remove}>${t("room.delete")}…</button>` : null}`}
   </${Modal}>`;
+}
+
+/** A component from a module loaded when first shown. */
+function Lazy({ load, name, props }) {
+  const [Shown, setShown] = useState(null);
+  useEffect(() => {
+    load().then((module) => setShown(() => module[name]));
+  }, []);
+  return Shown ? html`<${Shown} ...${props} />` : null;
 }
 
 /** Members with their roles (the owner makes admins) and ban buttons, and the ban list. */
