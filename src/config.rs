@@ -103,6 +103,12 @@ pub struct Config {
     pub registration: crate::domain::Registration,
     /// The server's name on the sign-in page (the admin panel's setting wins once set).
     pub server_name: String,
+    /// An SMTP server for "forgot password" emails: `smtp://host:port` (STARTTLS when offered),
+    /// `smtps://host` (TLS), `smtp://user:password@host:587?tls=required`. Needs `public_url`
+    /// (the links' origin, never the request's Host). None: no email is sent.
+    pub smtp_url: Option<String>,
+    /// The sender of those emails, e.g. `Natter <natter@example.org>`.
+    pub smtp_from: Option<String>,
 }
 
 impl Default for Config {
@@ -152,6 +158,8 @@ impl Default for Config {
             unsent_upload_secs: 24 * 3600,
             registration: crate::domain::Registration::Open,
             server_name: "Natter".into(),
+            smtp_url: None,
+            smtp_from: None,
         }
     }
 }
@@ -345,6 +353,13 @@ pub struct Overrides {
     /// The server's name on the sign-in page [default: Natter].
     #[arg(long, global = true, env = "NATTER_SERVER_NAME")]
     pub server_name: Option<String>,
+    /// SMTP server for password reset emails (smtp://, smtps://; may hold credentials)
+    /// [default: none].
+    #[arg(long, global = true, env = "NATTER_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of password reset emails, e.g. "Natter <natter@example.org>".
+    #[arg(long, global = true, env = "NATTER_SMTP_FROM")]
+    pub smtp_from: Option<String>,
 }
 
 impl Overrides {
@@ -388,6 +403,8 @@ impl Overrides {
             (&mut config.s3_region, &self.s3_region),
             (&mut config.s3_access_key_id, &self.s3_access_key_id),
             (&mut config.s3_secret_access_key, &self.s3_secret_access_key),
+            (&mut config.smtp_url, &self.smtp_url),
+            (&mut config.smtp_from, &self.smtp_from),
         ] {
             if value.is_some() {
                 field.clone_from(value);
@@ -527,6 +544,14 @@ impl Config {
         anyhow::ensure!(
             self.typing_ttl_ms >= 100,
             "typing_ttl_ms must be at least 100"
+        );
+        anyhow::ensure!(
+            self.smtp_url.is_none() || self.public_url.is_some(),
+            "smtp_url needs public_url: the origin of the links in the emails"
+        );
+        anyhow::ensure!(
+            self.smtp_url.is_none() || self.smtp_from.is_some(),
+            "smtp_url needs smtp_from: the sender of the emails"
         );
         anyhow::ensure!(
             self.http_redirect_bind.is_none() || self.tls(),

@@ -166,6 +166,10 @@ pub enum ServerEvent<'a> {
         message_id: &'a str,
         reason: NotifyReason,
     },
+    /// The account signed in somewhere else (to its other sessions).
+    NewLogin {
+        session: &'a crate::domain::Session,
+    },
     /// A message was reported (to the room's moderators and the server's admins).
     ReportFiled {
         report: &'a crate::domain::Report,

@@ -59,10 +59,11 @@ pub struct NewAccount<'a> {
     pub setup: Option<&'a str>,
 }
 
-/// A username and password as typed.
+/// A username and password as typed, and the two-factor code when the account needs one.
 pub struct Credentials<'a> {
     pub username: &'a str,
     pub password: &'a str,
+    pub totp: Option<&'a str>,
 }
 
 impl Chat {
@@ -249,6 +250,22 @@ impl Chat {
         let ok = verify_password(creds.password, hash).await?;
         match found {
             Some((user, _)) if ok => {
+                if user.totp_enabled {
+                    match self.check_second_factor(&user, creds.totp).await {
+                        Ok(()) => {}
+                        // Asking for the code is no guess: this attempt is taken back. A wrong
+                        // code stays counted, like a wrong password.
+                        Err(e @ Error::SecondFactor(_))
+                            if creds.totp.is_none_or(|c| c.trim().is_empty()) =>
+                        {
+                            for key in [&address, &pair, &account] {
+                                self.login_guard.succeeded(key);
+                            }
+                            return Err(e);
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
                 for key in [&address, &pair, &account] {
                     self.login_guard.succeeded(key);
                 }
@@ -257,7 +274,9 @@ impl Chat {
                     return Err(Error::Deactivated);
                 }
                 self.known_devices.remember(&pair);
-                self.start_session(user, ip, user_agent).await
+                let signed = self.start_session(user, ip, user_agent).await?;
+                self.announce_sign_in(&signed).await?;
+                Ok(signed)
             }
             _ => Err(Error::Unauthorized("wrong username or password")),
         }
@@ -272,6 +291,7 @@ impl Chat {
             id: SessionId::generate(),
             user_id: user.id.clone(),
             user_agent: user_agent.chars().take(256).collect(),
+            device: crate::domain::describe_device(user_agent),
             address: ip.to_string(),
             created_at: now,
             last_seen: now,
@@ -284,6 +304,23 @@ impl Chat {
             session,
             token,
         })
+    }
+
+    /// Tells the account's other sessions of a new sign-in (`new_login`), or, for an account
+    /// that keeps one device at a time, signs them out.
+    async fn announce_sign_in(&self, signed: &SignedIn) -> Result<()> {
+        let event = crate::protocol::ServerEvent::NewLogin {
+            session: &signed.session,
+        };
+        self.publish_user(&signed.user.id, event);
+        if signed.user.one_device {
+            let ended = self
+                .store
+                .delete_other_sessions(&signed.user.id, Some(&signed.session.id))
+                .await?;
+            self.close_sessions(&signed.user.id, ended);
+        }
+        Ok(())
     }
 
     /// The session and user a token belongs to.

@@ -8,7 +8,6 @@ use std::net::IpAddr;
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::RngCore;
 
-use super::settings::require_admin;
 use super::{Chat, Error, Result, invalid};
 use crate::bus::RoomChange;
 use crate::domain::{
@@ -67,7 +66,7 @@ pub(super) fn invite_expiry(
 impl Chat {
     /// Accounts whose username or display name holds `q`, deactivated ones included.
     pub async fn admin_accounts(&self, admin: &User, q: &str) -> Result<Vec<AccountSummary>> {
-        require_admin(admin)?;
+        self.require_admin(admin)?;
         Ok(self.store.accounts(q.trim(), MAX_LISTED).await?)
     }
 
@@ -77,7 +76,7 @@ impl Chat {
         admin: &User,
         id: &UserId,
     ) -> Result<(AccountSummary, Vec<crate::domain::Session>)> {
-        require_admin(admin)?;
+        self.require_admin(admin)?;
         let account = self.store.account(id).await.map_err(|e| match e {
             StoreError::NotFound => Error::NotFound("user"),
             other => other.into(),
@@ -96,7 +95,7 @@ impl Chat {
         id: &UserId,
         patch: AccountPatch,
     ) -> Result<AccountSummary> {
-        require_admin(admin)?;
+        self.require_admin(admin)?;
         let before = self.store.account(id).await.map_err(|e| match e {
             StoreError::NotFound => Error::NotFound("user"),
             other => other.into(),
@@ -137,7 +136,7 @@ impl Chat {
 
     /// Signs the user out of every session (their sockets close on every node).
     pub async fn admin_sign_out(&self, admin: &User, address: IpAddr, id: &UserId) -> Result<()> {
-        require_admin(admin)?;
+        self.require_admin(admin)?;
         self.store
             .user(id)
             .await
@@ -158,7 +157,7 @@ impl Chat {
 
     /// Every room whose name holds `q` (private and direct ones too), with member counts.
     pub async fn admin_rooms(&self, admin: &User, q: &str) -> Result<Vec<(Room, i64)>> {
-        require_admin(admin)?;
+        self.require_admin(admin)?;
         Ok(self.store.all_rooms(q.trim(), MAX_LISTED).await?)
     }
 
@@ -170,7 +169,7 @@ impl Chat {
         room_id: &RoomId,
         reason: &str,
     ) -> Result<()> {
-        require_admin(admin)?;
+        self.require_admin(admin)?;
         super::moderation::check_reason(reason)?;
         let room = self
             .store
@@ -204,7 +203,7 @@ impl Chat {
         expires_in_secs: Option<i64>,
         max_uses: Option<i64>,
     ) -> Result<NewCode> {
-        require_admin(admin)?;
+        self.require_admin(admin)?;
         let expires_at = invite_expiry(expires_in_secs, max_uses)?;
         let code = invite_code();
         let invite = self
@@ -231,12 +230,12 @@ impl Chat {
     }
 
     pub async fn admin_invites(&self, admin: &User) -> Result<Vec<Invite>> {
-        require_admin(admin)?;
+        self.require_admin(admin)?;
         Ok(self.store.invites(None).await?)
     }
 
     pub async fn admin_revoke_invite(&self, admin: &User, address: IpAddr, id: &str) -> Result<()> {
-        require_admin(admin)?;
+        self.require_admin(admin)?;
         self.store
             .revoke_invite(id, None)
             .await
@@ -267,7 +266,7 @@ impl Chat {
         before: Option<crate::domain::Seq>,
         limit: i64,
     ) -> Result<super::messages::Page> {
-        require_admin(admin)?;
+        self.require_admin(admin)?;
         if !(1..=200).contains(&limit) {
             return Err(invalid("limit", "must be 1-200"));
         }
@@ -308,7 +307,7 @@ impl Chat {
         admin: &User,
         mut filter: AuditFilter,
     ) -> Result<Vec<AuditRecord>> {
-        require_admin(admin)?;
+        self.require_admin(admin)?;
         filter.limit = filter.limit.clamp(1, 10_000);
         Ok(self.store.audit_log(&filter).await?)
     }
@@ -338,7 +337,7 @@ impl Chat {
 
     /// The dashboard's counts.
     pub async fn totals(&self, admin: &User) -> Result<Totals> {
-        require_admin(admin)?;
+        self.require_admin(admin)?;
         Ok(self.store.totals().await?)
     }
 }

@@ -14,11 +14,13 @@ mod moderation;
 mod passwords;
 mod presence;
 mod profile;
+mod recovery;
 mod reports;
 pub mod retention;
 mod rooms;
 mod search;
 pub mod settings;
+mod two_factor;
 mod typing;
 pub mod uploads;
 
@@ -32,7 +34,9 @@ pub use commit::Committer;
 pub use guard::address as client_address;
 pub use messages::{MAX_ATTACHMENTS, PageAt};
 pub use profile::{ProfilePatch, run_liveness};
+pub use recovery::ResetLink;
 pub use rooms::{NewRoomRequest, RoomPatch};
+pub use two_factor::TotpSetup;
 
 use crate::bus::{Bus, BusEvent, Frame};
 use crate::config::Config;
@@ -49,6 +53,12 @@ pub enum Error {
     Unauthorized(&'static str),
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The password was right; a two-factor code is needed, or the one given is wrong.
+    #[error("{0}")]
+    SecondFactor(&'static str),
+    /// The server is not set up for this (e.g. it sends no email).
+    #[error("{0}")]
+    NotConfigured(&'static str),
     /// The account was deactivated by an admin (the right password was given).
     #[error("this account has been deactivated")]
     Deactivated,
@@ -78,6 +88,8 @@ impl Error {
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::Deactivated => "account_deactivated",
+            Self::SecondFactor(_) => "totp_required",
+            Self::NotConfigured(_) => "not_configured",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::TooLarge(_) => "payload_too_large",
@@ -133,6 +145,9 @@ pub struct Chat {
     pub typing: typing::Typing,
     /// The server settings in force (and the send limiter they make).
     live: settings::Live,
+    /// Sends password reset emails (`smtp_url`); `None` when the server sends none.
+    mailer: Option<Arc<recovery::Mailer>>,
+    mail_turns: recovery::MailTurns,
     /// Registrations per client address (`None`: unlimited).
     register_limiter: Option<DefaultKeyedRateLimiter<std::net::IpAddr>>,
     login_guard: guard::FailureGuard,
@@ -165,6 +180,17 @@ impl Chat {
             presence: presence::Presence::new(Duration::from_secs(config.away_after_secs)),
             typing: typing::Typing::new(Duration::from_millis(config.typing_ttl_ms)),
             live: settings::Live::new(settings::from_config(&config)),
+            mailer: match (&config.smtp_url, &config.smtp_from) {
+                (Some(url), Some(from)) => match recovery::Mailer::new(url, from) {
+                    Ok(mailer) => Some(Arc::new(mailer)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "password reset emails are off");
+                        None
+                    }
+                },
+                _ => None,
+            },
+            mail_turns: recovery::MailTurns::default(),
             register_limiter: std::num::NonZeroU32::new(config.register_per_address_per_hour)
                 .map(|n| RateLimiter::keyed(Quota::per_hour(n))),
             login_guard: guard::FailureGuard::new(window),

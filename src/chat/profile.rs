@@ -34,6 +34,10 @@ pub struct ProfilePatch {
     /// The web client's language: `en`, `es`, `de`, `fr` or `ar`; empty to follow the
     /// browser's.
     pub locale: Option<String>,
+    /// `true`: each new sign-in signs out every other session of the account.
+    pub one_device: Option<bool>,
+    /// Where password reset links are sent (when the server sends email); empty for none.
+    pub email: Option<String>,
 }
 
 /// Avatar decodes running at once: one (each may allocate up to
@@ -90,6 +94,11 @@ impl Chat {
             locale: match patch.locale {
                 Some(l) => Locale::parse(&l)?.into_inner(),
                 None => user.locale.clone(),
+            },
+            one_device: patch.one_device.unwrap_or(user.one_device),
+            email: match patch.email {
+                Some(e) => parse_email(&e)?,
+                None => user.email.clone(),
             },
         };
         let updated = self.store.update_profile(&user.id, &profile).await?;
@@ -330,4 +339,16 @@ pub async fn run_liveness(chat: Arc<Chat>) {
             }
         }
     }
+}
+
+/// An email address as given (trimmed; empty for none), checked by `lettre`'s rules.
+fn parse_email(text: &str) -> Result<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(String::new());
+    }
+    if text.len() > 254 || text.parse::<lettre::Address>().is_err() {
+        return Err(super::invalid("email", "is not an email address"));
+    }
+    Ok(text.to_owned())
 }

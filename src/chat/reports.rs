@@ -6,7 +6,6 @@
 
 use std::net::IpAddr;
 
-use super::settings::require_admin;
 use super::{Chat, Error, Result, invalid};
 use crate::domain::{
     AccountSummary, Action, Report, Resolution, Role, RoomId, Seq, User, UserId, allowed,
@@ -78,7 +77,7 @@ impl Chat {
             Ok((_, m)) => Some(m.role),
             Err(_) => None,
         };
-        if require_admin(user).is_ok() {
+        if self.require_admin(user).is_ok() {
             return Ok(member);
         }
         Err(Error::Forbidden(
@@ -98,7 +97,7 @@ impl Chat {
             Some(room_id) => {
                 self.handles_reports(user, room_id).await?;
             }
-            None => require_admin(user)?,
+            None => self.require_admin(user)?,
         }
         Ok(self
             .store
@@ -176,7 +175,7 @@ impl Chat {
                 }
             }
             (Resolution::Deactivated, Some(target)) => {
-                require_admin(user)?;
+                self.require_admin(user)?;
                 let patch = super::admin::AccountPatch {
                     deactivated: Some(true),
                     is_admin: None,

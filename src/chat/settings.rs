@@ -48,6 +48,7 @@ pub fn from_config(config: &Config) -> ServerSettings {
         send_burst: config.send_burst,
         retention_max_messages: config.retention_max_messages,
         retention_max_age_secs: config.retention_max_age_secs,
+        require_totp_for_admins: false,
     }
 }
 
@@ -113,7 +114,7 @@ impl Chat {
         address: IpAddr,
         patch: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<Arc<Current>> {
-        require_admin(actor)?;
+        self.require_admin(actor)?;
         let before = self.settings().settings.clone();
         let mut after = before.clone();
         for (name, value) in patch {
@@ -161,11 +162,18 @@ impl Chat {
     }
 }
 
-/// `Forbidden` unless `user` is a server admin.
-pub fn require_admin(user: &User) -> Result<()> {
-    if user.is_admin && !user.deactivated {
+impl Chat {
+    /// `Forbidden` unless `user` is a server admin (with two-factor sign-in on, when the
+    /// settings require it of admins).
+    pub fn require_admin(&self, user: &User) -> Result<()> {
+        if !user.is_admin || user.deactivated {
+            return Err(Error::Forbidden("only server admins may do this"));
+        }
+        if self.settings().settings.require_totp_for_admins && !user.totp_enabled {
+            return Err(Error::Forbidden(
+                "this server requires admins to turn on two-factor sign-in first",
+            ));
+        }
         Ok(())
-    } else {
-        Err(Error::Forbidden("only server admins may do this"))
     }
 }

@@ -14,6 +14,10 @@ pub struct AccountSummary {
     pub user: User,
     /// When the account was deactivated (null: active).
     pub deactivated_at: Option<DateTime<Utc>>,
+    /// Where reset links are sent (empty: none).
+    pub email: String,
+    /// Signing in takes a code from an authenticator app too.
+    pub totp_enabled: bool,
     pub sessions: i64,
     pub rooms: i64,
     pub messages: i64,

@@ -3,6 +3,7 @@
 //! functions, so it is unit-tested in isolation.
 
 mod admin;
+mod device;
 mod ids;
 mod profile;
 mod records;
@@ -15,6 +16,7 @@ mod values;
 pub use admin::{
     AccountSummary, AuditFilter, AuditRecord, Invite, Report, ReportedMessage, Resolution, Totals,
 };
+pub use device::describe_device;
 pub use ids::{RoomId, SessionId, UserId};
 pub use profile::{
     LOCALES, Locale, Mention, NotifyLevel, NotifyReason, PresenceMode, PresenceStatus, StatusEmoji,

@@ -44,6 +44,15 @@ pub struct User {
     /// The web client's language, or empty to follow the browser (shown to the user only).
     #[serde(skip)]
     pub locale: String,
+    /// A new sign-in signs out every other session (shown to the user only).
+    #[serde(skip)]
+    pub one_device: bool,
+    /// Where password reset links are sent; may be empty (shown to the user and admins).
+    #[serde(skip)]
+    pub email: String,
+    /// Signing in takes a TOTP code too (shown to the user and admins).
+    #[serde(skip)]
+    pub totp_enabled: bool,
 }
 
 /// The short form of a user carried on every message.
@@ -73,6 +82,8 @@ pub struct Session {
     #[serde(skip)]
     pub user_id: UserId,
     pub user_agent: String,
+    /// The browser and system, in words ("Firefox on Linux").
+    pub device: String,
     /// The client address it signed in from.
     pub address: String,
     pub created_at: DateTime<Utc>,

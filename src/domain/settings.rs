@@ -58,6 +58,8 @@ pub struct ServerSettings {
     /// younger than this many seconds (null: no limit of that kind).
     pub retention_max_messages: Option<i64>,
     pub retention_max_age_secs: Option<i64>,
+    /// Admins must turn on two-factor sign-in before they may use the admin API.
+    pub require_totp_for_admins: bool,
 }
 
 const MAX_NAME_CHARS: usize = 64;
@@ -151,6 +153,10 @@ impl ServerSettings {
             "retention_max_age_secs" => {
                 self.retention_max_age_secs = limit("retention_max_age_secs")?;
             }
+            "require_totp_for_admins" => {
+                self.require_totp_for_admins =
+                    field("require_totp_for_admins", value, "must be true or false")?;
+            }
             _ => return Err(ValidationError::invalid("settings", "no such setting")),
         }
         Ok(())
@@ -181,6 +187,7 @@ mod tests {
             send_burst: 20,
             retention_max_messages: None,
             retention_max_age_secs: None,
+            require_totp_for_admins: false,
         }
     }
 
@@ -221,7 +228,7 @@ mod tests {
         let mut s = defaults();
         s.welcome_text = "hi".into();
         let entries = s.entries();
-        assert_eq!(entries.len(), 9);
+        assert_eq!(entries.len(), 10);
         let mut back = defaults();
         for (name, value) in &entries {
             back.set(name, value).unwrap();

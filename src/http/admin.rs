@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users", get(users))
         .route("/admin/users/{id}", get(user).patch(update_user))
         .route("/admin/users/{id}/sign-out", post(sign_out))
+        .route("/admin/users/{id}/reset-link", post(reset_link))
         .route("/admin/rooms", get(rooms))
         .route("/admin/rooms/{id}", delete(delete_room))
         .route("/admin/rooms/{id}/messages", get(read_room))
@@ -203,6 +204,38 @@ async fn sign_out(
 }
 
 #[derive(Serialize, ToSchema)]
+pub struct ResetLinkResponse {
+    /// The link that sets a new password, once (relative unless `public_url` is set).
+    url: String,
+    expires_at: DateTime<Utc>,
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/reset-link", tag = "admin", operation_id = "admin_reset_link",
+    params(("id" = UserId, Path, description = "The user's id")),
+    responses((status = 201, description = "A one-time link, good for 24 hours, to hand to the user", body = ResetLinkResponse),
+              (status = 403, description = "Not a server admin", body = ErrorBody)))]
+async fn reset_link(
+    State(app): State<AppState>,
+    auth: Auth,
+    ClientIp(ip): ClientIp,
+    ApiPath(id): ApiPath<UserId>,
+) -> Result<(StatusCode, axum::Json<ResetLinkResponse>), ApiError> {
+    let link = app.chat.admin_reset_link(&auth.user, ip, &id).await?;
+    let origin = app
+        .config
+        .public_url
+        .as_ref()
+        .map_or_else(String::new, ToString::to_string);
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(ResetLinkResponse {
+            url: format!("{origin}{}", link.path),
+            expires_at: link.expires_at,
+        }),
+    ))
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct AdminRoom {
     #[serde(flatten)]
     room: Room,
@@ -354,7 +387,7 @@ async fn settings(
     State(app): State<AppState>,
     auth: Auth,
 ) -> Result<axum::Json<SettingsResponse>, ApiError> {
-    crate::chat::settings::require_admin(&auth.user)?;
+    app.chat.require_admin(&auth.user)?;
     Ok(axum::Json(SettingsResponse {
         settings: app.chat.settings().settings.clone(),
     }))

@@ -46,6 +46,9 @@ pub struct RegisterRequest {
 pub struct LoginRequest {
     username: String,
     password: String,
+    /// The code from the authenticator app, or a recovery code, for an account with
+    /// two-factor sign-in (without it such an account gets `401 totp_required`).
+    totp: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -75,6 +78,12 @@ pub struct MeResponse {
     /// The web client's language (`en`, `es`, `de`, `fr`, `ar`), or empty to follow the
     /// browser's.
     pub locale: String,
+    /// Each new sign-in signs out every other session.
+    pub one_device: bool,
+    /// Where password reset links are sent (empty: none).
+    pub email: String,
+    /// Signing in takes a code from an authenticator app too.
+    pub totp_enabled: bool,
     /// Present for cookie sessions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub csrf_token: Option<String>,
@@ -153,6 +162,7 @@ async fn login(
     let creds = Credentials {
         username: &req.username,
         password: &req.password,
+        totp: req.totp.as_deref(),
     };
     let s = app.chat.login(creds, ip, &ua).await?;
     Ok(signed_in(jar, s, StatusCode::OK, https))
@@ -179,13 +189,23 @@ async fn me(auth: Auth, jar: CookieJar) -> axum::Json<MeResponse> {
         super::AuthVia::Cookie => jar.get(SESSION_COOKIE).map(|c| csrf_token(c.value())),
         super::AuthVia::Bearer => None,
     };
-    axum::Json(MeResponse {
-        presence: auth.user.presence_mode,
-        send_receipts: auth.user.send_receipts,
-        locale: auth.user.locale.clone(),
-        user: auth.user,
-        csrf_token,
-    })
+    axum::Json(MeResponse::of(auth.user, csrf_token))
+}
+
+impl MeResponse {
+    /// The user as they see themself (their own settings included).
+    pub fn of(user: User, csrf_token: Option<String>) -> Self {
+        Self {
+            presence: user.presence_mode,
+            send_receipts: user.send_receipts,
+            locale: user.locale.clone(),
+            one_device: user.one_device,
+            email: user.email.clone(),
+            totp_enabled: user.totp_enabled,
+            user,
+            csrf_token,
+        }
+    }
 }
 
 #[utoipa::path(post, path = "/api/v1/me/password", tag = "accounts", request_body = PasswordChange,

@@ -71,6 +71,8 @@ impl From<Error> for ApiError {
             Error::Invalid(_) => StatusCode::BAD_REQUEST,
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) | Error::Deactivated => StatusCode::FORBIDDEN,
+            Error::SecondFactor(_) => StatusCode::UNAUTHORIZED,
+            Error::NotConfigured(_) => StatusCode::NOT_IMPLEMENTED,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

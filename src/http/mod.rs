@@ -14,6 +14,7 @@ mod openapi;
 mod profile;
 mod rooms;
 mod search;
+mod security;
 mod uploads;
 mod users;
 
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .merge(uploads::router())
         .merge(users::router())
         .merge(admin::router())
+        .merge(security::router())
         .route("/ws", get(crate::ws::upgrade))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed);

@@ -27,13 +27,7 @@ pub fn images() -> Router<AppState> {
 }
 
 fn me(user: crate::domain::User) -> axum::Json<MeResponse> {
-    axum::Json(MeResponse {
-        presence: user.presence_mode,
-        send_receipts: user.send_receipts,
-        locale: user.locale.clone(),
-        user,
-        csrf_token: None,
-    })
+    axum::Json(MeResponse::of(user, None))
 }
 
 #[utoipa::path(patch, path = "/api/v1/me", tag = "accounts", operation_id = "update_profile",

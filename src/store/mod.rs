@@ -14,7 +14,7 @@ use crate::domain::{
     AccountSummary, AuditFilter, AuditRecord, EventKind, HistoryVisibility, Invite, Membership,
     Mention, Message, NotifyLevel, Permissions, PresenceMode, Reaction, ReplyTo, Report,
     ReportedMessage, Retention, Role, Room, RoomId, RoomKind, Sender, Seq, Session, SessionId,
-    TimelineEvent, Totals, Unread, Upload, User, UserId, avatar_url, search_text,
+    TimelineEvent, Totals, Unread, Upload, User, UserId, avatar_url, describe_device, search_text,
 };
 
 /// The store's errors: few on purpose. Constraint violations arrive as `Conflict`.
@@ -56,6 +56,8 @@ pub struct Profile {
     pub presence_mode: PresenceMode,
     pub send_receipts: bool,
     pub locale: String,
+    pub one_device: bool,
+    pub email: String,
 }
 
 /// A room to create; its creator becomes the owner (and, for direct rooms, both users members).
@@ -194,7 +196,7 @@ pub struct EditRecord {
 /// `sql/`), plus what concerns the database as a whole.
 #[async_trait]
 pub trait Store:
-    Accounts + Rooms + Timeline + Search + Uploads + Admin + Send + Sync + 'static
+    Accounts + Rooms + Timeline + Search + Uploads + Admin + Security + Send + Sync + 'static
 {
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> bool;
@@ -574,6 +576,51 @@ pub trait Admin {
     async fn totals(&self) -> StoreResult<Totals>;
     /// The active server admins.
     async fn admin_ids(&self) -> StoreResult<Vec<UserId>>;
+}
+
+/// A user's two-factor state.
+#[derive(Debug, Clone)]
+pub struct TotpState {
+    /// Base32; present once a setup began.
+    pub secret: Option<String>,
+    /// Sign-in asks for a code.
+    pub enabled: bool,
+    /// The last 30-second step a code was accepted for (a code is good once).
+    pub last_step: i64,
+    /// Recovery codes not used yet.
+    pub codes_left: i64,
+}
+
+/// Sign-in security (`sql/security.rs`): two-factor secrets and recovery codes (stored as
+/// hashes), and one-time password reset links (their tokens as hashes).
+#[async_trait]
+pub trait Security {
+    async fn totp(&self, user: &UserId) -> StoreResult<TotpState>;
+    /// Keeps a fresh secret for a setup to confirm; `Conflict` once two-factor is on.
+    async fn set_totp_secret(&self, user: &UserId, secret: &str) -> StoreResult<()>;
+    /// Turns two-factor on (the code of `step` confirmed the secret) with these recovery codes.
+    async fn enable_totp(&self, user: &UserId, step: i64, codes: &[String]) -> StoreResult<()>;
+    /// Turns it off: secret, steps and recovery codes go.
+    async fn disable_totp(&self, user: &UserId) -> StoreResult<()>;
+    /// Takes `step` if it is later than the last one used (`false`: a code seen before).
+    async fn use_totp_step(&self, user: &UserId, step: i64) -> StoreResult<bool>;
+    async fn replace_recovery_codes(&self, user: &UserId, codes: &[String]) -> StoreResult<()>;
+    /// Uses up a recovery code (`false`: no such unused code).
+    async fn use_recovery_code(&self, user: &UserId, code_hash: &str) -> StoreResult<bool>;
+    async fn create_reset(
+        &self,
+        token_hash: &str,
+        user: &UserId,
+        by: &UserId,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Uses a reset link still good (`NotFound` otherwise): sets the password, ends the
+    /// account's other links and every session (whose ids it returns), in one transaction.
+    async fn use_reset(
+        &self,
+        token_hash: &str,
+        password_hash: &str,
+    ) -> StoreResult<(UserId, Vec<SessionId>)>;
 }
 
 /// Opens the store a `database_url` names, creating and migrating it when needed.

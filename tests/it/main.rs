@@ -21,6 +21,7 @@ mod proxy;
 mod robustness;
 mod rooms;
 mod search;
+mod security;
 mod shutdown;
 mod store;
 mod timeline;

@@ -39,6 +39,9 @@ impl $Store {
             presence_mode: PresenceMode::Auto,
             send_receipts: true,
             locale: String::new(),
+            one_device: false,
+            email: String::new(),
+            totp_enabled: false,
         })
     }
 
@@ -111,7 +114,8 @@ impl Accounts for $Store {
     async fn update_profile(&self, id: &UserId, p: &Profile) -> StoreResult<User> {
         let done = sqlx::query(
             "update users set display_name = $1, status_text = $2, status_emoji = $3, \
-             presence_mode = $4, send_receipts = $5, locale = $6 where id = $7",
+             presence_mode = $4, send_receipts = $5, locale = $6, one_device = $7, email = $8 \
+             where id = $9",
         )
         .bind(&p.display_name)
         .bind(&p.status_text)
@@ -119,6 +123,8 @@ impl Accounts for $Store {
         .bind(p.presence_mode.as_str())
         .bind(i64::from(p.send_receipts))
         .bind(&p.locale)
+        .bind(i64::from(p.one_device))
+        .bind(&p.email)
         .bind(id.as_str())
         .execute(&self.write)
         .await
@@ -266,6 +272,7 @@ impl Accounts for $Store {
         let session = Session {
             id: row.get::<String, _>("session_id").into(),
             user_id: user.id.clone(),
+            device: describe_device(row.get("user_agent")),
             user_agent: row.get("user_agent"),
             address: row.get("address"),
             created_at: time(row.get("s_created")),
@@ -307,6 +314,7 @@ impl Accounts for $Store {
             .map(|r| Session {
                 id: r.get::<String, _>("id").into(),
                 user_id: user.clone(),
+                device: describe_device(r.get("user_agent")),
                 user_agent: r.get("user_agent"),
                 address: r.get("address"),
                 created_at: time(r.get("created_at")),

@@ -80,8 +80,11 @@ const ACCOUNT_COLS: &str = "u.last_seen_at, \
     (select count(*) from messages g where g.sender_id = u.id and g.deleted = 0) as message_count";
 
 fn account_row(r: &$Row) -> AccountSummary {
+    let user = user_row(r);
     AccountSummary {
-        user: user_row(r),
+        email: user.email.clone(),
+        totp_enabled: user.totp_enabled,
+        user,
         deactivated_at: r.get::<Option<i64>, _>("deactivated_at").map(time),
         sessions: r.get("session_count"),
         rooms: r.get("room_count"),

@@ -12,6 +12,7 @@
 //! | the full-text index and searching it | `search.rs` | [`Search`](super::Search) |
 //! | uploads, their blobs, attachments, quotas | `uploads.rs` | [`Uploads`](super::Uploads) |
 //! | settings, setup, invites, reports, accounts for admins, the audit log | `admin.rs` | [`Admin`](super::Admin) |
+//! | two-factor secrets, recovery codes, password reset links | `security.rs` | [`Security`](super::Security) |
 
 use chrono::{DateTime, Utc};
 
@@ -21,6 +22,7 @@ mod accounts;
 mod admin;
 mod rooms;
 mod search;
+mod security;
 mod timeline;
 mod uploads;
 
@@ -28,6 +30,7 @@ pub(super) use accounts::sql_accounts;
 pub(super) use admin::sql_admin;
 pub(super) use rooms::sql_rooms;
 pub(super) use search::{PG_WORD_INDEX_MS, matcher, sql_search};
+pub(super) use security::sql_security;
 pub(super) use timeline::sql_timeline;
 pub(super) use uploads::sql_uploads;
 
@@ -139,7 +142,8 @@ pub(super) fn placeholders(rows: usize, template: &[&str]) -> String {
 }
 
 pub(super) const USER_COLS: &str = "u.id, u.username, u.display_name, u.is_admin, u.created_at, \
-    u.status_text, u.status_emoji, u.avatar, u.presence_mode, u.send_receipts, u.locale, u.deactivated_at";
+    u.status_text, u.status_emoji, u.avatar, u.presence_mode, u.send_receipts, u.locale, u.deactivated_at, \
+    u.one_device, u.email, u.totp_enabled_at";
 pub(super) const ROOM_COLS: &str = "r.id, r.name, r.kind, r.topic, r.owner_id, r.history, \
     r.retention_max_messages, r.retention_max_age_secs, r.last_seq, r.created_at, r.direct_key, \
     r.permissions";
@@ -183,6 +187,9 @@ macro_rules! sql_store {
                 presence_mode: PresenceMode::from_db(r.get("presence_mode")),
                 send_receipts: r.get::<i64, _>("send_receipts") != 0,
                 locale: r.get("locale"),
+                one_device: r.get::<i64, _>("one_device") != 0,
+                email: r.get("email"),
+                totp_enabled: r.get::<Option<i64>, _>("totp_enabled_at").is_some(),
             }
         }
 
@@ -306,6 +313,7 @@ macro_rules! sql_store {
         sql_search!($Store, $Db, $Row);
         sql_uploads!($Store, $Db, $Row);
         sql_admin!($Store, $Db, $Row);
+        sql_security!($Store, $Db, $Row);
 
         #[async_trait]
         impl Store for $Store {
