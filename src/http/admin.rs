@@ -375,8 +375,10 @@ async fn reports(
     Ok(axum::Json(ReportList { reports }))
 }
 
+/// The settings themselves, at the top level (`{registration, server_name, …}`).
 #[derive(Serialize, ToSchema)]
 pub struct SettingsResponse {
+    #[serde(flatten)]
     settings: ServerSettings,
 }
 

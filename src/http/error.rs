@@ -72,7 +72,7 @@ impl From<Error> for ApiError {
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) | Error::Deactivated => StatusCode::FORBIDDEN,
             Error::SecondFactor(_) => StatusCode::UNAUTHORIZED,
-            Error::NotConfigured(_) => StatusCode::NOT_IMPLEMENTED,
+            Error::NotConfigured(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

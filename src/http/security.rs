@@ -174,7 +174,7 @@ pub struct ForgotRequest {
     security(()),
     request_body = ForgotRequest,
     responses((status = 202, description = "If the account has an email address, a reset link is on its way (the answer is the same either way)"),
-              (status = 501, description = "`not_configured`: this server sends no email", body = ErrorBody),
+              (status = 403, description = "`not_configured`: this server sends no email", body = ErrorBody),
               (status = 429, description = "Too many asked from this address", body = ErrorBody)))]
 async fn forgot(
     State(app): State<AppState>,

@@ -109,7 +109,7 @@ async fn registration_can_be_invite_only_or_closed() {
     let change = json!({"registration": "invite", "server_name": "Home", "welcome_text": "Hi!"});
     let (status, body) = app.patch(&root, "/admin/settings", change).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["settings"]["registration"], "invite");
+    assert_eq!(body["registration"], "invite");
     let (_, server) = app.call("GET", "/server", None, None).await;
     assert_eq!(server["name"], "Home");
     assert_eq!(server["welcome_text"], "Hi!");
@@ -695,8 +695,8 @@ async fn settings_take_effect_at_once_and_survive_a_restart() {
     let app = app.restart().await;
     let (status, body) = app.get(&root, "/admin/settings").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["settings"]["max_upload_bytes"], 1000);
-    assert_eq!(body["settings"]["retention_max_messages"], 5);
+    assert_eq!(body["max_upload_bytes"], 1000);
+    assert_eq!(body["retention_max_messages"], 5);
     let (status, body) = app
         .patch(
             &root,
@@ -705,5 +705,5 @@ async fn settings_take_effect_at_once_and_survive_a_restart() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["settings"]["retention_max_messages"], Value::Null);
+    assert_eq!(body["retention_max_messages"], Value::Null);
 }

@@ -47,6 +47,7 @@ async fn web_client_in_headless_chromium() {
         "e2e/conversations.test.mjs",
         "e2e/files.test.mjs",
         "e2e/moderation.test.mjs",
+        "e2e/security.test.mjs",
         "e2e/navigation.test.mjs",
         "e2e/languages.test.mjs",
         "e2e/accessibility.test.mjs",

@@ -333,7 +333,7 @@ async fn an_admins_reset_link_sets_a_new_password_once() {
             Some(json!({"username": "ana"})),
         )
         .await;
-    assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{body}");
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error"]["code"], "not_configured");
 }
 

@@ -192,8 +192,9 @@ export class ChatState extends EventTarget {
   }
 
   /** A notice for the user: a catalogue key and its parameters. */
-  notice(key, params = {}) {
-    this.notices = [...this.notices, { id: `${Date.now()}-${Math.random()}`, key, params }];
+  /** Shows a notice; `action` (`{label, run}`) adds a button, `sticky` keeps it until closed. */
+  notice(key, params = {}, { action = null, sticky = false } = {}) {
+    this.notices = [...this.notices, { id: `${Date.now()}-${Math.random()}`, key, params, action, sticky }];
     this.emit("notice");
   }
 
@@ -494,6 +495,16 @@ export class ChatState extends EventTarget {
     } else {
       this.refreshMembers(ev.room_id);
     }
+  }
+
+  /** The account signed in elsewhere: say where, with a way to sign that session out. */
+  on_new_login(ev) {
+    const s = ev.session;
+    const run = () => this.api("DELETE", `/me/sessions/${s.id}`).then(
+      () => this.notice("notice.signed_out_there", { device: s.device }),
+      (err) => this.notice("notice.action_failed", { reason: err.message }),
+    );
+    this.notice("notice.new_login", { device: s.device, address: s.address }, { action: { label: "notice.not_you", run }, sticky: true });
   }
 
   /** A report for the room's moderators and the server's admins. */

@@ -158,13 +158,14 @@ export function Chat({ user, onSignOut }) {
 function Notices() {
   const { state, t } = useApp();
   useEffect(() => {
-    const timers = state.notices.map((n) => setTimeout(() => state.dismissNotice(n.id), 10000));
+    const timers = state.notices.filter((n) => !n.sticky).map((n) => setTimeout(() => state.dismissNotice(n.id), 10000));
     return () => timers.forEach(clearTimeout);
   }, [state.notices]);
   if (!state.notices.length) return null;
   return html`<div class="notices" role="alert">
     ${state.notices.map((n) => html`<div class="notice-bar" key=${n.id}>
       <span dir="auto">${t(n.key, n.params)}</span>
+      ${n.action ? html`<button type="button" onClick=${() => { state.dismissNotice(n.id); n.action.run(); }}>${t(n.action.label)}</button>` : null}
       <button class="icon-button" aria-label=${t("action.dismiss")} onClick=${() => state.dismissNotice(n.id)}><${Icon} name="x" /></button>
     </div>`)}
   </div>`;

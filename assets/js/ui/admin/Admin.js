@@ -150,8 +150,14 @@ function UserDetail({ user, reload }) {
   const { data, error, setError, reload: again } = useLoad(`/admin/users/${user.id}`);
   const act = acting(i18n, setError, () => { again(); reload(); });
   const me = user.id === state.me.id;
+  const [link, setLink] = useState("");
+  const makeLink = act(async () => {
+    const answer = await api("POST", `/admin/users/${user.id}/reset-link`);
+    setLink(answer.url.startsWith("/") ? `${location.origin}${answer.url}` : answer.url);
+  });
   return html`<div class="user-detail">
     <p class="form-error" role="alert">${error}</p>
+    <p>${t("admin.email")}: ${user.email || "—"} · ${user.totp_enabled ? t("admin.totp_on") : t("admin.totp_off")}</p>
     <h4>${t("admin.sessions")}</h4>
     <ul class="plain-list">
       ${(data?.sessions || []).map((s) => html`<li key=${s.id}>${s.user_agent || t("admin.unknown_device")} — ${s.address || "?"} — ${i18n.dateTime(new Date(s.last_seen))}</li>`)}
@@ -159,10 +165,14 @@ function UserDetail({ user, reload }) {
     </ul>
     <div class="buttons">
       ${!me ? html`<button type="button" onClick=${act(() => api("POST", `/admin/users/${user.id}/sign-out`))}>${t("admin.sign_out_everywhere")}</button>` : null}
+      ${!me ? html`<button type="button" onClick=${makeLink}>${t("admin.reset_link")}</button>` : null}
       ${user.is_admin
         ? html`<button type="button" onClick=${act(() => api("PATCH", `/admin/users/${user.id}`, { is_admin: false }))}>${t("admin.unmake_admin")}</button>`
         : html`<button type="button" onClick=${act(() => api("PATCH", `/admin/users/${user.id}`, { is_admin: true }))}>${t("admin.make_admin")}</button>`}
     </div>
+    ${link ? html`<div class="field made-invite"><label for=${`reset-${user.id}`}>${t("admin.reset_link_label")}</label>
+      <input id=${`reset-${user.id}`} readonly value=${link} onFocus=${(e) => e.currentTarget.select()} />
+      <p class="hint">${t("admin.reset_link_hint")}</p></div>` : null}
   </div>`;
 }
 

@@ -96,13 +96,14 @@ export function ServerSettings() {
   const [status, setStatus] = useState("");
   const [failed, setFailed] = useState("");
   if (data && !v) {
-    const s = data.settings;
+    const s = data;
     setV({
       registration: s.registration, server_name: s.server_name, welcome_text: s.welcome_text,
       max_upload_mib: String(Math.round(s.max_upload_bytes / MIB * 10) / 10),
       quota_mib: s.upload_quota_per_user_bytes ? String(Math.round(s.upload_quota_per_user_bytes / MIB)) : "",
       send_rate_per_sec: String(s.send_rate_per_sec), send_burst: String(s.send_burst),
       retention_max_messages: s.retention_max_messages ?? "", retention_days: s.retention_max_age_secs ? String(Math.round(s.retention_max_age_secs / 86400)) : "",
+      require_totp_for_admins: s.require_totp_for_admins,
     });
   }
   if (!v) return html`<p class="form-error" role="alert">${error}</p>`;
@@ -119,6 +120,7 @@ export function ServerSettings() {
       send_rate_per_sec: Number(v.send_rate_per_sec), send_burst: Number(v.send_burst),
       retention_max_messages: v.retention_max_messages === "" ? null : Number(v.retention_max_messages),
       retention_max_age_secs: v.retention_days === "" ? null : Number(v.retention_days) * 86400,
+      require_totp_for_admins: v.require_totp_for_admins,
     };
     try {
       await api("PATCH", "/admin/settings", body);
@@ -158,6 +160,8 @@ export function ServerSettings() {
       <${Field} label=${t("admin.retention_days")} hint=${t("admin.no_limit_hint")} error=${f("retention_max_age_secs")}>${(a) => html`<input ...${a} name="retention_days" type="number" min="1"
         value=${v.retention_days} onInput=${set("retention_days")} />`}</${Field}>
     </div>
+    <label class="check"><input type="checkbox" name="require_totp_for_admins" checked=${v.require_totp_for_admins}
+      onChange=${(e) => setV({ ...v, require_totp_for_admins: e.currentTarget.checked })} /> ${t("admin.require_totp")}</label>
     <p class="form-error" role="alert">${failed}</p>
     <p class="form-status" role="status">${status}</p>
     <button type="submit" class="primary">${t("action.save")}</button>
@@ -169,7 +173,7 @@ const ACTIONS = [
   "user_signed_out", "admin_granted", "admin_revoked", "room_deleted", "room_read_by_admin",
   "report_resolved", "member_banned", "member_unbanned", "member_kicked", "member_muted",
   "member_unmuted", "role_changed", "room_settings_changed", "message_deleted", "message_pinned",
-  "message_unpinned",
+  "message_unpinned", "reset_link_created",
 ];
 
 /** The audit log (the whole server's, or one room's with `path`), with filters and paging. */

@@ -1,17 +1,19 @@
 // Your profile and settings (loaded on first use): avatar, display name, status, presence,
-// read receipts, language, password, the devices signed in to your account, signing out.
+// read receipts, language, the email address for password resets, and (settings/Security.js)
+// the password, the devices signed in to your account, two-factor sign-in; signing out.
 
 import { html, useEffect, useMemo, useState } from "../../core/html.js";
 import { api } from "../../core/api.js";
 import { LANGUAGES } from "../../core/i18n.js";
-import { Avatar, Field, Icon, Modal, errorText, useApp } from "../common.js";
+import { Avatar, Field, Icon, Modal, useApp } from "../common.js";
+import { Devices, Password, TwoFactor } from "./Security.js";
 
 export function ProfileSettings({ close, onSignOut }) {
   const { state, t, setLocale } = useApp();
   const me = state.me;
   const [v, setV] = useState({
     display_name: me.display_name, status_emoji: me.status_emoji || "", status_text: me.status_text || "",
-    presence: "auto", send_receipts: true, locale: "",
+    presence: "auto", send_receipts: true, locale: "", email: "", one_device: false,
   });
   const [loaded, setLoaded] = useState(false);
   const [avatar, setAvatar] = useState(null);
@@ -19,7 +21,10 @@ export function ProfileSettings({ close, onSignOut }) {
   useEffect(() => {
     // Saving sends every field: not before the ones only the server knows are in.
     api("GET", "/me").then((answer) => {
-      setV((old) => ({ ...old, presence: answer.presence, send_receipts: answer.send_receipts, locale: answer.locale || "" }));
+      setV((old) => ({
+        ...old, presence: answer.presence, send_receipts: answer.send_receipts, locale: answer.locale || "",
+        email: answer.email || "", one_device: answer.one_device,
+      }));
       setLoaded(true);
     }, () => {});
   }, []);
@@ -69,71 +74,11 @@ export function ProfileSettings({ close, onSignOut }) {
       </select>`}</${Field}>
     </div>
     <label class="check"><input type="checkbox" name="send_receipts" checked=${v.send_receipts} onChange=${set("send_receipts")} /> ${t("profile.receipts")}</label>
+    <${Field} label=${t("profile.email")} hint=${t("profile.email_hint")} error=${fields.email}>${(a) => html`<input ...${a} name="email" type="email"
+      autocomplete="email" maxlength="254" value=${v.email} onInput=${set("email")} dir="ltr" />`}</${Field}>
     <${Password} />
-    <${Devices} />
+    <${Devices} oneDevice=${v.one_device} setOneDevice=${set("one_device")} />
+    <${TwoFactor} />
     <button type="button" class="danger" onClick=${signOut}><${Icon} name="log-out" /> ${t("profile.sign_out")}</button>`}
   </${Modal}>`;
-}
-
-function Password() {
-  const { t, i18n } = useApp();
-  const [current, setCurrent] = useState("");
-  const [next, setNext] = useState("");
-  const [note, setNote] = useState("");
-  const change = async () => {
-    setNote("");
-    try {
-      await api("POST", "/me/password", { current_password: current, new_password: next });
-      setNote(t("profile.password_changed"));
-      setCurrent("");
-      setNext("");
-    } catch (err) {
-      setNote(err.code === "forbidden" ? t("profile.password_wrong") : errorText(i18n, err));
-    }
-  };
-  return html`<details><summary>${t("profile.password")}</summary>
-    <${Field} label=${t("profile.current_password")}>${(a) => html`<input ...${a} name="current_password" type="password"
-      autocomplete="current-password" value=${current} onInput=${(e) => setCurrent(e.currentTarget.value)} />`}</${Field}>
-    <${Field} label=${t("profile.new_password")}>${(a) => html`<input ...${a} name="new_password" type="password"
-      autocomplete="new-password" value=${next} onInput=${(e) => setNext(e.currentTarget.value)} />`}</${Field}>
-    <button type="button" onClick=${change}>${t("profile.change_password")}</button>
-    <p class="hint" role="status">${note}</p>
-  </details>`;
-}
-
-/** A browser and system from a User-Agent, in words ("Firefox · Linux"). */
-export function deviceName(ua = "") {
-  const browser = [["Edg/", "Edge"], ["Firefox/", "Firefox"], ["Chrome/", "Chrome"], ["Safari/", "Safari"]]
-    .find(([mark]) => ua.includes(mark))?.[1];
-  const system = [["Android", "Android"], ["iPhone", "iPhone"], ["iPad", "iPad"], ["Windows", "Windows"], ["Mac OS", "macOS"], ["Linux", "Linux"]]
-    .find(([mark]) => ua.includes(mark))?.[1];
-  if (browser && system) return `${browser} · ${system}`;
-  return browser || system || ua.slice(0, 60) || "?";
-}
-
-/** Every browser or app signed in to this account; each but this one can be signed out. */
-function Devices() {
-  const { t, i18n } = useApp();
-  const [sessions, setSessions] = useState(null);
-  const [error, setError] = useState("");
-  const load = () => api("GET", "/me/sessions").then((a) => setSessions(a.sessions), (err) => setError(errorText(i18n, err)));
-  useEffect(() => {
-    load();
-  }, []);
-  const out = async (ids) => {
-    for (const id of ids) await api("DELETE", `/me/sessions/${id}`).catch(() => {});
-    load();
-  };
-  const others = (sessions || []).filter((s) => !s.current);
-  return html`<details><summary>${t("devices.title")}</summary>
-    <p class="form-error" role="alert">${error}</p>
-    <ul class="pick-list devices">
-      ${(sessions || []).map((s) => html`<li key=${s.id}>
-        <span><${Icon} name="monitor-smartphone" /> ${deviceName(s.user_agent)}
-          <span class="hint">${s.current ? t("devices.this") : t("devices.last_seen", { when: i18n.dateTime(s.last_seen) })}</span></span>
-        ${s.current ? null : html`<button type="button" onClick=${() => out([s.id])}>${t("devices.sign_out")}</button>`}
-      </li>`)}
-    </ul>
-    ${others.length ? html`<button type="button" onClick=${() => out(others.map((s) => s.id))}>${t("devices.sign_out_others")}</button>` : null}
-  </details>`;
 }
