@@ -79,10 +79,18 @@ impl App {
         // Settings changed on any node are read again here.
         let mut changes = hub.watch_settings();
         let reader = chat.clone();
+        // Also once a minute: an announcement lost on the bus (a full outbox, a Redis outage)
+        // leaves a node behind for a minute at most.
         let reloader = tokio::spawn(async move {
-            while changes.changed().await.is_ok() {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            every.tick().await;
+            loop {
+                tokio::select! {
+                    changed = changes.changed() => if changed.is_err() { return },
+                    _ = every.tick() => {}
+                }
                 if let Err(e) = reader.load_settings().await {
-                    tracing::warn!(error = %e, "reading the changed server settings");
+                    tracing::warn!(error = %e, "reading the server settings");
                 }
             }
         });

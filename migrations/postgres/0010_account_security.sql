@@ -9,6 +9,10 @@ alter table users add column totp_secret text;
 alter table users add column totp_enabled_at bigint;
 -- the last 30-second step a code was accepted for: a code is good once
 alter table users add column totp_last_step bigint not null default 0;
+-- wrong codes since the last good one; past ten, codes are refused until `totp_locked_until`
+-- (recovery codes still work), so codes cannot be guessed from many addresses
+alter table users add column totp_failures bigint not null default 0;
+alter table users add column totp_locked_until bigint;
 
 create table recovery_codes (
     user_id text not null references users(id) on delete cascade,

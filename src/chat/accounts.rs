@@ -298,7 +298,11 @@ impl Chat {
         };
         self.store
             .create_session(&session, &token_hash(&token))
-            .await?;
+            .await
+            .map_err(|e| match e {
+                StoreError::Refused(_) => Error::Deactivated,
+                other => other.into(),
+            })?;
         Ok(SignedIn {
             user,
             session,

@@ -9,6 +9,7 @@ pub mod avatar;
 mod changes;
 mod commit;
 mod guard;
+mod invites;
 mod messages;
 mod moderation;
 mod passwords;

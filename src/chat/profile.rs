@@ -37,7 +37,11 @@ pub struct ProfilePatch {
     /// `true`: each new sign-in signs out every other session of the account.
     pub one_device: Option<bool>,
     /// Where password reset links are sent (when the server sends email); empty for none.
+    /// Changing it takes `current_password`: whoever holds a session must not be able to send
+    /// the account's reset links to themself.
     pub email: Option<String>,
+    /// Your password, needed only to change `email`.
+    pub current_password: Option<String>,
 }
 
 /// Avatar decodes running at once: one (each may allocate up to
@@ -101,7 +105,20 @@ impl Chat {
                 None => user.email.clone(),
             },
         };
+        if profile.email != user.email {
+            let Some(password) = patch.current_password.as_deref() else {
+                return Err(super::invalid(
+                    "current_password",
+                    "changing the email address takes your password",
+                ));
+            };
+            let key = super::guard::Key::Account(format!("email:{}", user.id));
+            self.confirm_password_keyed(user, key, password).await?;
+        }
         let updated = self.store.update_profile(&user.id, &profile).await?;
+        if profile.email != user.email && !user.email.is_empty() {
+            self.mail_email_changed(user, &profile.email);
+        }
         let visible = (
             &updated.display_name,
             &updated.status_text,

@@ -107,20 +107,29 @@ impl Chat {
     }
 
     /// Sets a new password with a reset link's token; the account is signed out everywhere.
-    pub async fn reset_with_link(&self, token: &str, password: &str) -> Result<()> {
+    /// Guesses are limited per client address, and the token is checked before the password
+    /// is hashed, so wrong tokens cost the server no hashing.
+    pub async fn reset_with_link(&self, token: &str, password: &str, ip: IpAddr) -> Result<()> {
+        self.key_guard
+            .attempt(&Key::Address(guard::address(ip)), 10)
+            .map_err(Error::RateLimited)?;
         let password = Password::parse(password, "password")?;
+        let token_hash = super::accounts::token_hash(token);
+        let bad = |e: StoreError| match e {
+            StoreError::NotFound => super::invalid(
+                "token",
+                "this link was used already, has expired, or is wrong",
+            ),
+            other => other.into(),
+        };
+        self.store.reset_user(&token_hash).await.map_err(bad)?;
         let hash = hash_password(password.expose()).await?;
         let (user, ended) = self
             .store
-            .use_reset(&super::accounts::token_hash(token), &hash)
+            .use_reset(&token_hash, &hash)
             .await
-            .map_err(|e| match e {
-                StoreError::NotFound => super::invalid(
-                    "token",
-                    "this link was used already, has expired, or is wrong",
-                ),
-                other => other.into(),
-            })?;
+            .map_err(bad)?;
+        self.key_guard.succeeded(&Key::Address(guard::address(ip)));
         self.close_sessions(&user, ended);
         Ok(())
     }
@@ -151,14 +160,6 @@ impl Chat {
         }
         let token = fresh_token();
         let expires_at = Utc::now() + TimeDelta::minutes(EMAIL_LINK_MINUTES);
-        self.store
-            .create_reset(
-                &super::accounts::token_hash(&token),
-                &user.id,
-                &user.id,
-                expires_at,
-            )
-            .await?;
         let server = self.settings().settings.server_name.clone();
         let body = format!(
             "Someone (we hope you) asked to reset the password of {} on {server}.\n\n\
@@ -168,16 +169,51 @@ impl Chat {
             user.username
         );
         let mailer = mailer.clone();
-        let to = user.email.clone();
+        let store = self.store.clone();
+        // Stored and sent after answering: the answer's timing is the same for everyone.
         tokio::spawn(async move {
+            let hash = super::accounts::token_hash(&token);
+            if let Err(e) = store
+                .create_reset(&hash, &user.id, &user.id, expires_at)
+                .await
+            {
+                tracing::warn!(error = %e, "a password reset link could not be stored");
+                return;
+            }
+            let to = &user.email;
             if let Err(e) = mailer
-                .send(&to, &format!("Reset your password on {server}"), body)
+                .send(to, &format!("Reset your password on {server}"), body)
                 .await
             {
                 tracing::warn!(error = %e, "a password reset email could not be sent");
             }
         });
         Ok(())
+    }
+}
+
+impl Chat {
+    /// Tells the old address that the account's email address changed (when the server
+    /// sends email), so a takeover does not go unnoticed.
+    pub(super) fn mail_email_changed(&self, user: &User, new: &str) {
+        let Some(mailer) = self.mailer.clone() else {
+            return;
+        };
+        let server = self.settings().settings.server_name.clone();
+        let body = format!(
+            "The email address of {} on {server} was changed{}.\n\n\
+             If you did not change it, sign in and change your password now, or ask an admin \
+             of the server for help.\n",
+            user.username,
+            if new.is_empty() { " (removed)" } else { "" }
+        );
+        let to = user.email.clone();
+        tokio::spawn(async move {
+            let subject = format!("Your email address on {server} was changed");
+            if let Err(e) = mailer.send(&to, &subject, body).await {
+                tracing::warn!(error = %e, "an email-change notice could not be sent");
+            }
+        });
     }
 }
 

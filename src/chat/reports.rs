@@ -6,15 +6,18 @@
 
 use std::net::IpAddr;
 
+use super::guard::Key;
 use super::{Chat, Error, Result, invalid};
 use crate::domain::{
-    AccountSummary, Action, Report, Resolution, Role, RoomId, Seq, User, UserId, allowed,
+    AccountSummary, Action, Report, Resolution, RoomId, Seq, User, UserId, allowed,
 };
 use crate::protocol::ServerEvent;
 use crate::store::{Change, Entry, NewChange, NewReport, StoreError};
 
 /// The longest reason a report may give, in characters.
 const MAX_REASON_CHARS: usize = 500;
+/// Reports one person may file per `login_window_secs` (default 5 minutes).
+const MAX_REPORTS_PER_WINDOW: u32 = 20;
 
 impl Chat {
     /// Files a report of message `seq` in the room. The reporter must be able to read it,
@@ -35,6 +38,13 @@ impl Chat {
         }
         let (room, m) = self.member_of(room_id, reporter).await?;
         let message = self.readable_message(room_id, seq, &room, &m).await?;
+        // Each report reaches every moderator and admin: a few a minute per person at most.
+        self.key_guard
+            .attempt(
+                &Key::Account(format!("report:{reporter}")),
+                MAX_REPORTS_PER_WINDOW,
+            )
+            .map_err(Error::RateLimited)?;
         if &message.sender.id == reporter {
             return Err(Error::Forbidden("you cannot report your own message"));
         }
@@ -66,23 +76,21 @@ impl Chat {
         Ok(report)
     }
 
-    /// Whether `user` handles the room's reports: a server admin, or a member whose role may
-    /// delete others' messages there. Returns their room role (`None` for an admin who is
-    /// not a member).
-    async fn handles_reports(&self, user: &User, room_id: &RoomId) -> Result<Option<Role>> {
-        let member = match self.member_of(room_id, &user.id).await {
-            Ok((room, m)) if allowed(&room.permissions, m.role, Action::DeleteOthers, None) => {
-                return Ok(Some(m.role));
-            }
-            Ok((_, m)) => Some(m.role),
-            Err(_) => None,
-        };
+    /// Whether `user` handles the room's reports, and how: `true` as a server admin (whatever
+    /// their place in the room), `false` as a member whose role may delete others' messages
+    /// there; `Forbidden` otherwise.
+    async fn handles_reports(&self, user: &User, room_id: &RoomId) -> Result<bool> {
         if self.require_admin(user).is_ok() {
-            return Ok(member);
+            return Ok(true);
         }
-        Err(Error::Forbidden(
-            "only the room's moderators and server admins see its reports",
-        ))
+        match self.member_of(room_id, &user.id).await {
+            Ok((room, m)) if allowed(&room.permissions, m.role, Action::DeleteOthers, None) => {
+                Ok(false)
+            }
+            _ => Err(Error::Forbidden(
+                "only the room's moderators and server admins see its reports",
+            )),
+        }
     }
 
     /// Reports, newest first: of one room (its moderators, or admins) or of every room
@@ -119,7 +127,7 @@ impl Chat {
             StoreError::NotFound => Error::NotFound("report"),
             other => other.into(),
         })?;
-        let role = self.handles_reports(user, &report.room_id).await?;
+        let as_admin = self.handles_reports(user, &report.room_id).await?;
         if report.resolved_at.is_some() {
             return Err(Error::Conflict("this report is closed already"));
         }
@@ -138,7 +146,7 @@ impl Chat {
                 ));
             }
             (Resolution::MessageDeleted, Some(_)) => {
-                if role.is_some() {
+                if !as_admin {
                     self.delete_message(
                         &user.id,
                         address,
@@ -166,10 +174,16 @@ impl Chat {
                 }
             }
             (Resolution::Banned, Some(target)) => {
-                if role.is_some() {
+                if !as_admin {
                     self.ban(&user.id, address, &report.room_id, target, &reason)
                         .await?;
                 } else {
+                    let room = self.store.room(&report.room_id).await?;
+                    if &room.owner_id == target || &user.id == target {
+                        return Err(Error::Forbidden(
+                            "the room's owner cannot be banned from it",
+                        ));
+                    }
                     self.carry_out_ban(&user.id, address, &report.room_id, target, &reason)
                         .await?;
                 }

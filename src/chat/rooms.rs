@@ -269,7 +269,7 @@ impl Chat {
     /// Subscribes the joiner's connections and tells the room (and the joiner's devices).
     /// `from` is the room's `last_seq` when the membership began: the joiner's sockets
     /// receive every message after it.
-    fn announce_join(&self, room: &Room, user: &User, from: Seq) {
+    pub(super) fn announce_join(&self, room: &Room, user: &User, from: Seq) {
         let level = room
             .notify
             .unwrap_or(NotifyLevel::default_for(room.kind == RoomKind::Direct));

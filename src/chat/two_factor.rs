@@ -17,6 +17,11 @@ use crate::domain::{Session, User, UserId};
 use crate::store::StoreError;
 
 const STEP_SECS: u64 = 30;
+/// Wrong codes in a row before codes from the app are refused for [`LOCK_MINUTES`]: with at
+/// most three good codes in a million, ten guesses a quarter hour is about a 0.3 % chance a
+/// day for someone who has the password (recovery codes, 40 bits each, still work).
+const MAX_WRONG_CODES: i64 = 10;
+const LOCK_MINUTES: i64 = 15;
 const RECOVERY_CODES: usize = 10;
 
 /// A setup to confirm with a code: the secret and how to give it to an app.
@@ -101,7 +106,17 @@ impl Chat {
     /// Checks the password of the signed-in user (guesses limited per session, like changing
     /// the password).
     async fn confirm_password(&self, session: &Session, user: &User, password: &str) -> Result<()> {
-        let key = Key::Session(session.id.to_string());
+        self.confirm_password_keyed(user, Key::Session(session.id.to_string()), password)
+            .await
+    }
+
+    /// Checks the user's password, its guesses counted under `key`.
+    pub(super) async fn confirm_password_keyed(
+        &self,
+        user: &User,
+        key: Key,
+        password: &str,
+    ) -> Result<()> {
         self.login_guard
             .attempt(&key, self.config.login_max_failures)
             .map_err(Error::RateLimited)?;
@@ -214,6 +229,12 @@ impl Chat {
         };
         let name = self.settings().settings.server_name.clone();
         let totp = totp(&secret, &name, &user.username)?;
+        let locked = state.locked_until.is_some_and(|t| t > chrono::Utc::now());
+        if locked && normalised(code).len() == 6 {
+            return Err(Error::SecondFactor(
+                "too many wrong codes: wait a quarter of an hour, or use a recovery code",
+            ));
+        }
         if let Some(step) = matching_step(&totp, code, unix_now()) {
             if step > state.last_step && self.store.use_totp_step(&user.id, step).await? {
                 return Ok(());
@@ -230,6 +251,10 @@ impl Chat {
         {
             return Ok(());
         }
+        let until = chrono::Utc::now() + chrono::TimeDelta::minutes(LOCK_MINUTES);
+        self.store
+            .totp_failed(&user.id, MAX_WRONG_CODES, until)
+            .await?;
         Err(Error::SecondFactor("the code is wrong"))
     }
 }

@@ -275,15 +275,17 @@ pub struct Before {
 
 #[utoipa::path(get, path = "/api/v1/admin/rooms/{id}/messages", tag = "admin", operation_id = "admin_read_room",
     params(("id" = RoomId, Path, description = "The room's id"), Before),
-    responses((status = 200, description = "A page of the room's messages, oldest first; the read is written to the audit log, which the room's owner sees", body = super::messages::MessagePage),
+    responses((status = 200, description = "A page of the room's messages, oldest first; the read is written to the audit log first (which the room's owner sees). A cookie session must send `X-CSRF-Token` here too", body = super::messages::MessagePage),
               (status = 403, description = "Not a server admin", body = ErrorBody)))]
 async fn read_room(
     State(app): State<AppState>,
     auth: Auth,
     ClientIp(ip): ClientIp,
+    headers: axum::http::HeaderMap,
     ApiPath(id): ApiPath<RoomId>,
     ApiQuery(q): ApiQuery<Before>,
 ) -> Result<axum::Json<super::messages::MessagePage>, ApiError> {
+    auth.require_csrf(&headers)?;
     let page = app
         .chat
         .admin_read_room(&auth.user, ip, &id, q.before, q.limit.unwrap_or(50))

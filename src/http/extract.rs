@@ -81,6 +81,24 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+impl Auth {
+    /// For a GET that writes something (an admin's read of a room goes to the audit log): a
+    /// cookie session must send the CSRF header as a state-changing request would, so a link
+    /// on another site cannot make an admin's browser do it.
+    pub fn require_csrf(&self, headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+        if self.via == AuthVia::Bearer {
+            return Ok(());
+        }
+        let jar = CookieJar::from_headers(headers);
+        let token = jar.get(SESSION_COOKIE).map(|c| accounts_csrf(c.value()));
+        let sent = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        if token.is_none() || sent != token.as_deref() {
+            return Err(ApiError::forbidden("missing or wrong X-CSRF-Token header"));
+        }
+        Ok(())
+    }
+}
+
 impl OptionalFromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 

@@ -8,6 +8,7 @@ mod auth;
 mod changes;
 mod error;
 mod extract;
+mod invites;
 mod messages;
 mod moderation;
 mod openapi;
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .merge(users::router())
         .merge(admin::router())
         .merge(security::router())
+        .merge(invites::router())
         .route("/ws", get(crate::ws::upgrade))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed);

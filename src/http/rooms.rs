@@ -52,8 +52,11 @@ pub struct Search {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JoinRequest {
-    name: String,
+    /// The room's name (with `key` for a private room); or leave it out and give `invite`.
+    name: Option<String>,
     key: Option<String>,
+    /// An invite link's code: joins the room it leads to, private or not, without a key.
+    invite: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -148,6 +151,7 @@ async fn create(
 
 #[utoipa::path(post, path = "/api/v1/rooms/join", tag = "rooms", request_body = JoinRequest,
     responses((status = 200, body = RoomResponse),
+              (status = 400, description = "Neither `name` nor `invite`, or an invite unknown, used up, expired or revoked (`fields.invite`)", body = ErrorBody),
               (status = 403, description = "Key missing or wrong, or banned", body = ErrorBody),
               (status = 404, description = "No room of that name (that you may see)", body = ErrorBody),
               (status = 429, description = "Too many wrong keys", body = ErrorBody,
@@ -158,10 +162,17 @@ async fn join(
     ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<JoinRequest>,
 ) -> Result<Json<RoomResponse>, ApiError> {
-    let room = app
-        .chat
-        .join(&auth.user, &req.name, req.key.as_deref(), ip)
-        .await?;
+    let room = match (&req.invite, &req.name) {
+        (Some(code), _) => app.chat.join_by_invite(&auth.user, code).await?,
+        (None, Some(name)) => {
+            app.chat
+                .join(&auth.user, name, req.key.as_deref(), ip)
+                .await?
+        }
+        (None, None) => {
+            return Err(crate::chat::invalid("name", "give the room's name or an invite").into());
+        }
+    };
     Ok(Json(RoomResponse { room }))
 }
 

@@ -156,11 +156,14 @@ pub struct ResetRequest {
               (status = 400, description = "The link was used, has expired or is wrong (`fields.token`), or the password is refused", body = ErrorBody)))]
 async fn reset(
     State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     ApiJson(req): ApiJson<ResetRequest>,
 ) -> Result<StatusCode, ApiError> {
     check_origin(&app, &headers)?;
-    app.chat.reset_with_link(&req.token, &req.password).await?;
+    app.chat
+        .reset_with_link(&req.token, &req.password, ip)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -547,6 +547,11 @@ pub trait Admin {
     /// (counting the use), in one transaction; `NotFound` when it is not.
     async fn register_invited(&self, code_hash: &str, user: NewUser) -> StoreResult<User>;
     async fn create_invite(&self, invite: &NewInvite) -> StoreResult<Invite>;
+    /// Counts a use of the room invite whose code hashes to `code_hash` if it is still good;
+    /// its room (`NotFound` when it is not).
+    async fn use_room_invite(&self, code_hash: &str) -> StoreResult<RoomId>;
+    /// The room a room invite still good leads to, without using it (`NotFound` otherwise).
+    async fn room_of_invite(&self, code_hash: &str) -> StoreResult<RoomId>;
     /// The server's invites (`room` `None`) or a room's, newest first.
     async fn invites(&self, room: Option<&RoomId>) -> StoreResult<Vec<Invite>>;
     /// Revokes one of the server's (`room` `None`) or the room's invites.
@@ -566,7 +571,8 @@ pub trait Admin {
     /// Accounts whose username or display name holds `q` (deactivated ones included).
     async fn accounts(&self, q: &str, limit: i64) -> StoreResult<Vec<AccountSummary>>;
     async fn account(&self, id: &UserId) -> StoreResult<AccountSummary>;
-    /// Deactivates (deleting every session, whose ids it returns) or reactivates the user.
+    /// Deactivates or reactivates the user, either way deleting every session (whose ids it
+    /// returns).
     async fn set_deactivated(&self, id: &UserId, on: bool) -> StoreResult<Vec<SessionId>>;
     /// Makes or unmakes a server admin; `Conflict("last admin")` for the last one.
     async fn set_admin(&self, id: &UserId, on: bool) -> StoreResult<()>;
@@ -589,6 +595,8 @@ pub struct TotpState {
     pub last_step: i64,
     /// Recovery codes not used yet.
     pub codes_left: i64,
+    /// Codes from the app are refused until then (too many wrong ones).
+    pub locked_until: Option<DateTime<Utc>>,
 }
 
 /// Sign-in security (`sql/security.rs`): two-factor secrets and recovery codes (stored as
@@ -602,8 +610,12 @@ pub trait Security {
     async fn enable_totp(&self, user: &UserId, step: i64, codes: &[String]) -> StoreResult<()>;
     /// Turns it off: secret, steps and recovery codes go.
     async fn disable_totp(&self, user: &UserId) -> StoreResult<()>;
-    /// Takes `step` if it is later than the last one used (`false`: a code seen before).
+    /// Takes `step` if it is later than the last one used (`false`: a code seen before), and
+    /// clears the count of wrong codes.
     async fn use_totp_step(&self, user: &UserId, step: i64) -> StoreResult<bool>;
+    /// Counts a wrong code; the `limit`th in a row locks codes from the app until `until`.
+    async fn totp_failed(&self, user: &UserId, limit: i64, until: DateTime<Utc>)
+    -> StoreResult<()>;
     async fn replace_recovery_codes(&self, user: &UserId, codes: &[String]) -> StoreResult<()>;
     /// Uses up a recovery code (`false`: no such unused code).
     async fn use_recovery_code(&self, user: &UserId, code_hash: &str) -> StoreResult<bool>;
@@ -614,6 +626,8 @@ pub trait Security {
         by: &UserId,
         expires_at: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// Whose reset link this is, if it is still good (`NotFound` otherwise); uses nothing.
+    async fn reset_user(&self, token_hash: &str) -> StoreResult<UserId>;
     /// Uses a reset link still good (`NotFound` otherwise): sets the password, ends the
     /// account's other links and every session (whose ids it returns), in one transaction.
     async fn use_reset(

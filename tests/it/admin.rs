@@ -487,6 +487,22 @@ async fn reports_reach_the_rooms_moderators_and_the_admins() {
     let (status, _) = app.get(&carl, "/me").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
+    // An admin's ban never removes the room's owner.
+    let (_, sent) = app.send_http(&owner, &room, "o1", "owner's words").await;
+    let seq5 = sent["message"]["seq"].as_i64().unwrap();
+    app.post(&ana, &report(seq5), json!({"reason": "rude"}))
+        .await;
+    let (_, open) = app.get(&root, "/admin/reports").await;
+    let id = open["reports"][0]["id"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .post(
+            &root,
+            &format!("/reports/{id}/resolve"),
+            json!({"resolution": "banned"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
     let resolved = audit_actions(&app, &root, "?action=report_resolved").await;
     assert_eq!(resolved.len(), 4);
     let deletions = audit_actions(&app, &root, "?action=message_deleted").await;
@@ -531,6 +547,10 @@ async fn admins_read_any_room_and_its_owner_sees_that_they_did() {
     assert_eq!(status, StatusCode::OK, "{log}");
     assert_eq!(log["entries"][0]["action"], "room_read_by_admin");
     assert_eq!(log["entries"][0]["actor_username"], "root");
+    assert_eq!(
+        log["entries"][0]["address"], "",
+        "addresses are for server admins"
+    );
 
     // Deleting the room keeps its log; so does deleting the actor.
     let mut ws = app.ws(&ana).await.0;

@@ -77,11 +77,27 @@ async fn new_sign_ins_are_announced_and_one_device_signs_the_others_out() {
         .patch(&phone, "/me", json!({"email": "not an address"}))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let (status, me) = app
+    // Whoever holds a session cannot send the reset links elsewhere without the password.
+    let (status, body) = app
         .patch(&phone, "/me", json!({"email": "ana@example.test"}))
         .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]["fields"]["current_password"].is_string(),
+        "{body}"
+    );
+    let wrong = json!({"email": "ana@example.test", "current_password": "wrong horse battery"});
+    let (status, _) = app.patch(&phone, "/me", wrong).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let right = json!({"email": "ana@example.test", "current_password": "correct horse battery"});
+    let (status, me) = app.patch(&phone, "/me", right).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["email"], "ana@example.test");
+    // Other fields change without it.
+    let (status, _) = app
+        .patch(&phone, "/me", json!({"status_text": "here"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 fn app_totp(secret: &str) -> TOTP {
@@ -213,6 +229,47 @@ async fn two_factor_sign_in_takes_a_code_or_a_recovery_code() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = login(&app, "ana", password, json!({})).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn ten_wrong_codes_lock_codes_but_not_recovery_codes() {
+    let app = spawn_app_with(|c| c.login_max_failures = 50).await;
+    let ana = app.register("ana").await;
+    let password = "correct horse battery";
+    let (_, setup) = app
+        .post(&ana, "/me/totp/setup", json!({"password": password}))
+        .await;
+    let totp = app_totp(setup["secret"].as_str().unwrap());
+    let (_, enabled) = app
+        .post(
+            &ana,
+            "/me/totp/enable",
+            json!({"code": totp.generate(now())}),
+        )
+        .await;
+    let recovery = enabled["recovery_codes"][0].as_str().unwrap().to_owned();
+    let good = [
+        totp.generate(now() - 30),
+        totp.generate(now()),
+        totp.generate(now() + 30),
+    ];
+    let wrong = (0..1_000_000)
+        .map(|n| format!("{n:06}"))
+        .find(|c| !good.contains(c))
+        .unwrap();
+    for _ in 0..10 {
+        let (status, _) = login(&app, "ana", password, json!({"totp": wrong})).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // Locked: even the right code is refused for a while...
+    let next = totp.generate(now() + 30);
+    let (status, body) = login(&app, "ana", password, json!({"totp": next})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("too many wrong codes"), "{body}");
+    // ...but a recovery code still signs in.
+    let (status, body) = login(&app, "ana", password, json!({"totp": recovery})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 #[tokio::test]
@@ -419,8 +476,9 @@ async fn forgot_password_sends_a_one_time_link_by_email() {
     .await;
     let ana = app.register("ana").await;
     app.register("bob").await;
-    app.patch(&ana, "/me", json!({"email": "ana@example.test"}))
-        .await;
+    let email = json!({"email": "ana@example.test", "current_password": "correct horse battery"});
+    let (status, _) = app.patch(&ana, "/me", email).await;
+    assert_eq!(status, StatusCode::OK);
     let forgot = |name: &str| {
         app.call(
             "POST",

@@ -515,6 +515,7 @@ export default {
   "auth.back_to_sign_in": "العودة إلى تسجيل الدخول",
   "profile.email": "عنوان البريد الإلكتروني (اختياري)",
   "profile.email_hint": "لا يُستخدم إلا لإرسال رابط إليك إذا نسيت كلمة المرور.",
+  "profile.email_password_hint": "يتطلب تغيير عنوان البريد الإلكتروني كلمة مرورك.",
   "devices.where": "سُجّل الدخول من {address} في {when}",
   "devices.one_at_a_time": "جهاز واحد فقط في كل مرة",
   "devices.one_at_a_time_hint": "تسجيل الدخول من أي مكان يُسجّل خروجك من كل الأجهزة الأخرى.",

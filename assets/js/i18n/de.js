@@ -466,6 +466,7 @@ export default {
   "auth.back_to_sign_in": "Zurück zur Anmeldung",
   "profile.email": "E-Mail-Adresse (optional)",
   "profile.email_hint": "Wird nur verwendet, um dir einen Link zu schicken, falls du dein Passwort vergisst.",
+  "profile.email_password_hint": "Zum Ändern der E-Mail-Adresse brauchst du dein Passwort.",
   "devices.where": "angemeldet von {address} am {when}",
   "devices.one_at_a_time": "Nur ein Gerät gleichzeitig",
   "devices.one_at_a_time_hint": "Wenn du dich irgendwo anmeldest, werden alle anderen Geräte abgemeldet.",

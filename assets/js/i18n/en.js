@@ -466,6 +466,7 @@ export default {
   "auth.back_to_sign_in": "Back to sign in",
   "profile.email": "Email address (optional)",
   "profile.email_hint": "Only used to send you a link if you forget your password.",
+  "profile.email_password_hint": "Changing the email address takes your password.",
   "devices.where": "signed in from {address} on {when}",
   "devices.one_at_a_time": "One device at a time",
   "devices.one_at_a_time_hint": "Signing in somewhere signs out every other device.",

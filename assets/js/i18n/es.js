@@ -466,6 +466,7 @@ export default {
   "auth.back_to_sign_in": "Volver al inicio de sesión",
   "profile.email": "Dirección de correo (opcional)",
   "profile.email_hint": "Solo se usa para enviarte un enlace si olvidas tu contraseña.",
+  "profile.email_password_hint": "Para cambiar la dirección de correo necesitas tu contraseña.",
   "devices.where": "sesión iniciada desde {address} el {when}",
   "devices.one_at_a_time": "Un solo dispositivo a la vez",
   "devices.one_at_a_time_hint": "Al iniciar sesión en un sitio, se cierra la sesión en todos los demás dispositivos.",

@@ -466,6 +466,7 @@ export default {
   "auth.back_to_sign_in": "Retour à la connexion",
   "profile.email": "Adresse e-mail (facultative)",
   "profile.email_hint": "Sert uniquement à vous envoyer un lien si vous oubliez votre mot de passe.",
+  "profile.email_password_hint": "Pour changer l’adresse e-mail, il faut votre mot de passe.",
   "devices.where": "connecté depuis {address} le {when}",
   "devices.one_at_a_time": "Un seul appareil à la fois",
   "devices.one_at_a_time_hint": "Se connecter quelque part déconnecte tous les autres appareils.",

@@ -240,10 +240,15 @@ impl Accounts for $Store {
     }
 
     async fn create_session(&self, s: &Session, token_hash: &str) -> StoreResult<()> {
-        sqlx::query(
+        // Only for an active account: a deactivation committed first refuses it, and on
+        // PostgreSQL one in progress is waited for (the user's row is share-locked), so a
+        // sign-in racing a deactivation never leaves a session behind.
+        let lock = if Self::DIALECT.lock_rooms { " for share" } else { "" };
+        let done = sqlx::query(&format!(
             "insert into sessions (id, user_id, token_hash, user_agent, address, created_at, last_seen) \
-             values ($1, $2, $3, $4, $5, $6, $7)",
-        )
+             select $1, $2, $3, $4, $5, $6, $7 where exists \
+             (select 1 from users where id = $2 and deactivated_at is null{lock})"
+        ))
         .bind(s.id.as_str())
         .bind(s.user_id.as_str())
         .bind(token_hash)
@@ -254,6 +259,9 @@ impl Accounts for $Store {
         .execute(&self.write)
         .await
         .map_err(fail("session"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Refused("this account has been deactivated"));
+        }
         Ok(())
     }
 

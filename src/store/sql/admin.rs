@@ -193,8 +193,10 @@ impl Admin for $Store {
         if stored.is_none_or(|s| digest(&s) != digest(token)) {
             return Err(StoreError::NotFound);
         }
-        let admins: i64 = sqlx::query_scalar("select count(*) from users where is_admin = 1")
-            .fetch_one(&mut *tx)
+        let admins: i64 = sqlx::query_scalar(
+            "select count(*) from users where is_admin = 1 and deactivated_at is null",
+        )
+        .fetch_one(&mut *tx)
             .await
             .map_err(fail("setup"))?;
         if admins > 0 {
@@ -230,6 +232,34 @@ impl Admin for $Store {
         let user = Self::insert_user(&mut tx, user).await?;
         tx.commit().await.map_err(fail("invite"))?;
         Ok(user)
+    }
+
+    async fn use_room_invite(&self, code_hash: &str) -> StoreResult<RoomId> {
+        let room: Option<String> = sqlx::query_scalar(
+            "update invites set uses = uses + 1 where code_hash = $1 and room_id is not null \
+             and revoked_at is null and (expires_at is null or expires_at > $2) \
+             and (max_uses is null or uses < max_uses) returning room_id",
+        )
+        .bind(code_hash)
+        .bind(now_ms())
+        .fetch_optional(&self.write)
+        .await
+        .map_err(fail("invite"))?;
+        room.map(RoomId::from).ok_or(StoreError::NotFound)
+    }
+
+    async fn room_of_invite(&self, code_hash: &str) -> StoreResult<RoomId> {
+        let room: Option<String> = sqlx::query_scalar(
+            "select room_id from invites where code_hash = $1 and room_id is not null \
+             and revoked_at is null and (expires_at is null or expires_at > $2) \
+             and (max_uses is null or uses < max_uses)",
+        )
+        .bind(code_hash)
+        .bind(now_ms())
+        .fetch_optional(&self.read)
+        .await
+        .map_err(fail("invite"))?;
+        room.map(RoomId::from).ok_or(StoreError::NotFound)
     }
 
     async fn create_invite(&self, i: &NewInvite) -> StoreResult<Invite> {
@@ -404,15 +434,14 @@ impl Admin for $Store {
         .await
         .map_err(fail("user"))?;
         found(done.rows_affected())?;
-        let ended: Vec<String> = if on {
+        // Deactivating ends every session; so does reactivating (none should be left, but
+        // one that slipped in must not come back to life).
+        let ended: Vec<String> =
             sqlx::query_scalar("delete from sessions where user_id = $1 returning id")
                 .bind(id.as_str())
                 .fetch_all(&mut *tx)
                 .await
-                .map_err(fail("sessions"))?
-        } else {
-            Vec::new()
-        };
+                .map_err(fail("sessions"))?;
         tx.commit().await.map_err(fail("user"))?;
         Ok(ended.into_iter().map(SessionId::from).collect())
     }

@@ -10,7 +10,7 @@ macro_rules! sql_security {
 impl Security for $Store {
     async fn totp(&self, user: &UserId) -> StoreResult<TotpState> {
         let row = sqlx::query(
-            "select totp_secret, totp_enabled_at, totp_last_step, \
+            "select totp_secret, totp_enabled_at, totp_last_step, totp_locked_until, \
              (select count(*) from recovery_codes c where c.user_id = u.id and c.used_at is null) \
              as codes_left from users u where u.id = $1",
         )
@@ -23,6 +23,7 @@ impl Security for $Store {
             enabled: row.get::<Option<i64>, _>("totp_enabled_at").is_some(),
             last_step: row.get("totp_last_step"),
             codes_left: row.get("codes_left"),
+            locked_until: row.get::<Option<i64>, _>("totp_locked_until").map(time),
         })
     }
 
@@ -84,7 +85,8 @@ impl Security for $Store {
 
     async fn use_totp_step(&self, user: &UserId, step: i64) -> StoreResult<bool> {
         let done = sqlx::query(
-            "update users set totp_last_step = $1 where id = $2 and totp_last_step < $1",
+            "update users set totp_last_step = $1, totp_failures = 0 \
+             where id = $2 and totp_last_step < $1",
         )
         .bind(step)
         .bind(user.as_str())
@@ -92,6 +94,28 @@ impl Security for $Store {
         .await
         .map_err(fail("totp"))?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn totp_failed(
+        &self,
+        user: &UserId,
+        limit: i64,
+        until: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "update users set \
+             totp_locked_until = case when totp_failures + 1 >= $1 then $2 \
+             else totp_locked_until end, \
+             totp_failures = case when totp_failures + 1 >= $1 then 0 else totp_failures + 1 end \
+             where id = $3",
+        )
+        .bind(limit)
+        .bind(ms(until))
+        .bind(user.as_str())
+        .execute(&self.write)
+        .await
+        .map_err(fail("totp"))?;
+        Ok(())
     }
 
     async fn replace_recovery_codes(&self, user: &UserId, codes: &[String]) -> StoreResult<()> {
@@ -138,6 +162,19 @@ impl Security for $Store {
         .await
         .map_err(fail("reset"))?;
         Ok(())
+    }
+
+    async fn reset_user(&self, token_hash: &str) -> StoreResult<UserId> {
+        let user: Option<String> = sqlx::query_scalar(
+            "select user_id from password_resets \
+             where token_hash = $1 and used_at is null and expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now_ms())
+        .fetch_optional(&self.read)
+        .await
+        .map_err(fail("reset"))?;
+        user.map(UserId::from).ok_or(StoreError::NotFound)
     }
 
     async fn use_reset(

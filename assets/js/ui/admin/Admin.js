@@ -160,7 +160,7 @@ function UserDetail({ user, reload }) {
     <p>${t("admin.email")}: ${user.email || "—"} · ${user.totp_enabled ? t("admin.totp_on") : t("admin.totp_off")}</p>
     <h4>${t("admin.sessions")}</h4>
     <ul class="plain-list">
-      ${(data?.sessions || []).map((s) => html`<li key=${s.id}>${s.user_agent || t("admin.unknown_device")} — ${s.address || "?"} — ${i18n.dateTime(new Date(s.last_seen))}</li>`)}
+      ${(data?.sessions || []).map((s) => html`<li key=${s.id}>${s.device || t("admin.unknown_device")} — ${s.address || "?"} — ${i18n.dateTime(new Date(s.last_seen))}</li>`)}
       ${data && !data.sessions.length ? html`<li class="hint">${t("admin.no_sessions")}</li>` : null}
     </ul>
     <div class="buttons">

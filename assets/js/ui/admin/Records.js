@@ -92,19 +92,22 @@ export function ServerSettings() {
   const { t, i18n } = useApp();
   const { data, error } = useLoad("/admin/settings");
   const [v, setV] = useState(null);
+  const [loaded, setLoaded] = useState(null);
   const [fields, setFields] = useState({});
   const [status, setStatus] = useState("");
   const [failed, setFailed] = useState("");
   if (data && !v) {
     const s = data;
-    setV({
+    const shown = {
       registration: s.registration, server_name: s.server_name, welcome_text: s.welcome_text,
       max_upload_mib: String(Math.round(s.max_upload_bytes / MIB * 10) / 10),
       quota_mib: s.upload_quota_per_user_bytes ? String(Math.round(s.upload_quota_per_user_bytes / MIB)) : "",
       send_rate_per_sec: String(s.send_rate_per_sec), send_burst: String(s.send_burst),
       retention_max_messages: s.retention_max_messages ?? "", retention_days: s.retention_max_age_secs ? String(Math.round(s.retention_max_age_secs / 86400)) : "",
       require_totp_for_admins: s.require_totp_for_admins,
-    });
+    };
+    setV(shown);
+    setLoaded(shown);
   }
   if (!v) return html`<p class="form-error" role="alert">${error}</p>`;
   const set = (name) => (e) => setV({ ...v, [name]: e.currentTarget.value });
@@ -113,17 +116,20 @@ export function ServerSettings() {
     setStatus("");
     setFailed("");
     setFields({});
-    const body = {
-      registration: v.registration, server_name: v.server_name, welcome_text: v.welcome_text,
-      max_upload_bytes: Math.round(Number(v.max_upload_mib) * MIB),
-      upload_quota_per_user_bytes: v.quota_mib === "" ? 0 : Math.round(Number(v.quota_mib) * MIB),
-      send_rate_per_sec: Number(v.send_rate_per_sec), send_burst: Number(v.send_burst),
-      retention_max_messages: v.retention_max_messages === "" ? null : Number(v.retention_max_messages),
-      retention_max_age_secs: v.retention_days === "" ? null : Number(v.retention_days) * 86400,
-      require_totp_for_admins: v.require_totp_for_admins,
-    };
+    // Only what was changed in the form: a value shown rounded (MiB, days) is never written
+    // back rounded.
+    const changed = (name) => v[name] !== loaded[name];
+    const body = {};
+    for (const name of ["registration", "server_name", "welcome_text", "require_totp_for_admins"]) if (changed(name)) body[name] = v[name];
+    if (changed("max_upload_mib")) body.max_upload_bytes = Math.round(Number(v.max_upload_mib) * MIB);
+    if (changed("quota_mib")) body.upload_quota_per_user_bytes = v.quota_mib === "" ? 0 : Math.round(Number(v.quota_mib) * MIB);
+    if (changed("send_rate_per_sec")) body.send_rate_per_sec = Number(v.send_rate_per_sec);
+    if (changed("send_burst")) body.send_burst = Number(v.send_burst);
+    if (changed("retention_max_messages")) body.retention_max_messages = v.retention_max_messages === "" ? null : Number(v.retention_max_messages);
+    if (changed("retention_days")) body.retention_max_age_secs = v.retention_days === "" ? null : Math.round(Number(v.retention_days) * 86400);
     try {
       await api("PATCH", "/admin/settings", body);
+      setLoaded(v);
       setStatus(t("admin.saved"));
     } catch (err) {
       const placed = fieldErrors(i18n, err);

@@ -16,6 +16,7 @@ export function ProfileSettings({ close, onSignOut }) {
     presence: "auto", send_receipts: true, locale: "", email: "", one_device: false,
   });
   const [loaded, setLoaded] = useState(false);
+  const [loadedEmail, setLoadedEmail] = useState("");
   const [avatar, setAvatar] = useState(null);
   const preview = useMemo(() => (avatar ? URL.createObjectURL(avatar) : null), [avatar]);
   useEffect(() => {
@@ -23,8 +24,9 @@ export function ProfileSettings({ close, onSignOut }) {
     api("GET", "/me").then((answer) => {
       setV((old) => ({
         ...old, presence: answer.presence, send_receipts: answer.send_receipts, locale: answer.locale || "",
-        email: answer.email || "", one_device: answer.one_device,
+        email: answer.email || "", one_device: answer.one_device, current_password: "",
       }));
+      setLoadedEmail(answer.email || "");
       setLoaded(true);
     }, () => {});
   }, []);
@@ -32,7 +34,10 @@ export function ProfileSettings({ close, onSignOut }) {
 
   const save = async () => {
     // The fields first: if the server refuses one, nothing is changed, the avatar included.
-    let answer = await api("PATCH", "/me", v);
+    const { current_password, ...fields } = v;
+    const body = fields.email !== loadedEmail ? { ...fields, current_password } : fields;
+    let answer = await api("PATCH", "/me", body);
+    setLoadedEmail(answer.email || "");
     state.me = answer.user;
     if (avatar) {
       answer = await api("PUT", "/me/avatar", avatar, true);
@@ -76,6 +81,8 @@ export function ProfileSettings({ close, onSignOut }) {
     <label class="check"><input type="checkbox" name="send_receipts" checked=${v.send_receipts} onChange=${set("send_receipts")} /> ${t("profile.receipts")}</label>
     <${Field} label=${t("profile.email")} hint=${t("profile.email_hint")} error=${fields.email}>${(a) => html`<input ...${a} name="email" type="email"
       autocomplete="email" maxlength="254" value=${v.email} onInput=${set("email")} dir="ltr" />`}</${Field}>
+    ${v.email !== loadedEmail ? html`<${Field} label=${t("profile.current_password")} hint=${t("profile.email_password_hint")} error=${fields.current_password}>${(a) => html`<input ...${a}
+      name="current_password" type="password" autocomplete="current-password" value=${v.current_password} onInput=${set("current_password")} />`}</${Field}>` : null}
     <${Password} />
     <${Devices} oneDevice=${v.one_device} setOneDevice=${set("one_device")} />
     <${TwoFactor} />
