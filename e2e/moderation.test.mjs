@@ -1,7 +1,8 @@
 // End-to-end tests of room levels in headless Chromium: the owner makes a room an
 // announcement room from its settings (the permission table), a member's composer then says
 // only moderators post while reactions still work; the owner makes someone a moderator, and
-// removes (kicks) a member, who is told and may join again. Run by tests/it/browser.rs.
+// removes (kicks) a member, who is told and may join again; an invite link made in the room's
+// settings brings a newcomer straight into the room. Run by tests/it/browser.rs.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -56,6 +57,21 @@ test("the owner removes a member, who is told and may come back", async () => {
   await cleo.page.locator(".room", { hasText: "News" }).waitFor({ state: "detached" });
   await dialog.getByRole("button", { name: "Cancel" }).click();
   await joinRoom(cleo, "News");
+});
+
+test("an invite link brings a newcomer straight into the room", async () => {
+  await ana.page.getByRole("button", { name: "Room settings" }).click();
+  const dialog = await dialogForm(ana.page, "Settings of “News”");
+  await dialog.getByRole("button", { name: "Create invite link" }).click();
+  const link = await dialog.getByLabel("Invite link").inputValue();
+  assert.match(link, /\/\?join=[0-9a-f]{32}$/);
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  const dora = await person("dora-m");
+  await dora.page.goto(link);
+  await dora.page.locator(".notice", { hasText: "to join the room you were invited to" }).waitFor();
+  await register(dora);
+  await dora.page.locator(".room-title", { hasText: "News" }).waitFor();
+  await sees(dora, "the news");
 });
 
 test("no console error, CSP violation or unexpected dialog", () => {

@@ -360,3 +360,106 @@ async fn bans_roles_settings_deletions_and_pins_are_audited_with_the_actors_addr
         1
     );
 }
+
+#[tokio::test]
+async fn invite_links_let_people_into_a_private_room_without_its_key() {
+    async fn join(app: &TestApp, user: &User, code: &str) -> (StatusCode, Value) {
+        app.post(user, "/rooms/join", json!({"invite": code})).await
+    }
+    let app = spawn_app().await;
+    let owner = app.register("owner").await;
+    let ana = app.register("ana").await;
+    let [bob, cleo, dan, eve] = [
+        app.register("bob").await,
+        app.register("cleo").await,
+        app.register("dan").await,
+        app.register("eve").await,
+    ];
+    let room = app
+        .create_room(&owner, "Hideout", Some("secret key 1"))
+        .await;
+    app.join(&ana, "Hideout", Some("secret key 1")).await;
+    let invites = format!("/rooms/{room}/invites");
+    // Moderators and up by default.
+    let (status, _) = app.post(&ana, &invites, json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, made) = app
+        .post(
+            &owner,
+            &invites,
+            json!({"max_uses": 2, "expires_in_secs": 3600}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let code = made["invite"]["code"].as_str().unwrap().to_owned();
+    assert!(
+        made["invite"]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("?join={code}"))
+    );
+    assert_eq!(made["invite"]["room_id"], room);
+    let (status, body) = join(&app, &bob, &code).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["room"]["id"], room);
+    assert_eq!(body["room"]["role"], "member");
+    // Joining again uses nothing.
+    let (status, _) = join(&app, &bob, &code).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = join(&app, &cleo, &code).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = join(&app, &dan, &code).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "used up: {body}");
+    assert!(body["error"]["fields"]["invite"].is_string());
+    let (_, list) = app.get(&owner, &invites).await;
+    assert_eq!(list["invites"][0]["uses"], 2);
+    assert!(list["invites"][0].get("code").is_none());
+    // A ban still keeps its holder out; a revoked link lets nobody in.
+    let (_, made) = app.post(&owner, &invites, json!({})).await;
+    let (code, id) = (
+        made["invite"]["code"].as_str().unwrap().to_owned(),
+        made["invite"]["id"].as_str().unwrap().to_owned(),
+    );
+    app.post(
+        &owner,
+        &format!("/rooms/{room}/bans"),
+        json!({"user_id": eve.id}),
+    )
+    .await;
+    let (status, _) = join(&app, &eve, &code).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .call(
+            "DELETE",
+            &format!("{invites}/{id}"),
+            Some(&owner.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = join(&app, &dan, &code).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // The table decides who invites.
+    let (status, _) = app
+        .patch(
+            &owner,
+            &format!("/rooms/{room}"),
+            json!({"permissions": {"invite": "member"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, made) = app.post(&ana, &invites, json!({"max_uses": 1})).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let (status, _) = join(&app, &dan, made["invite"]["code"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    // Neither a name nor an invite; a direct room takes no invites.
+    let (status, _) = app.post(&dan, "/rooms/join", json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, dm) = app.post(&ana, "/dms", json!({"user_id": bob.id})).await;
+    let dm = dm["room"]["id"].as_str().unwrap();
+    let (status, _) = app
+        .post(&ana, &format!("/rooms/{dm}/invites"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(audit(&app, "invite_revoked").await, 1);
+}

@@ -496,4 +496,8 @@ export default {
   "admin.reset_link_hint": "Gib ihn der Person: Damit kann sie innerhalb von 24 Stunden einmal ein neues Passwort festlegen. Er wird nur jetzt angezeigt.",
   "admin.require_totp": "Admins müssen die Zwei-Faktor-Anmeldung verwenden",
   "audit.reset_link_created": "Link zum Zurücksetzen des Passworts erstellt",
+  "room.invite_links": "Einladungslinks",
+  "room.invite_links_hint": "Ein Link lässt alle, die ihn haben, diesem Raum beitreten, ohne seinen Schlüssel: Lege fest, wie viele ihn nutzen dürfen und wie lange.",
+  "notice.invite_bad": "Dieser Einladungslink ist unbekannt, aufgebraucht, abgelaufen oder widerrufen.",
+  "auth.join_banner": "Melde dich an oder erstelle ein Konto, um dem Raum beizutreten, zu dem du eingeladen wurdest.",
 };

@@ -496,4 +496,8 @@ export default {
   "admin.reset_link_hint": "Give it to the person: it sets a new password once, within 24 hours. It is shown only now.",
   "admin.require_totp": "Admins must use two-factor sign-in",
   "audit.reset_link_created": "Password reset link made",
+  "room.invite_links": "Invite links",
+  "room.invite_links_hint": "A link lets whoever has it join this room, without its key: choose how many may use it and for how long.",
+  "notice.invite_bad": "This invite link is unknown, used up, expired or revoked.",
+  "auth.join_banner": "Sign in, or create an account, to join the room you were invited to.",
 };

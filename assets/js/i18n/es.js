@@ -496,4 +496,8 @@ export default {
   "admin.reset_link_hint": "Dáselo a la persona: sirve para establecer una contraseña nueva una sola vez, en las próximas 24 horas. Solo se muestra ahora.",
   "admin.require_totp": "Los admins deben usar el inicio de sesión en dos pasos",
   "audit.reset_link_created": "Enlace para restablecer la contraseña creado",
+  "room.invite_links": "Enlaces de invitación",
+  "room.invite_links_hint": "Un enlace permite a quien lo tenga unirse a esta sala sin su clave: elige cuántas personas pueden usarlo y durante cuánto tiempo.",
+  "notice.invite_bad": "Este enlace de invitación es desconocido, está agotado, ha caducado o fue revocado.",
+  "auth.join_banner": "Inicia sesión o crea una cuenta para unirte a la sala a la que te invitaron.",
 };

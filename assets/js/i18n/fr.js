@@ -496,4 +496,8 @@ export default {
   "admin.reset_link_hint": "Transmettez-le à la personne : il permet de définir un nouveau mot de passe une seule fois, dans les 24 heures. Il ne s’affiche que maintenant.",
   "admin.require_totp": "Les admins doivent utiliser la connexion à deux facteurs",
   "audit.reset_link_created": "Lien de réinitialisation du mot de passe créé",
+  "room.invite_links": "Liens d’invitation",
+  "room.invite_links_hint": "Un lien permet à quiconque l’a de rejoindre ce salon sans sa clé : choisissez combien de personnes peuvent l’utiliser et pendant combien de temps.",
+  "notice.invite_bad": "Ce lien d’invitation est inconnu, épuisé, expiré ou révoqué.",
+  "auth.join_banner": "Connectez-vous, ou créez un compte, pour rejoindre le salon où vous avez été invité.",
 };

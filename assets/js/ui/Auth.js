@@ -16,7 +16,10 @@ const USERNAME = /^[A-Za-z0-9._-]{3,32}$/;
 /** The setup token and invite code of the link the page was opened with. */
 function linked() {
   const params = new URLSearchParams(location.search);
-  return { setup: params.get("setup") || "", invite: params.get("invite") || "", reset: params.get("reset") || "" };
+  return {
+    setup: params.get("setup") || "", invite: params.get("invite") || "", reset: params.get("reset") || "",
+    join: params.get("join") || "",
+  };
 }
 
 export function Auth({ notice, onSignedIn }) {
@@ -138,6 +141,7 @@ export function Auth({ notice, onSignedIn }) {
       ${server?.welcome_text ? html`<p class="welcome" dir="auto">${server.welcome_text}</p>` : null}
       ${shown ? html`<p class="notice" role="status">${t(shown)}</p>` : null}
       ${link.setup ? html`<p class="notice" role="status">${t("auth.setup_banner")}</p>` : null}
+      ${link.join ? html`<p class="notice" role="status">${t("auth.join_banner")}</p>` : null}
       ${forgot || reset ? html`<h2 class="auth-title">${forgot ? t("auth.forgot_title") : t("auth.reset_title")}</h2>`
         : closed ? html`<p class="hint">${t("auth.registration_closed")}</p>` : html`<div class="tabs" role="tablist" aria-label=${t("auth.choose")}>
         ${tab("login", t("auth.sign_in"))}${tab("register", t("auth.create_account"))}

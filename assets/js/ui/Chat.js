@@ -10,7 +10,8 @@ import { html, useEffect, useMemo, useReducer, useRef, useState } from "../core/
 import { Socket } from "../core/socket.js";
 import { browserEnv } from "../core/browser.js";
 import { ChatState } from "../state/store.js";
-import { AppContext, Avatar, Icon, useApp } from "./common.js";
+import { api } from "../core/api.js";
+import { AppContext, Avatar, Icon, errorText, useApp } from "./common.js";
 import { Sidebar } from "./Sidebar.js";
 import { Conversation } from "./Conversation.js";
 import { Members } from "./Members.js";
@@ -79,6 +80,17 @@ export function Chat({ user, onSignOut }) {
     pins: (roomId) => ui.open(() => import("./Search.js"), { roomId }, "Pins"),
     admin: () => ui.open(() => import("./admin/Admin.js"), {}, "AdminPanel"),
   }), [state]);
+
+  // Opened with an invite link (`/?join=CODE`): join that room once signed in, and open it.
+  useEffect(() => {
+    const code = new URLSearchParams(location.search).get("join");
+    if (!code) return;
+    history.replaceState(null, "", "/");
+    api("POST", "/rooms/join", { invite: code }).then(
+      ({ room }) => state.addRoom(room),
+      (err) => state.notice(err.fields?.invite ? "notice.invite_bad" : "notice.action_failed", { reason: errorText(i18n, err) }),
+    );
+  }, [state]);
 
   useEffect(() => {
     const keys = (e) => {

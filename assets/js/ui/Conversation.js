@@ -74,7 +74,7 @@ function RoomHeader({ room, peer, membersOpen, toggleMembers }) {
     </label>
     <button class="icon-button members-toggle" aria-pressed=${String(membersOpen)} aria-label=${t("members.title")} title=${t("members.title")}
       onClick=${toggleMembers}><${Icon} name="users" /></button>
-    ${room.kind !== "direct" && ["change_settings", "kick", "mute", "ban", "delete_others"].some((a) => state.may(room, a))
+    ${room.kind !== "direct" && ["change_settings", "kick", "mute", "ban", "delete_others", "invite"].some((a) => state.may(room, a))
       ? html`<button class="icon-button" aria-label=${t("room.settings")} title=${t("room.settings")} onClick=${() => ui.roomSettings(room)}><${Icon} name="settings" /></button>`
       : null}
     ${room.kind !== "direct" && room.role !== "owner"

@@ -44,8 +44,14 @@ export function Reports() {
 }
 
 export function Invites() {
+  return html`<${InviteLinks} path="/admin/invites" hint="admin.invites_hint" />`;
+}
+
+/** Invite links: the server's (`/admin/invites`) or a room's (`/rooms/{id}/invites`): make one
+ * (its link shown once), see how each was used, revoke. */
+export function InviteLinks({ path, hint }) {
   const { t, i18n } = useApp();
-  const { data, error, setError, reload } = useLoad("/admin/invites");
+  const { data, error, setError, reload } = useLoad(path);
   const [v, setV] = useState({ max_uses: "1", days: "7" });
   const [made, setMade] = useState(null);
   const act = acting(i18n, setError, reload);
@@ -53,12 +59,12 @@ export function Invites() {
     const body = {};
     if (v.max_uses) body.max_uses = Number(v.max_uses);
     if (v.days) body.expires_in_secs = Number(v.days) * 86400;
-    const { invite } = await api("POST", "/admin/invites", body);
+    const { invite } = await api("POST", path, body);
     setMade(invite.url.startsWith("/") ? `${location.origin}${invite.url}` : invite.url);
   });
   const state = (i) => (i.revoked ? "revoked" : i.expires_at && new Date(i.expires_at) < new Date() ? "expired"
     : i.max_uses !== null && i.uses >= i.max_uses ? "used_up" : "good");
-  return html`<p class="hint">${t("admin.invites_hint")}</p>
+  return html`<p class="hint">${t(hint)}</p>
     <div class="row">
       <${Field} label=${t("admin.invite_uses")}>${(a) => html`<input ...${a} name="max_uses" type="number" min="1" max="10000"
         value=${v.max_uses} onInput=${(e) => setV({ ...v, max_uses: e.currentTarget.value })} />`}</${Field}>
@@ -80,7 +86,7 @@ export function Invites() {
           <td>${i.max_uses === null ? i18n.number(i.uses) : `${i18n.number(i.uses)} / ${i18n.number(i.max_uses)}`}</td>
           <td>${i.expires_at ? i18n.dateTime(new Date(i.expires_at)) : "—"}</td>
           <td>${t(`admin.invite_${state(i)}`)}</td>
-          <td class="buttons">${state(i) === "good" ? html`<button type="button" onClick=${act(() => api("DELETE", `/admin/invites/${i.id}`))}>${t("admin.revoke")}</button>` : null}</td>
+          <td class="buttons">${state(i) === "good" ? html`<button type="button" onClick=${act(() => api("DELETE", `${path}/${i.id}`))}>${t("admin.revoke")}</button>` : null}</td>
         </tr>`)}
       </tbody>
     </table>`;

@@ -1,6 +1,6 @@
 // A room's settings for its owner and admins (loaded on first use): topic, visibility and
 // key, who may read history, retention, the permission table (who may post, react, pin, kick,
-// …), members' roles, kicks, mutes and bans, the room's reports (for its moderators), its
+// …), members' roles, kicks, mutes and bans, invite links, the room's reports (for its moderators), its
 // activity (the room's audit log, admins' reads of it included) and deleting the room.
 
 import { html, useEffect, useState } from "../../core/html.js";
@@ -82,6 +82,8 @@ export function RoomSettings({ close, room }) {
     </div>
     `: null}
     <${People} room=${room} />
+    ${state.may(room, "invite") ? html`<h3>${t("room.invite_links")}</h3><${Lazy} load=${() => import("../admin/Records.js")}
+      name="InviteLinks" props=${{ path: `/rooms/${room.id}/invites`, hint: "room.invite_links_hint" }} />` : null}
     ${state.may(room, "delete_others") ? html`<h3>${t("reports.title")}</h3><${Lazy} load=${() => import("../admin/Records.js")}
       name="ReportList" props=${{ path: `/rooms/${room.id}/reports` }} />` : null}
     ${settings ? html`<h3>${t("room.activity")}</h3><p class="hint">${t("room.activity_hint")}</p><${Lazy} load=${() => import("../admin/Records.js")}
