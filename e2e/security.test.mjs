@@ -2,13 +2,14 @@
 // announced with its device and address, and "Not you? Sign it out" ends that session; the
 // Devices list says where each session signed in from; two-factor sign-in is set up from the
 // profile (QR code, a code from the "app" — computed here as any authenticator would — and
-// recovery codes), after which signing in asks for a code. Run by tests/it/browser.rs.
+// recovery codes), after which signing in asks for a code; blocking someone collapses their
+// messages. Run by tests/it/browser.rs.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { axeViolations, describeViolations } from "./axe.mjs";
-import { problems, person, register, dialogForm, PASSWORD, SHOTS } from "./lib.mjs";
+import { problems, person, register, dialogForm, createRoom, joinRoom, say, sees, PASSWORD, SHOTS } from "./lib.mjs";
 
 let ana;
 let laptop;
@@ -91,6 +92,33 @@ test("two-factor sign-in: set up with an app, then asked for at sign-in", async 
   const at = problems.findIndex((p) => p.startsWith("ana-s-laptop: console: Failed to load resource") && p.includes("401"));
   assert.ok(at >= 0, "the refused sign-ins were logged");
   for (let i; (i = problems.findIndex((p) => p.startsWith("ana-s-laptop: console: Failed to load resource") && p.includes("401"))) >= 0;) problems.splice(i, 1);
+});
+
+test("blocking someone collapses their messages, and unblocking brings them back", async () => {
+  const bob = await person("bob-s");
+  await register(bob);
+  await createRoom(bob, "Blockers");
+  await joinRoom(ana, "Blockers");
+  await say(bob, "an annoying remark");
+  await sees(ana, "an annoying remark");
+  await ana.page.locator(".messages .message", { hasText: "an annoying remark" }).getByRole("button", { name: "bob-s" }).click();
+  const card = await dialogForm(ana.page, "bob-s");
+  await card.getByRole("button", { name: "Block", exact: true }).click();
+  await card.getByRole("button", { name: "Unblock" }).waitFor();
+  await card.getByRole("button", { name: "Close" }).first().click();
+  const hidden = ana.page.locator(".messages .message.blocked", { hasText: "A message from someone you blocked." });
+  await hidden.waitFor();
+  await hidden.getByRole("button", { name: "Show" }).click();
+  await sees(ana, "an annoying remark");
+  // Unblocked from the settings.
+  const dialog = await openProfile(ana);
+  await dialog.getByText("Blocked people", { exact: true }).click();
+  await dialog.locator("details", { hasText: "Blocked people" }).getByRole("button", { name: "Unblock" }).click();
+  await dialog.locator("details", { hasText: "Blocked people" }).getByText("You block nobody.").waitFor();
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  await say(bob, "a kinder remark");
+  await sees(ana, "a kinder remark");
+  assert.equal(await ana.page.locator(".messages .message.blocked").count(), 0);
 });
 
 test("no console error, CSP violation or unexpected dialog", () => {

@@ -1,4 +1,4 @@
--- Accounts and devices: "one device at a time", an email address for password resets,
+-- Accounts and devices: "one device at a time", an email address for password resets, blocks,
 -- two-factor sign-in (TOTP with one-time recovery codes), and one-time password reset links.
 
 alter table users add column one_device integer not null default 0;
@@ -33,3 +33,12 @@ create table password_resets (
     used_at integer
 );
 create index password_resets_user on password_resets(user_id);
+
+-- who blocked whom: no direct messages from them; their messages collapsed for the blocker
+create table blocks (
+    user_id text not null references users(id) on delete cascade,
+    blocked_id text not null references users(id) on delete cascade,
+    created_at integer not null,
+    primary key (user_id, blocked_id)
+);
+create index blocks_blocked on blocks(blocked_id);

@@ -6,6 +6,7 @@
 mod accounts;
 pub mod admin;
 pub mod avatar;
+mod blocks;
 mod changes;
 mod commit;
 mod guard;

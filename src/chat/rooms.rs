@@ -636,6 +636,11 @@ impl Chat {
             .user(other)
             .await
             .map_err(|_| Error::NotFound("user"))?;
+        if self.store.blocks(&other.id, &me.id).await? {
+            return Err(Error::Forbidden(
+                "this person does not accept direct messages from you",
+            ));
+        }
         let mut pair = [me.id.clone(), other.id.clone()];
         pair.sort();
         let room = match self.store.direct_room(&pair).await {

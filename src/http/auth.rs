@@ -27,6 +27,11 @@ pub fn router() -> Router<AppState> {
         .route("/me/password", post(change_password))
         .route("/me/sessions", get(sessions))
         .route("/me/sessions/{id}", axum::routing::delete(revoke_session))
+        .route("/me/blocks", get(blocks))
+        .route(
+            "/me/blocks/{user_id}",
+            axum::routing::put(block).delete(unblock),
+        )
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -264,5 +269,45 @@ async fn revoke_session(
     ApiPath(id): ApiPath<SessionId>,
 ) -> Result<StatusCode, ApiError> {
     app.chat.revoke_session(&auth.user.id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BlockList {
+    /// The people you block, most recent first.
+    users: Vec<User>,
+}
+
+#[utoipa::path(get, path = "/api/v1/me/blocks", tag = "accounts", operation_id = "blocked_users",
+    responses((status = 200, body = BlockList)))]
+async fn blocks(
+    State(app): State<AppState>,
+    auth: Auth,
+) -> Result<axum::Json<BlockList>, ApiError> {
+    let users = app.chat.blocked(&auth.user.id).await?;
+    Ok(axum::Json(BlockList { users }))
+}
+
+#[utoipa::path(put, path = "/api/v1/me/blocks/{user_id}", tag = "accounts", operation_id = "block_user",
+    params(("user_id" = crate::domain::UserId, Path, description = "Whom to block")),
+    responses((status = 204, description = "Blocked: they cannot open or write in a direct room with you; the web client collapses their messages (they are not told)")))]
+async fn block(
+    State(app): State<AppState>,
+    auth: Auth,
+    ApiPath(user_id): ApiPath<crate::domain::UserId>,
+) -> Result<StatusCode, ApiError> {
+    app.chat.set_block(&auth.user.id, &user_id, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = "/api/v1/me/blocks/{user_id}", tag = "accounts", operation_id = "unblock_user",
+    params(("user_id" = crate::domain::UserId, Path, description = "Whom to unblock")),
+    responses((status = 204, description = "Unblocked (also when they were not blocked)")))]
+async fn unblock(
+    State(app): State<AppState>,
+    auth: Auth,
+    ApiPath(user_id): ApiPath<crate::domain::UserId>,
+) -> Result<StatusCode, ApiError> {
+    app.chat.set_block(&auth.user.id, &user_id, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }

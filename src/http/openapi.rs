@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         super::auth::register, super::auth::login, super::auth::logout, super::auth::me,
         super::auth::change_password, super::auth::sessions, super::auth::revoke_session,
+        super::auth::blocks, super::auth::block, super::auth::unblock,
         super::profile::update, super::profile::upload, super::profile::remove,
         super::rooms::my_rooms, super::rooms::public_rooms, super::rooms::create, super::rooms::join,
         super::rooms::room, super::rooms::update, super::rooms::remove, super::rooms::leave,

@@ -238,6 +238,12 @@ pub trait Accounts {
     async fn delete_session(&self, id: &SessionId) -> StoreResult<()>;
     /// The user's sessions, most recently seen first.
     async fn sessions_of(&self, user: &UserId) -> StoreResult<Vec<Session>>;
+    /// `user` blocks (`on`) or unblocks `other`; returns whether anything changed.
+    async fn set_block(&self, user: &UserId, other: &UserId, on: bool) -> StoreResult<bool>;
+    /// The users `user` blocks, most recent first.
+    async fn blocked_by(&self, user: &UserId) -> StoreResult<Vec<User>>;
+    /// Whether `user` blocks `other`.
+    async fn blocks(&self, user: &UserId, other: &UserId) -> StoreResult<bool>;
     /// Deletes every session of the user but `keep`; returns the ids deleted.
     async fn delete_other_sessions(
         &self,

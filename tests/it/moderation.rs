@@ -463,3 +463,66 @@ async fn invite_links_let_people_into_a_private_room_without_its_key() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(audit(&app, "invite_revoked").await, 1);
 }
+
+#[tokio::test]
+async fn a_blocked_person_cannot_write_to_the_blocker_directly() {
+    let app = spawn_app().await;
+    let ana = app.register("ana").await;
+    let bob = app.register("bob").await;
+    let (_, dm) = app.post(&ana, "/dms", json!({"user_id": bob.id})).await;
+    let dm = dm["room"]["id"].as_str().unwrap().to_owned();
+    let room = app.create_room(&ana, "Town", None).await;
+    app.join(&bob, "Town", None).await;
+    let (status, _) = app
+        .call(
+            "PUT",
+            &format!("/me/blocks/{}", ana.id),
+            Some(&ana.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "not yourself");
+    let (status, _) = app
+        .call("PUT", "/me/blocks/nobody", Some(&ana.token), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .call(
+            "PUT",
+            &format!("/me/blocks/{}", bob.id),
+            Some(&ana.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, list) = app.get(&ana, "/me/blocks").await;
+    assert_eq!(list["users"][0]["id"], bob.id);
+    // Bob can neither open a direct room with ana nor write in theirs (HTTP or WebSocket)...
+    let (status, _) = app.post(&bob, "/dms", json!({"user_id": ana.id})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app.send_http(&bob, &dm, "b1", "hello?").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (mut ws, _) = app.ws(&bob).await;
+    ws.send_json(json!({"type": "send", "room_id": dm, "client_id": "b2", "body": "hello??"}))
+        .await;
+    let refused = ws.next_of("error").await;
+    assert_eq!(refused["code"], "forbidden");
+    assert_eq!(refused["client_id"], "b2");
+    // ...but still speaks in shared rooms (ana's client collapses it), and ana may write to him.
+    let (status, _) = app.send_http(&bob, &room, "b3", "in public").await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = app.send_http(&ana, &dm, "a1", "I said no").await;
+    assert_eq!(status, StatusCode::CREATED);
+    // Unblocked, he writes again.
+    let (status, _) = app
+        .call(
+            "DELETE",
+            &format!("/me/blocks/{}", bob.id),
+            Some(&ana.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.send_http(&bob, &dm, "b4", "sorry").await;
+    assert_eq!(status, StatusCode::CREATED);
+}

@@ -500,4 +500,10 @@ export default {
   "room.invite_links_hint": "Ein Link lässt alle, die ihn haben, diesem Raum beitreten, ohne seinen Schlüssel: Lege fest, wie viele ihn nutzen dürfen und wie lange.",
   "notice.invite_bad": "Dieser Einladungslink ist unbekannt, aufgebraucht, abgelaufen oder widerrufen.",
   "auth.join_banner": "Melde dich an oder erstelle ein Konto, um dem Raum beizutreten, zu dem du eingeladen wurdest.",
+  "message.from_blocked": "Eine Nachricht von jemandem, den du blockiert hast.",
+  "message.show": "Anzeigen",
+  "profile.block": "Blockieren",
+  "profile.unblock": "Nicht mehr blockieren",
+  "blocked.title": "Blockierte Personen",
+  "blocked.none": "Du blockierst niemanden.",
 };

@@ -500,4 +500,10 @@ export default {
   "room.invite_links_hint": "A link lets whoever has it join this room, without its key: choose how many may use it and for how long.",
   "notice.invite_bad": "This invite link is unknown, used up, expired or revoked.",
   "auth.join_banner": "Sign in, or create an account, to join the room you were invited to.",
+  "message.from_blocked": "A message from someone you blocked.",
+  "message.show": "Show",
+  "profile.block": "Block",
+  "profile.unblock": "Unblock",
+  "blocked.title": "Blocked people",
+  "blocked.none": "You block nobody.",
 };

@@ -500,4 +500,10 @@ export default {
   "room.invite_links_hint": "Un enlace permite a quien lo tenga unirse a esta sala sin su clave: elige cuántas personas pueden usarlo y durante cuánto tiempo.",
   "notice.invite_bad": "Este enlace de invitación es desconocido, está agotado, ha caducado o fue revocado.",
   "auth.join_banner": "Inicia sesión o crea una cuenta para unirte a la sala a la que te invitaron.",
+  "message.from_blocked": "Un mensaje de alguien a quien bloqueaste.",
+  "message.show": "Mostrar",
+  "profile.block": "Bloquear",
+  "profile.unblock": "Desbloquear",
+  "blocked.title": "Personas bloqueadas",
+  "blocked.none": "No bloqueas a nadie.",
 };

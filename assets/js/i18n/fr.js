@@ -500,4 +500,10 @@ export default {
   "room.invite_links_hint": "Un lien permet à quiconque l’a de rejoindre ce salon sans sa clé : choisissez combien de personnes peuvent l’utiliser et pendant combien de temps.",
   "notice.invite_bad": "Ce lien d’invitation est inconnu, épuisé, expiré ou révoqué.",
   "auth.join_banner": "Connectez-vous, ou créez un compte, pour rejoindre le salon où vous avez été invité.",
+  "message.from_blocked": "Un message de quelqu’un que vous avez bloqué.",
+  "message.show": "Afficher",
+  "profile.block": "Bloquer",
+  "profile.unblock": "Débloquer",
+  "blocked.title": "Personnes bloquées",
+  "blocked.none": "Vous ne bloquez personne.",
 };

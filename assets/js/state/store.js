@@ -117,6 +117,8 @@ export class ChatState extends EventTarget {
     /** room id → Map(user id → seq read up to), of members who share receipts. */
     this.receipts = new Map();
     this.notices = [];
+    /** Ids of the people you block: their messages are collapsed (`loadBlocks`, `block`). */
+    this.blocked = new Set();
     /** Is the open room's list at its newest message? Only then do new ones count as read. */
     this.following = true;
     this.current = null;
@@ -141,6 +143,24 @@ export class ChatState extends EventTarget {
 
   start() {
     this.socket.start();
+    this.loadBlocks();
+  }
+
+  loadBlocks() {
+    return this.api("GET", "/me/blocks").then(({ users }) => {
+      this.blocked = new Set(users.map((u) => u.id));
+      this.emit("messages", this.current);
+    }, () => {});
+  }
+
+  /** Blocks (`on`) or unblocks a person; their messages collapse or come back at once. */
+  async block(userId, on) {
+    await this.api(on ? "PUT" : "DELETE", `/me/blocks/${userId}`);
+    const next = new Set(this.blocked);
+    if (on) next.add(userId);
+    else next.delete(userId);
+    this.blocked = next;
+    this.emit("messages", this.current);
   }
 
   /** Signing out: the socket closes and the page's listeners go. */

@@ -110,12 +110,19 @@ export class Message extends Component {
     const p = this.props;
     return context?.i18n !== this.context?.i18n || next.message !== p.message || next.sender !== p.sender || next.grouped !== p.grouped
       || next.pending !== p.pending || next.error !== p.error || next.tabbable !== p.tabbable
-      || next.moderator !== p.moderator || next.pinner !== p.pinner || next.can !== p.can || next.flash !== p.flash || seenKey(next.seen) !== seenKey(p.seen);
+      || next.moderator !== p.moderator || next.pinner !== p.pinner || next.can !== p.can || next.flash !== p.flash || seenKey(next.seen) !== seenKey(p.seen)
+      || next.blocked !== p.blocked || _state?.revealed !== this.state.revealed;
   }
 
-  render({ message: m, sender, grouped, mine, moderator, pinner, can = "", pending, error, seen, tabbable, rowKey, flash }) {
+  render({ message: m, sender, grouped, mine, moderator, pinner, can = "", pending, error, seen, tabbable, rowKey, flash, blocked }) {
     const app = this.context;
     const { state, t, i18n, ui } = app;
+    if (blocked && !this.state.revealed && !m.deleted) {
+      // Someone you block: a line saying so, shown on request.
+      return html`<article class="message blocked" data-key=${rowKey} data-seq=${m.seq ?? null} tabindex=${tabbable ? "0" : "-1"}>
+        <p class="hint">${t("message.from_blocked")} <button class="link" onClick=${() => this.setState({ revealed: true })}>${t("message.show")}</button></p>
+      </article>`;
+    }
     const when = new Date(m.ts);
     const showUsername = fold(sender.display_name) !== fold(sender.username);
     const tab = tabbable ? "0" : "-1";

@@ -215,7 +215,7 @@ export function MessageList({ room }) {
     rows.push(html`<${Message} key=${key} rowKey=${key} message=${m} sender=${state.userInfo(m.sender)} grouped=${grouped}
       mine=${m.sender.id === state.me.id} pending=${p ? p.state : null} error=${p?.error || null}
       seen=${m.seq !== null ? seen.get(m.seq) || null : null} tabbable=${key === tabRow} moderator=${moderator} pinner=${pinner} can=${can}
-      flash=${m.seq !== null && m.seq === flashing} />`);
+      flash=${m.seq !== null && m.seq === flashing} blocked=${state.blocked.has(m.sender.id)} />`);
     prev = { sender: m.sender.id, at, day };
   }
 

@@ -1,5 +1,6 @@
 // A person's card: avatar, display name, @username (what tells look-alike names apart),
-// status, presence, and a button to message them (or to edit your own profile).
+// status, presence, and buttons to message them and to block or unblock them (or to edit your
+// own profile).
 
 import { html, useEffect, useState } from "../core/html.js";
 import { api } from "../core/api.js";
@@ -16,6 +17,15 @@ export function ProfileCard({ person, close }) {
     }, () => {});
   }, [person.id]);
   const me = user.id === state.me.id;
+  const [blocked, setBlocked] = useState(state.blocked.has(person.id));
+  const toggleBlock = async () => {
+    try {
+      await state.block(user.id, !blocked);
+      setBlocked(!blocked);
+    } catch (err) {
+      setError(errorText(i18n, err));
+    }
+  };
   const presence = state.presence.get(user.id);
   const message = async () => {
     try {
@@ -39,7 +49,8 @@ export function ProfileCard({ person, close }) {
     <div class="card-actions">
       ${me
         ? html`<button type="button" class="primary" onClick=${() => { close(); ui.settings(); }}><${Icon} name="pencil" /> ${t("profile.edit")}</button>`
-        : html`<button type="button" class="primary" onClick=${message}><${Icon} name="message-circle" /> ${t("profile.message")}</button>`}
+        : html`<button type="button" class="primary" onClick=${message}><${Icon} name="message-circle" /> ${t("profile.message")}</button>
+          <button type="button" class=${blocked ? "" : "danger"} onClick=${toggleBlock}>${blocked ? t("profile.unblock") : t("profile.block")}</button>`}
     </div>
   </${Modal}>`;
 }

@@ -331,6 +331,52 @@ impl Accounts for $Store {
             .collect())
     }
 
+    async fn set_block(&self, user: &UserId, other: &UserId, on: bool) -> StoreResult<bool> {
+        let done = if on {
+            sqlx::query(
+                "insert into blocks (user_id, blocked_id, created_at) values ($1, $2, $3) \
+                 on conflict do nothing",
+            )
+            .bind(user.as_str())
+            .bind(other.as_str())
+            .bind(now_ms())
+            .execute(&self.write)
+            .await
+        } else {
+            sqlx::query("delete from blocks where user_id = $1 and blocked_id = $2")
+                .bind(user.as_str())
+                .bind(other.as_str())
+                .execute(&self.write)
+                .await
+        };
+        Ok(done.map_err(fail("blocks"))?.rows_affected() > 0)
+    }
+
+    async fn blocked_by(&self, user: &UserId) -> StoreResult<Vec<User>> {
+        let sql = format!(
+            "select {USER_COLS} from blocks b join users u on u.id = b.blocked_id \
+             where b.user_id = $1 order by b.created_at desc"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(user.as_str())
+            .fetch_all(&self.read)
+            .await
+            .map_err(fail("blocks"))?;
+        Ok(rows.iter().map(user_row).collect())
+    }
+
+    async fn blocks(&self, user: &UserId, other: &UserId) -> StoreResult<bool> {
+        let found: i64 = sqlx::query_scalar(
+            "select count(*) from blocks where user_id = $1 and blocked_id = $2",
+        )
+        .bind(user.as_str())
+        .bind(other.as_str())
+        .fetch_one(&self.write)
+        .await
+        .map_err(fail("blocks"))?;
+        Ok(found > 0)
+    }
+
     async fn delete_other_sessions(
         &self,
         user: &UserId,

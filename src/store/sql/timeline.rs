@@ -703,6 +703,25 @@ impl Timeline for $Store {
                 results[i] = Some(Err(StoreError::Refused(why)));
                 continue;
             }
+            // In a direct room, the other person may have blocked the sender (one indexed
+            // lookup, for direct messages only).
+            if let (true, Entry::Message(m)) = (direct, e) {
+                let blocked: i64 = sqlx::query_scalar(
+                    "select count(*) from blocks b join memberships m on m.user_id = b.user_id \
+                     where m.room_id = $1 and b.blocked_id = $2",
+                )
+                .bind(m.room_id.as_str())
+                .bind(m.sender.id.as_str())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(fail("blocks"))?;
+                if blocked > 0 {
+                    results[i] = Some(Err(StoreError::Refused(
+                        "this person does not accept messages from you",
+                    )));
+                    continue;
+                }
+            }
             let seq = last + 1;
             match e {
                 Entry::Message(m) => {

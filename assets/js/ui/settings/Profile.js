@@ -6,7 +6,7 @@ import { html, useEffect, useMemo, useState } from "../../core/html.js";
 import { api } from "../../core/api.js";
 import { LANGUAGES } from "../../core/i18n.js";
 import { Avatar, Field, Icon, Modal, useApp } from "../common.js";
-import { Devices, Password, TwoFactor } from "./Security.js";
+import { Blocked, Devices, Password, TwoFactor } from "./Security.js";
 
 export function ProfileSettings({ close, onSignOut }) {
   const { state, t, setLocale } = useApp();
@@ -86,6 +86,7 @@ export function ProfileSettings({ close, onSignOut }) {
     <${Password} />
     <${Devices} oneDevice=${v.one_device} setOneDevice=${set("one_device")} />
     <${TwoFactor} />
+    <${Blocked} />
     <button type="button" class="danger" onClick=${signOut}><${Icon} name="log-out" /> ${t("profile.sign_out")}</button>`}
   </${Modal}>`;
 }

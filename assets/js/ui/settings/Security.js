@@ -1,7 +1,7 @@
 // The security parts of your settings, each a collapsible section of the profile dialog:
 // changing the password, the devices signed in to your account (with where and when, and
-// "one device at a time"), and two-factor sign-in (turning it on with an authenticator app,
-// recovery codes, turning it off).
+// "one device at a time"), two-factor sign-in (turning it on with an authenticator app,
+// recovery codes, turning it off), and the people you block.
 
 import { html, useEffect, useState } from "../../core/html.js";
 import { api } from "../../core/api.js";
@@ -140,5 +140,34 @@ export function TwoFactor() {
   return html`<details><summary>${t("twofactor.title")}</summary>
     ${body}
     <p class="form-error" role="alert">${error}</p>
+  </details>`;
+}
+
+/** The people you block, each with a way to unblock them. */
+export function Blocked() {
+  const { t, i18n, state } = useApp();
+  const [users, setUsers] = useState(null);
+  const [error, setError] = useState("");
+  const load = () => api("GET", "/me/blocks").then((a) => setUsers(a.users), (err) => setError(errorText(i18n, err)));
+  useEffect(() => {
+    load();
+  }, []);
+  const unblock = async (u) => {
+    try {
+      await state.block(u.id, false);
+    } catch (err) {
+      setError(errorText(i18n, err));
+    }
+    load();
+  };
+  return html`<details><summary>${t("blocked.title")}</summary>
+    <p class="form-error" role="alert">${error}</p>
+    <ul class="pick-list">
+      ${(users || []).map((u) => html`<li key=${u.id}>
+        <span><span dir="auto">${u.display_name}</span> <span class="username">@${u.username}</span></span>
+        <button type="button" onClick=${() => unblock(u)}>${t("profile.unblock")}</button>
+      </li>`)}
+      ${users && !users.length ? html`<li class="hint">${t("blocked.none")}</li>` : null}
+    </ul>
   </details>`;
 }
