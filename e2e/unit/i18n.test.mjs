@@ -76,7 +76,7 @@ const DYNAMIC = {
   "audit.": ["settings_changed", "invite_created", "invite_revoked", "user_deactivated", "user_reactivated",
     "user_signed_out", "admin_granted", "admin_revoked", "room_deleted", "room_read_by_admin", "report_resolved",
     "member_banned", "member_unbanned", "member_kicked", "member_muted", "member_unmuted", "role_changed",
-    "room_settings_changed", "message_deleted", "message_pinned", "message_unpinned", "reset_link_created"],
+    "room_settings_changed", "message_deleted", "message_pinned", "message_unpinned", "reset_link_created", "user_deleted"],
 };
 
 /** The client's sources (every .js under assets/js/ but the catalogues), as one text each. */

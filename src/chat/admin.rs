@@ -155,6 +155,123 @@ impl Chat {
         Ok(())
     }
 
+    /// Deletes an account. What stays is a placeholder its messages name ("Deleted user"): with
+    /// `with_content` its messages are deleted first (tombstones, through the timeline like a
+    /// moderator's deletions, so every client sees them go), else they stay, anonymised. Rooms
+    /// it owned pass to their highest-ranking member (earliest joined among equals), or are
+    /// deleted when nobody is left. Irreversible; audited as `user_deleted`.
+    pub async fn admin_delete_user(
+        &self,
+        admin: &User,
+        address: IpAddr,
+        id: &UserId,
+        with_content: bool,
+    ) -> Result<()> {
+        self.require_admin(admin)?;
+        if &admin.id == id {
+            return Err(Error::Forbidden("you cannot delete your own account here"));
+        }
+        let target = self
+            .store
+            .user(id)
+            .await
+            .map_err(|_| Error::NotFound("user"))?;
+        if target.is_admin {
+            self.store.set_admin(id, false).await.map_err(|e| match e {
+                StoreError::Conflict(_) => {
+                    Error::Conflict("the server must keep at least one active admin")
+                }
+                other => other.into(),
+            })?;
+        }
+        // Deactivated first: no new session or message of theirs while this runs.
+        let ended = self.store.set_deactivated(id, true).await?;
+        self.close_sessions(id, ended);
+        for (room, _, _) in self.store.rooms_of(id).await? {
+            if &room.owner_id != id || room.kind == crate::domain::RoomKind::Direct {
+                continue;
+            }
+            let heir = self
+                .store
+                .members(&room.id)
+                .await?
+                .into_iter()
+                .filter(|(u, _)| &u.id != id)
+                .max_by_key(|(_, m)| (m.role, std::cmp::Reverse(m.joined_seq)));
+            match heir {
+                Some((heir, _)) => {
+                    self.store.transfer_room(&room.id, &heir.id).await?;
+                    let event = ServerEvent::RoleChanged {
+                        room_id: &room.id,
+                        user_id: &heir.id,
+                        role: crate::domain::Role::Owner,
+                    };
+                    self.publish_room(&room.id, event, None);
+                }
+                None => {
+                    self.store.delete_room(&room.id).await?;
+                    let event = ServerEvent::RoomDeleted { room_id: &room.id };
+                    self.publish_room(&room.id, event, Some(RoomChange::Deleted));
+                }
+            }
+        }
+        if with_content {
+            loop {
+                let batch = self.store.live_messages_of(id, 256).await?;
+                if batch.is_empty() {
+                    break;
+                }
+                let deletions = batch.into_iter().map(|(room_id, seq)| {
+                    self.committer
+                        .append(crate::store::Entry::Change(crate::store::NewChange {
+                            room_id,
+                            actor: admin.id.clone(),
+                            message_seq: seq,
+                            change: crate::store::Change::Delete {
+                                reason: "account deleted".into(),
+                                audit: false,
+                                address: address.to_string(),
+                                by_server_admin: true,
+                            },
+                        }))
+                });
+                for done in futures_util::future::join_all(deletions).await {
+                    match done {
+                        Ok(_) | Err(StoreError::NotFound) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+        }
+        let mut raw = [0u8; 8];
+        rand::rng().fill_bytes(&mut raw);
+        let placeholder = format!("deleted-{}", hex::encode(raw));
+        let (ended, left) = self.store.anonymise_user(id, &placeholder).await?;
+        self.close_sessions(id, ended);
+        for room_id in &left {
+            let event = ServerEvent::MemberLeft {
+                room_id,
+                user_id: id,
+            };
+            self.publish_room(room_id, event, Some(RoomChange::Removed(id.clone())));
+        }
+        let how = if with_content {
+            "with their messages"
+        } else {
+            "messages kept, anonymised"
+        };
+        self.audited(
+            &admin.id,
+            address,
+            "user_deleted",
+            None,
+            id.to_string(),
+            how,
+        )
+        .await;
+        Ok(())
+    }
+
     /// Every room whose name holds `q` (private and direct ones too), with member counts.
     pub async fn admin_rooms(&self, admin: &User, q: &str) -> Result<Vec<(Room, i64)>> {
         self.require_admin(admin)?;

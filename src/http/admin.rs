@@ -29,7 +29,10 @@ pub fn router() -> Router<AppState> {
         .route("/server", get(server))
         .route("/admin/dashboard", get(dashboard))
         .route("/admin/users", get(users))
-        .route("/admin/users/{id}", get(user).patch(update_user))
+        .route(
+            "/admin/users/{id}",
+            get(user).patch(update_user).delete(delete_user),
+        )
         .route("/admin/users/{id}/sign-out", post(sign_out))
         .route("/admin/users/{id}/reset-link", post(reset_link))
         .route("/admin/rooms", get(rooms))
@@ -187,6 +190,36 @@ async fn update_user(
         .admin_update_account(&auth.user, ip, &id, patch)
         .await?;
     Ok(axum::Json(AccountResponse { user }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteUserQuery {
+    /// `delete`: their messages are deleted too; `keep`: they stay, from "Deleted user".
+    messages: String,
+}
+
+#[utoipa::path(delete, path = "/api/v1/admin/users/{id}", tag = "admin", operation_id = "admin_delete_user",
+    params(("id" = UserId, Path, description = "The user's id"), DeleteUserQuery),
+    responses((status = 204, description = "Deleted: signed out everywhere, out of every room (owned rooms pass to their highest-ranking member, or are deleted when empty); the account stays only as the \"Deleted user\" its kept messages name"),
+              (status = 403, description = "Not a server admin, or your own account", body = ErrorBody),
+              (status = 409, description = "The last active admin", body = ErrorBody)))]
+async fn delete_user(
+    State(app): State<AppState>,
+    auth: Auth,
+    ClientIp(ip): ClientIp,
+    ApiPath(id): ApiPath<UserId>,
+    ApiQuery(q): ApiQuery<DeleteUserQuery>,
+) -> Result<StatusCode, ApiError> {
+    let with_content = match q.messages.as_str() {
+        "delete" => true,
+        "keep" => false,
+        _ => return Err(crate::chat::invalid("messages", "must be delete or keep").into()),
+    };
+    app.chat
+        .admin_delete_user(&auth.user, ip, &id, with_content)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/users/{id}/sign-out", tag = "admin", operation_id = "admin_sign_out_user",

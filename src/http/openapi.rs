@@ -25,7 +25,7 @@ use utoipa::{Modify, OpenApi};
         super::moderation::mutes, super::moderation::report, super::moderation::room_reports,
         super::moderation::resolve,
         super::admin::server, super::admin::dashboard, super::admin::users, super::admin::user,
-        super::admin::update_user, super::admin::sign_out, super::admin::rooms,
+        super::admin::update_user, super::admin::delete_user, super::admin::sign_out, super::admin::rooms,
         super::admin::delete_room, super::admin::read_room, super::admin::room_audit, super::admin::reports, super::admin::settings,
         super::admin::update_settings, super::admin::invite, super::admin::invites,
         super::admin::revoke_invite, super::admin::audit, super::admin::reset_link,

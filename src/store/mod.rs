@@ -586,6 +586,19 @@ pub trait Admin {
     async fn all_rooms(&self, q: &str, limit: i64) -> StoreResult<Vec<(Room, i64)>>;
     async fn audit_log(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
     async fn totals(&self) -> StoreResult<Totals>;
+    /// Makes `user` the owner of the room (the old owner becomes an admin of it).
+    async fn transfer_room(&self, room: &RoomId, user: &UserId) -> StoreResult<()>;
+    /// The `(room, seq)` of up to `limit` of the user's messages not deleted yet.
+    async fn live_messages_of(&self, user: &UserId, limit: i64) -> StoreResult<Vec<(RoomId, Seq)>>;
+    /// Turns the account into a placeholder its messages still name: `username` (a fresh
+    /// `deleted-…`), "Deleted user", no password, avatar, email, two-factor, admin rights,
+    /// blocks or mutes, deactivated; every session and membership goes. Returns the sessions
+    /// ended and the rooms it left.
+    async fn anonymise_user(
+        &self,
+        user: &UserId,
+        username: &str,
+    ) -> StoreResult<(Vec<SessionId>, Vec<RoomId>)>;
     /// The active server admins.
     async fn admin_ids(&self) -> StoreResult<Vec<UserId>>;
 }

@@ -727,3 +727,123 @@ async fn settings_take_effect_at_once_and_survive_a_restart() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["retention_max_messages"], Value::Null);
 }
+
+#[tokio::test]
+async fn deleting_an_account_keeps_or_deletes_its_messages_and_hands_on_its_rooms() {
+    let app = spawn_app().await;
+    let root = app.register("root").await;
+    make_admin(&app, &root).await;
+    let [ana, bob, cleo] = [
+        app.register("ana").await,
+        app.register("bob").await,
+        app.register("cleo").await,
+    ];
+    // Ana owns two rooms: one with members (bob a moderator), one she is alone in.
+    let busy = app.create_room(&ana, "Busy", None).await;
+    let lonely = app.create_room(&ana, "Lonely", None).await;
+    app.join(&bob, "Busy", None).await;
+    app.join(&cleo, "Busy", None).await;
+    set_role(&app, &ana, &busy, &bob, "moderator").await;
+    app.send_http(&ana, &busy, "a1", "ana was here").await;
+    app.send_http(&cleo, &busy, "c1", "cleo was here").await;
+    let (mut bob_ws, _) = app.ws(&bob).await;
+    let (mut ana_ws, _) = app.ws(&ana).await;
+
+    let (status, _) = app
+        .call(
+            "DELETE",
+            &format!("/admin/users/{}?messages=delete", root.id),
+            Some(&root.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "not yourself");
+    let (status, _) = app
+        .call(
+            "DELETE",
+            &format!("/admin/users/{}?messages=maybe", ana.id),
+            Some(&root.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = app
+        .call(
+            "DELETE",
+            &format!("/admin/users/{}?messages=keep", ana.id),
+            Some(&bob.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Kept, anonymised.
+    let (status, body) = app
+        .call(
+            "DELETE",
+            &format!("/admin/users/{}?messages=keep", ana.id),
+            Some(&root.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(ana_ws.closed().await, Some(4001));
+    let changed = bob_ws.next_of("role_changed").await;
+    assert_eq!(changed["user_id"], bob.id);
+    assert_eq!(changed["role"], "owner");
+    let left = bob_ws.next_of("member_left").await;
+    assert_eq!(left["user_id"], ana.id);
+    let (_, room) = app.get(&bob, &format!("/rooms/{busy}")).await;
+    assert_eq!(room["room"]["owner_id"], bob.id);
+    let (status, _) = app.get(&root, &format!("/admin/rooms?q=lonely")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, rooms) = app.get(&root, "/admin/rooms?q=lonely").await;
+    assert_eq!(
+        rooms["rooms"].as_array().unwrap().len(),
+        0,
+        "{lonely} was deleted"
+    );
+    let (_, page) = app.history(&bob, &busy, "").await;
+    let first = &page["messages"][0];
+    assert_eq!(first["body"], "ana was here");
+    assert_eq!(first["sender"]["display_name"], "Deleted user");
+    assert!(
+        first["sender"]["username"]
+            .as_str()
+            .unwrap()
+            .starts_with("deleted-")
+    );
+    let body = json!({"username": "ana", "password": "correct horse battery"});
+    let (status, _) = app.call("POST", "/auth/login", None, Some(body)).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the name is free, the account gone"
+    );
+    // The name can be taken again.
+    app.register("ana").await;
+
+    // With content: cleo's messages become tombstones everyone is told about.
+    let (status, _) = app
+        .call(
+            "DELETE",
+            &format!("/admin/users/{}?messages=delete", cleo.id),
+            Some(&root.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let deleted = bob_ws.next_of("message_deleted").await;
+    assert_eq!(deleted["message"]["deleted"], true);
+    let (_, page) = app.history(&bob, &busy, "").await;
+    let bodies: Vec<&str> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["ana was here", ""]);
+    let (_, log) = app.get(&root, "/admin/audit?action=user_deleted").await;
+    assert_eq!(log["entries"].as_array().unwrap().len(), 2);
+    assert_eq!(log["entries"][0]["reason"], "with their messages");
+}

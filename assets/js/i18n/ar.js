@@ -555,4 +555,11 @@ export default {
   "profile.unblock": "إلغاء الحظر",
   "blocked.title": "الأشخاص المحظورون",
   "blocked.none": "لا تحظر أحدًا.",
+  "admin.delete_account": "حذف الحساب",
+  "admin.delete_account_title": "حذف حساب {name}؟",
+  "admin.delete_account_detail": "يُسجَّل خروجه من كل مكان ويغادر كل الغرف؛ وتنتقل الغرف التي يملكها إلى أعلى أعضائها رتبة، أو تُحذف إن كانت فارغة. لا يمكن التراجع عن ذلك.",
+  "admin.delete_messages_legend": "رسائله",
+  "admin.delete_keep": "الإبقاء عليها باسم ”مستخدم محذوف“",
+  "admin.delete_messages": "حذفها أيضًا",
+  "audit.user_deleted": "حُذف الحساب",
 };

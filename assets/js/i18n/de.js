@@ -506,4 +506,11 @@ export default {
   "profile.unblock": "Nicht mehr blockieren",
   "blocked.title": "Blockierte Personen",
   "blocked.none": "Du blockierst niemanden.",
+  "admin.delete_account": "Konto löschen",
+  "admin.delete_account_title": "Das Konto von {name} löschen?",
+  "admin.delete_account_detail": "Die Person wird überall abgemeldet und verlässt jeden Raum; Räume, die ihr gehören, gehen an das ranghöchste Mitglied über oder werden gelöscht, wenn sie leer sind. Das lässt sich nicht rückgängig machen.",
+  "admin.delete_messages_legend": "Ihre Nachrichten",
+  "admin.delete_keep": "Behalten, von „Gelöschter Nutzer“",
+  "admin.delete_messages": "Ebenfalls löschen",
+  "audit.user_deleted": "Konto gelöscht",
 };

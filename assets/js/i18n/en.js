@@ -506,4 +506,11 @@ export default {
   "profile.unblock": "Unblock",
   "blocked.title": "Blocked people",
   "blocked.none": "You block nobody.",
+  "admin.delete_account": "Delete account",
+  "admin.delete_account_title": "Delete {name}'s account?",
+  "admin.delete_account_detail": "They are signed out everywhere and leave every room; rooms they own pass to their highest-ranking member, or are deleted when empty. This cannot be undone.",
+  "admin.delete_messages_legend": "Their messages",
+  "admin.delete_keep": "Keep them, from “Deleted user”",
+  "admin.delete_messages": "Delete them too",
+  "audit.user_deleted": "Account deleted",
 };

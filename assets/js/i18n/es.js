@@ -506,4 +506,11 @@ export default {
   "profile.unblock": "Desbloquear",
   "blocked.title": "Personas bloqueadas",
   "blocked.none": "No bloqueas a nadie.",
+  "admin.delete_account": "Eliminar cuenta",
+  "admin.delete_account_title": "¿Eliminar la cuenta de {name}?",
+  "admin.delete_account_detail": "Se cierra su sesión en todas partes y sale de todas las salas; las salas que posee pasan a su miembro de mayor rango, o se eliminan si quedan vacías. No se puede deshacer.",
+  "admin.delete_messages_legend": "Sus mensajes",
+  "admin.delete_keep": "Conservarlos, de «Usuario eliminado»",
+  "admin.delete_messages": "Eliminarlos también",
+  "audit.user_deleted": "Cuenta eliminada",
 };

@@ -506,4 +506,11 @@ export default {
   "profile.unblock": "Débloquer",
   "blocked.title": "Personnes bloquées",
   "blocked.none": "Vous ne bloquez personne.",
+  "admin.delete_account": "Supprimer le compte",
+  "admin.delete_account_title": "Supprimer le compte de {name} ?",
+  "admin.delete_account_detail": "La personne est déconnectée partout et quitte chaque salon ; les salons qu’elle possède passent à leur membre le plus haut placé, ou sont supprimés s’ils sont vides. C’est définitif.",
+  "admin.delete_messages_legend": "Ses messages",
+  "admin.delete_keep": "Les garder, signés « Utilisateur supprimé »",
+  "admin.delete_messages": "Les supprimer aussi",
+  "audit.user_deleted": "Compte supprimé",
 };

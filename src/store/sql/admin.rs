@@ -522,6 +522,112 @@ impl Admin for $Store {
             .collect())
     }
 
+    async fn transfer_room(&self, room: &RoomId, user: &UserId) -> StoreResult<()> {
+        let mut tx = self
+            .write
+            .begin_with(Self::DIALECT.begin)
+            .await
+            .map_err(fail("room"))?;
+        sqlx::query(
+            "update memberships set role = 'admin' where room_id = $1 and role = 'owner'",
+        )
+        .bind(room.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(fail("room"))?;
+        let done = sqlx::query(
+            "update memberships set role = 'owner' where room_id = $1 and user_id = $2",
+        )
+        .bind(room.as_str())
+        .bind(user.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(fail("room"))?;
+        found(done.rows_affected())?;
+        sqlx::query("update rooms set owner_id = $1 where id = $2")
+            .bind(user.as_str())
+            .bind(room.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(fail("room"))?;
+        tx.commit().await.map_err(fail("room"))
+    }
+
+    async fn live_messages_of(
+        &self,
+        user: &UserId,
+        limit: i64,
+    ) -> StoreResult<Vec<(RoomId, Seq)>> {
+        let rows = sqlx::query(
+            "select room_id, seq from messages where sender_id = $1 and deleted = 0 \
+             order by room_id, seq limit $2",
+        )
+        .bind(user.as_str())
+        .bind(limit)
+        .fetch_all(&self.write)
+        .await
+        .map_err(fail("messages"))?;
+        Ok(rows
+            .iter()
+            .map(|r| (RoomId::from(r.get::<String, _>("room_id")), r.get("seq")))
+            .collect())
+    }
+
+    async fn anonymise_user(
+        &self,
+        user: &UserId,
+        username: &str,
+    ) -> StoreResult<(Vec<SessionId>, Vec<RoomId>)> {
+        let mut tx = self
+            .write
+            .begin_with(Self::DIALECT.begin)
+            .await
+            .map_err(fail("user"))?;
+        let done = sqlx::query(
+            "update users set username = $1, username_key = $1, display_name = 'Deleted user', \
+             password_hash = '!', is_admin = 0, avatar = null, status_text = '', \
+             status_emoji = '', email = '', one_device = 0, totp_secret = null, \
+             totp_enabled_at = null, deactivated_at = coalesce(deactivated_at, $2) where id = $3",
+        )
+        .bind(username)
+        .bind(now_ms())
+        .bind(user.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(fail("user"))?;
+        found(done.rows_affected())?;
+        for sql in [
+            "delete from recovery_codes where user_id = $1",
+            "delete from password_resets where user_id = $1",
+            "delete from blocks where user_id = $1 or blocked_id = $1",
+            "delete from mutes where user_id = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(user.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(fail("user"))?;
+        }
+        let ended: Vec<String> =
+            sqlx::query_scalar("delete from sessions where user_id = $1 returning id")
+                .bind(user.as_str())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(fail("sessions"))?;
+        let left: Vec<String> = sqlx::query_scalar(
+            "delete from memberships where user_id = $1 returning room_id",
+        )
+        .bind(user.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(fail("memberships"))?;
+        tx.commit().await.map_err(fail("user"))?;
+        Ok((
+            ended.into_iter().map(SessionId::from).collect(),
+            left.into_iter().map(RoomId::from).collect(),
+        ))
+    }
+
     async fn admin_ids(&self) -> StoreResult<Vec<UserId>> {
         let ids: Vec<String> = sqlx::query_scalar(
             "select id from users where is_admin = 1 and deactivated_at is null",

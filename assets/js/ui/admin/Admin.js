@@ -5,7 +5,7 @@
 
 import { html, useEffect, useRef, useState } from "../../core/html.js";
 import { api } from "../../core/api.js";
-import { Avatar, Icon, errorText, useApp, useDebounced, useModalDialog } from "../common.js";
+import { Avatar, Icon, Modal, errorText, useApp, useDebounced, useModalDialog } from "../common.js";
 import { Confirm } from "../dialogs.js";
 import { Audit, Invites, Reports, ServerSettings } from "./Records.js";
 
@@ -151,6 +151,11 @@ function UserDetail({ user, reload }) {
   const act = acting(i18n, setError, () => { again(); reload(); });
   const me = user.id === state.me.id;
   const [link, setLink] = useState("");
+  const { ui } = useApp();
+  const remove = act(async () => {
+    const messages = await ui.open(DeleteAccount, { name: user.display_name });
+    if (messages) await api("DELETE", `/admin/users/${user.id}?messages=${messages}`);
+  });
   const makeLink = act(async () => {
     const answer = await api("POST", `/admin/users/${user.id}/reset-link`);
     setLink(answer.url.startsWith("/") ? `${location.origin}${answer.url}` : answer.url);
@@ -166,6 +171,7 @@ function UserDetail({ user, reload }) {
     <div class="buttons">
       ${!me ? html`<button type="button" onClick=${act(() => api("POST", `/admin/users/${user.id}/sign-out`))}>${t("admin.sign_out_everywhere")}</button>` : null}
       ${!me ? html`<button type="button" onClick=${makeLink}>${t("admin.reset_link")}</button>` : null}
+      ${!me ? html`<button type="button" class="danger" onClick=${remove}>${t("admin.delete_account")}…</button>` : null}
       ${user.is_admin
         ? html`<button type="button" onClick=${act(() => api("PATCH", `/admin/users/${user.id}`, { is_admin: false }))}>${t("admin.unmake_admin")}</button>`
         : html`<button type="button" onClick=${act(() => api("PATCH", `/admin/users/${user.id}`, { is_admin: true }))}>${t("admin.make_admin")}</button>`}
@@ -223,4 +229,19 @@ function ReadRoom({ room }) {
       ${data && !data.messages.length ? html`<li class="hint">${t("admin.no_messages")}</li>` : null}
     </ol>
   </div>`;
+}
+
+/** Asks before deleting an account, and what becomes of its messages. Closes with "delete",
+ * "keep", or undefined when cancelled. */
+function DeleteAccount({ close, name }) {
+  const { t } = useApp();
+  const [messages, setMessages] = useState("keep");
+  return html`<${Modal} title=${t("admin.delete_account_title", { name })} close=${close} submitLabel=${t("admin.delete_account")} danger=${true}
+    onSubmit=${() => { close(messages); return false; }}>
+    <p>${t("admin.delete_account_detail")}</p>
+    <fieldset class="choices"><legend>${t("admin.delete_messages_legend")}</legend>
+      <label class="check"><input type="radio" name="messages" value="keep" checked=${messages === "keep"} onChange=${() => setMessages("keep")} /> ${t("admin.delete_keep")}</label>
+      <label class="check"><input type="radio" name="messages" value="delete" checked=${messages === "delete"} onChange=${() => setMessages("delete")} /> ${t("admin.delete_messages")}</label>
+    </fieldset>
+  </${Modal}>`;
 }

@@ -185,7 +185,7 @@ const ACTIONS = [
   "user_signed_out", "admin_granted", "admin_revoked", "room_deleted", "room_read_by_admin",
   "report_resolved", "member_banned", "member_unbanned", "member_kicked", "member_muted",
   "member_unmuted", "role_changed", "room_settings_changed", "message_deleted", "message_pinned",
-  "message_unpinned", "reset_link_created",
+  "message_unpinned", "reset_link_created", "user_deleted",
 ];
 
 /** The audit log (the whole server's, or one room's with `path`), with filters and paging. */
