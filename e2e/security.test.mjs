@@ -121,6 +121,23 @@ test("blocking someone collapses their messages, and unblocking brings them back
   assert.equal(await ana.page.locator(".messages .message.blocked").count(), 0);
 });
 
+test("a group conversation of three, started from the people picker", async () => {
+  const cleo = await person("cleo-s");
+  await register(cleo);
+  await ana.page.getByRole("button", { name: "New direct message" }).click();
+  const dialog = await dialogForm(ana.page, "New direct message");
+  for (const name of ["bob-s", "cleo-s"]) {
+    await dialog.getByLabel("Search people").fill(name);
+    await dialog.locator(".pick-list li", { hasText: `@${name}` }).getByRole("button", { name: "Add to group" }).click();
+  }
+  await dialog.getByText("A group conversation with").waitFor();
+  await dialog.getByRole("button", { name: "Start group conversation" }).click();
+  await ana.page.locator(".room-title", { hasText: "ana-s, bob-s, cleo-s" }).waitFor();
+  await say(ana, "hello you two");
+  await cleo.page.locator(".room[data-kind=group]", { hasText: "ana-s, bob-s, cleo-s" }).click();
+  await sees(cleo, "hello you two");
+});
+
 test("no console error, CSP violation or unexpected dialog", () => {
   assert.deepEqual(problems, []);
 });

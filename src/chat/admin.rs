@@ -188,7 +188,7 @@ impl Chat {
         let ended = self.store.set_deactivated(id, true).await?;
         self.close_sessions(id, ended);
         for (room, _, _) in self.store.rooms_of(id).await? {
-            if &room.owner_id != id || room.kind == crate::domain::RoomKind::Direct {
+            if &room.owner_id != id || room.kind.is_conversation() {
                 continue;
             }
             let heir = self

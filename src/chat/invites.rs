@@ -7,15 +7,14 @@ use std::net::IpAddr;
 
 use super::admin::{NewCode, invite_code, invite_expiry};
 use super::{Chat, Error, Result};
-use crate::domain::{Action, Invite, Role, Room, RoomId, RoomKind, Unread, User, UserId, allowed};
+use crate::domain::{Action, Invite, Role, Room, RoomId, Unread, User, UserId, allowed};
 use crate::store::{NewInvite, StoreError};
 
 impl Chat {
     /// The caller's room, if its table lets them invite.
     async fn may_invite(&self, user: &UserId, room_id: &RoomId) -> Result<Room> {
         let (room, m) = self.member_of(room_id, user).await?;
-        if room.kind == RoomKind::Direct
-            || !allowed(&room.permissions, m.role, Action::Invite, None)
+        if room.kind.is_conversation() || !allowed(&room.permissions, m.role, Action::Invite, None)
         {
             return Err(Error::Forbidden(
                 "your role may not invite people to this room",

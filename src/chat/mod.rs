@@ -9,6 +9,7 @@ pub mod avatar;
 mod blocks;
 mod changes;
 mod commit;
+mod groups;
 mod guard;
 mod invites;
 mod messages;

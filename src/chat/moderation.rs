@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Chat, Error, Result, invalid};
 use crate::bus::RoomChange;
-use crate::domain::{Action, RoomId, RoomKind, UserId, allowed};
+use crate::domain::{Action, RoomId, UserId, allowed};
 use crate::protocol::ServerEvent;
 use crate::store::AuditEntry;
 
@@ -55,7 +55,7 @@ impl Chat {
             .membership(room_id, target)
             .await?
             .map(|t| t.role);
-        if room.kind == RoomKind::Direct
+        if room.kind.is_conversation()
             || actor == target
             || !allowed(&room.permissions, m.role, action, target_role)
         {

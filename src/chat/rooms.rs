@@ -144,6 +144,7 @@ impl Chat {
             history: req.history.unwrap_or_default(),
             retention,
             direct: None,
+            group: Vec::new(),
         };
         let room = match self.store.create_room(new).await {
             Ok(room) => room,
@@ -272,7 +273,7 @@ impl Chat {
     pub(super) fn announce_join(&self, room: &Room, user: &User, from: Seq) {
         let level = room
             .notify
-            .unwrap_or(NotifyLevel::default_for(room.kind == RoomKind::Direct));
+            .unwrap_or(NotifyLevel::default_for(room.kind.is_conversation()));
         let point = JoinPoint {
             from,
             floor: match room.history {
@@ -280,7 +281,7 @@ impl Chat {
                 HistoryVisibility::Shared => 0,
             },
             level,
-            direct: room.kind == RoomKind::Direct,
+            direct: room.kind.is_conversation(),
         };
         // The joiner's channel reaches every node holding one of their sockets (a node hears
         // a room's channel only once it has listeners in that room): those sockets learn of
@@ -305,13 +306,19 @@ impl Chat {
     }
 
     /// Leaves a room. The owner cannot leave (they delete it instead); nor can a direct room
-    /// be left.
+    /// be left. Anyone may leave a group conversation (the last one out deletes it).
     pub async fn leave(&self, user: &UserId, room_id: &RoomId) -> Result<()> {
         let (room, m) = self.member_of(room_id, user).await?;
         if room.kind == RoomKind::Direct {
             return Err(Error::Conflict("direct rooms cannot be left"));
         }
-        if m.role == Role::Owner {
+        if room.kind == RoomKind::Group && self.store.members(room_id).await?.len() <= 1 {
+            self.store.delete_room(room_id).await?;
+            let event = ServerEvent::RoomDeleted { room_id };
+            self.publish_room(room_id, event, Some(RoomChange::Deleted));
+            return Ok(());
+        }
+        if m.role == Role::Owner && room.kind != RoomKind::Group {
             return Err(Error::Conflict(
                 "the owner cannot leave; delete the room instead",
             ));
@@ -335,7 +342,7 @@ impl Chat {
     ) -> Result<Room> {
         let changed = changed_settings(&patch);
         let (room, m) = self.member_of(room_id, user).await?;
-        if room.kind == RoomKind::Direct || !can_change_settings(&room.permissions, m.role) {
+        if room.kind.is_conversation() || !can_change_settings(&room.permissions, m.role) {
             return Err(Error::Forbidden(
                 "only the owner and admins change settings",
             ));
@@ -465,7 +472,7 @@ impl Chat {
             .membership(room_id, target)
             .await?
             .map(|t| t.role);
-        if room.kind == RoomKind::Direct
+        if room.kind.is_conversation()
             || actor == target
             || !can_ban(&room.permissions, m.role, target_role)
         {
@@ -660,6 +667,7 @@ impl Chat {
                     history: HistoryVisibility::Shared,
                     retention: Retention::default(),
                     direct: Some(pair.clone()),
+                    group: Vec::new(),
                 };
                 match self.store.create_room(new).await {
                     Ok(room) => {

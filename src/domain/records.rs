@@ -97,6 +97,8 @@ pub enum RoomKind {
     Public,
     Private,
     Direct,
+    /// A group direct conversation of 3 to 9 people: no name to find it by, no settings.
+    Group,
 }
 
 impl RoomKind {
@@ -105,14 +107,22 @@ impl RoomKind {
             Self::Public => "public",
             Self::Private => "private",
             Self::Direct => "direct",
+            Self::Group => "group",
         }
     }
     pub fn from_db(s: &str) -> Self {
         match s {
             "private" => Self::Private,
             "direct" => Self::Direct,
+            "group" => Self::Group,
             _ => Self::Public,
         }
+    }
+
+    /// A direct conversation (of two, or a group): every message notifies by default, and it
+    /// has no settings, moderation or invites.
+    pub fn is_conversation(self) -> bool {
+        matches!(self, Self::Direct | Self::Group)
     }
 }
 
@@ -192,7 +202,7 @@ impl Room {
         self.unread_mentions = Some(unread.mentions);
         self.notify = Some(
             m.notify
-                .unwrap_or(NotifyLevel::default_for(self.kind == RoomKind::Direct)),
+                .unwrap_or(NotifyLevel::default_for(self.kind.is_conversation())),
         );
         self
     }

@@ -113,7 +113,10 @@ pub struct RoleRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DirectRequest {
-    user_id: UserId,
+    /// The other person of a direct room.
+    user_id: Option<UserId>,
+    /// Or 2 to 8 other people: a group conversation (kind `group`), new each time.
+    user_ids: Option<Vec<UserId>>,
 }
 
 #[utoipa::path(get, path = "/api/v1/rooms", tag = "rooms",
@@ -383,13 +386,22 @@ async fn unban(
 }
 
 #[utoipa::path(post, path = "/api/v1/dms", tag = "rooms", request_body = DirectRequest,
-    responses((status = 200, description = "The direct room of the two users, created once", body = RoomResponse),
+    responses((status = 200, description = "The direct room of the two users, created once; or a new group conversation", body = RoomResponse),
+              (status = 400, description = "Neither `user_id` nor `user_ids`, both, or a group not of 3 to 9 people", body = ErrorBody),
+              (status = 403, description = "The other person (or one of them) blocks you", body = ErrorBody),
               (status = 404, description = "No such user", body = ErrorBody)))]
 async fn open_direct(
     State(app): State<AppState>,
     auth: Auth,
     ApiJson(req): ApiJson<DirectRequest>,
 ) -> Result<Json<RoomResponse>, ApiError> {
-    let room = app.chat.open_direct(&auth.user, &req.user_id).await?;
+    let room = match (&req.user_id, &req.user_ids) {
+        (Some(other), None) => app.chat.open_direct(&auth.user, other).await?,
+        (None, Some(others)) => app.chat.open_group(&auth.user, others).await?,
+        _ => {
+            let why = "give user_id (a direct room) or user_ids (a group)";
+            return Err(crate::chat::invalid("user_id", why).into());
+        }
+    };
     Ok(Json(RoomResponse { room }))
 }

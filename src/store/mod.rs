@@ -76,6 +76,8 @@ pub struct NewRoom {
     pub retention: Retention,
     /// For direct rooms: the sorted pair, unique per pair.
     pub direct: Option<[UserId; 2]>,
+    /// For a group conversation: the members besides the owner (who starts it).
+    pub group: Vec<UserId>,
 }
 
 /// A room's changeable settings, written as a whole.

@@ -16,7 +16,7 @@ use super::track::Track;
 use super::writer::{DeliveryMetrics, Writer};
 use crate::app::AppState;
 use crate::chat::Error;
-use crate::domain::{Room, RoomId, RoomKind, Sender, Seq};
+use crate::domain::{Room, RoomId, Sender, Seq};
 use crate::http::Auth;
 use crate::hub::{Conn, ConnHandle};
 use crate::protocol::{ServerEvent, close};
@@ -132,7 +132,7 @@ fn start_writer(
             .collect(),
         direct: rooms
             .iter()
-            .filter(|r| r.kind == RoomKind::Direct)
+            .filter(|r| r.kind.is_conversation())
             .map(|r| r.id.clone())
             .collect(),
         metrics: DeliveryMetrics::new(),

@@ -526,3 +526,98 @@ async fn a_blocked_person_cannot_write_to_the_blocker_directly() {
     let (status, _) = app.send_http(&bob, &dm, "b4", "sorry").await;
     assert_eq!(status, StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn group_conversations_hold_three_to_nine_people() {
+    let app = spawn_app().await;
+    let ana = app.register("ana").await;
+    let bob = app.register("bob").await;
+    let cleo = app.register("cleo").await;
+    let mut many = Vec::new();
+    for i in 0..8 {
+        many.push(app.register(&format!("user{i}")).await.id);
+    }
+    let (mut bob_ws, _) = app.ws(&bob).await;
+    for (ids, want) in [
+        (json!([bob.id]), StatusCode::BAD_REQUEST),
+        (json!([bob.id, ana.id]), StatusCode::BAD_REQUEST),
+        (
+            json!(many.iter().chain([&bob.id]).collect::<Vec<_>>()),
+            StatusCode::BAD_REQUEST,
+        ),
+        (json!([bob.id, "nobody"]), StatusCode::NOT_FOUND),
+    ] {
+        let (status, body) = app.post(&ana, "/dms", json!({"user_ids": ids})).await;
+        assert_eq!(status, want, "{ids}: {body}");
+    }
+    let (status, _) = app
+        .post(
+            &ana,
+            "/dms",
+            json!({"user_id": bob.id, "user_ids": [bob.id, cleo.id]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = app
+        .post(&ana, "/dms", json!({"user_ids": [bob.id, cleo.id]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let group = body["room"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(body["room"]["kind"], "group");
+    assert_eq!(body["room"]["name"], "ana, bob, cleo");
+    assert_eq!(body["room"]["notify"], "all");
+    let joined = bob_ws.next_of("room_updated").await;
+    assert_eq!(joined["room"]["id"], group);
+    // Every message notifies, as in a direct room.
+    app.send_http(&cleo, &group, "c1", "hello both").await;
+    let got = bob_ws.next_of("message").await;
+    assert_eq!(got["message"]["body"], "hello both");
+    let notify = bob_ws.next_of("notify").await;
+    assert_eq!(notify["reason"], "direct");
+    // No settings, invites or moderation; nobody finds it by name.
+    let (status, _) = app
+        .patch(&ana, &format!("/rooms/{group}"), json!({"topic": "x"}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .post(&ana, &format!("/rooms/{group}/invites"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .call(
+            "DELETE",
+            &format!("/rooms/{group}/members/{}", bob.id),
+            Some(&ana.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let outsider = app.register("outsider").await;
+    let (status, _) = app.get(&outsider, &format!("/rooms/{group}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Someone who blocks the starter is not added.
+    app.call(
+        "PUT",
+        &format!("/me/blocks/{}", ana.id),
+        Some(&outsider.token),
+        None,
+    )
+    .await;
+    let (status, _) = app
+        .post(&ana, "/dms", json!({"user_ids": [bob.id, outsider.id]}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Anyone leaves, the starter too; the last one out deletes it.
+    for user in [&bob, &ana] {
+        let (status, body) = app
+            .post(user, &format!("/rooms/{group}/leave"), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    }
+    let (status, _) = app
+        .post(&cleo, &format!("/rooms/{group}/leave"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.get(&cleo, &format!("/rooms/{group}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

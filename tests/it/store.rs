@@ -35,6 +35,7 @@ fn public_room(owner: &natter::domain::User, name: &str) -> NewRoom {
         history: Default::default(),
         retention: Retention::default(),
         direct: None,
+        group: Vec::new(),
     }
 }
 

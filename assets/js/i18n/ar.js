@@ -562,4 +562,9 @@ export default {
   "admin.delete_keep": "الإبقاء عليها باسم ”مستخدم محذوف“",
   "admin.delete_messages": "حذفها أيضًا",
   "audit.user_deleted": "حُذف الحساب",
+  "direct.add_to_group": "إضافة إلى المجموعة",
+  "direct.group_with": "محادثة جماعية مع {names}",
+  "direct.start_group": "بدء محادثة جماعية",
+  "direct.group_hint": "أضف شخصًا آخر على الأقل: تضم المجموعة من 3 إلى 9 أشخاص.",
+  "leave.group": "يبقى الآخرون في المحادثة؛ ويمكن إضافتك إلى محادثة جديدة.",
 };

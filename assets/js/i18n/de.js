@@ -513,4 +513,9 @@ export default {
   "admin.delete_keep": "Behalten, von „Gelöschter Nutzer“",
   "admin.delete_messages": "Ebenfalls löschen",
   "audit.user_deleted": "Konto gelöscht",
+  "direct.add_to_group": "Zur Gruppe hinzufügen",
+  "direct.group_with": "Eine Gruppenunterhaltung mit {names}",
+  "direct.start_group": "Gruppenunterhaltung starten",
+  "direct.group_hint": "Füge mindestens eine weitere Person hinzu: Eine Gruppe hat 3 bis 9 Personen.",
+  "leave.group": "Alle anderen bleiben in der Unterhaltung; du kannst zu einer neuen hinzugefügt werden.",
 };

@@ -513,4 +513,9 @@ export default {
   "admin.delete_keep": "Keep them, from “Deleted user”",
   "admin.delete_messages": "Delete them too",
   "audit.user_deleted": "Account deleted",
+  "direct.add_to_group": "Add to group",
+  "direct.group_with": "A group conversation with {names}",
+  "direct.start_group": "Start group conversation",
+  "direct.group_hint": "Add at least one more person: a group has 3 to 9 people.",
+  "leave.group": "Everyone else stays in the conversation; you can be added to a new one.",
 };

@@ -513,4 +513,9 @@ export default {
   "admin.delete_keep": "Conservarlos, de «Usuario eliminado»",
   "admin.delete_messages": "Eliminarlos también",
   "audit.user_deleted": "Cuenta eliminada",
+  "direct.add_to_group": "Añadir al grupo",
+  "direct.group_with": "Una conversación de grupo con {names}",
+  "direct.start_group": "Iniciar conversación de grupo",
+  "direct.group_hint": "Añade al menos a una persona más: un grupo tiene de 3 a 9 personas.",
+  "leave.group": "Los demás siguen en la conversación; pueden añadirte a una nueva.",
 };

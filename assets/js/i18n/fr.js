@@ -513,4 +513,9 @@ export default {
   "admin.delete_keep": "Les garder, signés « Utilisateur supprimé »",
   "admin.delete_messages": "Les supprimer aussi",
   "audit.user_deleted": "Compte supprimé",
+  "direct.add_to_group": "Ajouter au groupe",
+  "direct.group_with": "Une conversation de groupe avec {names}",
+  "direct.start_group": "Démarrer la conversation de groupe",
+  "direct.group_hint": "Ajoutez au moins une autre personne : un groupe compte de 3 à 9 personnes.",
+  "leave.group": "Les autres restent dans la conversation ; on pourra vous ajouter à une nouvelle.",
 };

@@ -242,7 +242,7 @@ export class ChatState extends EventTarget {
     const direct = [];
     for (const room of this.sortedRooms()) {
       if (wanted && !fold(this.roomTitle(room)).includes(wanted) && !fold(this.directUsername(room)).includes(wanted)) continue;
-      (room.kind === "direct" ? direct : rooms).push(room);
+      (room.kind === "direct" || room.kind === "group" ? direct : rooms).push(room);
     }
     return { rooms, direct };
   }

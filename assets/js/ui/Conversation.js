@@ -4,7 +4,7 @@
 
 import { html, useState } from "../core/html.js";
 import { api } from "../core/api.js";
-import { Icon, useApp } from "./common.js";
+import { Icon, useApp, kindIcon } from "./common.js";
 import { MessageList } from "./MessageList.js";
 import { Composer } from "./Composer.js";
 import { Confirm } from "./dialogs.js";
@@ -45,7 +45,7 @@ export function Conversation({ room, membersOpen, toggleMembers }) {
 function RoomHeader({ room, peer, membersOpen, toggleMembers }) {
   const { state, t, ui } = useApp();
   const leave = async () => {
-    const detail = room.kind === "public" ? t("leave.public") : t("leave.private");
+    const detail = room.kind === "public" ? t("leave.public") : room.kind === "group" ? t("leave.group") : t("leave.private");
     if (!(await ui.open(Confirm, { title: t("leave.title", { room: room.name }), detail, action: t("leave.action") }))) return;
     await api("POST", `/rooms/${room.id}/leave`);
     state.leftRoom(room.id, null);
@@ -56,7 +56,7 @@ function RoomHeader({ room, peer, membersOpen, toggleMembers }) {
   };
   const subtitle = peer ? `@${peer.username}` : room.topic;
   return html`<header class="room-header">
-    <span class="room-kind">${peer ? html`<${Icon} name="at-sign" />` : html`<${Icon} name=${room.kind === "private" ? "lock" : "hash"} />`}</span>
+    <span class="room-kind">${peer ? html`<${Icon} name="at-sign" />` : html`<${Icon} name=${kindIcon(room.kind)} />`}</span>
     <div class="room-heading">
       <h2 class="room-title" id="room-title" dir="auto">${state.roomTitle(room)}</h2>
       ${subtitle ? html`<p class="room-topic" dir="auto">${subtitle}</p>` : null}
@@ -74,10 +74,10 @@ function RoomHeader({ room, peer, membersOpen, toggleMembers }) {
     </label>
     <button class="icon-button members-toggle" aria-pressed=${String(membersOpen)} aria-label=${t("members.title")} title=${t("members.title")}
       onClick=${toggleMembers}><${Icon} name="users" /></button>
-    ${room.kind !== "direct" && ["change_settings", "kick", "mute", "ban", "delete_others", "invite"].some((a) => state.may(room, a))
+    ${room.kind !== "direct" && room.kind !== "group" && ["change_settings", "kick", "mute", "ban", "delete_others", "invite"].some((a) => state.may(room, a))
       ? html`<button class="icon-button" aria-label=${t("room.settings")} title=${t("room.settings")} onClick=${() => ui.roomSettings(room)}><${Icon} name="settings" /></button>`
       : null}
-    ${room.kind !== "direct" && room.role !== "owner"
+    ${room.kind === "group" || (room.kind !== "direct" && room.role !== "owner")
       ? html`<button class="icon-button" aria-label=${t("leave.action")} title=${t("leave.action")} onClick=${leave}><${Icon} name="door-open" /></button>`
       : null}
   </header>`;

@@ -3,7 +3,7 @@
 // from the room header, from the top bar's search, and from the quick switcher.
 
 import { html, useEffect, useRef, useState } from "../core/html.js";
-import { Icon, Modal, errorText, useApp, useDebounced } from "./common.js";
+import { Icon, Modal, errorText, useApp, useDebounced, kindIcon } from "./common.js";
 
 /** The body's text with the found words in <mark> (ranges count code points). */
 export function marked(body, ranges) {
@@ -73,7 +73,7 @@ export function Search({ close, roomId = null, query: first = "" }) {
           return html`<li key=${`${r.room_id}-${r.message.seq}`}>
             <button class="result" onClick=${() => open(r)}>
               <span class="where">
-                ${where ? html`<${Icon} name=${where.kind === "direct" ? "at-sign" : where.kind === "private" ? "lock" : "hash"} /><span dir="auto">${state.roomTitle(where)}</span>` : null}
+                ${where ? html`<${Icon} name=${where.kind === "direct" ? "at-sign" : kindIcon(where.kind)} /><span dir="auto">${state.roomTitle(where)}</span>` : null}
                 <strong dir="auto">${sender.display_name}</strong>
                 <time datetime=${r.message.ts}>${i18n.dateTime(new Date(r.message.ts))}</time>
               </span>

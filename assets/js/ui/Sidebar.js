@@ -2,7 +2,7 @@
 // activity, with unread and mention badges. On a phone it slides over the conversation.
 
 import { html, useState } from "../core/html.js";
-import { Avatar, Icon, PresenceDot, useApp } from "./common.js";
+import { Avatar, Icon, PresenceDot, useApp, kindIcon } from "./common.js";
 import { BrowseRooms, CreateRoom, JoinRoom, NewDirect } from "./dialogs.js";
 
 export function Sidebar({ open, onPicked, close }) {
@@ -76,7 +76,7 @@ function RoomRow({ room, pick }) {
       data-room=${room.id} data-kind=${room.kind} onClick=${() => pick(room.id)}>
       <span class="room-icon">${peer
         ? html`<${Avatar} user=${peer} size="small" /><${PresenceDot} status=${state.presence.get(peer.id)} />`
-        : html`<${Icon} name=${room.kind === "private" ? "lock" : "hash"} />`}</span>
+        : html`<${Icon} name=${kindIcon(room.kind)} />`}</span>
       <span class="room-name" dir="auto">${state.roomTitle(room)}</span>
       ${unread ? html`<span class=${room.unread_mentions ? "badge mention" : "badge"} aria-label=${label}>${unread > 999 ? `${i18n.numbers.format(999)}+` : i18n.numbers.format(unread)}</span>` : null}
       <span class="preview" dir="auto">${clip(preview, 80)}</span>

@@ -103,7 +103,7 @@ export function JoinRoom({ close, name: preset = "" }) {
 }
 
 /** A searchable list in a dialog (public rooms, people). */
-function Picker({ close, title, label, load, row }) {
+function Picker({ close, title, label, load, row, footer = null }) {
   const { i18n, t } = useApp();
   const [query, setQuery] = useState("");
   const [found, setFound] = useState(null);
@@ -121,6 +121,7 @@ function Picker({ close, title, label, load, row }) {
       ${found?.map((item) => row(item, fail))}
       ${found && !found.length ? html`<li class="hint">${t("picker.nothing")}</li>` : null}
     </ul>
+    ${footer ? footer(fail) : null}
   </${Modal}>`;
 }
 
@@ -141,13 +142,34 @@ export function BrowseRooms({ close }) {
     </li>`} />`;
 }
 
+/** A direct message to one person, or a group conversation of up to nine: "Add" people, then
+ * start it. */
 export function NewDirect({ close }) {
-  const { state, t } = useApp();
+  const { state, t, i18n } = useApp();
+  const [group, setGroup] = useState([]);
+  const toggle = (user) => setGroup((g) => (g.some((u) => u.id === user.id) ? g.filter((u) => u.id !== user.id) : [...g, user].slice(0, 8)));
+  const start = (fail) => async () => {
+    try {
+      const { room } = await api("POST", "/dms", { user_ids: group.map((u) => u.id) });
+      state.addRoom(room);
+      close();
+    } catch (err) {
+      fail(err);
+    }
+  };
   return html`<${Picker} close=${close} title=${t("direct.new")} label=${t("direct.search")}
     load=${(q) => api("GET", `/users?q=${encodeURIComponent(q)}`).then((a) => a.users.filter((u) => u.id !== state.me.id))}
     row=${(user, fail) => html`<li key=${user.id}>
       <div class="who"><${Avatar} user=${user} /><span><span dir="auto">${user.display_name}</span> <span class="username">@${user.username}</span></span></div>
-      <button type="button" class="primary" onClick=${() => state.messageUser(user).then(() => close(), fail)}>${t("direct.message")}</button>
-    </li>`} />`;
+      <div class="buttons">
+        <button type="button" aria-pressed=${String(group.some((u) => u.id === user.id))} onClick=${() => toggle(user)}>${t("direct.add_to_group")}</button>
+        <button type="button" class="primary" onClick=${() => state.messageUser(user).then(() => close(), fail)}>${t("direct.message")}</button>
+      </div>
+    </li>`}
+    footer=${(fail) => (group.length ? html`<div class="group-pick">
+      <p>${t("direct.group_with", { names: i18n.list(group.map((u) => u.display_name)) })}</p>
+      <button type="button" class="primary" disabled=${group.length < 2} onClick=${start(fail)}>${t("direct.start_group")}</button>
+      ${group.length < 2 ? html`<p class="hint">${t("direct.group_hint")}</p>` : null}
+    </div>` : null)} />`;
 }
 

@@ -195,10 +195,11 @@ macro_rules! sql_store {
 
         fn room_row(r: &$Row) -> Room {
             let direct: Option<String> = r.get("direct_key");
+            let kind = RoomKind::from_db(r.get("kind"));
             Room {
                 id: r.get::<String, _>("id").into(),
                 name: r.get("name"),
-                kind: RoomKind::from_db(r.get("kind")),
+                kind,
                 topic: r.get("topic"),
                 owner_id: r.get::<String, _>("owner_id").into(),
                 history: HistoryVisibility::from_db(r.get("history")),

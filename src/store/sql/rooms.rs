@@ -113,6 +113,7 @@ impl Rooms for $Store {
         if let Some([a, b]) = &r.direct {
             members = vec![(a.clone(), Role::Member), (b.clone(), Role::Member)];
         }
+        members.extend(r.group.iter().map(|u| (u.clone(), Role::Member)));
         for (user, role) in members {
             sqlx::query(
                 "insert into memberships (room_id, user_id, role, joined_seq, read_seq, joined_at) \
@@ -198,7 +199,7 @@ impl Rooms for $Store {
     }
 
     async fn rooms_owned(&self, user: &UserId) -> StoreResult<i64> {
-        sqlx::query_scalar("select count(*) from rooms where owner_id = $1 and kind <> 'direct'")
+        sqlx::query_scalar("select count(*) from rooms where owner_id = $1 and kind not in ('direct', 'group')")
             .bind(user.as_str())
             .fetch_one(&self.read)
             .await

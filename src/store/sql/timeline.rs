@@ -41,7 +41,7 @@ impl $Store {
                 else {
                     continue;
                 };
-                let direct = RoomKind::from_db(r.get("kind")) == RoomKind::Direct;
+                let direct = RoomKind::from_db(r.get("kind")).is_conversation();
                 let room: RoomId = r.get::<String, _>("room_id").into();
                 found.insert(offset + at, (room, r.get("seq"), direct));
             }
@@ -670,7 +670,7 @@ impl Timeline for $Store {
         let members = Self::members(&mut tx, &pairs, now).await?;
         let mut next: std::collections::HashMap<&RoomId, (Seq, bool)> = found
             .iter()
-            .map(|(id, (last, kind, _))| (id, (*last, *kind == RoomKind::Direct)))
+            .map(|(id, (last, kind, _))| (id, (*last, kind.is_conversation())))
             .collect();
         // Messages waiting to be inserted (by position), flushed before each change.
         let mut pending: Vec<usize> = Vec::new();
@@ -705,7 +705,8 @@ impl Timeline for $Store {
             }
             // In a direct room, the other person may have blocked the sender (one indexed
             // lookup, for direct messages only).
-            if let (true, Entry::Message(m)) = (direct, e) {
+            let two = found[e.room_id()].1 == RoomKind::Direct;
+            if let (true, Entry::Message(m)) = (two, e) {
                 let blocked: i64 = sqlx::query_scalar(
                     "select count(*) from blocks b join memberships m on m.user_id = b.user_id \
                      where m.room_id = $1 and b.blocked_id = $2",

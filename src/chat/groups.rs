@@ -1,0 +1,81 @@
+//! Group conversations: a direct conversation of 3 to 9 people, started by one of them with
+//! the others named. No name to find it by (it is called after its people), no settings,
+//! moderation or invites; every message notifies by default, as in a direct room; anyone may
+//! leave, and the last one out deletes it. Someone who blocks the starter is not added.
+
+use super::{Chat, Error, Result, invalid};
+use crate::domain::{
+    HistoryVisibility, Membership, Retention, Role, Room, RoomId, RoomKind, Unread, User, UserId,
+};
+use crate::store::NewRoom;
+
+/// The most people a group conversation holds, its starter included.
+pub const MAX_GROUP: usize = 9;
+
+impl Chat {
+    /// Starts a group conversation of `me` and `others` (2 to 8 other people).
+    pub async fn open_group(&self, me: &User, others: &[UserId]) -> Result<Room> {
+        let mut ids: Vec<UserId> = others.iter().filter(|u| *u != &me.id).cloned().collect();
+        ids.sort();
+        ids.dedup();
+        if ids.len() < 2 || ids.len() > MAX_GROUP - 1 {
+            return Err(invalid(
+                "user_ids",
+                "a group conversation has 3 to 9 people: name 2 to 8 others",
+            ));
+        }
+        let mut people = vec![me.clone()];
+        for id in &ids {
+            let user = self
+                .store
+                .user(id)
+                .await
+                .map_err(|_| Error::NotFound("user"))?;
+            if user.deactivated || self.store.blocks(id, &me.id).await? {
+                return Err(Error::Forbidden(
+                    "one of them does not accept direct messages from you",
+                ));
+            }
+            people.push(user);
+        }
+        let mut names: Vec<&str> = people.iter().map(|u| u.username.as_str()).collect();
+        names.sort_unstable();
+        let new = NewRoom {
+            id: RoomId::generate(),
+            name: names.join(", "),
+            name_key: None,
+            skeletons: Vec::new(),
+            kind: RoomKind::Group,
+            topic: String::new(),
+            owner_id: me.id.clone(),
+            key_hash: None,
+            history: HistoryVisibility::Shared,
+            retention: Retention::default(),
+            direct: None,
+            group: ids,
+        };
+        let room = self.store.create_room(new).await?;
+        for user in &people {
+            let m = Membership {
+                room_id: room.id.clone(),
+                user_id: user.id.clone(),
+                role: if user.id == me.id {
+                    Role::Owner
+                } else {
+                    Role::Member
+                },
+                joined_seq: 0,
+                read_seq: 0,
+                notify: None,
+            };
+            let shown = room.clone().for_member(&m, Unread::default());
+            self.announce_join(&shown, user, 0);
+        }
+        let m = self
+            .store
+            .membership(&room.id, &me.id)
+            .await?
+            .ok_or(Error::NotFound("room"))?;
+        Ok(room.for_member(&m, Unread::default()))
+    }
+}
