@@ -7,8 +7,10 @@
 //! - [`listen`]: accepting connections: per-address caps, TLS handshake and header deadlines,
 //!   HTTP/1.1 with upgrades, a warning when the descriptor limit is reached.
 //! - [`http`]: the JSON API under `/api/v1` by area (auth, rooms, messages, changes to
-//!   messages, search, uploads and serving files, users), error mapping, extractors (who is
-//!   calling, CSRF), security headers, the OpenAPI document.
+//!   messages, search, uploads and serving files, users, moderation and reports, room invite
+//!   links, sign-in security (`security`: two-factor, reset links), server administration
+//!   (`admin`)), error mapping, extractors (who is calling, CSRF), security headers, the
+//!   OpenAPI document.
 //! - [`ws`]: the WebSocket endpoint (auth, Origin, buffer sizes). Inside: `conn` starts one
 //!   socket; `reader` parses frames and queues sends (acks in order); `writer` alone writes,
 //!   one flush per wakeup, with `sync` replay, heartbeat and slow-consumer close; `track`
@@ -22,23 +24,29 @@
 //!   Argon2 hashing on pooled memory (`passwords`); login, registration and key throttling and
 //!   sign-in pacing (`guard`); image decoding within limits (`avatar`); files (`uploads`:
 //!   receiving an upload into the spool, who may read it, the collector; `uploads::media`: the
-//!   type from the bytes, thumbnails, metadata stripping, ffprobe/ffmpeg); the retention pruner.
+//!   type from the bytes, thumbnails, metadata stripping, ffprobe/ffmpeg); the retention pruner;
+//!   moderation (`moderation`: kicks, mutes, the audit log; `reports`; `invites`: room invite
+//!   links; `blocks`; `groups`: group conversations); server administration (`admin`:
+//!   accounts, deletion, rooms, server invites; `settings`: the settings in force on every node
+//!   and the setup link); sign-in security (`two_factor`: TOTP and recovery codes; `recovery`:
+//!   reset links and email).
 //!   Every limit and throttle is described for operators in `docs/security.md`.
 //! - [`domain`]: validated values (`Username`, `RoomName`, `MessageBody`, ...), the hidden
 //!   characters names may not hold and the skeletons look-alike room names share (`spoofing`),
 //!   roles and permission rules (`rules`), how search folds words (`search`), the records
-//!   shown to clients and the timeline events. No I/O.
+//!   shown to clients and the timeline events, the server settings (`settings`), the records
+//!   of administration (`admin`), device names from User-Agents (`device`). No I/O.
 //! - [`store`]: the `Store` trait and its areas (`Accounts`, `Rooms`, `Timeline`, `Search`,
-//!   `Uploads`); one set of SQL per area (`store/sql/accounts.rs`, `rooms.rs`, `timeline.rs`,
-//!   `search.rs`, `uploads.rs`) expanded for SQLite and PostgreSQL with each one's `Dialect`,
-//!   each backend with its migrations.
+//!   `Uploads`, `Admin`, `Security`); one set of SQL per area (`store/sql/accounts.rs`,
+//!   `rooms.rs`, `timeline.rs`, `search.rs`, `uploads.rs`, `admin.rs`, `security.rs`) expanded
+//!   for SQLite and PostgreSQL with each one's `Dialect`, each backend with its migrations.
 //! - [`files`]: where uploaded files' bytes live: content-addressed blobs on the local disk or
 //!   in an S3-compatible store (`object_store`), behind the `Blobs` trait.
 //! - [`bus`]: the `Bus` trait between nodes, in-process or over Redis.
 //! - [`hub`]: this node's live connections and the fan-out of shared frames to them.
 //! - [`tls`]: built-in TLS (PEM files or a self-signed certificate for development).
 //! - [`metrics`]: the Prometheus metrics and where each is recorded.
-//! - [`admin`]: the `natter admin` commands.
+//! - [`admin`]: the `natter admin` commands, and the setup link `natter serve` logs.
 //! - [`bench`]: the `natter bench` load tool: scenarios `fanout` (and churn, and `--changes`
 //!   mixing edits and reactions in), `idle`, `history` (with searches), `upload`; the HTML report in
 //!   `bench::report`. `scripts/perf` runs one against a fresh

@@ -70,7 +70,7 @@ const DYNAMIC = {
   "send.": ["connection_lost", "not_connected", "no_answer"],
   "emoji.group_": ["0", "1", "3", "4", "5", "6", "7", "8", "9"],
   "admin.": ["overview", "users", "rooms", "reports", "invites", "settings", "audit"],
-  "admin.kind_": ["public", "private", "direct"],
+  "admin.kind_": ["public", "private", "direct", "group"],
   "admin.invite_": ["good", "revoked", "expired", "used_up"],
   "reports.closed_": ["dismissed", "message_deleted", "banned", "deactivated"],
   "audit.": ["settings_changed", "invite_created", "invite_revoked", "user_deactivated", "user_reactivated",

@@ -196,11 +196,15 @@ impl Chat {
                 .members(&room.id)
                 .await?
                 .into_iter()
-                .filter(|(u, _)| &u.id != id)
+                .filter(|(u, _)| &u.id != id && !u.deactivated)
                 .max_by_key(|(_, m)| (m.role, std::cmp::Reverse(m.joined_seq)));
             match heir {
                 Some((heir, _)) => {
-                    self.store.transfer_room(&room.id, &heir.id).await?;
+                    // The heir may have left meanwhile: the room then keeps its placeholder
+                    // owner, and admins can delete it.
+                    if self.store.transfer_room(&room.id, &heir.id).await.is_err() {
+                        continue;
+                    }
                     let event = ServerEvent::RoleChanged {
                         room_id: &room.id,
                         user_id: &heir.id,
@@ -254,6 +258,10 @@ impl Chat {
                 user_id: id,
             };
             self.publish_room(room_id, event, Some(RoomChange::Removed(id.clone())));
+            let group = self.store.room(room_id).await.map(|r| r.kind);
+            if group.is_ok_and(|k| k == crate::domain::RoomKind::Group) {
+                self.drop_group_if_empty(room_id).await?;
+            }
         }
         let how = if with_content {
             "with their messages"

@@ -1,7 +1,9 @@
 //! Group conversations: a direct conversation of 3 to 9 people, started by one of them with
 //! the others named. No name to find it by (it is called after its people), no settings,
-//! moderation or invites; every message notifies by default, as in a direct room; anyone may
-//! leave, and the last one out deletes it. Someone who blocks the starter is not added.
+//! moderation or invites, and no owner: everyone in it is a member (`owner_id` only records
+//! who started it). Every message notifies by default, as in a direct room; anyone may leave,
+//! and the last one out deletes it. Nobody who blocks the starter is added, and one person
+//! starts at most 20 groups per `login_window_secs`.
 
 use super::{Chat, Error, Result, invalid};
 use crate::domain::{
@@ -15,6 +17,9 @@ pub const MAX_GROUP: usize = 9;
 impl Chat {
     /// Starts a group conversation of `me` and `others` (2 to 8 other people).
     pub async fn open_group(&self, me: &User, others: &[UserId]) -> Result<Room> {
+        self.key_guard
+            .attempt(&super::guard::Key::Account(format!("groups:{}", me.id)), 20)
+            .map_err(Error::RateLimited)?;
         let mut ids: Vec<UserId> = others.iter().filter(|u| *u != &me.id).cloned().collect();
         ids.sort();
         ids.dedup();
@@ -59,11 +64,7 @@ impl Chat {
             let m = Membership {
                 room_id: room.id.clone(),
                 user_id: user.id.clone(),
-                role: if user.id == me.id {
-                    Role::Owner
-                } else {
-                    Role::Member
-                },
+                role: Role::Member,
                 joined_seq: 0,
                 read_seq: 0,
                 notify: None,

@@ -27,6 +27,8 @@ pub enum Key {
     Session(String),
     /// One user at one room.
     UserRoom(String, String),
+    /// Password-reset requests and link uses from one client address.
+    Recovery(IpAddr),
 }
 
 /// The address attempts are counted against: IPv4 as is, IPv6 by its /64 prefix (one

@@ -111,7 +111,7 @@ impl Chat {
     /// is hashed, so wrong tokens cost the server no hashing.
     pub async fn reset_with_link(&self, token: &str, password: &str, ip: IpAddr) -> Result<()> {
         self.key_guard
-            .attempt(&Key::Address(guard::address(ip)), 10)
+            .attempt(&Key::Recovery(guard::address(ip)), 10)
             .map_err(Error::RateLimited)?;
         let password = Password::parse(password, "password")?;
         let token_hash = super::accounts::token_hash(token);
@@ -129,7 +129,7 @@ impl Chat {
             .use_reset(&token_hash, &hash)
             .await
             .map_err(bad)?;
-        self.key_guard.succeeded(&Key::Address(guard::address(ip)));
+        self.key_guard.succeeded(&Key::Recovery(guard::address(ip)));
         self.close_sessions(&user, ended);
         Ok(())
     }
@@ -145,7 +145,7 @@ impl Chat {
             ));
         };
         self.key_guard
-            .attempt(&Key::Address(guard::address(ip)), 10)
+            .attempt(&Key::Recovery(guard::address(ip)), 10)
             .map_err(Error::RateLimited)?;
         let Ok(name) = Username::parse(username) else {
             return Ok(());

@@ -179,6 +179,11 @@ impl Chat {
                         .await?;
                 } else {
                     let room = self.store.room(&report.room_id).await?;
+                    if room.kind.is_conversation() {
+                        return Err(Error::Forbidden(
+                            "nobody is banned from a direct conversation: delete the message or deactivate the sender",
+                        ));
+                    }
                     if &room.owner_id == target || &user.id == target {
                         return Err(Error::Forbidden(
                             "the room's owner cannot be banned from it",

@@ -312,13 +312,7 @@ impl Chat {
         if room.kind == RoomKind::Direct {
             return Err(Error::Conflict("direct rooms cannot be left"));
         }
-        if room.kind == RoomKind::Group && self.store.members(room_id).await?.len() <= 1 {
-            self.store.delete_room(room_id).await?;
-            let event = ServerEvent::RoomDeleted { room_id };
-            self.publish_room(room_id, event, Some(RoomChange::Deleted));
-            return Ok(());
-        }
-        if m.role == Role::Owner && room.kind != RoomKind::Group {
+        if m.role == Role::Owner {
             return Err(Error::Conflict(
                 "the owner cannot leave; delete the room instead",
             ));
@@ -329,6 +323,24 @@ impl Chat {
             user_id: user,
         };
         self.publish_room(room_id, event, Some(RoomChange::Removed(user.clone())));
+        if room.kind == RoomKind::Group {
+            self.drop_group_if_empty(room_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes a group conversation nobody is in any more. Checked after each removal, so of
+    /// two last members leaving at once, at least one sees it empty; deleting twice is harmless.
+    pub(super) async fn drop_group_if_empty(&self, room_id: &RoomId) -> Result<()> {
+        if !self.store.members(room_id).await?.is_empty() {
+            return Ok(());
+        }
+        match self.store.delete_room(room_id).await {
+            Ok(()) | Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let event = ServerEvent::RoomDeleted { room_id };
+        self.publish_room(room_id, event, Some(RoomChange::Deleted));
         Ok(())
     }
 
@@ -643,7 +655,7 @@ impl Chat {
             .user(other)
             .await
             .map_err(|_| Error::NotFound("user"))?;
-        if self.store.blocks(&other.id, &me.id).await? {
+        if other.deactivated || self.store.blocks(&other.id, &me.id).await? {
             return Err(Error::Forbidden(
                 "this person does not accept direct messages from you",
             ));

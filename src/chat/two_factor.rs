@@ -229,11 +229,19 @@ impl Chat {
         };
         let name = self.settings().settings.server_name.clone();
         let totp = totp(&secret, &name, &user.username)?;
-        let locked = state.locked_until.is_some_and(|t| t > chrono::Utc::now());
-        if locked && normalised(code).len() == 6 {
-            return Err(Error::SecondFactor(
-                "too many wrong codes: wait a quarter of an hour, or use a recovery code",
-            ));
+        if normalised(code).len() == 6 {
+            // Counted before it is checked, in one statement, so attempts in parallel cannot
+            // all slip in before the lock; a good code clears the count.
+            let until = chrono::Utc::now() + chrono::TimeDelta::minutes(LOCK_MINUTES);
+            if !self
+                .store
+                .totp_attempt(&user.id, MAX_WRONG_CODES, until)
+                .await?
+            {
+                return Err(Error::SecondFactor(
+                    "too many wrong codes: wait a quarter of an hour, or use a recovery code",
+                ));
+            }
         }
         if let Some(step) = matching_step(&totp, code, unix_now()) {
             if step > state.last_step && self.store.use_totp_step(&user.id, step).await? {
@@ -251,10 +259,6 @@ impl Chat {
         {
             return Ok(());
         }
-        let until = chrono::Utc::now() + chrono::TimeDelta::minutes(LOCK_MINUTES);
-        self.store
-            .totp_failed(&user.id, MAX_WRONG_CODES, until)
-            .await?;
         Err(Error::SecondFactor("the code is wrong"))
     }
 }

@@ -634,9 +634,14 @@ pub trait Security {
     /// Takes `step` if it is later than the last one used (`false`: a code seen before), and
     /// clears the count of wrong codes.
     async fn use_totp_step(&self, user: &UserId, step: i64) -> StoreResult<bool>;
-    /// Counts a wrong code; the `limit`th in a row locks codes from the app until `until`.
-    async fn totp_failed(&self, user: &UserId, limit: i64, until: DateTime<Utc>)
-    -> StoreResult<()>;
+    /// Counts an attempt with a code from the app, unless codes are locked (`false`); the
+    /// `limit`th attempt since the last good code locks them until `until`.
+    async fn totp_attempt(
+        &self,
+        user: &UserId,
+        limit: i64,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     async fn replace_recovery_codes(&self, user: &UserId, codes: &[String]) -> StoreResult<()>;
     /// Uses up a recovery code (`false`: no such unused code).
     async fn use_recovery_code(&self, user: &UserId, code_hash: &str) -> StoreResult<bool>;

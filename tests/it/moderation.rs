@@ -511,8 +511,19 @@ async fn a_blocked_person_cannot_write_to_the_blocker_directly() {
     // ...but still speaks in shared rooms (ana's client collapses it), and ana may write to him.
     let (status, _) = app.send_http(&bob, &room, "b3", "in public").await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, _) = app.send_http(&ana, &dm, "a1", "I said no").await;
+    let (status, said) = app.send_http(&ana, &dm, "a1", "I said no").await;
     assert_eq!(status, StatusCode::CREATED);
+    // Nor react or edit there.
+    let seq = said["message"]["seq"].as_i64().unwrap();
+    let (status, body) = app
+        .call(
+            "PUT",
+            &format!("/rooms/{dm}/messages/{seq}/reactions/%F0%9F%91%8D"),
+            Some(&bob.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     // Unblocked, he writes again.
     let (status, _) = app
         .call(
@@ -590,6 +601,12 @@ async fn group_conversations_hold_three_to_nine_people() {
             Some(&ana.token),
             None,
         )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // The starter has no more rights than the others.
+    assert_eq!(body["room"]["role"], "member");
+    let (status, _) = app
+        .call("DELETE", &format!("/rooms/{group}"), Some(&ana.token), None)
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let outsider = app.register("outsider").await;

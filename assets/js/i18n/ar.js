@@ -426,6 +426,7 @@ export default {
   "admin.kind_public": "عامة",
   "admin.kind_private": "خاصة",
   "admin.kind_direct": "مباشرة",
+  "admin.kind_group": "مجموعة",
   "admin.members": "الأعضاء",
   "admin.created": "تاريخ الإنشاء",
   "admin.direct_room": "رسائل مباشرة",

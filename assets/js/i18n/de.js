@@ -377,6 +377,7 @@ export default {
   "admin.kind_public": "Öffentlich",
   "admin.kind_private": "Privat",
   "admin.kind_direct": "Direkt",
+  "admin.kind_group": "Gruppe",
   "admin.members": "Mitglieder",
   "admin.created": "Erstellt",
   "admin.direct_room": "Direktnachrichten",

@@ -377,6 +377,7 @@ export default {
   "admin.kind_public": "Public",
   "admin.kind_private": "Private",
   "admin.kind_direct": "Direct",
+  "admin.kind_group": "Group",
   "admin.members": "Members",
   "admin.created": "Created",
   "admin.direct_room": "Direct messages",

@@ -377,6 +377,7 @@ export default {
   "admin.kind_public": "Pública",
   "admin.kind_private": "Privada",
   "admin.kind_direct": "Directa",
+  "admin.kind_group": "Grupo",
   "admin.members": "Miembros",
   "admin.created": "Creación",
   "admin.direct_room": "Mensajes directos",

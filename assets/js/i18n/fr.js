@@ -377,6 +377,7 @@ export default {
   "admin.kind_public": "Public",
   "admin.kind_private": "Privé",
   "admin.kind_direct": "Direct",
+  "admin.kind_group": "Groupe",
   "admin.members": "Membres",
   "admin.created": "Création",
   "admin.direct_room": "Messages directs",

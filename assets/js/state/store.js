@@ -634,9 +634,9 @@ export class ChatState extends EventTarget {
     if (!this.env.hidden() && this.current === ev.room_id) return;
     const room = this.rooms.get(ev.room_id);
     const message = this.logs.get(ev.room_id)?.bySeq.get(ev.seq);
-    if (!room || !message) return;
+    if (!room || !message || this.blocked.has(message.sender.id)) return;
     const from = this.userInfo(message.sender).display_name;
-    const title = room.kind === "direct" ? from : this.t("notify.title", { name: from, room: room.name });
+    const title = room.kind === "direct" ? from : this.t("notify.title", { name: from, room: this.roomTitle(room) });
     this.env.notify(title, message.body.slice(0, 200), ev.message_id, () => this.open(ev.room_id));
   }
 

@@ -608,6 +608,13 @@ impl Admin for $Store {
                 .await
                 .map_err(fail("user"))?;
         }
+        // The invite links they made stop working with them.
+        sqlx::query("update invites set revoked_at = $1 where created_by = $2 and revoked_at is null")
+            .bind(now_ms())
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(fail("user"))?;
         let ended: Vec<String> =
             sqlx::query_scalar("delete from sessions where user_id = $1 returning id")
                 .bind(user.as_str())

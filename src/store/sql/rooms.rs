@@ -109,7 +109,10 @@ impl Rooms for $Store {
                 .await
                 .map_err(fail("room name"))?;
         }
-        let mut members = vec![(r.owner_id.clone(), Role::Owner)];
+        // A group conversation's starter is one of its members like the others: it has no
+        // owner to delete it or moderate it.
+        let starter = if r.kind == RoomKind::Group { Role::Member } else { Role::Owner };
+        let mut members = vec![(r.owner_id.clone(), starter)];
         if let Some([a, b]) = &r.direct {
             members = vec![(a.clone(), Role::Member), (b.clone(), Role::Member)];
         }

@@ -85,7 +85,7 @@ impl Security for $Store {
 
     async fn use_totp_step(&self, user: &UserId, step: i64) -> StoreResult<bool> {
         let done = sqlx::query(
-            "update users set totp_last_step = $1, totp_failures = 0 \
+            "update users set totp_last_step = $1, totp_failures = 0, totp_locked_until = null \
              where id = $2 and totp_last_step < $1",
         )
         .bind(step)
@@ -96,26 +96,27 @@ impl Security for $Store {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn totp_failed(
+    async fn totp_attempt(
         &self,
         user: &UserId,
         limit: i64,
         until: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        sqlx::query(
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
             "update users set \
              totp_locked_until = case when totp_failures + 1 >= $1 then $2 \
              else totp_locked_until end, \
              totp_failures = case when totp_failures + 1 >= $1 then 0 else totp_failures + 1 end \
-             where id = $3",
+             where id = $3 and (totp_locked_until is null or totp_locked_until <= $4)",
         )
         .bind(limit)
         .bind(ms(until))
         .bind(user.as_str())
+        .bind(now_ms())
         .execute(&self.write)
         .await
         .map_err(fail("totp"))?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     async fn replace_recovery_codes(&self, user: &UserId, codes: &[String]) -> StoreResult<()> {

@@ -706,13 +706,17 @@ impl Timeline for $Store {
             // In a direct room, the other person may have blocked the sender (one indexed
             // lookup, for direct messages only).
             let two = found[e.room_id()].1 == RoomKind::Direct;
-            if let (true, Entry::Message(m)) = (two, e) {
+            let speaks = match e {
+                Entry::Message(_) => true,
+                Entry::Change(c) => matches!(c.change, Change::Edit { .. } | Change::React { .. }),
+            };
+            if two && speaks {
                 let blocked: i64 = sqlx::query_scalar(
                     "select count(*) from blocks b join memberships m on m.user_id = b.user_id \
                      where m.room_id = $1 and b.blocked_id = $2",
                 )
-                .bind(m.room_id.as_str())
-                .bind(m.sender.id.as_str())
+                .bind(e.room_id().as_str())
+                .bind(author(e).as_str())
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(fail("blocks"))?;
