@@ -40,7 +40,8 @@ pub struct ReportRequest {
     responses((status = 204, description = "Reported: the room's moderators and the server's admins get `report_filed`"),
               (status = 403, description = "Not a member, or your own message", body = ErrorBody),
               (status = 404, description = "No such message that you may read", body = ErrorBody),
-              (status = 409, description = "You reported it already", body = ErrorBody)))]
+              (status = 409, description = "You reported it already", body = ErrorBody),
+              (status = 429, description = "Too many reports from you for now", body = ErrorBody)))]
 async fn report(
     State(app): State<AppState>,
     auth: Auth,

@@ -389,7 +389,8 @@ async fn unban(
     responses((status = 200, description = "The direct room of the two users, created once; or a new group conversation", body = RoomResponse),
               (status = 400, description = "Neither `user_id` nor `user_ids`, both, or a group not of 3 to 9 people", body = ErrorBody),
               (status = 403, description = "The other person (or one of them) blocks you", body = ErrorBody),
-              (status = 404, description = "No such user", body = ErrorBody)))]
+              (status = 404, description = "No such user", body = ErrorBody),
+              (status = 429, description = "Too many group conversations started for now", body = ErrorBody)))]
 async fn open_direct(
     State(app): State<AppState>,
     auth: Auth,

@@ -153,7 +153,8 @@ pub struct ResetRequest {
     security(()),
     request_body = ResetRequest,
     responses((status = 204, description = "The password is changed and the account signed out everywhere; sign in with it"),
-              (status = 400, description = "The link was used, has expired or is wrong (`fields.token`), or the password is refused", body = ErrorBody)))]
+              (status = 400, description = "The link was used, has expired or is wrong (`fields.token`), or the password is refused", body = ErrorBody),
+              (status = 429, description = "Too many attempts from this address", body = ErrorBody)))]
 async fn reset(
     State(app): State<AppState>,
     ClientIp(ip): ClientIp,

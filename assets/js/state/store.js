@@ -352,6 +352,13 @@ export class ChatState extends EventTarget {
     /** What the server accepts (files larger are refused here, before a byte is sent). */
     this.limits = ev.limits || this.limits || null;
     const fresh = new Map(ev.rooms.map((r) => [r.id, r]));
+    // A room just joined over HTTP (an invite link) that this `ready` was made too early to
+    // hold: kept, and opened (its events come once the server subscribes the socket).
+    if (this.wanted) {
+      if (!fresh.has(this.wanted.id)) fresh.set(this.wanted.id, this.wanted);
+      this.current = this.wanted.id;
+      this.wanted = null;
+    }
     // A log never loaded holds only what came live: it has holes a sync would not fill, so
     // it starts afresh from the newest page when opened.
     for (const [id, log] of this.logs) if (!fresh.has(id) || !log.loaded) this.logs.delete(id);

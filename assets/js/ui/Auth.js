@@ -30,6 +30,9 @@ export function Auth({ notice, onSignedIn }) {
   const [values, setValues] = useState({ username: "", display_name: "", password: "", invite: link.invite, totp: "" });
   const [needCode, setNeedCode] = useState(false);
   const [shown, setShown] = useState(notice);
+  // The app's latest word wins (a sign-out's notice over the session-ended one its socket
+  // close brought a moment before).
+  useEffect(() => setShown(notice), [notice]);
   useEffect(() => {
     api("GET", "/server").then(setServer, () => {});
   }, []);

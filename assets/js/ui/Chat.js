@@ -87,7 +87,11 @@ export function Chat({ user, onSignOut }) {
     if (!code) return;
     history.replaceState(null, "", "/");
     api("POST", "/rooms/join", { invite: code }).then(
-      ({ room }) => state.addRoom(room),
+      ({ room }) => {
+        // The socket's `ready` may have been made before the join: it must not drop the room.
+        state.wanted = room;
+        state.addRoom(room);
+      },
       (err) => state.notice(err.fields?.invite ? "notice.invite_bad" : "notice.action_failed", { reason: errorText(i18n, err) }),
     );
   }, [state]);
