@@ -329,6 +329,24 @@ impl Chat {
         max_uses: Option<i64>,
     ) -> Result<NewCode> {
         self.require_admin(admin)?;
+        let made = self
+            .make_invite(&admin.id, None, expires_in_secs, max_uses)
+            .await?;
+        let id = made.invite.id.clone();
+        self.audited(&admin.id, address, "invite_created", None, id, "")
+            .await;
+        Ok(made)
+    }
+
+    /// Makes an invite (to register, or into `room`) with these limits; its code is returned
+    /// this once, only its hash kept.
+    pub(super) async fn make_invite(
+        &self,
+        creator: &UserId,
+        room: Option<&RoomId>,
+        expires_in_secs: Option<i64>,
+        max_uses: Option<i64>,
+    ) -> Result<NewCode> {
         let expires_at = invite_expiry(expires_in_secs, max_uses)?;
         let code = invite_code();
         let invite = self
@@ -336,21 +354,12 @@ impl Chat {
             .create_invite(&NewInvite {
                 id: uuid::Uuid::now_v7().simple().to_string(),
                 code_hash: super::accounts::token_hash(&code),
-                room_id: None,
-                created_by: admin.id.clone(),
+                room_id: room.cloned(),
+                created_by: creator.clone(),
                 expires_at,
                 max_uses,
             })
             .await?;
-        self.audited(
-            &admin.id,
-            address,
-            "invite_created",
-            None,
-            invite.id.clone(),
-            "",
-        )
-        .await;
         Ok(NewCode { invite, code })
     }
 

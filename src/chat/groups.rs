@@ -6,9 +6,7 @@
 //! starts at most 20 groups per `login_window_secs`.
 
 use super::{Chat, Error, Result, invalid};
-use crate::domain::{
-    HistoryVisibility, Membership, Retention, Role, Room, RoomId, RoomKind, Unread, User, UserId,
-};
+use crate::domain::{HistoryVisibility, Retention, Room, RoomId, RoomKind, Unread, User, UserId};
 use crate::store::NewRoom;
 
 /// The most people a group conversation holds, its starter included.
@@ -61,16 +59,7 @@ impl Chat {
         };
         let room = self.store.create_room(new).await?;
         for user in &people {
-            let m = Membership {
-                room_id: room.id.clone(),
-                user_id: user.id.clone(),
-                role: Role::Member,
-                joined_seq: 0,
-                read_seq: 0,
-                notify: None,
-            };
-            let shown = room.clone().for_member(&m, Unread::default());
-            self.announce_join(&shown, user, 0);
+            self.announce_new_member(&room, user);
         }
         let m = self
             .store

@@ -5,10 +5,10 @@
 
 use std::net::IpAddr;
 
-use super::admin::{NewCode, invite_code, invite_expiry};
+use super::admin::NewCode;
 use super::{Chat, Error, Result};
 use crate::domain::{Action, Invite, Role, Room, RoomId, Unread, User, UserId, allowed};
-use crate::store::{NewInvite, StoreError};
+use crate::store::StoreError;
 
 impl Chat {
     /// The caller's room, if its table lets them invite.
@@ -32,20 +32,8 @@ impl Chat {
         max_uses: Option<i64>,
     ) -> Result<NewCode> {
         self.may_invite(user, room_id).await?;
-        let expires_at = invite_expiry(expires_in_secs, max_uses)?;
-        let code = invite_code();
-        let invite = self
-            .store
-            .create_invite(&NewInvite {
-                id: uuid::Uuid::now_v7().simple().to_string(),
-                code_hash: super::accounts::token_hash(&code),
-                room_id: Some(room_id.clone()),
-                created_by: user.clone(),
-                expires_at,
-                max_uses,
-            })
-            .await?;
-        Ok(NewCode { invite, code })
+        self.make_invite(user, Some(room_id), expires_in_secs, max_uses)
+            .await
     }
 
     /// The room's invite links (without their codes), newest first.

@@ -270,6 +270,20 @@ impl Chat {
     /// Subscribes the joiner's connections and tells the room (and the joiner's devices).
     /// `from` is the room's `last_seq` when the membership began: the joiner's sockets
     /// receive every message after it.
+    /// Announces a member of a conversation just created (a `member` from its start).
+    pub(super) fn announce_new_member(&self, room: &Room, user: &User) {
+        let m = Membership {
+            room_id: room.id.clone(),
+            user_id: user.id.clone(),
+            role: Role::Member,
+            joined_seq: 0,
+            read_seq: 0,
+            notify: None,
+        };
+        let shown = room.clone().for_member(&m, Unread::default());
+        self.announce_join(&shown, user, 0);
+    }
+
     pub(super) fn announce_join(&self, room: &Room, user: &User, from: Seq) {
         let level = room
             .notify
@@ -684,16 +698,7 @@ impl Chat {
                 match self.store.create_room(new).await {
                     Ok(room) => {
                         for user in [me, &other] {
-                            let m = Membership {
-                                room_id: room.id.clone(),
-                                user_id: user.id.clone(),
-                                role: Role::Member,
-                                joined_seq: 0,
-                                read_seq: 0,
-                                notify: None,
-                            };
-                            let shown = room.clone().for_member(&m, Unread::default());
-                            self.announce_join(&shown, user, 0);
+                            self.announce_new_member(&room, user);
                         }
                         room
                     }

@@ -34,6 +34,15 @@ async fn register_with(app: &TestApp, name: &str, extra: Value) -> (StatusCode, 
     app.call("POST", "/auth/register", None, Some(body)).await
 }
 
+/// Closes the newest open report as `admin`, with `resolution`.
+async fn resolve_newest(app: &TestApp, admin: &User, resolution: &str) -> (StatusCode, Value) {
+    let (_, open) = app.get(admin, "/admin/reports").await;
+    let id = open["reports"][0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/reports/{id}/resolve");
+    app.post(admin, &path, json!({"resolution": resolution}))
+        .await
+}
+
 async fn audit_actions(app: &TestApp, admin: &User, query: &str) -> Vec<String> {
     let (status, body) = app.get(admin, &format!("/admin/audit{query}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -151,14 +160,7 @@ async fn registration_can_be_invite_only_or_closed() {
         made["invite"]["code"].as_str().unwrap().to_owned(),
         made["invite"]["id"].as_str().unwrap().to_owned(),
     );
-    let (status, _) = app
-        .call(
-            "DELETE",
-            &format!("/admin/invites/{id}"),
-            Some(&root.token),
-            None,
-        )
-        .await;
+    let (status, _) = app.delete(&root, &format!("/admin/invites/{id}")).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = register_with(&app, "guest4", json!({"invite": code})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -433,15 +435,7 @@ async fn reports_reach_the_rooms_moderators_and_the_admins() {
     // The admin, not a member of the room, bans the sender over another report.
     app.post(&ana, &report(seq2), json!({"reason": "still"}))
         .await;
-    let (_, open) = app.get(&root, "/admin/reports").await;
-    let id = open["reports"][0]["id"].as_str().unwrap().to_owned();
-    let (status, body) = app
-        .post(
-            &root,
-            &format!("/reports/{id}/resolve"),
-            json!({"resolution": "banned"}),
-        )
-        .await;
+    let (status, body) = resolve_newest(&app, &root, "banned").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let banned = bob_ws.next_of("member_banned").await;
     assert_eq!(banned["user_id"], bob.id);
@@ -455,15 +449,7 @@ async fn reports_reach_the_rooms_moderators_and_the_admins() {
     let seq3 = sent["message"]["seq"].as_i64().unwrap();
     app.post(&ana, &report(seq3), json!({"reason": "spam"}))
         .await;
-    let (_, open) = app.get(&root, "/admin/reports").await;
-    let id = open["reports"][0]["id"].as_str().unwrap().to_owned();
-    let (status, body) = app
-        .post(
-            &root,
-            &format!("/reports/{id}/resolve"),
-            json!({"resolution": "message_deleted"}),
-        )
-        .await;
+    let (status, body) = resolve_newest(&app, &root, "message_deleted").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (_, page) = app.history(&ana, &room, "").await;
     let last = page["messages"].as_array().unwrap().last().unwrap().clone();
@@ -474,15 +460,7 @@ async fn reports_reach_the_rooms_moderators_and_the_admins() {
     let seq4 = sent["message"]["seq"].as_i64().unwrap();
     app.post(&ana, &report(seq4), json!({"reason": "spam"}))
         .await;
-    let (_, open) = app.get(&root, "/admin/reports").await;
-    let id = open["reports"][0]["id"].as_str().unwrap().to_owned();
-    let (status, body) = app
-        .post(
-            &root,
-            &format!("/reports/{id}/resolve"),
-            json!({"resolution": "deactivated"}),
-        )
-        .await;
+    let (status, body) = resolve_newest(&app, &root, "deactivated").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, _) = app.get(&carl, "/me").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -492,15 +470,7 @@ async fn reports_reach_the_rooms_moderators_and_the_admins() {
     let seq5 = sent["message"]["seq"].as_i64().unwrap();
     app.post(&ana, &report(seq5), json!({"reason": "rude"}))
         .await;
-    let (_, open) = app.get(&root, "/admin/reports").await;
-    let id = open["reports"][0]["id"].as_str().unwrap().to_owned();
-    let (status, _) = app
-        .post(
-            &root,
-            &format!("/reports/{id}/resolve"),
-            json!({"resolution": "banned"}),
-        )
-        .await;
+    let (status, _) = resolve_newest(&app, &root, "banned").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     let resolved = audit_actions(&app, &root, "?action=report_resolved").await;
@@ -750,41 +720,21 @@ async fn deleting_an_account_keeps_or_deletes_its_messages_and_hands_on_its_room
     let (mut ana_ws, _) = app.ws(&ana).await;
 
     let (status, _) = app
-        .call(
-            "DELETE",
-            &format!("/admin/users/{}?messages=delete", root.id),
-            Some(&root.token),
-            None,
-        )
+        .delete(&root, &format!("/admin/users/{}?messages=delete", root.id))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "not yourself");
     let (status, _) = app
-        .call(
-            "DELETE",
-            &format!("/admin/users/{}?messages=maybe", ana.id),
-            Some(&root.token),
-            None,
-        )
+        .delete(&root, &format!("/admin/users/{}?messages=maybe", ana.id))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = app
-        .call(
-            "DELETE",
-            &format!("/admin/users/{}?messages=keep", ana.id),
-            Some(&bob.token),
-            None,
-        )
+        .delete(&bob, &format!("/admin/users/{}?messages=keep", ana.id))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // Kept, anonymised.
     let (status, body) = app
-        .call(
-            "DELETE",
-            &format!("/admin/users/{}?messages=keep", ana.id),
-            Some(&root.token),
-            None,
-        )
+        .delete(&root, &format!("/admin/users/{}?messages=keep", ana.id))
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     assert_eq!(ana_ws.closed().await, Some(4001));
@@ -824,12 +774,7 @@ async fn deleting_an_account_keeps_or_deletes_its_messages_and_hands_on_its_room
 
     // With content: cleo's messages become tombstones everyone is told about.
     let (status, _) = app
-        .call(
-            "DELETE",
-            &format!("/admin/users/{}?messages=delete", cleo.id),
-            Some(&root.token),
-            None,
-        )
+        .delete(&root, &format!("/admin/users/{}?messages=delete", cleo.id))
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let deleted = bob_ws.next_of("message_deleted").await;

@@ -238,6 +238,10 @@ impl TestApp {
         self.call("POST", path, Some(&user.token), Some(body)).await
     }
 
+    pub async fn delete(&self, user: &User, path: &str) -> (StatusCode, Value) {
+        self.call("DELETE", path, Some(&user.token), None).await
+    }
+
     pub async fn patch(&self, user: &User, path: &str, body: Value) -> (StatusCode, Value) {
         self.call("PATCH", path, Some(&user.token), Some(body))
             .await

@@ -289,14 +289,8 @@ async fn a_muted_member_cannot_send_edit_or_react_until_the_mute_ends() {
         StatusCode::FORBIDDEN
     );
     let path = format!("/rooms/{room}/mutes/{}", ana.id);
-    assert_eq!(
-        app.call("DELETE", &path, Some(&moder.token), None).await.0,
-        StatusCode::NO_CONTENT
-    );
-    assert_eq!(
-        app.call("DELETE", &path, Some(&moder.token), None).await.0,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(app.delete(&moder, &path).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(app.delete(&moder, &path).await.0, StatusCode::NOT_FOUND);
     assert_eq!(
         app.send_http(&ana, &room, "a4", "x").await.0,
         StatusCode::CREATED
@@ -317,10 +311,7 @@ async fn bans_roles_settings_deletions_and_pins_are_audited_with_the_actors_addr
         app.call("PUT", &pin, Some(&moder.token), None).await.0,
         StatusCode::NO_CONTENT
     );
-    assert_eq!(
-        app.call("DELETE", &pin, Some(&moder.token), None).await.0,
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(app.delete(&moder, &pin).await.0, StatusCode::NO_CONTENT);
     let path = format!("/rooms/{room}/messages/{seq}");
     let (status, _) = app
         .call(
@@ -345,10 +336,7 @@ async fn bans_roles_settings_deletions_and_pins_are_audited_with_the_actors_addr
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let path = format!("/rooms/{room}/bans/{}", ana.id);
-    assert_eq!(
-        app.call("DELETE", &path, Some(&admin.token), None).await.0,
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(app.delete(&admin, &path).await.0, StatusCode::NO_CONTENT);
     let (status, _) = app
         .patch(&owner, &format!("/rooms/{room}"), json!({"topic": "new"}))
         .await;
@@ -428,14 +416,7 @@ async fn invite_links_let_people_into_a_private_room_without_its_key() {
     .await;
     let (status, _) = join(&app, &eve, &code).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = app
-        .call(
-            "DELETE",
-            &format!("{invites}/{id}"),
-            Some(&owner.token),
-            None,
-        )
-        .await;
+    let (status, _) = app.delete(&owner, &format!("{invites}/{id}")).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = join(&app, &dan, &code).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -525,14 +506,7 @@ async fn a_blocked_person_cannot_write_to_the_blocker_directly() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     // Unblocked, he writes again.
-    let (status, _) = app
-        .call(
-            "DELETE",
-            &format!("/me/blocks/{}", bob.id),
-            Some(&ana.token),
-            None,
-        )
-        .await;
+    let (status, _) = app.delete(&ana, &format!("/me/blocks/{}", bob.id)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = app.send_http(&bob, &dm, "b4", "sorry").await;
     assert_eq!(status, StatusCode::CREATED);
@@ -595,19 +569,12 @@ async fn group_conversations_hold_three_to_nine_people() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = app
-        .call(
-            "DELETE",
-            &format!("/rooms/{group}/members/{}", bob.id),
-            Some(&ana.token),
-            None,
-        )
+        .delete(&ana, &format!("/rooms/{group}/members/{}", bob.id))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // The starter has no more rights than the others.
     assert_eq!(body["room"]["role"], "member");
-    let (status, _) = app
-        .call("DELETE", &format!("/rooms/{group}"), Some(&ana.token), None)
-        .await;
+    let (status, _) = app.delete(&ana, &format!("/rooms/{group}")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let outsider = app.register("outsider").await;
     let (status, _) = app.get(&outsider, &format!("/rooms/{group}")).await;

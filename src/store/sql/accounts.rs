@@ -45,6 +45,20 @@ impl $Store {
         })
     }
 
+    /// Deletes every session of the user on `conn` (in the caller's transaction); their ids.
+    async fn end_sessions(
+        conn: &mut <$Db as sqlx::Database>::Connection,
+        user: &UserId,
+    ) -> StoreResult<Vec<SessionId>> {
+        let ended: Vec<String> =
+            sqlx::query_scalar("delete from sessions where user_id = $1 returning id")
+                .bind(user.as_str())
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(fail("sessions"))?;
+        Ok(ended.into_iter().map(SessionId::from).collect())
+    }
+
     /// A user read back on the write connection, right after changing it.
     async fn user_written(&self, id: &UserId) -> StoreResult<User> {
         let sql = format!("select {USER_COLS} from users u where u.id = $1");

@@ -436,14 +436,9 @@ impl Admin for $Store {
         found(done.rows_affected())?;
         // Deactivating ends every session; so does reactivating (none should be left, but
         // one that slipped in must not come back to life).
-        let ended: Vec<String> =
-            sqlx::query_scalar("delete from sessions where user_id = $1 returning id")
-                .bind(id.as_str())
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(fail("sessions"))?;
+        let ended = Self::end_sessions(&mut tx, id).await?;
         tx.commit().await.map_err(fail("user"))?;
-        Ok(ended.into_iter().map(SessionId::from).collect())
+        Ok(ended)
     }
 
     async fn set_admin(&self, id: &UserId, on: bool) -> StoreResult<()> {
@@ -615,12 +610,7 @@ impl Admin for $Store {
             .execute(&mut *tx)
             .await
             .map_err(fail("user"))?;
-        let ended: Vec<String> =
-            sqlx::query_scalar("delete from sessions where user_id = $1 returning id")
-                .bind(user.as_str())
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(fail("sessions"))?;
+        let ended = Self::end_sessions(&mut tx, user).await?;
         let left: Vec<String> = sqlx::query_scalar(
             "delete from memberships where user_id = $1 returning room_id",
         )
@@ -629,10 +619,7 @@ impl Admin for $Store {
         .await
         .map_err(fail("memberships"))?;
         tx.commit().await.map_err(fail("user"))?;
-        Ok((
-            ended.into_iter().map(SessionId::from).collect(),
-            left.into_iter().map(RoomId::from).collect(),
-        ))
+        Ok((ended, left.into_iter().map(RoomId::from).collect()))
     }
 
     async fn admin_ids(&self) -> StoreResult<Vec<UserId>> {

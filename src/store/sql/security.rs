@@ -212,14 +212,9 @@ impl Security for $Store {
             .execute(&mut *tx)
             .await
             .map_err(fail("reset"))?;
-        let ended: Vec<String> =
-            sqlx::query_scalar("delete from sessions where user_id = $1 returning id")
-                .bind(user.as_str())
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(fail("sessions"))?;
+        let ended = Self::end_sessions(&mut tx, &user).await?;
         tx.commit().await.map_err(fail("reset"))?;
-        Ok((user, ended.into_iter().map(SessionId::from).collect()))
+        Ok((user, ended))
     }
 }
 
