@@ -286,6 +286,21 @@ impl Chat {
         Ok(self.store.all_rooms(q.trim(), MAX_LISTED).await?)
     }
 
+    /// Any room's members with their roles (for admins; reading who is in a room is not
+    /// reading it).
+    pub async fn admin_room_members(
+        &self,
+        admin: &User,
+        room_id: &RoomId,
+    ) -> Result<Vec<(User, crate::domain::Membership)>> {
+        self.require_admin(admin)?;
+        self.store
+            .room(room_id)
+            .await
+            .map_err(|_| Error::NotFound("room"))?;
+        Ok(self.store.members(room_id).await?)
+    }
+
     /// Deletes any room, as its owner could.
     pub async fn admin_delete_room(
         &self,

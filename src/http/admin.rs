@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/rooms", get(rooms))
         .route("/admin/rooms/{id}", delete(delete_room))
         .route("/admin/rooms/{id}/messages", get(read_room))
+        .route("/admin/rooms/{id}/members", get(room_members))
         .route("/rooms/{id}/audit", get(room_audit))
         .route("/admin/reports", get(reports))
         .route("/admin/settings", get(settings).patch(update_settings))
@@ -327,6 +328,34 @@ async fn read_room(
         messages: page.messages,
         history_start: page.history_start,
     }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AdminMember {
+    user: crate::domain::User,
+    role: crate::domain::Role,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AdminMemberList {
+    members: Vec<AdminMember>,
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/rooms/{id}/members", tag = "admin", operation_id = "admin_room_members",
+    params(("id" = RoomId, Path, description = "The room's id")),
+    responses((status = 200, description = "Any room's members and their roles, private and direct rooms too", body = AdminMemberList),
+              (status = 403, description = "Not a server admin", body = ErrorBody)))]
+async fn room_members(
+    State(app): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<RoomId>,
+) -> Result<axum::Json<AdminMemberList>, ApiError> {
+    let members = app.chat.admin_room_members(&auth.user, &id).await?;
+    let members = members
+        .into_iter()
+        .map(|(user, m)| AdminMember { user, role: m.role })
+        .collect();
+    Ok(axum::Json(AdminMemberList { members }))
 }
 
 #[utoipa::path(get, path = "/api/v1/rooms/{id}/audit", tag = "rooms", operation_id = "room_audit_log",

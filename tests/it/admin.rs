@@ -503,6 +503,13 @@ async fn admins_read_any_room_and_its_owner_sees_that_they_did() {
         .get(&ana, &format!("/admin/rooms/{room}/messages"))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, members) = app
+        .get(&root, &format!("/admin/rooms/{room}/members"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{members}");
+    assert_eq!(members["members"].as_array().unwrap().len(), 2);
+    let (status, _) = app.get(&ana, &format!("/admin/rooms/{room}/members")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, page) = app
         .get(&root, &format!("/admin/rooms/{room}/messages"))
         .await;

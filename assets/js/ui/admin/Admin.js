@@ -216,11 +216,15 @@ function Rooms() {
     </table>`;
 }
 
-/** A room's newest messages as an admin reads them (the read goes to the audit log). */
+/** A room's members, and its newest messages as an admin reads them (the read goes to the
+ * audit log). */
 function ReadRoom({ room }) {
   const { t, i18n } = useApp();
   const { data, error } = useLoad(`/admin/rooms/${room.id}/messages?limit=50`);
+  const { data: people } = useLoad(`/admin/rooms/${room.id}/members`);
   return html`<div class="read-room">
+    <h4>${t("admin.members")}</h4>
+    <p>${(people?.members || []).map((m) => `@${m.user.username} (${t(`role.${m.role}`)})`).join(", ")}</p>
     <p class="hint">${t("admin.read_room_hint")}</p>
     <p class="form-error" role="alert">${error}</p>
     <ol class="plain-list">
