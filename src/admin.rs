@@ -72,16 +72,15 @@ async fn setup_path(chat: &Chat) -> anyhow::Result<Option<String>> {
     Ok(token.map(|t| format!("/?setup={t}")))
 }
 
-/// Logs the setup link when the server has no admin yet, so that the operator (who reads the
-/// log) and nobody racing them claims a fresh server.
-pub async fn announce_setup(chat: &Chat, origin: &str) -> anyhow::Result<()> {
-    if let Some(path) = setup_path(chat).await? {
+/// Logs the setup link (the token `App::start` made) when the server has no admin yet, so
+/// that the operator (who reads the log) and nobody racing them claims a fresh server.
+pub fn announce_setup(token: Option<&str>, origin: &str) {
+    if let Some(token) = token {
         tracing::warn!(
-            "This server has no admin yet. Open {origin}{path} to create the admin account \
-             (the link works once; `natter admin setup-link` prints it again)."
+            "This server has no admin yet. Open {origin}/?setup={token} to create the admin \
+             account (the link works once; `natter admin setup-link` prints it again)."
         );
     }
-    Ok(())
 }
 
 /// `natter admin setup-link`: prints the setup link's path, or says an admin exists.

@@ -35,6 +35,8 @@ pub struct AppState {
 /// A started application: its state and the background tasks to stop on shutdown.
 pub struct App {
     pub state: AppState,
+    /// While the server has no admin: the one-time setup token, for `natter serve` to log.
+    pub setup_token: Option<String>,
     committer: JoinHandle<()>,
     pruner: JoinHandle<()>,
     collector: JoinHandle<()>,
@@ -72,7 +74,8 @@ impl App {
             .map_err(|e| anyhow::anyhow!("reading the server settings: {e}"))?;
         // A server without an admin makes its one-time setup token now (every node of a
         // cluster shares the first one made); `natter serve` logs the link.
-        chat.setup_token()
+        let setup_token = chat
+            .setup_token()
             .await
             .map_err(|e| anyhow::anyhow!("making the setup token: {e}"))?;
         let chat = Arc::new(chat);
@@ -107,6 +110,7 @@ impl App {
         };
         Ok(Self {
             state,
+            setup_token,
             committer,
             pruner,
             collector,
@@ -132,6 +136,7 @@ pub async fn serve(
         collector,
         liveness,
         reloader,
+        ..
     } = app;
     let router = crate::http::router(state.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -61,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
             };
             let app = natter::app::App::start(config).await?;
             tracing::info!("Natter is listening: open {scheme}://{addr}");
-            natter::admin::announce_setup(&app.state.chat, &origin).await?;
+            natter::admin::announce_setup(app.setup_token.as_deref(), &origin);
             natter::app::serve(listener, app, natter::app::shutdown_signal()).await
         }
         Command::Migrate => {

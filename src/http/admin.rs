@@ -15,12 +15,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiError, ApiJson, ApiPath, ApiQuery, Auth, ClientIp, ErrorBody};
+use super::{ApiError, ApiJson, ApiPath, ApiQuery, Auth, ClientIp, ErrorBody, optional_json};
 use crate::app::AppState;
 use crate::chat::admin::AccountPatch;
 use crate::domain::{
-    AccountSummary, AuditFilter, AuditRecord, Invite, Report, Room, RoomId, ServerSettings,
-    Session, Totals, UserId,
+    AccountSummary, AuditFilter, AuditRecord, Invite, Room, RoomId, ServerSettings, Session,
+    Totals, UserId,
 };
 use crate::protocol::ServerInfo;
 
@@ -395,48 +395,24 @@ async fn delete_room(
     ApiPath(id): ApiPath<RoomId>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let req: ReasonBody = optional_json(&body)?;
+    let req: ReasonBody = optional_json(&body, "reason")?;
     app.chat
         .admin_delete_room(&auth.user, ip, &id, &req.reason)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// An optional JSON body: none (or blanks) is the default.
-pub(super) fn optional_json<T: Default + serde::de::DeserializeOwned>(
-    body: &[u8],
-) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body)
-        .map_err(|e| crate::chat::invalid("body", &format!("invalid JSON: {e}")).into())
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ReportQuery {
-    /// `true`: closed reports too (else open ones only).
-    #[serde(default)]
-    all: bool,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ReportList {
-    reports: Vec<Report>,
-}
-
 #[utoipa::path(get, path = "/api/v1/admin/reports", tag = "admin", operation_id = "admin_reports",
-    params(ReportQuery),
-    responses((status = 200, description = "Up to 200 reports of every room, newest first", body = ReportList),
+    params(super::moderation::ReportQuery),
+    responses((status = 200, description = "Up to 200 reports of every room, newest first", body = super::moderation::ReportList),
               (status = 403, description = "Not a server admin", body = ErrorBody)))]
 async fn reports(
     State(app): State<AppState>,
     auth: Auth,
-    ApiQuery(q): ApiQuery<ReportQuery>,
-) -> Result<axum::Json<ReportList>, ApiError> {
+    ApiQuery(q): ApiQuery<super::moderation::ReportQuery>,
+) -> Result<axum::Json<super::moderation::ReportList>, ApiError> {
     let reports = app.chat.reports(&auth.user, None, q.all).await?;
-    Ok(axum::Json(ReportList { reports }))
+    Ok(axum::Json(super::moderation::ReportList { reports }))
 }
 
 /// The settings themselves, at the top level (`{registration, server_name, …}`).
@@ -509,7 +485,7 @@ async fn invite(
     ClientIp(ip): ClientIp,
     body: Bytes,
 ) -> Result<(StatusCode, axum::Json<NewInviteResponse>), ApiError> {
-    let req: InviteRequest = optional_json(&body)?;
+    let req: InviteRequest = optional_json(&body, "body")?;
     let made = app
         .chat
         .admin_invite(&auth.user, ip, req.expires_in_secs, req.max_uses)

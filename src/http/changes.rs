@@ -89,12 +89,7 @@ async fn remove(
     ApiPath((id, seq)): ApiPath<(RoomId, Seq)>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let req: DeleteRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        DeleteRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| crate::chat::invalid("reason", &format!("invalid JSON: {e}")))?
-    };
+    let req: DeleteRequest = super::optional_json(&body, "reason")?;
     app.chat
         .delete_message(&auth.user.id, ip, &id, seq, req.reason)
         .await?;

@@ -226,6 +226,19 @@ pub fn check_origin(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError>
     Ok(())
 }
 
+/// An optional JSON body: none (or blanks) is the default; malformed JSON is `invalid_input`
+/// naming `field`.
+pub fn optional_json<T: Default + serde::de::DeserializeOwned>(
+    body: &[u8],
+    field: &'static str,
+) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| crate::chat::invalid(field, &format!("invalid JSON: {e}")).into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,8 +9,7 @@ use axum::routing::{delete, post};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::admin::optional_json;
-use super::{ApiError, ApiPath, Auth, ClientIp, ErrorBody};
+use super::{ApiError, ApiPath, Auth, ClientIp, ErrorBody, optional_json};
 use crate::app::AppState;
 use crate::domain::{Invite, RoomId};
 
@@ -55,7 +54,7 @@ async fn create(
     ApiPath(id): ApiPath<RoomId>,
     body: Bytes,
 ) -> Result<(StatusCode, axum::Json<RoomInviteResponse>), ApiError> {
-    let req: RoomInviteRequest = optional_json(&body)?;
+    let req: RoomInviteRequest = optional_json(&body, "body")?;
     let made = app
         .chat
         .create_room_invite(&auth.user.id, &id, req.expires_in_secs, req.max_uses)

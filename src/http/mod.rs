@@ -30,7 +30,7 @@ use tower_http::trace::TraceLayer;
 pub use error::{ApiError, ErrorBody};
 pub use extract::{
     ApiJson, ApiPath, ApiQuery, Auth, AuthVia, ClientIp, Https, UserAgent, check_origin,
-    origin_allowed,
+    optional_json, origin_allowed,
 };
 
 use crate::app::AppState;

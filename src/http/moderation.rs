@@ -59,26 +59,26 @@ async fn report(
 pub struct ReportQuery {
     /// `true`: closed reports too (else open ones only).
     #[serde(default)]
-    all: bool,
+    pub(super) all: bool,
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct RoomReports {
-    reports: Vec<Report>,
+pub struct ReportList {
+    pub(super) reports: Vec<Report>,
 }
 
 #[utoipa::path(get, path = "/api/v1/rooms/{id}/reports", tag = "rooms", operation_id = "room_reports",
     params(("id" = RoomId, Path, description = "The room's id"), ReportQuery),
-    responses((status = 200, description = "Up to 200 of the room's reports, newest first", body = RoomReports),
+    responses((status = 200, description = "Up to 200 of the room's reports, newest first", body = ReportList),
               (status = 403, description = "Neither a moderator of the room (who may delete others' messages) nor a server admin", body = ErrorBody)))]
 async fn room_reports(
     State(app): State<AppState>,
     auth: Auth,
     ApiPath(id): ApiPath<RoomId>,
     ApiQuery(q): ApiQuery<ReportQuery>,
-) -> Result<axum::Json<RoomReports>, ApiError> {
+) -> Result<axum::Json<ReportList>, ApiError> {
     let reports = app.chat.reports(&auth.user, Some(&id), q.all).await?;
-    Ok(axum::Json(RoomReports { reports }))
+    Ok(axum::Json(ReportList { reports }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -136,12 +136,7 @@ async fn kick(
     ApiPath((id, user_id)): ApiPath<(RoomId, UserId)>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let req: KickRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        KickRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| crate::chat::invalid("reason", &format!("invalid JSON: {e}")))?
-    };
+    let req: KickRequest = super::optional_json(&body, "reason")?;
     app.chat
         .kick(&auth.user.id, ip, &id, &user_id, &req.reason)
         .await?;

@@ -532,6 +532,26 @@ async fn forgot_password_sends_a_one_time_link_by_email() {
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = login(&app, "ana", "a brand new phrase", json!({})).await;
+    let (status, signed) = login(&app, "ana", "a brand new phrase", json!({})).await;
     assert_eq!(status, StatusCode::OK);
+    // Changing the address tells the old one.
+    let ana = User {
+        token: signed["token"].as_str().unwrap().into(),
+        ..ana
+    };
+    let change = json!({"email": "ana@elsewhere.test", "current_password": "a brand new phrase"});
+    let (status, _) = app.patch(&ana, "/me", change).await;
+    assert_eq!(status, StatusCode::OK);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let notice = loop {
+        if let Some(mail) = smtp.mails().into_iter().find(|m| m.contains("was changed")) {
+            break mail;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no notice of the change arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(notice.contains("To: ana@example.test"), "{notice}");
 }
