@@ -29,7 +29,7 @@ pub fn read_password() -> anyhow::Result<String> {
 }
 
 async fn chat(config: Config) -> anyhow::Result<Chat> {
-    let store = crate::store::open(&config.database_url()).await?;
+    let store = crate::store::open(&config).await?;
     let bus = Arc::new(LocalBus::new(Arc::new(Hub::new(16))));
     let files = crate::chat::uploads::Files::open(&config, false)?;
     Ok(Chat::new(store, bus, Arc::new(config), files).0)

@@ -42,13 +42,14 @@ pub struct App {
     collector: JoinHandle<()>,
     liveness: JoinHandle<()>,
     reloader: JoinHandle<()>,
+    sealer: JoinHandle<()>,
 }
 
 impl App {
     pub async fn start(config: Config) -> anyhow::Result<Self> {
         let config = Arc::new(config);
         crate::metrics::handle(); // install the recorder before anything records
-        let store = crate::store::open(&config.database_url()).await?;
+        let store = crate::store::open(&config).await?;
         let hub = Arc::new(Hub::new(config.outbound_queue));
         // In a cluster every node has a name: its own events come back from Redis marked so.
         let node = config.redis_url.as_ref().map(|_| {
@@ -60,7 +61,7 @@ impl App {
         let bus: Arc<dyn Bus> = match (&config.redis_url, &node) {
             (Some(url), Some(node)) => {
                 tracing::info!(node = %node, "cluster mode: fan-out through Redis");
-                RedisBus::start(url, hub.clone(), node.clone())?
+                RedisBus::start(url, hub.clone(), node.clone(), store.keyring().bus())?
             }
             _ => Arc::new(LocalBus::new(hub.clone())),
         };
@@ -100,6 +101,8 @@ impl App {
         let pruner = tokio::spawn(retention::run(chat.clone()));
         let collector = tokio::spawn(crate::chat::uploads::run_collector(chat.clone()));
         let liveness = tokio::spawn(crate::chat::run_liveness(chat.clone()));
+        // Seals what an earlier version (or encryption turned off) stored in plain text.
+        let sealer = tokio::spawn(crate::chat::sealing::run(chat.store.clone()));
         let tls = crate::tls::server_config(&config)?;
         let state = AppState {
             chat,
@@ -116,6 +119,7 @@ impl App {
             collector,
             liveness,
             reloader,
+            sealer,
         })
     }
 }
@@ -136,6 +140,7 @@ pub async fn serve(
         collector,
         liveness,
         reloader,
+        sealer,
         ..
     } = app;
     let router = crate::http::router(state.clone());
@@ -192,6 +197,7 @@ pub async fn serve(
     collector.abort();
     liveness.abort();
     reloader.abort();
+    sealer.abort();
     // The last handle to the chat service drops here; the committer then commits what is
     // queued and ends.
     let chat = state.chat.clone();

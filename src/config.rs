@@ -109,6 +109,17 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The sender of those emails, e.g. `Natter <natter@example.org>`.
     pub smtp_from: Option<String>,
+    /// Seal new messages, edits and search words with their room's key (on by default; off
+    /// only to measure what it costs). Sealed data is read either way.
+    pub encrypt_at_rest: bool,
+    /// The master key, 64 hex digits: best in `NATTER_MASTER_KEY`, the same on every node.
+    pub master_key: Option<String>,
+    /// The master key's file when `master_key` is not set (default `<data_dir>/master.key`,
+    /// made on the first start with mode 0600).
+    pub master_key_file: Option<PathBuf>,
+    /// Where the wrapped room keys are kept: default `sqlite://<data_dir>/keys.db`, or with
+    /// PostgreSQL the main database; better a database of its own with short-lived backups.
+    pub key_store_url: Option<String>,
 }
 
 impl Default for Config {
@@ -160,6 +171,10 @@ impl Default for Config {
             server_name: "Natter".into(),
             smtp_url: None,
             smtp_from: None,
+            encrypt_at_rest: true,
+            master_key: None,
+            master_key_file: None,
+            key_store_url: None,
         }
     }
 }
@@ -175,6 +190,19 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("natter.db").display()))
+    }
+
+    /// The key store's URL in force: a file beside the SQLite database, or PostgreSQL's own.
+    pub fn key_store_url(&self) -> String {
+        if let Some(url) = &self.key_store_url {
+            return url.clone();
+        }
+        let database = self.database_url();
+        if database.starts_with("sqlite:") {
+            format!("sqlite://{}", self.data_dir.join("keys.db").display())
+        } else {
+            database
+        }
     }
 }
 
@@ -360,6 +388,26 @@ pub struct Overrides {
     /// Sender of password reset emails, e.g. "Natter <natter@example.org>".
     #[arg(long, global = true, env = "NATTER_SMTP_FROM")]
     pub smtp_from: Option<String>,
+    /// Seal messages and search words at rest with per-room keys (true or false) [default:
+    /// true].
+    #[arg(long, global = true, env = "NATTER_ENCRYPT_AT_REST")]
+    pub encrypt_at_rest: Option<bool>,
+    /// The master key (64 hex digits); set it in the environment, the same on every node
+    /// [default: the file master_key_file].
+    #[arg(long, global = true, env = "NATTER_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// The master key's file [default: <data_dir>/master.key, made on the first start].
+    #[arg(long, global = true, env = "NATTER_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Where wrapped room keys are kept (sqlite:// or postgres://) [default:
+    /// sqlite://<data_dir>/keys.db, or the PostgreSQL database].
+    #[arg(
+        long,
+        global = true,
+        env = "NATTER_KEY_STORE_URL",
+        hide_env_values = true
+    )]
+    pub key_store_url: Option<String>,
 }
 
 impl Overrides {
@@ -395,7 +443,8 @@ impl Overrides {
             upload_quota_total_bytes,
             unsent_upload_secs,
             registration,
-            server_name
+            server_name,
+            encrypt_at_rest
         );
         for (field, value) in [
             (&mut config.files_url, &self.files_url),
@@ -405,6 +454,8 @@ impl Overrides {
             (&mut config.s3_secret_access_key, &self.s3_secret_access_key),
             (&mut config.smtp_url, &self.smtp_url),
             (&mut config.smtp_from, &self.smtp_from),
+            (&mut config.master_key, &self.master_key),
+            (&mut config.key_store_url, &self.key_store_url),
         ] {
             if value.is_some() {
                 field.clone_from(value);
@@ -412,6 +463,9 @@ impl Overrides {
         }
         if self.database_url.is_some() {
             config.database_url = self.database_url.clone();
+        }
+        if self.master_key_file.is_some() {
+            config.master_key_file = self.master_key_file.clone();
         }
         if self.tls_cert.is_some() {
             config.tls_cert = self.tls_cert.clone();

@@ -60,6 +60,7 @@ pub mod bench;
 pub mod bus;
 pub mod chat;
 pub mod config;
+pub mod crypto;
 pub mod domain;
 pub mod files;
 pub mod http;

@@ -65,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
             natter::app::serve(listener, app, natter::app::shutdown_signal()).await
         }
         Command::Migrate => {
-            let store = natter::store::open(&config.database_url()).await?;
+            let store = natter::store::open(&config).await?;
             store.close().await;
             // The URL may hold a password: name only the backend.
             let url = config.database_url();

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::{Bus, BusEvent};
+use crate::crypto::BusSealer;
 use crate::domain::{PresenceStatus, UserId};
 use crate::hub::{Hub, Interest};
 use crate::protocol::close;
@@ -58,6 +59,7 @@ pub struct RedisBus {
     node: String,
     outbox: mpsc::Sender<(String, Vec<u8>)>,
     state: Arc<Health>,
+    sealer: Arc<BusSealer>,
 }
 
 /// Shared health of the bus, for `/readyz` and `/metrics`.
@@ -69,7 +71,15 @@ pub struct Health {
 
 impl RedisBus {
     /// Starts the publisher and subscriber tasks for `url` (`redis://host:port`).
-    pub fn start(url: &str, hub: Arc<Hub>, node: String) -> anyhow::Result<Arc<Self>> {
+    /// Events are sealed with `sealer` (from the master key every node holds): Redis, and
+    /// anyone reading its traffic, sees channel names (room and user ids) and sizes only.
+    pub fn start(
+        url: &str,
+        hub: Arc<Hub>,
+        node: String,
+        sealer: BusSealer,
+    ) -> anyhow::Result<Arc<Self>> {
+        let sealer = Arc::new(sealer);
         let client = redis::Client::open(url)?;
         let (outbox, queued) = mpsc::channel(OUTBOX);
         let state = Arc::new(Health::default());
@@ -78,9 +88,10 @@ impl RedisBus {
             node: node.clone(),
             outbox,
             state: state.clone(),
+            sealer: sealer.clone(),
         });
         tokio::spawn(publish_loop(client.clone(), queued));
-        tokio::spawn(subscribe_loop(client, hub, node, state));
+        tokio::spawn(subscribe_loop(client, hub, node, state, sealer));
         Ok(bus)
     }
 
@@ -96,7 +107,9 @@ impl Bus for RedisBus {
             node: self.node.clone(),
             event,
         };
-        let payload = serde_json::to_vec(&envelope).expect("bus events serialise");
+        let payload = self
+            .sealer
+            .seal(&serde_json::to_vec(&envelope).expect("bus events serialise"));
         self.hub.apply(envelope.event);
         if self.outbox.try_send((channel, payload)).is_err() {
             tracing::warn!("bus outbox full: an event did not reach the other nodes");
@@ -148,7 +161,13 @@ async fn publish_loop(client: redis::Client, mut queued: mpsc::Receiver<(String,
     }
 }
 
-async fn subscribe_loop(client: redis::Client, hub: Arc<Hub>, node: String, health: Arc<Health>) {
+async fn subscribe_loop(
+    client: redis::Client,
+    hub: Arc<Hub>,
+    node: String,
+    health: Arc<Health>,
+    sealer: Arc<BusSealer>,
+) {
     let (mut interest, _) = hub.watch_interest();
     let mut backoff = Duration::from_millis(100);
     let mut first = true;
@@ -190,7 +209,8 @@ async fn subscribe_loop(client: redis::Client, hub: Arc<Hub>, node: String, heal
             tokio::select! {
                 message = stream.next() => {
                     let Some(message) = message else { break };
-                    let Ok(envelope) = serde_json::from_slice::<Envelope>(message.get_payload_bytes()) else {
+                    let opened = sealer.open(message.get_payload_bytes());
+                    let Some(envelope) = opened.ok().and_then(|p| serde_json::from_slice::<Envelope>(&p).ok()) else {
                         tracing::warn!("redis subscriber: an unreadable event");
                         continue;
                     };

@@ -21,6 +21,7 @@ mod recovery;
 mod reports;
 pub mod retention;
 mod rooms;
+pub mod sealing;
 mod search;
 pub mod settings;
 mod two_factor;

@@ -10,6 +10,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::config::Config;
+use crate::crypto::{Field, Keyring, RoomKey};
 use crate::domain::{
     AccountSummary, AuditFilter, AuditRecord, EventKind, HistoryVisibility, Invite, Membership,
     Mention, Message, NotifyLevel, Permissions, PresenceMode, Reaction, ReplyTo, Report,
@@ -205,6 +207,10 @@ pub trait Store:
 
     /// Flushes and closes connections (graceful shutdown).
     async fn close(&self);
+
+    /// The room keys the store seals texts with (and the bus's key, derived from the same
+    /// master key).
+    fn keyring(&self) -> &Arc<Keyring>;
 }
 
 /// Users, their profiles and avatars, and their sessions (`sql/accounts.rs`).
@@ -377,6 +383,10 @@ pub trait Timeline {
     async fn edits(&self, room: &RoomId, seq: Seq) -> StoreResult<Vec<EditRecord>>;
     /// The room's pinned messages above the floor, the most recently pinned first.
     async fn pins(&self, range: MessageRange) -> StoreResult<Vec<Message>>;
+    /// Seals up to `batch` messages and as many earlier texts stored before encryption at
+    /// rest (or while it was off), replacing their index entries by keyed tokens, in one
+    /// transaction; returns how many it sealed (0: none left, or encryption is off).
+    async fn seal_earlier(&self, batch: i64) -> StoreResult<u64>;
     /// Deletes up to `batch` messages of the room that fall outside `retention` (with their
     /// events, reactions and edits); returns how many went.
     async fn prune(
@@ -663,16 +673,35 @@ pub trait Security {
     ) -> StoreResult<(UserId, Vec<SessionId>)>;
 }
 
-/// Opens the store a `database_url` names, creating and migrating it when needed.
-pub async fn open(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
+/// Opens the store `config` names (its database, with the keyring of its master key and key
+/// store), creating and migrating it when needed.
+pub async fn open(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let keys = Keyring::open(config).await?;
+    let database_url = config.database_url();
+    let database_url = database_url.as_str();
     if database_url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::open(database_url).await?))
+        Ok(Arc::new(
+            sqlite::SqliteStore::open(database_url, keys).await?,
+        ))
     } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
-        Ok(Arc::new(postgres::PgStore::open(database_url).await?))
+        Ok(Arc::new(postgres::PgStore::open(database_url, keys).await?))
     } else {
         anyhow::bail!(
             "unsupported database_url {database_url:?} (expected sqlite:... or postgres://...)"
         )
+    }
+}
+
+/// The keys of the rooms a batch seals texts in (a room without one stores plain text).
+type RoomKeys = std::collections::HashMap<RoomId, Arc<RoomKey>>;
+
+/// What the search index holds for a body: its folded words, as keyed tokens where the room
+/// has a key.
+fn index_words(key: Option<&Arc<RoomKey>>, body: &str) -> String {
+    let words = search_text(body);
+    match key {
+        Some(key) => key.blind_words(&words),
+        None => words,
     }
 }
 

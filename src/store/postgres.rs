@@ -20,11 +20,13 @@ pub struct PgStore {
     /// One pool serves reads and writes (PostgreSQL has no single-writer rule).
     read: PgPool,
     write: PgPool,
+    /// The room keys its texts are sealed with.
+    keys: Arc<Keyring>,
 }
 
 impl PgStore {
     /// Connects to `url` (`postgres://...`) and applies the PostgreSQL migrations.
-    pub async fn open(url: &str) -> anyhow::Result<Self> {
+    pub async fn open(url: &str, keys: Arc<Keyring>) -> anyhow::Result<Self> {
         // Every statement is planned for its own values: sqlx keeps statements prepared for a
         // connection's life, and PostgreSQL's generic plan for one, made while the tables were
         // small, stays a sequential scan as they grow (measured: the group commit's look-up of
@@ -45,6 +47,7 @@ impl PgStore {
         let store = Self {
             read: pool.clone(),
             write: pool,
+            keys,
         };
         store.fill_room_skeletons().await?;
         store.fill_search_index().await?;

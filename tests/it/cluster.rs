@@ -20,6 +20,10 @@ pub(crate) fn services(test: &str) -> Option<(String, String)> {
     Some((pg, redis))
 }
 
+/// The master key the nodes of the test clusters share.
+pub(crate) const TEST_MASTER_KEY: &str =
+    "7e57c1a5e7e57c1a5e7e57c1a5e7e57c1a5e7e57c1a5e7e57c1a5e7e57c1a5e0";
+
 /// One `natter serve` process; killed when dropped.
 pub(crate) struct Node {
     child: Child,
@@ -49,6 +53,8 @@ impl Node {
             .env("NATTER_DATABASE_URL", database_url)
             .env("NATTER_REDIS_URL", redis_url)
             .env("NATTER_NODE_ID", name)
+            // Every node of a cluster holds the same master key (a test's own, not a secret).
+            .env("NATTER_MASTER_KEY", TEST_MASTER_KEY)
             .env("NATTER_SEND_RATE_PER_SEC", "10000")
             .env("NATTER_SEND_BURST", "10000")
             .env("NATTER_REGISTER_PER_ADDRESS_PER_HOUR", "0")

@@ -44,8 +44,8 @@ async fn concurrent_writers_keep_seqs_gap_free() {
     let dir = tempfile::tempdir().unwrap();
     let url = fresh_database(dir.path()).await;
     // Two stores on one database: two "nodes".
-    let a: Arc<dyn Store> = natter::store::open(&url).await.unwrap();
-    let b: Arc<dyn Store> = natter::store::open(&url).await.unwrap();
+    let a: Arc<dyn Store> = open_store(dir.path(), &url).await.unwrap();
+    let b: Arc<dyn Store> = open_store(dir.path(), &url).await.unwrap();
     let user = user(&a, "writer").await;
     let mut rooms = Vec::new();
     for name in ["one", "two", "three"] {
@@ -118,7 +118,7 @@ async fn concurrent_writers_keep_seqs_gap_free() {
 async fn one_batch_with_retries_repeats_a_missing_room_and_many_rooms() {
     let dir = tempfile::tempdir().unwrap();
     let url = fresh_database(dir.path()).await;
-    let store: Arc<dyn Store> = natter::store::open(&url).await.unwrap();
+    let store: Arc<dyn Store> = open_store(dir.path(), &url).await.unwrap();
     let user = user(&store, "batcher").await;
     // 70 rooms: more than one chunk of rooms and of messages (chunks are 64, 16, 4, 1).
     let mut rooms = Vec::new();
@@ -181,7 +181,7 @@ async fn one_batch_with_retries_repeats_a_missing_room_and_many_rooms() {
 async fn unread_counts_stop_at_ten_thousand() {
     let dir = tempfile::tempdir().unwrap();
     let url = fresh_database(dir.path()).await;
-    let store: Arc<dyn Store> = natter::store::open(&url).await.unwrap();
+    let store: Arc<dyn Store> = open_store(dir.path(), &url).await.unwrap();
     let mut users = Vec::new();
     for name in ["talker", "reader"] {
         let user = user(&store, name).await;
@@ -228,7 +228,7 @@ async fn unread_counts_stop_at_ten_thousand() {
 async fn rooms_from_before_skeletons_get_them_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let url = fresh_database(dir.path()).await;
-    let store: Arc<dyn Store> = natter::store::open(&url).await.unwrap();
+    let store: Arc<dyn Store> = open_store(dir.path(), &url).await.unwrap();
     let owner = user(&store, "owner").await;
     let other = user(&store, "other").await;
     // Rooms as they were made before look-alikes were checked: no skeletons, so "Genera1"
@@ -255,7 +255,7 @@ async fn rooms_from_before_skeletons_get_them_at_open() {
 
     for _ in 0..2 {
         // Filled at the first open; the second finds nothing new to do.
-        let store = natter::store::open(&url).await.unwrap();
+        let store = open_store(dir.path(), &url).await.unwrap();
         let mut held = Vec::new();
         for name in ["General", "Genera1", "Other", "owner, other"] {
             let sql = format!(
@@ -286,7 +286,7 @@ async fn rooms_from_before_skeletons_get_them_at_open() {
 async fn members_are_found_by_name_for_mentions() {
     let dir = tempfile::tempdir().unwrap();
     let url = fresh_database(dir.path()).await;
-    let store: Arc<dyn Store> = natter::store::open(&url).await.unwrap();
+    let store: Arc<dyn Store> = open_store(dir.path(), &url).await.unwrap();
     let ana = user(&store, "Ana").await;
     let bob = user(&store, "bob").await;
     let outsider = user(&store, "cleo").await;
@@ -330,4 +330,15 @@ async fn members_are_found_by_name_for_mentions() {
     let found = named(many).await;
     assert_eq!(found.len(), 2, "{found:?}");
     assert!(named(Vec::new()).await.is_empty());
+}
+
+/// Opens the store at `url` as a server with `dir` as its data directory would (its master key
+/// and key store there).
+async fn open_store(dir: &std::path::Path, url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    let config = natter::config::Config {
+        data_dir: dir.to_owned(),
+        database_url: Some(url.to_owned()),
+        ..Default::default()
+    };
+    natter::store::open(&config).await
 }

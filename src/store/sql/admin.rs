@@ -30,12 +30,28 @@ const REPORT_SELECT: &str = "select p.id, p.room_id, r.name as room_name, p.seq,
     p.created_at, p.resolved_at, p.resolved_by, p.resolution, \
     ru.id as reporter_id, ru.username as reporter_username, \
     ru.display_name as reporter_display_name, ru.avatar as reporter_avatar, \
-    g.body, g.created_at as message_ts, g.deleted, su.id as sender_id, \
+    g.body, g.sealed, g.created_at as message_ts, g.deleted, su.id as sender_id, \
     su.username as sender_username, su.display_name as sender_display_name, \
     su.avatar as sender_avatar \
     from reports p join rooms r on r.id = p.room_id join users ru on ru.id = p.reporter_id \
     left join messages g on g.room_id = p.room_id and g.seq = p.seq \
     left join users su on su.id = g.sender_id";
+
+impl $Store {
+    /// A report from its row ([`REPORT_SELECT`]), the reported text opened.
+    async fn open_report(&self, r: &$Row) -> StoreResult<Report> {
+        let mut report = report_row(r);
+        if let Some(message) = report.message.as_mut().filter(|_| r.get::<Option<i64>, _>("sealed") == Some(1)) {
+            let key = self.keys.room(&report.room_id, false).await?.ok_or_else(|| {
+                anyhow::anyhow!("room {} holds sealed messages but has no key", report.room_id)
+            })?;
+            message.body = key
+                .open_text(report.seq, Field::Body, &message.body)
+                .map_err(|e| anyhow::anyhow!("reported message {}-{}: {e}", report.room_id, report.seq))?;
+        }
+        Ok(report)
+    }
+}
 
 fn report_row(r: &$Row) -> Report {
     let sender = |prefix: &str| -> Option<Sender> {
@@ -360,7 +376,11 @@ impl Admin for $Store {
         .fetch_all(&self.read)
         .await
         .map_err(fail("reports"))?;
-        Ok(rows.iter().map(report_row).collect())
+        let mut reports = Vec::with_capacity(rows.len());
+        for r in &rows {
+            reports.push(self.open_report(r).await?);
+        }
+        Ok(reports)
     }
 
     async fn report(&self, id: &str) -> StoreResult<Report> {
@@ -369,7 +389,7 @@ impl Admin for $Store {
             .fetch_one(&self.write)
             .await
             .map_err(fail("report"))?;
-        Ok(report_row(&row))
+        self.open_report(&row).await
     }
 
     async fn resolve_report(&self, id: &str, by: &UserId, resolution: &str) -> StoreResult<()> {

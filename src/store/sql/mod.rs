@@ -161,7 +161,7 @@ pub(super) const UNREAD_COLS: &str = "(select count(*) from messages g where g.r
 /// A message in its current state, with what it quotes of the message it answers.
 pub(super) const MESSAGE_SELECT: &str = "select g.room_id, g.seq, g.client_id, g.body, g.created_at, \
     g.mentions, g.edited_at, g.deleted, g.pinned_at, g.reply_to, g.reply_excerpt, g.reaction_count, \
-    g.attachment_count, \
+    g.attachment_count, g.sealed, \
     u.id as sender_id, u.username, u.display_name, u.avatar, \
     o.deleted as reply_deleted, ou.id as reply_sender_id, \
     ou.username as reply_username, ou.display_name as reply_display_name, ou.avatar as reply_avatar \
@@ -308,6 +308,22 @@ macro_rules! sql_store {
             const DIALECT: Dialect = $dialect;
         }
 
+        /// Messages from their rows ([`MESSAGE_SELECT`]), sealed texts opened.
+        async fn messages_of<'r>(
+            keys: &Keyring,
+            rows: impl IntoIterator<Item = &'r $Row>,
+        ) -> StoreResult<Vec<Message>> {
+            let mut messages = Vec::new();
+            for r in rows {
+                let mut m = message_row(r);
+                if r.get::<i64, _>("sealed") != 0 {
+                    keys.open_message(&mut m).await?;
+                }
+                messages.push(m);
+            }
+            Ok(messages)
+        }
+
         sql_accounts!($Store, $Db, $Row);
         sql_rooms!($Store, $Db, $Row);
         sql_timeline!($Store, $Db, $Row);
@@ -325,6 +341,11 @@ macro_rules! sql_store {
             async fn close(&self) {
                 self.write.close().await;
                 self.read.close().await;
+                self.keys.store().close().await;
+            }
+
+            fn keyring(&self) -> &Arc<Keyring> {
+                &self.keys
             }
         }
     };

@@ -198,6 +198,9 @@ impl Rooms for $Store {
             .await
             .map_err(fail("room"))?;
         tx.commit().await.map_err(fail("room"))?;
+        // Then its key: whatever of its data lingers (WAL, free pages, backups) is unreadable.
+        // A failure here leaves a key without a room, which the next start destroys.
+        self.keys.erase(id).await?;
         Ok(())
     }
 

@@ -172,7 +172,8 @@ impl $Store {
         let mut done = 0u64;
         loop {
             let rows = sqlx::query(
-                "select g.room_id, g.seq, g.body from messages g where g.deleted = 0 and not exists \
+                "select g.room_id, g.seq, g.body from messages g where g.deleted = 0 \
+                 and g.sealed = 0 and not exists \
                  (select 1 from search_docs d where d.room_id = g.room_id and d.seq = g.seq) \
                  and g.body <> '' order by g.room_id, g.seq limit 1000",
             )
@@ -234,8 +235,31 @@ impl Search for $Store {
               and r.history = 'shared' and not exists \
               (select 1 from bans b where b.room_id = r.id and b.user_id = $4)))";
         let in_room = if q.room.is_some() { "and d.room_id = $5" } else { "" };
+        // Rooms with a key hold keyed tokens, one set per room: the query is the terms as
+        // words (rooms without a key, messages not yet sealed) or, for each room the caller
+        // may search that has a key, as that room's tokens.
+        let rooms: Vec<RoomId> = match &q.room {
+            Some(room) => vec![room.clone()],
+            None => sqlx::query_scalar::<_, String>(
+                "select room_id from memberships where user_id = $1 union \
+                 select id from rooms where kind = 'public' and history = 'shared'",
+            )
+            .bind(q.viewer.as_str())
+            .fetch_all(&self.read)
+            .await
+            .map_err(fail("search"))?
+            .into_iter()
+            .map(RoomId::from)
+            .collect::<Vec<RoomId>>(),
+        };
+        let keys = self.keys.rooms(&rooms.iter().collect::<Vec<_>>(), false).await?;
+        let last = q.terms.len().saturating_sub(1);
+        let blind = |key: &RoomKey| -> Vec<String> {
+            q.terms.iter().enumerate().map(|(i, t)| key.blind_term(t, i == last)).collect()
+        };
         let (sql, matcher) = if Self::DIALECT.fts5 {
-            let matcher = matcher(&q.terms, |t| format!("\"{t}\""), |t| format!("\"{t}\"*"));
+            let mut groups = vec![matcher(&q.terms, |t| format!("\"{t}\""), |t| format!("\"{t}\"*"))];
+            groups.extend(keys.values().map(|k| blind(k)));
             (
                 format!(
                     "select d.doc, d.room_id, d.seq from message_search s \
@@ -243,17 +267,18 @@ impl Search for $Store {
                      where message_search match $1 and s.rowid < $2 {in_room} and {allowed} \
                      order by s.rowid desc limit $3"
                 ),
-                matcher.join(" AND "),
+                groups.iter().map(|g| format!("({})", g.join(" AND "))).collect::<Vec<_>>().join(" OR "),
             )
         } else {
-            let matcher = matcher(&q.terms, str::to_owned, |t| format!("{t}:*"));
+            let mut groups = vec![matcher(&q.terms, str::to_owned, |t| format!("{t}:*"))];
+            groups.extend(keys.values().map(|k| blind(k)));
             (
                 format!(
                     "select d.doc, d.room_id, d.seq from search_docs d \
                      where d.words @@ to_tsquery('simple', $1) and d.doc < $2 {in_room} \
                      and {allowed} order by d.doc desc limit $3"
                 ),
-                matcher.join(" & "),
+                groups.iter().map(|g| format!("({})", g.join(" & "))).collect::<Vec<_>>().join(" | "),
             )
         };
         let mut conn = self.read.acquire().await.map_err(fail("search"))?;
@@ -321,7 +346,7 @@ impl Search for $Store {
         let mut found = std::collections::HashMap::new();
         for (room, mut seqs) in by_room {
             seqs.sort_unstable();
-            for m in Self::load_messages(&mut conn, room, &seqs, Some(&q.viewer)).await? {
+            for m in Self::load_messages(&mut conn, &self.keys, room, &seqs, Some(&q.viewer)).await? {
                 found.insert((m.room_id.clone(), m.seq), m);
             }
         }

@@ -183,6 +183,7 @@ impl $Store {
     /// Inserts new messages (and their mention rows), a chunk per statement.
     async fn insert_messages(
         tx: &mut Transaction<'_, $Db>,
+        keys: &RoomKeys,
         fresh: &[&Message],
         now: i64,
     ) -> StoreResult<()> {
@@ -195,25 +196,35 @@ impl $Store {
         for chunk in chunks(fresh) {
             let sql = format!(
                 "insert into messages (room_id, seq, sender_id, client_id, body, mentions, \
-                 created_at, reply_to, reply_sender_id, reply_excerpt, attachment_count) values {}",
-                placeholders(chunk.len(), &["?"; 11])
+                 created_at, reply_to, reply_sender_id, reply_excerpt, attachment_count, sealed) \
+                 values {}",
+                placeholders(chunk.len(), &["?"; 12])
             );
             let mut query = sqlx::query(&sql);
             for m in chunk {
                 let mentions = (!m.mentions.is_empty())
                     .then(|| serde_json::to_string(&m.mentions).expect("mentions serialise"));
+                let key = keys.get(&m.room_id);
+                let (body, excerpt) = match key {
+                    Some(key) => (
+                        key.seal_text(m.seq, Field::Body, &m.body),
+                        m.reply_to.as_ref().map(|r| key.seal_text(m.seq, Field::Excerpt, &r.excerpt)),
+                    ),
+                    None => (m.body.clone(), m.reply_to.as_ref().map(|r| r.excerpt.clone())),
+                };
                 query = query
                     .bind(m.room_id.as_str())
                     .bind(m.seq)
                     .bind(m.sender.id.as_str())
                     .bind(&m.client_id)
-                    .bind(&m.body)
+                    .bind(body)
                     .bind(mentions)
                     .bind(now)
                     .bind(m.reply_to.as_ref().map(|r| r.seq))
                     .bind(m.reply_to.as_ref().map(|r| r.sender.id.as_str()))
-                    .bind(m.reply_to.as_ref().map(|r| r.excerpt.as_str()))
-                    .bind(m.attachments.len() as i64);
+                    .bind(excerpt)
+                    .bind(m.attachments.len() as i64)
+                    .bind(i64::from(key.is_some()));
             }
             query.execute(&mut **tx).await.map_err(conflict)?;
         }
@@ -222,7 +233,7 @@ impl $Store {
         }
         let docs: Vec<(&RoomId, Seq, String)> = fresh
             .iter()
-            .map(|m| (&m.room_id, m.seq, search_text(&m.body)))
+            .map(|m| (&m.room_id, m.seq, index_words(keys.get(&m.room_id), &m.body)))
             .collect();
         Self::index_messages(tx, &docs).await
     }
@@ -232,13 +243,14 @@ impl $Store {
     /// change never aborts the batch's transaction.
     async fn apply_change(
         tx: &mut Transaction<'_, $Db>,
+        keys: &RoomKeys,
         c: &NewChange,
         seq: Seq,
         now: i64,
     ) -> StoreResult<Option<EventKind>> {
         let room = c.room_id.as_str();
         let target = sqlx::query(
-            "select body, deleted, pinned_at from messages where room_id = $1 and seq = $2",
+            "select body, sealed, deleted, pinned_at from messages where room_id = $1 and seq = $2",
         )
         .bind(room)
         .bind(c.message_seq)
@@ -250,33 +262,46 @@ impl $Store {
         };
         let kind = match &c.change {
             Change::Edit { body, mentions } => {
-                let old: String = target.get("body");
+                let key = keys.get(&c.room_id);
+                let mut old: String = target.get("body");
+                if target.get::<i64, _>("sealed") != 0 {
+                    let key = key.ok_or_else(|| anyhow::anyhow!("room {room} has no key"))?;
+                    old = key
+                        .open_text(c.message_seq, Field::Body, &old)
+                        .map_err(|e| anyhow::anyhow!("message {room}-{}: {e}", c.message_seq))?;
+                }
                 if &old == body {
                     return Ok(None);
                 }
+                let sealed = |field, text: &str| match key {
+                    Some(key) => key.seal_text(c.message_seq, field, text),
+                    None => text.to_owned(),
+                };
                 sqlx::query(
-                    "insert into message_edits (room_id, message_seq, seq, body, replaced_at) \
-                     values ($1, $2, $3, $4, $5)",
+                    "insert into message_edits (room_id, message_seq, seq, body, replaced_at, \
+                     sealed) values ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(room)
                 .bind(c.message_seq)
                 .bind(seq)
-                .bind(&old)
+                .bind(sealed(Field::Before(seq), &old))
                 .bind(now)
+                .bind(i64::from(key.is_some()))
                 .execute(&mut **tx)
                 .await
                 .map_err(fail("keeping the edited text"))?;
                 let json = (!mentions.is_empty())
                     .then(|| serde_json::to_string(mentions).expect("mentions serialise"));
                 sqlx::query(
-                    "update messages set body = $3, mentions = $4, edited_at = $5 \
+                    "update messages set body = $3, mentions = $4, edited_at = $5, sealed = $6 \
                      where room_id = $1 and seq = $2",
                 )
                 .bind(room)
                 .bind(c.message_seq)
-                .bind(body)
+                .bind(sealed(Field::Body, body))
                 .bind(json)
                 .bind(now)
+                .bind(i64::from(key.is_some()))
                 .execute(&mut **tx)
                 .await
                 .map_err(fail("editing"))?;
@@ -288,7 +313,7 @@ impl $Store {
                     .map_err(fail("editing mentions"))?;
                 Self::insert_mentions(tx, &c.room_id, c.message_seq, &c.actor, mentions).await?;
                 // Found by its new words only.
-                Self::reindex(tx, &c.room_id, c.message_seq, search_text(body)).await?;
+                Self::reindex(tx, &c.room_id, c.message_seq, index_words(key, body)).await?;
                 EventKind::Edited
             }
             Change::Delete {
@@ -452,6 +477,7 @@ impl $Store {
     /// Inserts the messages waiting in `pending` (positions in `results`).
     async fn flush(
         tx: &mut Transaction<'_, $Db>,
+        keys: &RoomKeys,
         results: &[Option<StoreResult<Appended>>],
         pending: &mut Vec<usize>,
         now: i64,
@@ -461,7 +487,7 @@ impl $Store {
             .filter_map(|i| results[i].as_ref()?.as_ref().ok())
             .map(Appended::message)
             .collect();
-        Self::insert_messages(tx, &fresh, now).await
+        Self::insert_messages(tx, keys, &fresh, now).await
     }
 
     /// Keeps a message's reaction count, by which reads know whether to look for reactions.
@@ -486,6 +512,7 @@ impl $Store {
     /// state, with their reactions, oldest first; missing ones are left out.
     async fn load_messages(
         conn: &mut <$Db as sqlx::Database>::Connection,
+        keys: &Keyring,
         room: &RoomId,
         seqs: &[Seq],
         viewer: Option<&UserId>,
@@ -504,7 +531,7 @@ impl $Store {
                 .fetch_all(&mut *conn)
                 .await
                 .map_err(fail("messages"))?;
-            messages.extend(rows.iter().map(message_row));
+            messages.extend(messages_of(keys, &rows).await?);
         }
         messages.sort_by_key(|m| m.seq);
         Self::add_details(conn, room, &mut messages, viewer).await?;
@@ -602,7 +629,7 @@ impl Timeline for $Store {
             .fetch_all(&self.read)
             .await
             .map_err(fail("last messages"))?;
-        let mut messages: Vec<Message> = rows.iter().map(message_row).collect();
+        let mut messages = messages_of(&self.keys, &rows).await?;
         let mut conn = self.read.acquire().await.map_err(fail("last messages"))?;
         Self::add_attachments(&mut conn, &mut messages).await?;
         Ok(messages)
@@ -614,6 +641,11 @@ impl Timeline for $Store {
         // retried sends, the rooms' `last_seq`, one insert per chunk of messages. Changes
         // take a few statements each, in batch order between the messages.
         let now = now_ms();
+        // The rooms' keys, before the transaction: a room's first message makes its key.
+        let mut batch_rooms: Vec<&RoomId> = batch.iter().map(Entry::room_id).collect();
+        batch_rooms.sort_unstable();
+        batch_rooms.dedup();
+        let keys = self.keys.for_sealing(&batch_rooms).await?;
         let mut tx = self
             .write
             .begin_with(Self::DIALECT.begin)
@@ -734,7 +766,7 @@ impl Timeline for $Store {
                     // then it quotes nothing (the deletion erased its text).
                     let mut reply_to = m.reply_to.clone();
                     if let Some(quote) = reply_to.as_mut() {
-                        Self::flush(&mut tx, &results, &mut pending, now).await?;
+                        Self::flush(&mut tx, &keys, &results, &mut pending, now).await?;
                         let gone: Option<i64> = sqlx::query_scalar(
                             "select deleted from messages where room_id = $1 and seq = $2",
                         )
@@ -789,12 +821,12 @@ impl Timeline for $Store {
                     pending.push(i);
                 }
                 Entry::Change(c) => {
-                    Self::flush(&mut tx, &results, &mut pending, now).await?;
+                    Self::flush(&mut tx, &keys, &results, &mut pending, now).await?;
                     let target = std::slice::from_ref(&c.message_seq);
                     // A refusal (found by reads before any write) is this entry's result; any
                     // other failure may have left part of the change, so the batch fails.
-                    let state = match Self::apply_change(&mut tx, c, seq, now).await {
-                        Ok(kind) => Self::load_messages(&mut *tx, &c.room_id, target, None)
+                    let state = match Self::apply_change(&mut tx, &keys, c, seq, now).await {
+                        Ok(kind) => Self::load_messages(&mut *tx, &self.keys, &c.room_id, target, None)
                             .await?
                             .pop()
                             .map(|message| (kind, message))
@@ -819,7 +851,7 @@ impl Timeline for $Store {
             }
             next.insert(e.room_id(), (seq, direct));
         }
-        Self::flush(&mut tx, &results, &mut pending, now).await?;
+        Self::flush(&mut tx, &keys, &results, &mut pending, now).await?;
         let advanced: Vec<(&RoomId, Seq)> = rooms
             .iter()
             .filter_map(|room| {
@@ -830,7 +862,7 @@ impl Timeline for $Store {
             .collect();
         Self::advance_rooms(&mut tx, &advanced).await?;
         for (i, (room, seq, direct)) in copies {
-            let message = Self::load_messages(&mut *tx, &room, &[seq], None).await?.pop();
+            let message = Self::load_messages(&mut *tx, &self.keys, &room, &[seq], None).await?.pop();
             results[i] = Some(message.ok_or(StoreError::NotFound).map(|message| Appended {
                 event: TimelineEvent {
                     seq,
@@ -862,7 +894,7 @@ impl Timeline for $Store {
 
     async fn message(&self, room: &RoomId, seq: Seq) -> StoreResult<Message> {
         let mut conn = self.read.acquire().await.map_err(fail("message"))?;
-        Self::load_messages(&mut conn, room, &[seq], None)
+        Self::load_messages(&mut conn, &self.keys, room, &[seq], None)
             .await?
             .pop()
             .ok_or(StoreError::NotFound)
@@ -885,7 +917,7 @@ impl Timeline for $Store {
             .fetch_all(&mut *conn)
             .await
             .map_err(fail("messages"))?;
-        let mut messages: Vec<Message> = rows.iter().rev().map(message_row).collect();
+        let mut messages = messages_of(&self.keys, rows.iter().rev()).await?;
         Self::add_details(&mut conn, &range.room_id, &mut messages, range.viewer.as_ref())
             .await?;
         hide_quotes_below(&mut messages, range.floor);
@@ -904,7 +936,7 @@ impl Timeline for $Store {
             .fetch_all(&mut *conn)
             .await
             .map_err(fail("messages"))?;
-        let mut messages: Vec<Message> = rows.iter().map(message_row).collect();
+        let mut messages = messages_of(&self.keys, &rows).await?;
         Self::add_details(&mut conn, &range.room_id, &mut messages, range.viewer.as_ref())
             .await?;
         hide_quotes_below(&mut messages, range.floor);
@@ -943,7 +975,7 @@ impl Timeline for $Store {
         let mut seqs: Vec<Seq> = rows[..keep].iter().map(|r| r.get("message_seq")).collect();
         seqs.sort_unstable();
         seqs.dedup();
-        let mut messages = Self::load_messages(&mut conn, &range.room_id, &seqs, None).await?;
+        let mut messages = Self::load_messages(&mut conn, &self.keys, &range.room_id, &seqs, None).await?;
         hide_quotes_below(&mut messages, range.floor);
         let events = rows[..keep]
             .iter()
@@ -979,21 +1011,34 @@ impl Timeline for $Store {
 
     async fn edits(&self, room: &RoomId, seq: Seq) -> StoreResult<Vec<EditRecord>> {
         let rows = sqlx::query(
-            "select body, replaced_at from message_edits where room_id = $1 and message_seq = $2 \
-             order by seq",
+            "select seq, body, sealed, replaced_at from message_edits \
+             where room_id = $1 and message_seq = $2 order by seq",
         )
         .bind(room.as_str())
         .bind(seq)
         .fetch_all(&self.read)
         .await
         .map_err(fail("edits"))?;
-        Ok(rows
-            .iter()
-            .map(|r| EditRecord {
-                body: r.get("body"),
-                replaced_at: time(r.get("replaced_at")),
+        let key = if rows.iter().any(|r| r.get::<i64, _>("sealed") != 0) {
+            self.keys.room(room, false).await?
+        } else {
+            None
+        };
+        rows.iter()
+            .map(|r| {
+                let mut body: String = r.get("body");
+                if r.get::<i64, _>("sealed") != 0 {
+                    let key = key.as_ref().ok_or_else(|| anyhow::anyhow!("room {room} has no key"))?;
+                    body = key
+                        .open_text(seq, Field::Before(r.get("seq")), &body)
+                        .map_err(|e| anyhow::anyhow!("an earlier text of {room}-{seq}: {e}"))?;
+                }
+                Ok(EditRecord {
+                    body,
+                    replaced_at: time(r.get("replaced_at")),
+                })
             })
-            .collect())
+            .collect()
     }
 
     async fn pins(&self, range: MessageRange) -> StoreResult<Vec<Message>> {
@@ -1009,7 +1054,7 @@ impl Timeline for $Store {
             .fetch_all(&mut *conn)
             .await
             .map_err(fail("pins"))?;
-        let mut messages: Vec<Message> = rows.iter().map(message_row).collect();
+        let mut messages = messages_of(&self.keys, &rows).await?;
         // Reactions are read in `seq` order, then the pin order is restored.
         let order: Vec<Seq> = messages.iter().map(|m| m.seq).collect();
         messages.sort_by_key(|m| m.seq);
@@ -1078,6 +1123,88 @@ impl Timeline for $Store {
             }
         }
         Ok(done.rows_affected())
+    }
+
+    async fn seal_earlier(&self, batch: i64) -> StoreResult<u64> {
+        if !self.keys.enabled {
+            return Ok(0);
+        }
+        // Nodes sealing at once take different rows (PostgreSQL); SQLite has one writer.
+        let lock = if Self::DIALECT.lock_rooms { " for update skip locked" } else { "" };
+        let mut tx = self
+            .write
+            .begin_with(Self::DIALECT.begin)
+            .await
+            .map_err(fail("sealing"))?;
+        let rows = sqlx::query(&format!(
+            "select room_id, seq, body, reply_excerpt from messages where sealed = 0 \
+             order by room_id, seq limit $1{lock}"
+        ))
+        .bind(batch)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(fail("sealing"))?;
+        let edits = sqlx::query(&format!(
+            "select room_id, message_seq, seq, body from message_edits where sealed = 0 \
+             order by room_id, message_seq, seq limit $1{lock}"
+        ))
+        .bind(batch)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(fail("sealing"))?;
+        let mut rooms: Vec<RoomId> = rows
+            .iter()
+            .chain(&edits)
+            .map(|r| r.get::<String, _>("room_id").into())
+            .collect();
+        rooms.sort_unstable();
+        rooms.dedup();
+        let keys = self.keys.rooms(&rooms.iter().collect::<Vec<_>>(), true).await?;
+        let key_of = |room: &RoomId| {
+            keys.get(room)
+                .cloned()
+                .ok_or_else(|| StoreError::Other(anyhow::anyhow!("room {room} got no key")))
+        };
+        for r in &rows {
+            let room: RoomId = r.get::<String, _>("room_id").into();
+            let seq: Seq = r.get("seq");
+            let body: String = r.get("body");
+            let key = key_of(&room)?;
+            let excerpt: Option<String> = r.get("reply_excerpt");
+            sqlx::query(
+                "update messages set body = $3, reply_excerpt = $4, sealed = 1 \
+                 where room_id = $1 and seq = $2",
+            )
+            .bind(room.as_str())
+            .bind(seq)
+            .bind(key.seal_text(seq, Field::Body, &body))
+            .bind(excerpt.map(|e| key.seal_text(seq, Field::Excerpt, &e)))
+            .execute(&mut *tx)
+            .await
+            .map_err(fail("sealing"))?;
+            // Its index entry is replaced by keyed tokens (a deleted message has none).
+            if !body.is_empty() {
+                Self::reindex(&mut tx, &room, seq, index_words(Some(&key), &body)).await?;
+            }
+        }
+        for r in &edits {
+            let room: RoomId = r.get::<String, _>("room_id").into();
+            let (message_seq, seq): (Seq, Seq) = (r.get("message_seq"), r.get("seq"));
+            let key = key_of(&room)?;
+            sqlx::query(
+                "update message_edits set body = $4, sealed = 1 \
+                 where room_id = $1 and message_seq = $2 and seq = $3",
+            )
+            .bind(room.as_str())
+            .bind(message_seq)
+            .bind(seq)
+            .bind(key.seal_text(message_seq, Field::Before(seq), r.get("body")))
+            .execute(&mut *tx)
+            .await
+            .map_err(fail("sealing"))?;
+        }
+        tx.commit().await.map_err(fail("sealing"))?;
+        Ok((rows.len() + edits.len()) as u64)
     }
 }
     };
