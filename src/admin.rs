@@ -31,7 +31,7 @@ pub fn read_password() -> anyhow::Result<String> {
 async fn chat(config: Config) -> anyhow::Result<Chat> {
     let store = crate::store::open(&config).await?;
     let bus = Arc::new(LocalBus::new(Arc::new(Hub::new(16))));
-    let files = crate::chat::uploads::Files::open(&config, false)?;
+    let files = crate::chat::uploads::Files::open(&config, false, store.keyring().clone())?;
     Ok(Chat::new(store, bus, Arc::new(config), files).0)
 }
 

@@ -65,7 +65,7 @@ impl App {
             }
             _ => Arc::new(LocalBus::new(hub.clone())),
         };
-        let files = crate::chat::uploads::Files::open(&config, true)?;
+        let files = crate::chat::uploads::Files::open(&config, true, store.keyring().clone())?;
         let (mut chat, committer) = Chat::new(store, bus, config.clone(), files);
         if let (Some(url), Some(node)) = (&config.redis_url, &node) {
             chat.board = Some(crate::bus::redis::PresenceBoard::start(url, node.clone()).await?);

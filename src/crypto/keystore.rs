@@ -113,7 +113,7 @@ impl KeyStore {
     }
 
     /// The wrapped keys of those of `rooms` that have one.
-    pub async fn get(&self, rooms: &[&RoomId]) -> anyhow::Result<HashMap<String, Vec<u8>>> {
+    pub async fn get(&self, rooms: &[&str]) -> anyhow::Result<HashMap<String, Vec<u8>>> {
         let mut found = HashMap::new();
         for chunk in rooms.chunks(256) {
             macro_rules! fetch {
@@ -123,7 +123,7 @@ impl KeyStore {
                     );
                     let mut ids = q.separated(", ");
                     for room in chunk {
-                        ids.push_bind(room.as_str());
+                        ids.push_bind(*room);
                     }
                     q.push(")");
                     for row in q
@@ -145,7 +145,7 @@ impl KeyStore {
     }
 
     /// Stores new wrapped keys; a room that has one already keeps it.
-    pub async fn insert(&self, keys: &[(&RoomId, Vec<u8>)]) -> anyhow::Result<()> {
+    pub async fn insert(&self, keys: &[(&str, Vec<u8>)]) -> anyhow::Result<()> {
         let now = chrono::Utc::now().timestamp_millis();
         on_either!(self, |pool| {
             let mut tx = pool.begin().await.context("storing room keys")?;
@@ -154,7 +154,7 @@ impl KeyStore {
                     "insert into natter_keys (id, wrapped, created_at) values ($1, $2, $3) \
                      on conflict (id) do nothing",
                 )
-                .bind(room.as_str())
+                .bind(*room)
                 .bind(wrapped)
                 .bind(now)
                 .execute(&mut *tx)
@@ -167,10 +167,10 @@ impl KeyStore {
 
     /// Deletes a room's key, and (SQLite) empties the WAL that held the deletion, so neither
     /// the file nor its WAL holds the key any more.
-    pub async fn delete(&self, room: &RoomId) -> anyhow::Result<()> {
+    pub async fn delete(&self, id: &str) -> anyhow::Result<()> {
         on_either!(self, |pool| {
             sqlx::query("delete from natter_keys where id = $1")
-                .bind(room.as_str())
+                .bind(id)
                 .execute(pool)
                 .await
                 .context("deleting a room key")?;
@@ -184,10 +184,10 @@ impl KeyStore {
         Ok(())
     }
 
-    /// Every room that has a key.
+    /// Every room that has a key (not the files' keys).
     pub async fn ids(&self) -> anyhow::Result<Vec<RoomId>> {
         let ids: Vec<String> = on_either!(self, |pool| sqlx::query_scalar(
-            "select id from natter_keys order by id"
+            "select id from natter_keys where id not like 'blob:%' order by id"
         )
         .fetch_all(pool)
         .await
@@ -200,7 +200,7 @@ impl KeyStore {
     pub async fn rewrap(
         &self,
         new: &MasterKey,
-        rewrap: impl Fn(&RoomId, &[u8]) -> anyhow::Result<Vec<u8>>,
+        rewrap: impl Fn(&str, &[u8]) -> anyhow::Result<Vec<u8>>,
     ) -> anyhow::Result<usize> {
         on_either!(self, |pool| {
             let mut tx = pool.begin().await.context("rotating the master key")?;
@@ -209,10 +209,10 @@ impl KeyStore {
                 .await
                 .context("reading room keys")?;
             for row in &rows {
-                let room = RoomId::from(row.get::<String, _>("id"));
-                let wrapped = rewrap(&room, row.get::<&[u8], _>("wrapped"))?;
+                let id: String = row.get("id");
+                let wrapped = rewrap(&id, row.get::<&[u8], _>("wrapped"))?;
                 sqlx::query("update natter_keys set wrapped = $2 where id = $1")
-                    .bind(room.as_str())
+                    .bind(&id)
                     .bind(wrapped)
                     .execute(&mut *tx)
                     .await

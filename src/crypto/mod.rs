@@ -43,7 +43,8 @@ pub const PREFIX_CHARS: usize = 12;
 #[error("encrypted data did not open (wrong key, or changed or moved bytes)")]
 pub struct Broken;
 
-fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+/// HMAC-SHA-256 of `parts`, one after the other.
+pub(crate) fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
     for part in parts {
         mac.update(part);
@@ -100,21 +101,27 @@ pub enum Field {
     Before(Seq),
 }
 
-/// One room's data key, unwrapped: seals its texts and blinds its search words.
+/// One data key, unwrapped: a room's, which seals its texts and blinds its search words, or a
+/// file's ([`crate::files::sealed`]).
 pub struct RoomKey {
-    room: RoomId,
+    /// What it is the key of: a room's id, or `blob:<hash>`.
+    room: String,
     sealer: Sealer,
     /// The HMAC key of the search index's tokens (derived from the data key).
     search: Zeroizing<[u8; 32]>,
 }
 
 impl RoomKey {
-    fn new(room: RoomId, key: &[u8; 32]) -> Self {
+    fn new(room: String, key: &[u8; 32]) -> Self {
         Self {
             sealer: Sealer::new(key),
             search: Zeroizing::new(hmac(key, &[b"natter search v1"])),
             room,
         }
+    }
+
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
     }
 
     fn ad(&self, seq: Seq, field: Field) -> Vec<u8> {
@@ -211,7 +218,8 @@ pub struct Keyring {
     master: MasterKey,
     wrap: Sealer,
     store: KeyStore,
-    cache: RwLock<HashMap<RoomId, Arc<RoomKey>>>,
+    /// Keys by id: a room's id, or `blob:<hash>`.
+    cache: RwLock<HashMap<String, Arc<RoomKey>>>,
     /// With encryption off: rooms known to have no key.
     absent: RwLock<std::collections::HashSet<RoomId>>,
 }
@@ -247,26 +255,31 @@ impl Keyring {
         BusSealer(Sealer::new(&self.master.derive(b"natter bus v1")))
     }
 
+    /// A key for one purpose, derived from the master key.
+    pub fn derive(&self, label: &[u8]) -> [u8; 32] {
+        self.master.derive(label)
+    }
+
     pub fn store(&self) -> &KeyStore {
         &self.store
     }
 
-    fn wrap_ad(room: &RoomId) -> Vec<u8> {
-        format!("natter room key v1\0{room}").into_bytes()
+    fn wrap_ad(id: &str) -> Vec<u8> {
+        format!("natter data key v1\0{id}").into_bytes()
     }
 
-    fn unwrap(&self, room: &RoomId, wrapped: &[u8]) -> anyhow::Result<Arc<RoomKey>> {
+    fn unwrap(&self, room: &str, wrapped: &[u8]) -> anyhow::Result<Arc<RoomKey>> {
         let key = Zeroizing::new(self.wrap.open(wrapped, &Self::wrap_ad(room)).map_err(|_| {
             anyhow::anyhow!("the key of room {room} does not open with this master key")
         })?);
         let key: &[u8; 32] = key[..]
             .try_into()
             .map_err(|_| anyhow::anyhow!("the key of room {room} is not 32 bytes"))?;
-        Ok(Arc::new(RoomKey::new(room.clone(), key)))
+        Ok(Arc::new(RoomKey::new(room.to_owned(), key)))
     }
 
-    fn cached(&self, room: &RoomId) -> Option<Arc<RoomKey>> {
-        self.cache.read().expect("key cache").get(room).cloned()
+    fn cached(&self, id: &str) -> Option<Arc<RoomKey>> {
+        self.cache.read().expect("key cache").get(id).cloned()
     }
 
     /// The keys of `rooms` that have one; with `make`, a room without one gets one first (a
@@ -276,12 +289,32 @@ impl Keyring {
         rooms: &[&RoomId],
         make: bool,
     ) -> anyhow::Result<HashMap<RoomId, Arc<RoomKey>>> {
+        let ids: Vec<&str> = rooms.iter().map(|r| r.as_str()).collect();
+        let mut keys = self.keys(&ids, make).await?;
+        Ok(rooms
+            .iter()
+            .filter_map(|&r| Some((r.clone(), keys.remove(r.as_str())?)))
+            .collect())
+    }
+
+    /// One key by its id (a room's id, or `blob:<hash>`), if there is one (made first with
+    /// `make`).
+    pub async fn key(&self, id: &str, make: bool) -> anyhow::Result<Option<Arc<RoomKey>>> {
+        Ok(self.keys(&[id], make).await?.remove(id))
+    }
+
+    /// The keys with these ids that exist (made first with `make`).
+    async fn keys(
+        &self,
+        rooms: &[&str],
+        make: bool,
+    ) -> anyhow::Result<HashMap<String, Arc<RoomKey>>> {
         let mut found = HashMap::with_capacity(rooms.len());
         let mut missing = Vec::new();
         for &room in rooms {
             match self.cached(room) {
                 Some(key) => {
-                    found.insert(room.clone(), key);
+                    found.insert(room.to_owned(), key);
                 }
                 None => missing.push(room),
             }
@@ -291,9 +324,9 @@ impl Keyring {
         }
         let mut stored = self.store.get(&missing).await?;
         if make {
-            let fresh: Vec<(&RoomId, Vec<u8>)> = missing
+            let fresh: Vec<(&str, Vec<u8>)> = missing
                 .iter()
-                .filter(|r| !stored.contains_key(r.as_str()))
+                .filter(|r| !stored.contains_key(**r))
                 .map(|&room| {
                     let key = Zeroizing::new(rand::random::<[u8; 32]>());
                     (room, self.wrap.seal(&key[..], &Self::wrap_ad(room)))
@@ -301,16 +334,16 @@ impl Keyring {
                 .collect();
             if !fresh.is_empty() {
                 self.store.insert(&fresh).await?;
-                let made: Vec<&RoomId> = fresh.iter().map(|(r, _)| *r).collect();
+                let made: Vec<&str> = fresh.iter().map(|(r, _)| *r).collect();
                 stored.extend(self.store.get(&made).await?);
             }
         }
         let mut cache = self.cache.write().expect("key cache");
         for room in missing {
-            if let Some(wrapped) = stored.get(room.as_str()) {
+            if let Some(wrapped) = stored.get(room) {
                 let key = self.unwrap(room, wrapped)?;
-                cache.insert(room.clone(), key.clone());
-                found.insert(room.clone(), key);
+                cache.insert(room.to_owned(), key.clone());
+                found.insert(room.to_owned(), key);
             }
         }
         Ok(found)
@@ -368,8 +401,13 @@ impl Keyring {
 
     /// Destroys a room's key: whatever of its data lingers anywhere is unreadable from now.
     pub async fn erase(&self, room: &RoomId) -> anyhow::Result<()> {
-        self.cache.write().expect("key cache").remove(room);
-        self.store.delete(room).await
+        self.erase_key(room.as_str()).await
+    }
+
+    /// Destroys a key by its id.
+    pub async fn erase_key(&self, id: &str) -> anyhow::Result<()> {
+        self.cache.write().expect("key cache").remove(id);
+        self.store.delete(id).await
     }
 
     /// Wraps every room key again under `new` (the data they seal is not touched), in one
@@ -377,7 +415,7 @@ impl Keyring {
     pub async fn rotate(&self, new: &MasterKey) -> anyhow::Result<usize> {
         let rewrap = Sealer::new(&new.derive(b"natter wrap v1"));
         self.store
-            .rewrap(new, |room, wrapped| {
+            .rewrap(new, |room: &str, wrapped: &[u8]| {
                 let key = Zeroizing::new(
                     self.wrap
                         .open(wrapped, &Self::wrap_ad(room))
@@ -394,7 +432,7 @@ mod tests {
     use super::*;
 
     fn key(room: &str) -> RoomKey {
-        RoomKey::new(room.into(), &[7; 32])
+        RoomKey::new(room.to_owned(), &[7; 32])
     }
 
     #[test]
@@ -417,7 +455,7 @@ mod tests {
             key("r2").open_text(5, Field::Body, &sealed).is_err(),
             "another room"
         );
-        let other = RoomKey::new("r1".into(), &[8; 32]);
+        let other = RoomKey::new("r1".to_owned(), &[8; 32]);
         assert!(
             other.open_text(5, Field::Body, &sealed).is_err(),
             "another key"
@@ -455,7 +493,7 @@ mod tests {
         // another room's key makes other tokens
         assert_ne!(
             key("r2").blind_term("deploy", false),
-            RoomKey::new("r2".into(), &[9; 32]).blind_term("deploy", false)
+            RoomKey::new("r2".to_owned(), &[9; 32]).blind_term("deploy", false)
         );
         // long terms are looked up by their first PREFIX_CHARS characters
         let long = k.blind_words("internationalization");

@@ -6,6 +6,7 @@
 
 pub mod local;
 pub mod s3;
+pub mod sealed;
 
 use std::io;
 use std::ops::Range;

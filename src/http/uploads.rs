@@ -117,7 +117,7 @@ async fn thumbnail(
         return Err(ApiError::not_found("this upload has no thumbnail"));
     };
     // Thumbnails are drawn here: a JPEG, or a PNG where there is transparency.
-    let mut head = app.chat.blob(thumb, Some(0..8)).await?;
+    let mut head = app.chat.blob(thumb, size as u64, Some(0..8)).await?;
     let mut first = Vec::new();
     while let Some(chunk) = futures_util::StreamExt::next(&mut head).await {
         first.extend_from_slice(&chunk.map_err(|e| crate::chat::Error::Internal(e.into()))?);
@@ -174,10 +174,13 @@ async fn serve(
     };
     let (status, body, length) = match &range {
         Some(r) => {
-            let stream = app.chat.blob(hash, Some(*r.start()..*r.end() + 1)).await?;
+            let stream = app
+                .chat
+                .blob(hash, size, Some(*r.start()..*r.end() + 1))
+                .await?;
             (StatusCode::PARTIAL_CONTENT, stream, r.end() - r.start() + 1)
         }
-        None => (StatusCode::OK, app.chat.blob(hash, None).await?, size),
+        None => (StatusCode::OK, app.chat.blob(hash, size, None).await?, size),
     };
     let mut response = Response::new(Body::from_stream(body));
     *response.status_mut() = status;

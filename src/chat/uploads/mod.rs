@@ -20,8 +20,10 @@ use tokio::sync::Semaphore;
 
 use super::{Chat, Error, Result, invalid};
 use crate::config::Config;
+use crate::crypto::Keyring;
 use crate::domain::{Upload, UserId};
-use crate::files::{Blobs, ByteStream};
+use crate::files::ByteStream;
+use crate::files::sealed::SealedBlobs;
 use crate::store::{NewUpload, StoreError, StoredUpload};
 use media::Kind;
 
@@ -34,7 +36,8 @@ const COLLECT_BATCH: i64 = 200;
 
 /// The file store and what uploading needs beside it.
 pub struct Files {
-    pub blobs: Arc<dyn Blobs>,
+    /// The file store, sealing each file with a key of its own.
+    pub blobs: Arc<SealedBlobs>,
     /// Where uploads arrive: `<data_dir>/spool`, emptied at start (what a crash or a cut
     /// connection left there was never visible).
     spool: PathBuf,
@@ -47,8 +50,8 @@ pub struct Files {
 impl Files {
     /// Opens the file store; the server (`serving`) also empties the spool, which a crash or
     /// cut connections may have left files in.
-    pub fn open(config: &Config, serving: bool) -> anyhow::Result<Self> {
-        let blobs = crate::files::open(config)?;
+    pub fn open(config: &Config, serving: bool, keys: Arc<Keyring>) -> anyhow::Result<Self> {
+        let blobs = Arc::new(SealedBlobs::new(crate::files::open(config)?, keys));
         let spool = config.data_dir.join("spool");
         if serving {
             match std::fs::remove_dir_all(&spool) {
@@ -373,15 +376,16 @@ impl Chat {
         Ok(uploads)
     }
 
-    /// The bytes of a blob (a range of them when asked).
+    /// The bytes of a blob of `size` bytes (a range of them when asked).
     pub async fn blob(
         &self,
         hash: &str,
+        size: u64,
         range: Option<std::ops::Range<u64>>,
     ) -> Result<ByteStream> {
         self.files
             .blobs
-            .get(hash, range)
+            .get(hash, size, range)
             .await
             .map_err(Error::Internal)
     }
