@@ -30,7 +30,7 @@ pub use rules::{
     Action, Permissions, Role, allowed, can_ban, can_change_settings, can_change_table,
     can_delete_message, can_delete_room, can_moderate, can_set_role,
 };
-pub use search::{MAX_TERMS, highlights, search_terms, search_text};
+pub use search::{MAX_TERMS, highlights, matches, search_terms, search_text};
 pub use settings::{Registration, ServerSettings};
 pub use spoofing::{display_filename, name_skeletons};
 pub use values::{

@@ -102,6 +102,16 @@ pub fn highlights(body: &str, terms: &[String]) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// Whether `body` holds every term of a query as a word, and a word the last term begins.
+pub fn matches(body: &str, terms: &[String]) -> bool {
+    let Some((last, whole)) = terms.split_last() else {
+        return true;
+    };
+    let words = words_at(body);
+    words.iter().any(|(w, _, _)| w.starts_with(last.as_str()))
+        && whole.iter().all(|t| words.iter().any(|(w, _, _)| w == t))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +125,13 @@ mod tests {
         );
         assert_eq!(search_text("ﬁne ①"), "fine 1");
         assert_eq!(search_text("🎉 !!"), "");
+        let terms = |q: &str| search_terms(q).unwrap();
+        assert!(matches("Deploy the café", &terms("cafe depl")));
+        assert!(
+            !matches("Deploy the café", &terms("depl cafe")),
+            "only the last is a prefix"
+        );
+        assert!(!matches("internationalism", &terms("internationaliz")));
         let long = "x".repeat(MAX_WORD_BYTES + 1);
         assert_eq!(
             search_text(&format!("a {long} b")),

@@ -11,12 +11,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
-use crate::crypto::{Field, Keyring, RoomKey};
+use crate::crypto::{Field, Keyring, PREFIX_CHARS, RoomKey};
 use crate::domain::{
     AccountSummary, AuditFilter, AuditRecord, EventKind, HistoryVisibility, Invite, Membership,
     Mention, Message, NotifyLevel, Permissions, PresenceMode, Reaction, ReplyTo, Report,
     ReportedMessage, Retention, Role, Room, RoomId, RoomKind, Sender, Seq, Session, SessionId,
-    TimelineEvent, Totals, Unread, Upload, User, UserId, avatar_url, describe_device, search_text,
+    TimelineEvent, Totals, Unread, Upload, User, UserId, avatar_url, describe_device, matches,
+    search_text,
 };
 
 /// The store's errors: few on purpose. Constraint violations arrive as `Conflict`.

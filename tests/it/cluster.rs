@@ -859,3 +859,78 @@ async fn admins_act_across_nodes() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// What crosses Redis between the nodes is sealed: a canary sent, edited and delivered across
+/// nodes appears nowhere in Redis's `MONITOR` (which shows every command, `PUBLISH`es with
+/// their payloads included).
+#[tokio::test]
+async fn nothing_readable_crosses_redis() {
+    let test = "cluster::nothing_readable_crosses_redis";
+    let Some((pg, _)) = services(test) else {
+        return;
+    };
+    let Some(redis) = PrivateRedis::start(test) else {
+        return;
+    };
+    let mut monitor = Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string(), "monitor"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("redis-cli runs");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let kept = seen.clone();
+    let out = monitor.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            kept.lock().unwrap().push_str(&line);
+            kept.lock().unwrap().push('\n');
+        }
+    });
+    let db = with_postgres(&pg).await;
+    let n1 = Node::start(&db, &redis.url, "n1", free_port());
+    let n2 = Node::start(&db, &redis.url, "n2", free_port());
+    let ana = Client::register(&n1, "ana").await;
+    let bob = Client::register(&n2, "bob").await;
+    let id = room(&ana, "Sealed bus", &[&bob]).await;
+    let mut ana_ws = ana.ws().await;
+    let mut bob_ws = bob.ws().await;
+    let canary = format!(
+        "zq{}canary",
+        &uuid::Uuid::now_v7().simple().to_string()[20..]
+    );
+
+    let sent = ana_ws
+        .send_message(&id, "c1", &format!("the {canary} plan"))
+        .await;
+    assert_eq!(
+        bob_ws.next_of("message").await["message"],
+        sent,
+        "it crossed Redis"
+    );
+    let seq = sent["seq"].as_i64().unwrap();
+    let (status, _) = ana
+        .call(
+            "PATCH",
+            &format!("/rooms/{id}/messages/{seq}"),
+            Some(json!({"body": format!("the {canary} plan, amended")})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let edited = bob_ws.next_of("message_edited").await;
+    assert_eq!(
+        edited["message"]["body"],
+        format!("the {canary} plan, amended")
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.to_lowercase().contains("\"publish\""),
+        "MONITOR saw the events: {seen}"
+    );
+    assert!(
+        !seen.contains(&canary),
+        "the canary crossed Redis readably: {seen}"
+    );
+}

@@ -351,9 +351,13 @@ impl Search for $Store {
             }
         }
         let next = if more { hits.last().map(|(doc, _, _)| *doc) } else { None };
+        // A last term longer than the index's longest beginning was looked up by its start:
+        // the words that only share that start are left out here (the page may be short).
+        let long = q.terms.last().is_some_and(|t| t.chars().count() > PREFIX_CHARS);
         let messages = hits
             .into_iter()
             .filter_map(|(_, room, seq)| found.remove(&(room, seq)))
+            .filter(|m| !long || matches(&m.body, &q.terms))
             .collect();
         Ok((messages, next))
     }

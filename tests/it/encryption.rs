@@ -1,0 +1,285 @@
+//! Encryption at rest, proven with a canary: a unique string sent as a message, as its edit,
+//! quoted by a reply, searched for, and inside an uploaded file is then looked for in every
+//! byte the server keeps — the SQLite files (main, WAL, SHM, the key store), a `pg_dump` of the
+//! PostgreSQL database, the file store on disk or in S3 — and found nowhere, while the API
+//! still shows and finds it. Then the room is deleted, and a copy of its data taken before
+//! (a backup) no longer opens even with the master key in hand: its key is gone.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// Every file under `dir` (recursively) that holds `needle`.
+fn files_holding(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_holding(&path, needle));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    found
+}
+
+/// The objects under the test's S3 prefix that hold `needle`, and how many objects there are.
+async fn s3_objects_holding(
+    config: &natter::config::Config,
+    needle: &[u8],
+) -> (Vec<String>, usize) {
+    let endpoint = config.s3_endpoint.clone().unwrap();
+    let url = config.files_url.clone().unwrap();
+    let (bucket, prefix) = url.trim_start_matches("s3://").split_once('/').unwrap();
+    let http = reqwest::Client::new();
+    let listing = http
+        .get(format!("{endpoint}/{bucket}?list-type=2&prefix={prefix}/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = listing
+        .split("<Key>")
+        .skip(1)
+        .filter_map(|s| s.split("</Key>").next())
+        .collect();
+    let mut found = Vec::new();
+    for key in &keys {
+        let bytes = http
+            .get(format!("{endpoint}/{bucket}/{key}"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        if bytes.windows(needle.len()).any(|w| w == needle) {
+            found.push(key.to_string());
+        }
+    }
+    (found, keys.len())
+}
+
+/// A plain-text dump of the PostgreSQL database at `url`.
+fn pg_dump(url: &str) -> Vec<u8> {
+    let out = std::process::Command::new("pg_dump")
+        .arg(url)
+        .output()
+        .expect("pg_dump runs (Debian's postgresql-client)");
+    assert!(
+        out.status.success(),
+        "pg_dump: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// How many keys the key store holds with ids like `pattern`.
+async fn keys_like(app: &TestApp, pattern: &str) -> i64 {
+    count_rows_at(
+        &app.config.key_store_url(),
+        &format!("select count(*) from natter_keys where id like '{pattern}'"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_canary_is_nowhere_at_rest_and_unreadable_once_its_room_is_gone() {
+    let app = spawn_app_with(|c| c.prune_interval_secs = 1).await;
+    let ana = app.register("ana").await;
+    let bob = app.register("bob").await;
+    let room = app.create_room(&ana, "vault", None).await;
+    app.join(&bob, "vault", None).await;
+    let canary = format!(
+        "zq{}canary",
+        &uuid::Uuid::now_v7().simple().to_string()[20..]
+    );
+
+    // A message, its edit, a reply quoting it, a file.
+    let (status, sent) = app
+        .send_http(&ana, &room, "c1", &format!("the {canary}alpha plan"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    let seq = sent["message"]["seq"].as_i64().unwrap();
+    let (status, _) = app
+        .patch(
+            &ana,
+            &format!("/rooms/{room}/messages/{seq}"),
+            json!({"body": format!("the {canary}beta plan")}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, reply) = app
+        .post(
+            &bob,
+            &format!("/rooms/{room}/messages"),
+            json!({"client_id": "c2", "body": "agreed", "reply_to": seq}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    let file = format!("minutes: {canary}gamma\n").repeat(5000); // several chunks
+    let uploaded: Value = app
+        .http
+        .post(app.url("/uploads?filename=notes.txt"))
+        .bearer_auth(&ana.token)
+        .body(file.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let upload = uploaded["upload"]["id"].as_str().unwrap().to_owned();
+    let (status, with_file) = app
+        .post(
+            &ana,
+            &format!("/rooms/{room}/messages"),
+            json!({"client_id": "c3", "body": "the notes", "attachments": [upload]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{with_file}");
+
+    // Everything reads and is found as before.
+    let (_, page) = app.history(&bob, &room, "").await;
+    let bodies: Vec<&str> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert!(
+        bodies.contains(&format!("the {canary}beta plan").as_str()),
+        "{page}"
+    );
+    let quoted = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["body"] == "agreed")
+        .unwrap();
+    assert_eq!(
+        quoted["reply_to"]["excerpt"],
+        format!("the {canary}beta plan")
+    );
+    let (_, edits) = app
+        .get(&ana, &format!("/rooms/{room}/messages/{seq}/edits"))
+        .await;
+    assert_eq!(
+        edits["edits"][0]["body"],
+        format!("the {canary}alpha plan"),
+        "{edits}"
+    );
+    for (q, hits) in [
+        (format!("{canary}beta"), 1),
+        (format!("{canary}be"), 1),
+        (format!("plan%20{canary}b"), 1),
+        (format!("{canary}alpha"), 0),
+    ] {
+        let (status, found) = app.get(&bob, &format!("/search?q={q}")).await;
+        assert_eq!(status, StatusCode::OK, "{found}");
+        assert_eq!(
+            found["results"].as_array().unwrap().len(),
+            hits,
+            "{q}: {found}"
+        );
+    }
+    let url = uploaded["upload"]["url"].as_str().unwrap();
+    let got = app
+        .http
+        .get(format!("http://{}{url}", app.addr))
+        .bearer_auth(&bob.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.bytes().await.unwrap(), file.as_bytes());
+    let part = app
+        .http
+        .get(format!("http://{}{url}", app.addr))
+        .bearer_auth(&bob.token)
+        .header("range", "bytes=70000-140009")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.bytes().await.unwrap(), file.as_bytes()[70000..140010]);
+
+    // The canary is in no byte at rest.
+    let needle = canary.as_bytes();
+    let on_disk = files_holding(app.dir.path(), needle);
+    assert!(on_disk.is_empty(), "the canary is in {on_disk:?}");
+    let postgres = app.database_url.starts_with("postgres");
+    let dump = postgres.then(|| pg_dump(&app.database_url));
+    if let Some(dump) = &dump {
+        assert!(
+            !dump.windows(needle.len()).any(|w| w == needle),
+            "the canary is in pg_dump"
+        );
+    }
+    if files_in_s3() {
+        let (holding, objects) = s3_objects_holding(&app.config, needle).await;
+        assert!(objects >= 1, "the file is in S3");
+        assert!(
+            holding.is_empty(),
+            "the canary is in S3 objects {holding:?}"
+        );
+    }
+
+    // A backup taken now: the sealed body as stored, which the master key and the room's
+    // key open.
+    let sealed = text_at(
+        &app.database_url,
+        &format!("select body from messages where room_id = '{room}' and seq = {seq}"),
+    )
+    .await
+    .unwrap();
+    let keys = natter::crypto::Keyring::open(&app.config).await.unwrap();
+    let room_id = natter::domain::RoomId::from(room.as_str());
+    let key = keys
+        .room(&room_id, false)
+        .await
+        .unwrap()
+        .expect("the room has a key");
+    assert_eq!(
+        key.open_text(seq, natter::crypto::Field::Body, &sealed)
+            .unwrap(),
+        format!("the {canary}beta plan")
+    );
+    assert_eq!(keys_like(&app, &room).await, 1);
+    assert_eq!(keys_like(&app, "blob:%").await, 1);
+
+    // The room is deleted: its key at once, its file's key when the collector deletes the
+    // file. The backup stays sealed for good.
+    let (status, _) = app.delete(&ana, &format!("/rooms/{room}")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(keys_like(&app, &room).await, 0);
+    for _ in 0..100 {
+        if keys_like(&app, "blob:%").await == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        keys_like(&app, "blob:%").await,
+        0,
+        "the file's key is destroyed"
+    );
+    let keys = natter::crypto::Keyring::open(&app.config).await.unwrap();
+    assert!(
+        keys.room(&room_id, false).await.unwrap().is_none(),
+        "no key opens the backup"
+    );
+    let on_disk = files_holding(app.dir.path(), needle);
+    assert!(on_disk.is_empty(), "the canary is in {on_disk:?}");
+    if files_in_s3() {
+        let (_, objects) = s3_objects_holding(&app.config, needle).await;
+        assert_eq!(objects, 0, "the sealed file is deleted from S3");
+    }
+}
