@@ -283,3 +283,82 @@ async fn a_canary_is_nowhere_at_rest_and_unreadable_once_its_room_is_gone() {
         assert_eq!(objects, 0, "the sealed file is deleted from S3");
     }
 }
+
+/// Messages stored in plain text (by an earlier version, or with encryption off) are sealed in
+/// the background after the next start, their search entries replaced, while they stay
+/// readable and searchable throughout; plain files stay readable.
+#[tokio::test]
+async fn plain_messages_are_sealed_in_place_after_an_upgrade() {
+    let mut app = spawn_app_with(|c| c.encrypt_at_rest = false).await;
+    let ana = app.register("ana").await;
+    let room = app.create_room(&ana, "old times", None).await;
+    for i in 0..30 {
+        let (status, _) = app
+            .send_http(&ana, &room, &format!("c{i}"), &format!("plain word{i}"))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (status, _) = app
+        .patch(&ana, &format!("/rooms/{room}/messages/1"), json!({"body": "plain edited"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .post(
+            &ana,
+            &format!("/rooms/{room}/messages"),
+            json!({"client_id": "r", "body": "a reply", "reply_to": 2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let uploaded: Value = app
+        .http
+        .post(app.url("/uploads?filename=old.txt"))
+        .bearer_auth(&ana.token)
+        .body("an old plain file")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(count_rows(&app, "select count(*) from messages where sealed = 0").await, 31);
+    assert_eq!(count_rows(&app, "select count(*) from message_edits where sealed = 0").await, 1);
+
+    app.shutdown().await;
+    let app = app.restart().await;
+    for _ in 0..100 {
+        let left = count_rows(&app, "select count(*) from messages where sealed = 0").await
+            + count_rows(&app, "select count(*) from message_edits where sealed = 0").await;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(count_rows(&app, "select count(*) from messages where sealed = 0").await, 0);
+    assert_eq!(count_rows(&app, "select count(*) from message_edits where sealed = 0").await, 0);
+    assert_eq!(
+        count_rows(&app, "select count(*) from messages where body like 'plain%'").await,
+        0,
+        "no plain text left in the rows"
+    );
+    let (_, page) = app.history(&ana, &room, "?limit=50").await;
+    let messages = page["messages"].as_array().unwrap();
+    assert_eq!(messages[0]["body"], "plain edited");
+    assert_eq!(messages[29]["body"], "plain word29");
+    assert_eq!(messages[30]["reply_to"]["excerpt"], "plain word1");
+    let (_, edits) = app.get(&ana, &format!("/rooms/{room}/messages/1/edits")).await;
+    assert_eq!(edits["edits"][0]["body"], "plain word0");
+    for (q, hits) in [("word7", 1), ("plain%20word2", 11), ("word0", 0), ("edited", 1)] {
+        let (_, found) = app.get(&ana, &format!("/search?q={q}")).await;
+        assert_eq!(found["results"].as_array().unwrap().len(), hits, "{q}: {found}");
+    }
+    let url = uploaded["upload"]["url"].as_str().unwrap();
+    let file = app
+        .http
+        .get(format!("http://{}{url}", app.addr))
+        .bearer_auth(&ana.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.text().await.unwrap(), "an old plain file");
+}
