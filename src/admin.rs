@@ -93,3 +93,53 @@ pub async fn setup_link(config: Config) -> anyhow::Result<()> {
     chat.store.close().await;
     Ok(())
 }
+
+/// Wraps every key again with a new master key. With a key file: the new key is written
+/// beside it (`.new`, mode 0600) first, the key store rewrapped in one transaction, then the
+/// file replaced; a failure between leaves both keys on disk and says which to use. With
+/// `NATTER_MASTER_KEY`: the new key is printed first, for the operator to set on every node.
+pub async fn rotate_master_key(config: Config) -> anyhow::Result<()> {
+    use crate::crypto::{Keyring, MasterKey};
+    let keys = Keyring::open(&config).await?;
+    let new = MasterKey::generate();
+    let file = config
+        .master_key
+        .is_none()
+        .then(|| MasterKey::file_of(&config));
+    let staged = file.as_ref().map(|f| {
+        let mut name = f.clone().into_os_string();
+        name.push(".new");
+        std::path::PathBuf::from(name)
+    });
+    match &staged {
+        Some(path) => new.write_new(path).with_context(|| {
+            format!(
+                "{} exists: an earlier rotation did not finish",
+                path.display()
+            )
+        })?,
+        None => {
+            println!("new master key (set NATTER_MASTER_KEY to it on every node):");
+            println!("{}", new.to_hex().as_str());
+        }
+    }
+    let count = keys.rotate(&new).await?;
+    keys.store().close().await;
+    if let (Some(file), Some(staged)) = (&file, &staged) {
+        std::fs::rename(staged, file).with_context(|| {
+            format!(
+                "the keys are wrapped with the new key in {}: move it over {}",
+                staged.display(),
+                file.display()
+            )
+        })?;
+        println!(
+            "rewrapped {count} keys; the new master key is in {}",
+            file.display()
+        );
+    } else {
+        println!("rewrapped {count} keys with the new master key");
+    }
+    println!("the old key opens nothing in the key store any more: back up the new one");
+    Ok(())
+}

@@ -43,6 +43,9 @@ enum Admin {
     },
     /// Prints the one-time link that makes the first admin (while the server has none).
     SetupLink,
+    /// Makes a new master key and wraps every room and file key with it (the data they seal
+    /// is not rewritten). Stop every node first; give them the new key before starting them.
+    RotateMasterKey,
 }
 
 #[tokio::main]
@@ -78,6 +81,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Bench(args) => natter::bench::main(*args).await,
         Command::Admin(Admin::SetupLink) => natter::admin::setup_link(config).await,
+        Command::Admin(Admin::RotateMasterKey) => natter::admin::rotate_master_key(config).await,
         Command::Admin(Admin::ResetPassword { name }) => {
             natter::admin::reset_password(config, &name).await
         }

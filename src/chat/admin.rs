@@ -188,6 +188,14 @@ impl Chat {
         let ended = self.store.set_deactivated(id, true).await?;
         self.close_sessions(id, ended);
         for (room, _, _) in self.store.rooms_of(id).await? {
+            // With their content, their direct conversations go whole, and with them the
+            // rooms' keys: what of them lingers in backups can no longer be read.
+            if with_content && room.kind == crate::domain::RoomKind::Direct {
+                self.store.delete_room(&room.id).await?;
+                let event = ServerEvent::RoomDeleted { room_id: &room.id };
+                self.publish_room(&room.id, event, Some(RoomChange::Deleted));
+                continue;
+            }
             if &room.owner_id != id || room.kind.is_conversation() {
                 continue;
             }

@@ -202,7 +202,7 @@ impl KeyStore {
         new: &MasterKey,
         rewrap: impl Fn(&str, &[u8]) -> anyhow::Result<Vec<u8>>,
     ) -> anyhow::Result<usize> {
-        on_either!(self, |pool| {
+        let count = on_either!(self, |pool| {
             let mut tx = pool.begin().await.context("rotating the master key")?;
             let rows = sqlx::query("select id, wrapped from natter_keys")
                 .fetch_all(&mut *tx)
@@ -224,8 +224,16 @@ impl KeyStore {
                 .await
                 .context("recording the new master key")?;
             tx.commit().await.context("rotating the master key")?;
-            Ok(rows.len())
-        })
+            Ok::<_, anyhow::Error>(rows.len())
+        })?;
+        // The old wrappings leave the WAL too.
+        if let Self::Sqlite(pool) = self {
+            sqlx::query("pragma wal_checkpoint(truncate)")
+                .execute(pool)
+                .await
+                .context("checkpointing the key store")?;
+        }
+        Ok(count)
     }
 
     pub async fn close(&self) {

@@ -779,11 +779,26 @@ async fn deleting_an_account_keeps_or_deletes_its_messages_and_hands_on_its_room
     // The name can be taken again.
     app.register("ana").await;
 
-    // With content: cleo's messages become tombstones everyone is told about.
+    // With content: cleo's messages become tombstones everyone is told about, and her direct
+    // conversations go whole, their keys destroyed.
+    let (_, dm) = app.post(&cleo, "/dms", json!({"user_id": bob.id})).await;
+    let dm = dm["room"]["id"].as_str().unwrap().to_owned();
+    app.send_http(&cleo, &dm, "d1", "between us").await;
+    let key_of_dm = format!("select count(*) from natter_keys where id = '{dm}'");
+    assert_eq!(
+        count_rows_at(&app.config.key_store_url(), &key_of_dm).await,
+        1
+    );
     let (status, _) = app
         .delete(&root, &format!("/admin/users/{}?messages=delete", cleo.id))
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.get(&bob, &format!("/rooms/{dm}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        count_rows_at(&app.config.key_store_url(), &key_of_dm).await,
+        0
+    );
     let deleted = bob_ws.next_of("message_deleted").await;
     assert_eq!(deleted["message"]["deleted"], true);
     let (_, page) = app.history(&bob, &busy, "").await;

@@ -299,7 +299,11 @@ async fn plain_messages_are_sealed_in_place_after_an_upgrade() {
         assert_eq!(status, StatusCode::CREATED);
     }
     let (status, _) = app
-        .patch(&ana, &format!("/rooms/{room}/messages/1"), json!({"body": "plain edited"}))
+        .patch(
+            &ana,
+            &format!("/rooms/{room}/messages/1"),
+            json!({"body": "plain edited"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = app
@@ -321,8 +325,14 @@ async fn plain_messages_are_sealed_in_place_after_an_upgrade() {
         .json()
         .await
         .unwrap();
-    assert_eq!(count_rows(&app, "select count(*) from messages where sealed = 0").await, 31);
-    assert_eq!(count_rows(&app, "select count(*) from message_edits where sealed = 0").await, 1);
+    assert_eq!(
+        count_rows(&app, "select count(*) from messages where sealed = 0").await,
+        31
+    );
+    assert_eq!(
+        count_rows(&app, "select count(*) from message_edits where sealed = 0").await,
+        1
+    );
 
     app.shutdown().await;
     let app = app.restart().await;
@@ -334,10 +344,20 @@ async fn plain_messages_are_sealed_in_place_after_an_upgrade() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(count_rows(&app, "select count(*) from messages where sealed = 0").await, 0);
-    assert_eq!(count_rows(&app, "select count(*) from message_edits where sealed = 0").await, 0);
     assert_eq!(
-        count_rows(&app, "select count(*) from messages where body like 'plain%'").await,
+        count_rows(&app, "select count(*) from messages where sealed = 0").await,
+        0
+    );
+    assert_eq!(
+        count_rows(&app, "select count(*) from message_edits where sealed = 0").await,
+        0
+    );
+    assert_eq!(
+        count_rows(
+            &app,
+            "select count(*) from messages where body like 'plain%'"
+        )
+        .await,
         0,
         "no plain text left in the rows"
     );
@@ -346,11 +366,22 @@ async fn plain_messages_are_sealed_in_place_after_an_upgrade() {
     assert_eq!(messages[0]["body"], "plain edited");
     assert_eq!(messages[29]["body"], "plain word29");
     assert_eq!(messages[30]["reply_to"]["excerpt"], "plain word1");
-    let (_, edits) = app.get(&ana, &format!("/rooms/{room}/messages/1/edits")).await;
+    let (_, edits) = app
+        .get(&ana, &format!("/rooms/{room}/messages/1/edits"))
+        .await;
     assert_eq!(edits["edits"][0]["body"], "plain word0");
-    for (q, hits) in [("word7", 1), ("plain%20word2", 11), ("word0", 0), ("edited", 1)] {
+    for (q, hits) in [
+        ("word7", 1),
+        ("plain%20word2", 11),
+        ("word0", 0),
+        ("edited", 1),
+    ] {
         let (_, found) = app.get(&ana, &format!("/search?q={q}")).await;
-        assert_eq!(found["results"].as_array().unwrap().len(), hits, "{q}: {found}");
+        assert_eq!(
+            found["results"].as_array().unwrap().len(),
+            hits,
+            "{q}: {found}"
+        );
     }
     let url = uploaded["upload"]["url"].as_str().unwrap();
     let file = app
@@ -361,4 +392,64 @@ async fn plain_messages_are_sealed_in_place_after_an_upgrade() {
         .await
         .unwrap();
     assert_eq!(file.text().await.unwrap(), "an old plain file");
+}
+
+/// `natter admin rotate-master-key` wraps every key with a new master key (written over the
+/// key file) without touching the data: everything reads after a restart, and the old key no
+/// longer opens the key store.
+#[tokio::test]
+async fn the_master_key_rotates_without_rewriting_messages() {
+    let mut app = spawn_app().await;
+    let ana = app.register("ana").await;
+    let room = app.create_room(&ana, "rotating", None).await;
+    app.send_http(&ana, &room, "c1", "before the rotation")
+        .await;
+    let sealed_before = text_at(&app.database_url, "select body from messages").await;
+    let key_file = app.dir.path().join("master.key");
+    let old = std::fs::read_to_string(&key_file).unwrap();
+    app.shutdown().await;
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_natter"))
+        .args(["admin", "rotate-master-key"])
+        .env("NATTER_DATA_DIR", app.dir.path())
+        .env("NATTER_DATABASE_URL", &app.database_url)
+        .env_remove("NATTER_MASTER_KEY")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("rewrapped 1 keys"), "{said}");
+    let new = std::fs::read_to_string(&key_file).unwrap();
+    assert_ne!(old, new);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the key file is its owner's only");
+    }
+    let mut with_old = app.config.clone();
+    with_old.master_key = Some(old.trim().to_owned());
+    let refused = natter::crypto::Keyring::open(&with_old)
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        refused.to_string().contains("another master key"),
+        "{refused}"
+    );
+
+    let app = app.restart().await;
+    assert_eq!(
+        text_at(&app.database_url, "select body from messages").await,
+        sealed_before,
+        "the messages were not rewritten"
+    );
+    let (_, page) = app.history(&ana, &room, "").await;
+    assert_eq!(page["messages"][0]["body"], "before the rotation");
+    let (status, _) = app.send_http(&ana, &room, "c2", "after it").await;
+    assert_eq!(status, StatusCode::CREATED);
 }
