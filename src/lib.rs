@@ -40,8 +40,14 @@
 //!   `Uploads`, `Admin`, `Security`); one set of SQL per area (`store/sql/accounts.rs`,
 //!   `rooms.rs`, `timeline.rs`, `search.rs`, `uploads.rs`, `admin.rs`, `security.rs`) expanded
 //!   for SQLite and PostgreSQL with each one's `Dialect`, each backend with its migrations.
+//! - [`crypto`]: encryption at rest: the master key (`master`), the key store of wrapped room
+//!   and file keys kept apart from the database (`keystore`), the keyring that makes, caches
+//!   and destroys them, sealing texts with a room's key and blinding its search words, sealing
+//!   the bus. The store seals and opens texts with it (`store/sql/timeline.rs`, `search.rs`);
+//!   `chat::sealing` seals what was stored in plain text and destroys stray keys.
 //! - [`files`]: where uploaded files' bytes live: content-addressed blobs on the local disk or
-//!   in an S3-compatible store (`object_store`), behind the `Blobs` trait.
+//!   in an S3-compatible store (`object_store`), behind the `Blobs` trait; `files::sealed`
+//!   seals each in chunks with a key of its own.
 //! - [`bus`]: the `Bus` trait between nodes, in-process or over Redis.
 //! - [`hub`]: this node's live connections and the fan-out of shared frames to them.
 //! - [`tls`]: built-in TLS (PEM files or a self-signed certificate for development).
