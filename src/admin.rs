@@ -126,13 +126,16 @@ pub async fn rotate_master_key(config: Config) -> anyhow::Result<()> {
     let count = keys.rotate(&new).await?;
     keys.store().close().await;
     if let (Some(file), Some(staged)) = (&file, &staged) {
-        std::fs::rename(staged, file).with_context(|| {
-            format!(
-                "the keys are wrapped with the new key in {}: move it over {}",
-                staged.display(),
-                file.display()
-            )
-        })?;
+        std::fs::rename(staged, file)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| crate::crypto::master::sync_dir(file))
+            .with_context(|| {
+                format!(
+                    "the keys are wrapped with the new key in {}: move it over {}",
+                    staged.display(),
+                    file.display()
+                )
+            })?;
         println!(
             "rewrapped {count} keys; the new master key is in {}",
             file.display()

@@ -107,9 +107,10 @@ impl Bus for RedisBus {
             node: self.node.clone(),
             event,
         };
-        let payload = self
-            .sealer
-            .seal(&serde_json::to_vec(&envelope).expect("bus events serialise"));
+        let payload = self.sealer.seal(
+            &channel,
+            &serde_json::to_vec(&envelope).expect("bus events serialise"),
+        );
         self.hub.apply(envelope.event);
         if self.outbox.try_send((channel, payload)).is_err() {
             tracing::warn!("bus outbox full: an event did not reach the other nodes");
@@ -209,7 +210,7 @@ async fn subscribe_loop(
             tokio::select! {
                 message = stream.next() => {
                     let Some(message) = message else { break };
-                    let opened = sealer.open(message.get_payload_bytes());
+                    let opened = sealer.open(message.get_channel_name(), message.get_payload_bytes());
                     let Some(envelope) = opened.ok().and_then(|p| serde_json::from_slice::<Envelope>(&p).ok()) else {
                         tracing::warn!("redis subscriber: an unreadable event");
                         continue;

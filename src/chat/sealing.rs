@@ -42,6 +42,8 @@ pub async fn seal_all(store: &dyn Store) -> anyhow::Result<u64> {
         tokio::time::sleep(PAUSE).await;
     }
     if total > 0 {
+        // The plain words replaced leave the index's segments too.
+        store.compact_index().await?;
         tracing::info!(
             sealed = total,
             "every message is sealed with its room's key"

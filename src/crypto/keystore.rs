@@ -79,13 +79,16 @@ impl KeyStore {
             );
         };
         on_either!(&store, |pool| {
-            sqlx::query("create table if not exists natter_key_master (id text not null)")
-                .execute(pool)
-                .await
-                .context("creating the key store")?;
+            // One row (`one` is always 1): nodes starting at once record one key.
             sqlx::query(
-                "insert into natter_key_master (id) select $1 \
-                 where not exists (select 1 from natter_key_master)",
+                "create table if not exists natter_key_master \
+                 (one integer primary key check (one = 1), id text not null)",
+            )
+            .execute(pool)
+            .await
+            .context("creating the key store")?;
+            sqlx::query(
+                "insert into natter_key_master (one, id) values (1, $1) on conflict (one) do nothing",
             )
             .bind(master.id())
             .execute(pool)
@@ -97,7 +100,8 @@ impl KeyStore {
             recorded == master.id(),
             "the room keys in the key store were wrapped by another master key (id {recorded}, \
              this one is {}): give this node the master key the others use \
-             (NATTER_MASTER_KEY or master_key_file)",
+             (NATTER_MASTER_KEY or master_key_file; after an interrupted \
+             `natter admin rotate-master-key`, the new key is in master.key.new)",
             master.id()
         );
         Ok(store)
@@ -204,6 +208,13 @@ impl KeyStore {
     ) -> anyhow::Result<usize> {
         let count = on_either!(self, |pool| {
             let mut tx = pool.begin().await.context("rotating the master key")?;
+            if matches!(self, Self::Postgres(_)) {
+                // A node still running (it should not be) cannot add a key unrewrapped.
+                sqlx::query("lock table natter_keys in exclusive mode")
+                    .execute(&mut *tx)
+                    .await
+                    .context("locking the key store")?;
+            }
             let rows = sqlx::query("select id, wrapped from natter_keys")
                 .fetch_all(&mut *tx)
                 .await

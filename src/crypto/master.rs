@@ -91,8 +91,20 @@ impl MasterKey {
             .with_context(|| format!("creating the master key {}", path.display()))?;
         file.write_all(format!("{}\n", self.to_hex().as_str()).as_bytes())
             .and_then(|()| file.sync_all())
-            .with_context(|| format!("writing the master key {}", path.display()))
+            .with_context(|| format!("writing the master key {}", path.display()))?;
+        sync_dir(path)
     }
+}
+
+/// Makes a file's creation or renaming in its directory durable.
+pub fn sync_dir(path: &Path) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing {}", dir.display()))
 }
 
 #[cfg(unix)]

@@ -54,11 +54,17 @@ pub(crate) fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
 
 /// An AEAD key: seals with a fresh random nonce, which it stores in front of the ciphertext.
 #[derive(Clone)]
-pub struct Sealer(XChaCha20Poly1305);
+pub struct Sealer(XChaCha20Poly1305, Arc<Zeroizing<[u8; 32]>>);
 
 impl Sealer {
     pub fn new(key: &[u8; 32]) -> Self {
-        Self(XChaCha20Poly1305::new(key.into()))
+        let names = Zeroizing::new(hmac(key, &[b"natter names v1"]));
+        Self(XChaCha20Poly1305::new(key.into()), Arc::new(names))
+    }
+
+    /// A name for `what` that only holders of this key can make.
+    pub fn name(&self, what: &[u8]) -> [u8; 32] {
+        hmac(&self.1[..], &[what])
     }
 
     pub fn seal(&self, plain: &[u8], ad: &[u8]) -> Vec<u8> {
@@ -202,12 +208,17 @@ impl RoomKey {
 pub struct BusSealer(Sealer);
 
 impl BusSealer {
-    pub fn seal(&self, payload: &[u8]) -> Vec<u8> {
-        self.0.seal(payload, b"natter bus v1")
+    /// Seals an event for `channel` (bound: it opens on no other channel).
+    pub fn seal(&self, channel: &str, payload: &[u8]) -> Vec<u8> {
+        self.0.seal(payload, &Self::ad(channel))
     }
 
-    pub fn open(&self, sealed: &[u8]) -> Result<Vec<u8>, Broken> {
-        self.0.open(sealed, b"natter bus v1")
+    pub fn open(&self, channel: &str, sealed: &[u8]) -> Result<Vec<u8>, Broken> {
+        self.0.open(sealed, &Self::ad(channel))
+    }
+
+    fn ad(channel: &str) -> Vec<u8> {
+        format!("natter bus v1\0{channel}").into_bytes()
     }
 }
 
@@ -295,6 +306,15 @@ impl Keyring {
             .iter()
             .filter_map(|&r| Some((r.clone(), keys.remove(r.as_str())?)))
             .collect())
+    }
+
+    /// A key made if missing, asked of the key store even when this node holds it (it may
+    /// have been destroyed by another node since).
+    pub async fn fresh_key(&self, id: &str) -> anyhow::Result<Arc<RoomKey>> {
+        self.cache.write().expect("key cache").remove(id);
+        self.key(id, true)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no key was made for {id}"))
     }
 
     /// One key by its id (a room's id, or `blob:<hash>`), if there is one (made first with

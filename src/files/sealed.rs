@@ -2,8 +2,8 @@
 //! store (id `blob:<hash>`), and is stored as 64 KiB chunks, each sealed with XChaCha20-
 //! Poly1305 (a random nonce; the blob, the chunk's place and whether it is the last bound as
 //! associated data, so chunks cannot be reordered, swapped between files or cut off), under a
-//! name that is a keyed hash of its content hash (the file store does not learn which known
-//! file it holds). A range is served by opening only the chunks it touches. When the collector
+//! name that is a hash of its content hash keyed by its own key (the file store does not learn
+//! which known file it holds, and rotating the master key renames nothing). A range is served by opening only the chunks it touches. When the collector
 //! deletes a blob (no upload names it: its messages, rooms or uploader are gone) its key goes
 //! too, so copies of it in backups of the file store are unreadable.
 //!
@@ -20,7 +20,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
 
 use super::{Blobs, ByteStream};
-use crate::crypto::{Keyring, Sealer};
+use crate::crypto::{Keyring, RoomKey, Sealer};
 
 /// Plain bytes per chunk.
 const CHUNK: u64 = 64 * 1024;
@@ -31,8 +31,6 @@ const OVERHEAD: u64 = 24 + 16;
 pub struct SealedBlobs {
     pub inner: Arc<dyn Blobs>,
     keys: Arc<Keyring>,
-    /// Keys the stored names (a keyed hash of the content hash).
-    names: [u8; 32],
 }
 
 fn key_id(hash: &str) -> String {
@@ -78,13 +76,12 @@ fn seal_file(
 
 impl SealedBlobs {
     pub fn new(inner: Arc<dyn Blobs>, keys: Arc<Keyring>) -> Self {
-        let names = keys.derive(b"natter blob names v1");
-        Self { inner, keys, names }
+        Self { inner, keys }
     }
 
-    /// The name a sealed blob is stored under.
-    fn name(&self, hash: &str) -> String {
-        hex::encode(crate::crypto::hmac(&self.names, &[hash.as_bytes()]))
+    /// The name a sealed blob is stored under: its hash, hashed with its own key.
+    fn name(key: &RoomKey, hash: &str) -> String {
+        hex::encode(key.sealer().name(hash.as_bytes()))
     }
 
     /// Stores the complete, synced spool file `file` (`size` bytes) as the blob `hash`:
@@ -93,11 +90,9 @@ impl SealedBlobs {
         if !self.keys.enabled {
             return self.inner.put_file(hash, file, size).await;
         }
-        let key = self
-            .keys
-            .key(&key_id(hash), true)
-            .await?
-            .context("a blob key")?;
+        // From the key store, not this node's memory: another node may have deleted the file
+        // and its key since this one last read it.
+        let key = self.keys.fresh_key(&key_id(hash)).await?;
         let sealed = file.with_extension("sealed");
         let (sealer, hash_owned, plain, target) = (
             key.sealer().clone(),
@@ -111,7 +106,7 @@ impl SealedBlobs {
         .await??;
         let stored = self
             .inner
-            .put_file(&self.name(hash), &sealed, written)
+            .put_file(&Self::name(&key, hash), &sealed, written)
             .await;
         // Moved into the store (local files) or copied (S3): either way not needed here.
         let _ = tokio::fs::remove_file(&sealed).await;
@@ -128,7 +123,7 @@ impl SealedBlobs {
         let Some(key) = self.keys.key(&key_id(hash), false).await? else {
             return self.inner.get(hash, range).await;
         };
-        let want = range.unwrap_or(0..size);
+        let want = range.map_or(0..size, |r| r.start.min(size)..r.end.min(size));
         if want.is_empty() {
             return Ok(futures_util::stream::empty().boxed());
         }
@@ -138,7 +133,19 @@ impl SealedBlobs {
         let sealed_size = size + total * OVERHEAD;
         let from = first * (CHUNK + OVERHEAD);
         let to = ((last + 1) * (CHUNK + OVERHEAD)).min(sealed_size);
-        let inner = self.inner.get(&self.name(hash), Some(from..to)).await?;
+        let inner = match self
+            .inner
+            .get(&Self::name(&key, hash), Some(from..to))
+            .await
+        {
+            Ok(inner) => inner,
+            // Stored plain before encryption, and being stored again sealed right now (the
+            // key is made first): the plain copy is still there until the sealed one is.
+            Err(e) => match self.inner.get(hash, Some(want.clone())).await {
+                Ok(plain) => return Ok(plain),
+                Err(_) => return Err(e),
+            },
+        };
         let sealer = key.sealer().clone();
         let hash = hash.to_owned();
         // State: the sealed bytes, what has arrived of the next chunk, and its index.
@@ -190,7 +197,9 @@ impl SealedBlobs {
 
     /// Deletes the blob `hash` (sealed or plain) and destroys its key.
     pub async fn delete(&self, hash: &str) -> anyhow::Result<()> {
-        self.inner.delete(&self.name(hash)).await?;
+        if let Some(key) = self.keys.key(&key_id(hash), false).await? {
+            self.inner.delete(&Self::name(&key, hash)).await?;
+        }
         self.inner.delete(hash).await?;
         self.keys.erase_key(&key_id(hash)).await
     }

@@ -416,6 +416,9 @@ pub trait Search {
     /// Messages the viewer may read now whose words the terms begin, newest first, and the
     /// cursor of the next page when there is one.
     async fn search(&self, q: SearchQuery) -> StoreResult<(Vec<Message>, Option<i64>)>;
+    /// Rewrites the index so that entries replaced or removed leave nothing behind in it
+    /// (SQLite's FTS5 keeps them in its segments until merged; PostgreSQL needs `VACUUM`).
+    async fn compact_index(&self) -> StoreResult<()>;
 }
 
 /// A member as the append sees them: their role, and whether a mute is in force.

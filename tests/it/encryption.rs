@@ -404,6 +404,17 @@ async fn the_master_key_rotates_without_rewriting_messages() {
     let room = app.create_room(&ana, "rotating", None).await;
     app.send_http(&ana, &room, "c1", "before the rotation")
         .await;
+    let uploaded: Value = app
+        .http
+        .post(app.url("/uploads?filename=kept.txt"))
+        .bearer_auth(&ana.token)
+        .body("a file that outlives the rotation")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let sealed_before = text_at(&app.database_url, "select body from messages").await;
     let key_file = app.dir.path().join("master.key");
     let old = std::fs::read_to_string(&key_file).unwrap();
@@ -422,7 +433,10 @@ async fn the_master_key_rotates_without_rewriting_messages() {
         "{said}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(said.contains("rewrapped 1 keys"), "{said}");
+    assert!(
+        said.contains("rewrapped 2 keys"),
+        "the room's and the file's: {said}"
+    );
     let new = std::fs::read_to_string(&key_file).unwrap();
     assert_ne!(old, new);
     #[cfg(unix)]
@@ -452,4 +466,16 @@ async fn the_master_key_rotates_without_rewriting_messages() {
     assert_eq!(page["messages"][0]["body"], "before the rotation");
     let (status, _) = app.send_http(&ana, &room, "c2", "after it").await;
     assert_eq!(status, StatusCode::CREATED);
+    let url = uploaded["upload"]["url"].as_str().unwrap();
+    let file = app
+        .http
+        .get(format!("http://{}{url}", app.addr))
+        .bearer_auth(&ana.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        file.text().await.unwrap(),
+        "a file that outlives the rotation"
+    );
 }

@@ -9,6 +9,12 @@
 /// messages from the newest instead.
 pub(in crate::store) const PG_WORD_INDEX_MS: u64 = 25;
 
+/// The longest a PostgreSQL search may then walk the messages from the newest.
+pub(in crate::store) const PG_WALK_MS: u64 = 3000;
+
+/// Rooms with keys whose tokens one search statement asks for.
+pub(in crate::store) const ROOMS_PER_QUERY: usize = 64;
+
 /// A query's terms in a backend's syntax: each must be found as a word, and the last also
 /// finds the words it begins (so typing on narrows the results). Only the last is a prefix
 /// because a prefix stands for every word it begins, which both indexes gather in full before
@@ -159,6 +165,75 @@ impl $Store {
         Ok(())
     }
 
+    /// One search statement's hits, `(doc, room, seq)`, newest first.
+    async fn search_rows(
+        &self,
+        conn: &mut <$Db as sqlx::Database>::Connection,
+        sql: &str,
+        matcher: &str,
+        q: &SearchQuery,
+    ) -> StoreResult<Vec<(i64, RoomId, Seq)>> {
+        // The statement with its values (a macro, not a closure: the query borrows them).
+        macro_rules! query {
+            () => {{
+                let mut query = sqlx::query(sql)
+                    .bind(matcher)
+                    .bind(q.before.unwrap_or(i64::MAX))
+                    .bind(q.limit + 1)
+                    .bind(q.viewer.as_str());
+                if let Some(room) = &q.room {
+                    query = query.bind(room.as_str());
+                }
+                query
+            }};
+        }
+        let rows = if Self::DIALECT.fts5 {
+            query!().fetch_all(&mut *conn).await.map_err(fail("search"))?
+        } else {
+            // PostgreSQL cannot tell how many documents a prefix matches, so it may walk the
+            // whole `doc` index looking for a rare word (0.5-2.7 s in a million messages).
+            // The word index first, then: quick for rare words; a common word's thousands of
+            // hits take longer than `PG_WORD_INDEX_MS` to gather and sort, so the search gives
+            // up on it and walks `doc` from the newest instead, which finds a common word's
+            // newest hits at once (within `PG_WALK_MS`).
+            let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(fail("search"))?;
+            sqlx::query(
+                "select set_config('enable_indexscan', 'off', true), \
+                 set_config('statement_timeout', $1, true)",
+            )
+            .bind(PG_WORD_INDEX_MS.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(fail("search"))?;
+            match query!().fetch_all(&mut *tx).await {
+                Ok(rows) => {
+                    tx.commit().await.map_err(fail("search"))?;
+                    rows
+                }
+                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("57014") => {
+                    drop(tx);
+                    let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(fail("search"))?;
+                    sqlx::query(
+                        "select set_config('enable_bitmapscan', 'off', true), \
+                         set_config('statement_timeout', $1, true)",
+                    )
+                    .bind(PG_WALK_MS.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail("search"))?;
+                    let rows = query!().fetch_all(&mut *tx).await.map_err(fail("search"))?;
+                    tx.commit().await.map_err(fail("search"))?;
+                    rows
+                }
+                Err(e) => return Err(fail("search")(e)),
+            }
+        };
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("doc"), r.get::<String, _>("room_id").into(), r.get("seq")))
+            .collect())
+    }
+
     /// Indexes the messages kept from before search existed, a thousand per transaction; once
     /// done (it resumes after an interruption), later starts skip it.
     pub(super) async fn fill_search_index(&self) -> anyhow::Result<()> {
@@ -224,6 +299,16 @@ impl $Store {
 
 #[async_trait]
 impl Search for $Store {
+    async fn compact_index(&self) -> StoreResult<()> {
+        if Self::DIALECT.fts5 {
+            sqlx::query("insert into message_search (message_search) values ('optimize')")
+                .execute(&self.write)
+                .await
+                .map_err(fail("compacting the index"))?;
+        }
+        Ok(())
+    }
+
     async fn search(&self, q: SearchQuery) -> StoreResult<(Vec<Message>, Option<i64>)> {
         // Permissions are part of the query, so a page is never short because of them: a
         // member reads above their floor; anyone not banned reads public rooms with shared
@@ -257,9 +342,7 @@ impl Search for $Store {
         let blind = |key: &RoomKey| -> Vec<String> {
             q.terms.iter().enumerate().map(|(i, t)| key.blind_term(t, i == last)).collect()
         };
-        let (sql, matcher) = if Self::DIALECT.fts5 {
-            let mut groups = vec![matcher(&q.terms, |t| format!("\"{t}\""), |t| format!("\"{t}\"*"))];
-            groups.extend(keys.values().map(|k| blind(k)));
+        let (sql, plain, and, or) = if Self::DIALECT.fts5 {
             (
                 format!(
                     "select d.doc, d.room_id, d.seq from message_search s \
@@ -267,78 +350,50 @@ impl Search for $Store {
                      where message_search match $1 and s.rowid < $2 {in_room} and {allowed} \
                      order by s.rowid desc limit $3"
                 ),
-                groups.iter().map(|g| format!("({})", g.join(" AND "))).collect::<Vec<_>>().join(" OR "),
+                matcher(&q.terms, |t| format!("\"{t}\""), |t| format!("\"{t}\"*")),
+                " AND ",
+                " OR ",
             )
         } else {
-            let mut groups = vec![matcher(&q.terms, str::to_owned, |t| format!("{t}:*"))];
-            groups.extend(keys.values().map(|k| blind(k)));
             (
                 format!(
                     "select d.doc, d.room_id, d.seq from search_docs d \
                      where d.words @@ to_tsquery('simple', $1) and d.doc < $2 {in_room} \
                      and {allowed} order by d.doc desc limit $3"
                 ),
-                groups.iter().map(|g| format!("({})", g.join(" & "))).collect::<Vec<_>>().join(" | "),
+                matcher(&q.terms, str::to_owned, |t| format!("{t}:*")),
+                " & ",
+                " | ",
             )
+        };
+        // One statement per `ROOMS_PER_QUERY` rooms with keys (each with the plain words too),
+        // so that a server with thousands of public rooms makes several modest queries rather
+        // than one enormous one; their hits are merged by `doc`.
+        let keyed: Vec<Vec<String>> = keys.values().map(|k| blind(k)).collect();
+        let group = |g: &[String]| format!("({})", g.join(and));
+        let matchers: Vec<String> = if keyed.is_empty() {
+            vec![group(&plain)]
+        } else {
+            keyed
+                .chunks(ROOMS_PER_QUERY)
+                .map(|chunk| {
+                    std::iter::once(group(&plain))
+                        .chain(chunk.iter().map(|g| group(g)))
+                        .collect::<Vec<_>>()
+                        .join(or)
+                })
+                .collect()
         };
         let mut conn = self.read.acquire().await.map_err(fail("search"))?;
-        // The statement with its values (a macro, not a closure: the query borrows them).
-        macro_rules! query {
-            () => {{
-                let mut query = sqlx::query(&sql)
-                    .bind(matcher.clone())
-                    .bind(q.before.unwrap_or(i64::MAX))
-                    .bind(q.limit + 1)
-                    .bind(q.viewer.as_str());
-                if let Some(room) = &q.room {
-                    query = query.bind(room.as_str());
-                }
-                query
-            }};
+        let mut rows = Vec::new();
+        for matcher in &matchers {
+            rows.extend(self.search_rows(&mut conn, &sql, matcher, &q).await?);
         }
-        let rows = if Self::DIALECT.fts5 {
-            query!().fetch_all(&mut *conn).await.map_err(fail("search"))?
-        } else {
-            // PostgreSQL cannot tell how many documents a prefix matches, so it may walk the
-            // whole `doc` index looking for a rare word (0.5-2.7 s in a million messages).
-            // The word index first, then: quick for rare words; a common word's thousands of
-            // hits take longer than `PG_WORD_INDEX_MS` to gather and sort, so the search gives
-            // up on it and walks `doc` from the newest instead, which finds a common word's
-            // newest hits at once.
-            let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(fail("search"))?;
-            sqlx::query(
-                "select set_config('enable_indexscan', 'off', true), \
-                 set_config('statement_timeout', $1, true)",
-            )
-            .bind(PG_WORD_INDEX_MS.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(fail("search"))?;
-            match query!().fetch_all(&mut *tx).await {
-                Ok(rows) => {
-                    tx.commit().await.map_err(fail("search"))?;
-                    rows
-                }
-                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("57014") => {
-                    drop(tx);
-                    let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(fail("search"))?;
-                    sqlx::query("select set_config('enable_bitmapscan', 'off', true)")
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(fail("search"))?;
-                    let rows = query!().fetch_all(&mut *tx).await.map_err(fail("search"))?;
-                    tx.commit().await.map_err(fail("search"))?;
-                    rows
-                }
-                Err(e) => return Err(fail("search")(e)),
-            }
-        };
+        rows.sort_unstable_by_key(|(doc, _, _)| std::cmp::Reverse(*doc));
+        rows.dedup_by_key(|(doc, _, _)| *doc);
+        rows.truncate(q.limit as usize + 1);
         let more = rows.len() as i64 > q.limit;
-        let hits: Vec<(i64, RoomId, Seq)> = rows
-            .iter()
-            .take(q.limit as usize)
-            .map(|r| (r.get("doc"), r.get::<String, _>("room_id").into(), r.get("seq")))
-            .collect();
+        let hits: Vec<(i64, RoomId, Seq)> = rows.into_iter().take(q.limit as usize).collect();
         let mut by_room: std::collections::BTreeMap<&RoomId, Vec<Seq>> = Default::default();
         for (_, room, seq) in &hits {
             by_room.entry(room).or_default().push(*seq);

@@ -250,7 +250,8 @@ impl $Store {
     ) -> StoreResult<Option<EventKind>> {
         let room = c.room_id.as_str();
         let target = sqlx::query(
-            "select body, sealed, deleted, pinned_at from messages where room_id = $1 and seq = $2",
+            "select body, sealed, reply_excerpt, deleted, pinned_at from messages \
+             where room_id = $1 and seq = $2",
         )
         .bind(room)
         .bind(c.message_seq)
@@ -292,9 +293,14 @@ impl $Store {
                 .map_err(fail("keeping the edited text"))?;
                 let json = (!mentions.is_empty())
                     .then(|| serde_json::to_string(mentions).expect("mentions serialise"));
+                // A row not sealed yet (from before encryption) has its quote sealed now too.
+                let mut excerpt: Option<String> = target.get("reply_excerpt");
+                if target.get::<i64, _>("sealed") == 0 {
+                    excerpt = excerpt.map(|e| sealed(Field::Excerpt, &e));
+                }
                 sqlx::query(
-                    "update messages set body = $3, mentions = $4, edited_at = $5, sealed = $6 \
-                     where room_id = $1 and seq = $2",
+                    "update messages set body = $3, mentions = $4, edited_at = $5, sealed = $6, \
+                     reply_excerpt = $7 where room_id = $1 and seq = $2",
                 )
                 .bind(room)
                 .bind(c.message_seq)
@@ -302,6 +308,7 @@ impl $Store {
                 .bind(json)
                 .bind(now)
                 .bind(i64::from(key.is_some()))
+                .bind(excerpt)
                 .execute(&mut **tx)
                 .await
                 .map_err(fail("editing"))?;
