@@ -113,15 +113,17 @@ pub struct RoomKey {
     /// What it is the key of: a room's id, or `blob:<hash>`.
     room: String,
     sealer: Sealer,
-    /// The HMAC key of the search index's tokens (derived from the data key).
-    search: Zeroizing<[u8; 32]>,
+    /// The HMAC of the search index's tokens, keyed (by a key derived from the data key) once:
+    /// each token clones it, sparing the key schedule.
+    search: Hmac<Sha256>,
 }
 
 impl RoomKey {
     fn new(room: String, key: &[u8; 32]) -> Self {
         Self {
             sealer: Sealer::new(key),
-            search: Zeroizing::new(hmac(key, &[b"natter search v1"])),
+            search: <Hmac<Sha256> as Mac>::new_from_slice(&hmac(key, &[b"natter search v1"]))
+                .expect("HMAC takes any key length"),
             room,
         }
     }
@@ -161,7 +163,10 @@ impl RoomKey {
     /// A search token: 64 bits of the keyed hash, written in the letters `a`-`p` (which both
     /// FTS5's and PostgreSQL's parsers keep as one word).
     fn token(&self, kind: u8, text: &str) -> String {
-        let hash = hmac(&self.search[..], &[&[kind], text.as_bytes()]);
+        let mut mac = self.search.clone();
+        mac.update(&[kind]);
+        mac.update(text.as_bytes());
+        let hash = mac.finalize().into_bytes();
         hash[..8]
             .iter()
             .flat_map(|b| [b >> 4, b & 15])

@@ -699,13 +699,27 @@ pub async fn open(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 /// The keys of the rooms a batch seals texts in (a room without one stores plain text).
 type RoomKeys = std::collections::HashMap<RoomId, Arc<RoomKey>>;
 
+/// What the search index holds for one message.
+struct Terms {
+    /// Folded words, or keyed tokens, separated by spaces.
+    text: String,
+    /// Keyed tokens (the room has a key).
+    sealed: bool,
+}
+
 /// What the search index holds for a body: its folded words, as keyed tokens where the room
 /// has a key.
-fn index_words(key: Option<&Arc<RoomKey>>, body: &str) -> String {
+fn index_words(key: Option<&Arc<RoomKey>>, body: &str) -> Terms {
     let words = search_text(body);
     match key {
-        Some(key) => key.blind_words(&words),
-        None => words,
+        Some(key) => Terms {
+            text: key.blind_words(&words),
+            sealed: true,
+        },
+        None => Terms {
+            text: words,
+            sealed: false,
+        },
     }
 }
 

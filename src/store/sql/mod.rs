@@ -29,7 +29,9 @@ mod uploads;
 pub(super) use accounts::sql_accounts;
 pub(super) use admin::sql_admin;
 pub(super) use rooms::sql_rooms;
-pub(super) use search::{PG_WALK_MS, PG_WORD_INDEX_MS, ROOMS_PER_QUERY, matcher, sql_search};
+pub(super) use search::{
+    PG_WALK_MS, PG_WORD_INDEX_MS, ROOMS_PER_QUERY, fts_column, fts_table, matcher, sql_search,
+};
 pub(super) use security::sql_security;
 pub(super) use timeline::sql_timeline;
 pub(super) use uploads::sql_uploads;

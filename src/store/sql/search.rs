@@ -33,6 +33,15 @@ pub(in crate::store) fn matcher(
         .collect()
 }
 
+/// SQLite's full-text table of plain words or of keyed tokens, and its column.
+pub(in crate::store) fn fts_table(sealed: bool) -> &'static str {
+    if sealed { "sealed_search" } else { "message_search" }
+}
+
+pub(in crate::store) fn fts_column(sealed: bool) -> &'static str {
+    if sealed { "tokens" } else { "words" }
+}
+
 /// Writes `impl Search for $Store` and the index upkeep the timeline calls, for a backend whose
 /// pools hold `$Db` connections with `$Row` rows.
 macro_rules! sql_search {
@@ -41,10 +50,10 @@ impl $Store {
     /// Indexes messages (those with any word), a chunk per statement.
     async fn index_messages(
         tx: &mut Transaction<'_, $Db>,
-        docs: &[(&RoomId, Seq, String)],
+        docs: &[(&RoomId, Seq, Terms)],
     ) -> StoreResult<()> {
-        let docs: Vec<&(&RoomId, Seq, String)> =
-            docs.iter().filter(|(_, _, words)| !words.is_empty()).collect();
+        let docs: Vec<&(&RoomId, Seq, Terms)> =
+            docs.iter().filter(|(_, _, terms)| !terms.text.is_empty()).collect();
         for chunk in chunks(&docs) {
             if Self::DIALECT.fts5 {
                 let sql = format!(
@@ -59,29 +68,42 @@ impl $Store {
                     .fetch_all(&mut **tx)
                     .await
                     .map_err(fail("indexing"))?;
-                let sql = format!(
-                    "insert into message_search (rowid, words) values {}",
-                    placeholders(rows.len(), &["?", "?"])
-                );
-                let mut query = sqlx::query(&sql);
-                for r in &rows {
-                    let (room, seq): (&str, Seq) = (r.get("room_id"), r.get("seq"));
-                    let words = chunk
-                        .iter()
-                        .find(|(rm, s, _)| rm.as_str() == room && *s == seq)
-                        .map(|(_, _, w)| w.as_str())
-                        .unwrap_or_default();
-                    query = query.bind(r.get::<i64, _>("doc")).bind(words);
+                let entries: Vec<(i64, &Terms)> = rows
+                    .iter()
+                    .filter_map(|r| {
+                        let (room, seq): (&str, Seq) = (r.get("room_id"), r.get("seq"));
+                        let (_, _, terms) =
+                            chunk.iter().find(|(rm, s, _)| rm.as_str() == room && *s == seq)?;
+                        Some((r.get::<i64, _>("doc"), terms))
+                    })
+                    .collect();
+                // Plain words and keyed tokens go to their own tables.
+                for sealed in [false, true] {
+                    let part: Vec<&(i64, &Terms)> =
+                        entries.iter().filter(|(_, t)| t.sealed == sealed).collect();
+                    if part.is_empty() {
+                        continue;
+                    }
+                    let sql = format!(
+                        "insert into {} (rowid, {}) values {}",
+                        fts_table(sealed),
+                        fts_column(sealed),
+                        placeholders(part.len(), &["?", "?"])
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for (doc, terms) in part {
+                        query = query.bind(*doc).bind(terms.text.as_str());
+                    }
+                    query.execute(&mut **tx).await.map_err(fail("indexing"))?;
                 }
-                query.execute(&mut **tx).await.map_err(fail("indexing"))?;
             } else {
                 let sql = format!(
                     "insert into search_docs (room_id, seq, words) values {}",
                     placeholders(chunk.len(), &["?", "?", "to_tsvector('simple', ?)"])
                 );
                 let mut query = sqlx::query(&sql);
-                for (room, seq, words) in chunk {
-                    query = query.bind(room.as_str()).bind(*seq).bind(words);
+                for (room, seq, terms) in chunk {
+                    query = query.bind(room.as_str()).bind(*seq).bind(terms.text.as_str());
                 }
                 query.execute(&mut **tx).await.map_err(fail("indexing"))?;
             }
@@ -103,14 +125,16 @@ impl $Store {
         };
         let seq = one.unwrap_or(below);
         if Self::DIALECT.fts5 {
-            sqlx::query(&format!(
-                "delete from message_search where rowid in (select doc from search_docs where {which})"
-            ))
-            .bind(room.as_str())
-            .bind(seq)
-            .execute(&mut *conn)
-            .await
-            .map_err(fail("unindexing"))?;
+            for table in [fts_table(false), fts_table(true)] {
+                sqlx::query(&format!(
+                    "delete from {table} where rowid in (select doc from search_docs where {which})"
+                ))
+                .bind(room.as_str())
+                .bind(seq)
+                .execute(&mut *conn)
+                .await
+                .map_err(fail("unindexing"))?;
+            }
         }
         sqlx::query(&format!("delete from search_docs where {which}"))
             .bind(room.as_str())
@@ -127,9 +151,9 @@ impl $Store {
         tx: &mut Transaction<'_, $Db>,
         room: &RoomId,
         seq: Seq,
-        words: String,
+        terms: Terms,
     ) -> StoreResult<()> {
-        if words.is_empty() {
+        if terms.text.is_empty() {
             return Self::unindex(&mut *tx, room, Some(seq), 0).await;
         }
         let doc: Option<i64> =
@@ -140,16 +164,22 @@ impl $Store {
                 .await
                 .map_err(fail("reindexing"))?;
         let Some(doc) = doc else {
-            return Self::index_messages(tx, &[(room, seq, words)]).await;
+            return Self::index_messages(tx, &[(room, seq, terms)]).await;
         };
         if Self::DIALECT.fts5 {
+            let insert = format!(
+                "insert into {} (rowid, {}) values ($1, $2)",
+                fts_table(terms.sealed),
+                fts_column(terms.sealed)
+            );
             for sql in [
                 "delete from message_search where rowid = $1",
-                "insert into message_search (rowid, words) values ($1, $2)",
+                "delete from sealed_search where rowid = $1",
+                insert.as_str(),
             ] {
                 sqlx::query(sql)
                     .bind(doc)
-                    .bind(&words)
+                    .bind(&terms.text)
                     .execute(&mut **tx)
                     .await
                     .map_err(fail("reindexing"))?;
@@ -157,7 +187,7 @@ impl $Store {
         } else {
             sqlx::query("update search_docs set words = to_tsvector('simple', $2) where doc = $1")
                 .bind(doc)
-                .bind(&words)
+                .bind(&terms.text)
                 .execute(&mut **tx)
                 .await
                 .map_err(fail("reindexing"))?;
@@ -286,8 +316,10 @@ impl $Store {
                         .context("indexing")?;
                 }
             }
-            let docs: Vec<(&RoomId, Seq, String)> =
-                items.iter().map(|(r, s, w)| (r, *s, w.clone())).collect();
+            let docs: Vec<(&RoomId, Seq, Terms)> = items
+                .iter()
+                .map(|(r, s, w)| (r, *s, Terms { text: w.clone(), sealed: false }))
+                .collect();
             Self::index_messages(&mut tx, &docs).await?;
             tx.commit().await.context("indexing")?;
             done += items.len() as u64;
@@ -342,52 +374,62 @@ impl Search for $Store {
         let blind = |key: &RoomKey| -> Vec<String> {
             q.terms.iter().enumerate().map(|(i, t)| key.blind_term(t, i == last)).collect()
         };
-        let (sql, plain, and, or) = if Self::DIALECT.fts5 {
+        // SQLite: the plain words in `message_search`, the keyed tokens in `sealed_search`, a
+        // statement each; PostgreSQL: both in `search_docs.words`, one statement.
+        let fts = |table: &str| {
+            format!(
+                "select d.doc, d.room_id, d.seq from {table} s \
+                 join search_docs d on d.doc = s.rowid \
+                 where {table} match $1 and s.rowid < $2 {in_room} and {allowed} \
+                 order by s.rowid desc limit $3"
+            )
+        };
+        let (plain_sql, sealed_sql, plain, and, or) = if Self::DIALECT.fts5 {
             (
-                format!(
-                    "select d.doc, d.room_id, d.seq from message_search s \
-                     join search_docs d on d.doc = s.rowid \
-                     where message_search match $1 and s.rowid < $2 {in_room} and {allowed} \
-                     order by s.rowid desc limit $3"
-                ),
+                fts(fts_table(false)),
+                fts(fts_table(true)),
                 matcher(&q.terms, |t| format!("\"{t}\""), |t| format!("\"{t}\"*")),
                 " AND ",
                 " OR ",
             )
         } else {
+            let sql = format!(
+                "select d.doc, d.room_id, d.seq from search_docs d \
+                 where d.words @@ to_tsquery('simple', $1) and d.doc < $2 {in_room} \
+                 and {allowed} order by d.doc desc limit $3"
+            );
             (
-                format!(
-                    "select d.doc, d.room_id, d.seq from search_docs d \
-                     where d.words @@ to_tsquery('simple', $1) and d.doc < $2 {in_room} \
-                     and {allowed} order by d.doc desc limit $3"
-                ),
+                sql.clone(),
+                sql,
                 matcher(&q.terms, str::to_owned, |t| format!("{t}:*")),
                 " & ",
                 " | ",
             )
         };
-        // One statement per `ROOMS_PER_QUERY` rooms with keys (each with the plain words too),
-        // so that a server with thousands of public rooms makes several modest queries rather
-        // than one enormous one; their hits are merged by `doc`.
+        // One statement per `ROOMS_PER_QUERY` rooms with keys, so that a server with thousands
+        // of public rooms makes several modest queries rather than one enormous one; their
+        // hits are merged by `doc`.
         let keyed: Vec<Vec<String>> = keys.values().map(|k| blind(k)).collect();
         let group = |g: &[String]| format!("({})", g.join(and));
-        let matchers: Vec<String> = if keyed.is_empty() {
-            vec![group(&plain)]
+        let mut matchers: Vec<(&str, String)> = keyed
+            .chunks(ROOMS_PER_QUERY)
+            .map(|chunk| {
+                let groups: Vec<String> = chunk.iter().map(|g| group(g)).collect();
+                (sealed_sql.as_str(), groups.join(or))
+            })
+            .collect();
+        // The plain words: rooms without a key, and messages not sealed yet.
+        if Self::DIALECT.fts5 || matchers.is_empty() {
+            matchers.push((plain_sql.as_str(), group(&plain)));
         } else {
-            keyed
-                .chunks(ROOMS_PER_QUERY)
-                .map(|chunk| {
-                    std::iter::once(group(&plain))
-                        .chain(chunk.iter().map(|g| group(g)))
-                        .collect::<Vec<_>>()
-                        .join(or)
-                })
-                .collect()
-        };
+            for (_, m) in matchers.iter_mut() {
+                *m = format!("{}{or}{m}", group(&plain));
+            }
+        }
         let mut conn = self.read.acquire().await.map_err(fail("search"))?;
         let mut rows = Vec::new();
-        for matcher in &matchers {
-            rows.extend(self.search_rows(&mut conn, &sql, matcher, &q).await?);
+        for (sql, matcher) in &matchers {
+            rows.extend(self.search_rows(&mut conn, sql, matcher, &q).await?);
         }
         rows.sort_unstable_by_key(|(doc, _, _)| std::cmp::Reverse(*doc));
         rows.dedup_by_key(|(doc, _, _)| *doc);

@@ -231,7 +231,7 @@ impl $Store {
         for m in fresh.iter().filter(|m| !m.mentions.is_empty()) {
             Self::insert_mentions(tx, &m.room_id, m.seq, &m.sender.id, &m.mentions).await?;
         }
-        let docs: Vec<(&RoomId, Seq, String)> = fresh
+        let docs: Vec<(&RoomId, Seq, Terms)> = fresh
             .iter()
             .map(|m| (&m.room_id, m.seq, index_words(keys.get(&m.room_id), &m.body)))
             .collect();
