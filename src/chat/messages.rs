@@ -87,6 +87,7 @@ impl Chat {
             mentions: Vec::new(),
             reply_to: None,
             attachments: Vec::new(),
+            terms: None,
         };
         Ok((message, reply_to, attachments))
     }
@@ -187,6 +188,9 @@ impl Chat {
             if let Some(seq) = reply_to {
                 message.reply_to = Some(self.resolve_reply(&message, seq).await?);
             }
+            let terms =
+                crate::store::index_terms(self.store.keyring(), &message.room_id, &message.body);
+            message.terms = Some(terms.await.map_err(Error::Internal)?);
             Ok::<_, Error>(())
         };
         let done = match resolved.await {

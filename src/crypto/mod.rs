@@ -178,20 +178,24 @@ impl RoomKey {
     /// [`crate::domain::search_text`]): a token per distinct word, and one per distinct
     /// beginning of a word of up to [`PREFIX_CHARS`] characters, space-separated.
     pub fn blind_words(&self, words: &str) -> String {
-        let mut seen = std::collections::HashSet::new();
-        let mut tokens = Vec::new();
+        // Each distinct word and beginning once (sorted, then hashed).
+        let mut parts: Vec<(u8, &str)> = Vec::new();
         for word in words.split(' ').filter(|w| !w.is_empty()) {
-            if seen.insert((b'w', word)) {
-                tokens.push(self.token(b'w', word));
-            }
+            parts.push((b'w', word));
             for (at, c) in word.char_indices().take(PREFIX_CHARS) {
-                let prefix = &word[..at + c.len_utf8()];
-                if seen.insert((b'p', prefix)) {
-                    tokens.push(self.token(b'p', prefix));
-                }
+                parts.push((b'p', &word[..at + c.len_utf8()]));
             }
         }
-        tokens.join(" ")
+        parts.sort_unstable();
+        parts.dedup();
+        let mut text = String::with_capacity(parts.len() * 17);
+        for (kind, part) in parts {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(&self.token(kind, part));
+        }
+        text
     }
 
     /// The token a query term is looked up by: the word, or (for the last term) the words it

@@ -108,6 +108,9 @@ pub struct NewMessage {
     /// The sender's unsent uploads to attach, in order (checked again by the append, which
     /// refuses the message with `Conflict("attachments")` if one was taken meanwhile).
     pub attachments: Vec<Upload>,
+    /// What the search index will hold for it ([`index_terms`]), when worked out before;
+    /// otherwise the append works it out.
+    pub terms: Option<Terms>,
 }
 
 /// A change to a stored message, checked against the rules before (`Chat`); the store checks
@@ -700,11 +703,20 @@ pub async fn open(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 type RoomKeys = std::collections::HashMap<RoomId, Arc<RoomKey>>;
 
 /// What the search index holds for one message.
-struct Terms {
+#[derive(Debug, Clone)]
+pub struct Terms {
     /// Folded words, or keyed tokens, separated by spaces.
     text: String,
     /// Keyed tokens (the room has a key).
     sealed: bool,
+}
+
+/// What the index will hold for a message of `body` in `room`, worked out before the group
+/// commit (folding words and hashing them with the room's key take longer than storing them,
+/// and the commit has one thread).
+pub async fn index_terms(keys: &Keyring, room: &RoomId, body: &str) -> anyhow::Result<Terms> {
+    let key = keys.for_sealing(&[room]).await?.remove(room);
+    Ok(index_words(key.as_ref(), body))
 }
 
 /// What the search index holds for a body: its folded words, as keyed tokens where the room

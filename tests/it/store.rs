@@ -74,6 +74,7 @@ async fn concurrent_writers_keep_seqs_gap_free() {
                         mentions: Vec::new(),
                         reply_to: None,
                         attachments: Vec::new(),
+                        terms: None,
                     });
                 }
                 let batch: Vec<Entry> = batch.into_iter().map(Entry::Message).collect();
@@ -136,6 +137,7 @@ async fn one_batch_with_retries_repeats_a_missing_room_and_many_rooms() {
         mentions: Vec::new(),
         reply_to: None,
         attachments: Vec::new(),
+        terms: None,
     };
     let stored = store
         .append(&[Entry::Message(message(&rooms[0], "early"))])
@@ -212,6 +214,7 @@ async fn unread_counts_stop_at_ten_thousand() {
                 mentions: Vec::new(),
                 reply_to: None,
                 attachments: Vec::new(),
+                terms: None,
             })
             .map(Entry::Message)
             .collect();

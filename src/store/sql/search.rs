@@ -35,7 +35,11 @@ pub(in crate::store) fn matcher(
 
 /// SQLite's full-text table of plain words or of keyed tokens, and its column.
 pub(in crate::store) fn fts_table(sealed: bool) -> &'static str {
-    if sealed { "sealed_search" } else { "message_search" }
+    if sealed {
+        "sealed_search"
+    } else {
+        "message_search"
+    }
 }
 
 pub(in crate::store) fn fts_column(sealed: bool) -> &'static str {

@@ -185,6 +185,7 @@ impl $Store {
         tx: &mut Transaction<'_, $Db>,
         keys: &RoomKeys,
         fresh: &[&Message],
+        terms: &[Option<&Terms>],
         now: i64,
     ) -> StoreResult<()> {
         let conflict = |e| match fail("inserting message")(e) {
@@ -231,9 +232,19 @@ impl $Store {
         for m in fresh.iter().filter(|m| !m.mentions.is_empty()) {
             Self::insert_mentions(tx, &m.room_id, m.seq, &m.sender.id, &m.mentions).await?;
         }
+        // Worked out before the commit where they could be (off the writer's thread), as long
+        // as the room's key is as it was then.
         let docs: Vec<(&RoomId, Seq, Terms)> = fresh
             .iter()
-            .map(|m| (&m.room_id, m.seq, index_words(keys.get(&m.room_id), &m.body)))
+            .zip(terms)
+            .map(|(m, terms)| {
+                let key = keys.get(&m.room_id);
+                let terms = match terms {
+                    Some(t) if t.sealed == key.is_some() => (*t).clone(),
+                    _ => index_words(key, &m.body),
+                };
+                (&m.room_id, m.seq, terms)
+            })
             .collect();
         Self::index_messages(tx, &docs).await
     }
@@ -485,16 +496,23 @@ impl $Store {
     async fn flush(
         tx: &mut Transaction<'_, $Db>,
         keys: &RoomKeys,
+        batch: &[Entry],
         results: &[Option<StoreResult<Appended>>],
         pending: &mut Vec<usize>,
         now: i64,
     ) -> StoreResult<()> {
-        let fresh: Vec<&Message> = pending
-            .drain(..)
-            .filter_map(|i| results[i].as_ref()?.as_ref().ok())
-            .map(Appended::message)
-            .collect();
-        Self::insert_messages(tx, keys, &fresh, now).await
+        let mut fresh = Vec::with_capacity(pending.len());
+        let mut terms = Vec::with_capacity(pending.len());
+        for i in pending.drain(..) {
+            if let Some(Ok(appended)) = &results[i] {
+                fresh.push(appended.message());
+                terms.push(match &batch[i] {
+                    Entry::Message(m) => m.terms.as_ref(),
+                    Entry::Change(_) => None,
+                });
+            }
+        }
+        Self::insert_messages(tx, keys, &fresh, &terms, now).await
     }
 
     /// Keeps a message's reaction count, by which reads know whether to look for reactions.
@@ -773,7 +791,7 @@ impl Timeline for $Store {
                     // then it quotes nothing (the deletion erased its text).
                     let mut reply_to = m.reply_to.clone();
                     if let Some(quote) = reply_to.as_mut() {
-                        Self::flush(&mut tx, &keys, &results, &mut pending, now).await?;
+                        Self::flush(&mut tx, &keys, batch, &results, &mut pending, now).await?;
                         let gone: Option<i64> = sqlx::query_scalar(
                             "select deleted from messages where room_id = $1 and seq = $2",
                         )
@@ -828,7 +846,7 @@ impl Timeline for $Store {
                     pending.push(i);
                 }
                 Entry::Change(c) => {
-                    Self::flush(&mut tx, &keys, &results, &mut pending, now).await?;
+                    Self::flush(&mut tx, &keys, batch, &results, &mut pending, now).await?;
                     let target = std::slice::from_ref(&c.message_seq);
                     // A refusal (found by reads before any write) is this entry's result; any
                     // other failure may have left part of the change, so the batch fails.
@@ -858,7 +876,7 @@ impl Timeline for $Store {
             }
             next.insert(e.room_id(), (seq, direct));
         }
-        Self::flush(&mut tx, &keys, &results, &mut pending, now).await?;
+        Self::flush(&mut tx, &keys, batch, &results, &mut pending, now).await?;
         let advanced: Vec<(&RoomId, Seq)> = rooms
             .iter()
             .filter_map(|room| {
