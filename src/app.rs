@@ -61,14 +61,27 @@ impl App {
         let bus: Arc<dyn Bus> = match (&config.redis_url, &node) {
             (Some(url), Some(node)) => {
                 tracing::info!(node = %node, "cluster mode: fan-out through Redis");
-                RedisBus::start(url, hub.clone(), node.clone(), store.keyring().bus())?
+                RedisBus::start(
+                    url,
+                    config.redis_ca_cert.as_deref(),
+                    hub.clone(),
+                    node.clone(),
+                    store.keyring().bus(),
+                )?
             }
             _ => Arc::new(LocalBus::new(hub.clone())),
         };
         let files = crate::chat::uploads::Files::open(&config, true, store.keyring().clone())?;
         let (mut chat, committer) = Chat::new(store, bus, config.clone(), files);
         if let (Some(url), Some(node)) = (&config.redis_url, &node) {
-            chat.board = Some(crate::bus::redis::PresenceBoard::start(url, node.clone()).await?);
+            chat.board = Some(
+                crate::bus::redis::PresenceBoard::start(
+                    url,
+                    config.redis_ca_cert.as_deref(),
+                    node.clone(),
+                )
+                .await?,
+            );
         }
         chat.load_settings()
             .await

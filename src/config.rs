@@ -18,8 +18,12 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite://path` (default `sqlite://<data_dir>/natter.db`) or `postgres://...`.
     pub database_url: Option<String>,
-    /// `redis://host:port`: set on every node of a cluster to fan out between them.
+    /// `redis://host:port`, or `rediss://` for TLS: set on every node of a cluster to fan out
+    /// between them.
     pub redis_url: Option<String>,
+    /// With `rediss://`: the PEM certificate of the authority that signed Redis's certificate
+    /// (default: the system's roots).
+    pub redis_ca_cert: Option<PathBuf>,
     /// This node's name in the cluster (default: a random one).
     pub node_id: Option<String>,
     /// PEM certificate chain: serve HTTPS and WSS (with `tls_key`).
@@ -129,6 +133,7 @@ impl Default for Config {
             data_dir: "data".into(),
             database_url: None,
             redis_url: None,
+            redis_ca_cert: None,
             node_id: None,
             tls_cert: None,
             tls_key: None,
@@ -233,6 +238,10 @@ pub struct Overrides {
     /// none, a single node].
     #[arg(long, global = true, env = "NATTER_REDIS_URL")]
     pub redis_url: Option<String>,
+    /// With rediss://, the PEM certificate of the authority that signed Redis's certificate
+    /// [default: the system's roots].
+    #[arg(long, global = true, env = "NATTER_REDIS_CA_CERT")]
+    pub redis_ca_cert: Option<PathBuf>,
     /// This node's name in a cluster; unique per node [default: random at each start].
     #[arg(long, global = true, env = "NATTER_NODE_ID")]
     pub node_id: Option<String>,
@@ -487,6 +496,9 @@ impl Overrides {
         }
         if self.redis_url.is_some() {
             config.redis_url = self.redis_url.clone();
+        }
+        if self.redis_ca_cert.is_some() {
+            config.redis_ca_cert = self.redis_ca_cert.clone();
         }
         if self.node_id.is_some() {
             config.node_id = self.node_id.clone();

@@ -9,6 +9,7 @@
 //! that clients reconnect and `sync`: whatever other nodes published meanwhile comes from
 //! the store, so nothing acknowledged is lost.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -19,6 +20,20 @@ use tokio::sync::mpsc;
 
 use super::{Bus, BusEvent};
 use crate::crypto::BusSealer;
+
+/// A client for `url`: with `rediss://` and `ca` (a PEM file), trusting that authority only.
+pub fn client(url: &str, ca: Option<&Path>) -> anyhow::Result<redis::Client> {
+    let Some(ca) = ca.filter(|_| url.starts_with("rediss://")) else {
+        return Ok(redis::Client::open(url)?);
+    };
+    let root_cert = std::fs::read(ca)
+        .map_err(|e| anyhow::anyhow!("reading redis_ca_cert {}: {e}", ca.display()))?;
+    let certs = redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(root_cert),
+    };
+    Ok(redis::Client::build_with_tls(url, certs)?)
+}
 use crate::domain::{PresenceStatus, UserId};
 use crate::hub::{Hub, Interest};
 use crate::protocol::close;
@@ -75,12 +90,13 @@ impl RedisBus {
     /// anyone reading its traffic, sees channel names (room and user ids) and sizes only.
     pub fn start(
         url: &str,
+        ca: Option<&Path>,
         hub: Arc<Hub>,
         node: String,
         sealer: BusSealer,
     ) -> anyhow::Result<Arc<Self>> {
         let sealer = Arc::new(sealer);
-        let client = redis::Client::open(url)?;
+        let client = client(url, ca)?;
         let (outbox, queued) = mpsc::channel(OUTBOX);
         let state = Arc::new(Health::default());
         let bus = Arc::new(Self {
@@ -269,8 +285,8 @@ fn parse(status: &str) -> PresenceStatus {
 }
 
 impl PresenceBoard {
-    pub async fn start(url: &str, node: String) -> anyhow::Result<Arc<Self>> {
-        let client = redis::Client::open(url)?;
+    pub async fn start(url: &str, ca: Option<&Path>, node: String) -> anyhow::Result<Arc<Self>> {
+        let client = client(url, ca)?;
         let conn = redis::aio::ConnectionManager::new(client).await?;
         let board = Arc::new(Self { conn, node });
         bounded(board.heartbeat()).await?;

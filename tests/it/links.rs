@@ -76,7 +76,10 @@ struct TlsPostgres {
 impl TlsPostgres {
     fn start(certs: &Certs) -> Option<TlsPostgres> {
         let bin = pg_bin()?;
-        let dir = tempfile::Builder::new().prefix("natter-pg-tls").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("natter-pg-tls")
+            .tempdir()
+            .unwrap();
         let data = dir.path().join("data");
         let chown = |path: &Path| {
             Command::new("chown")
@@ -88,9 +91,21 @@ impl TlsPostgres {
         chown(dir.path());
         let out = as_postgres(
             &bin.join("initdb"),
-            &["-D", data.to_str().unwrap(), "-U", "postgres", "-A", "trust", "--no-sync"],
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+            ],
         );
-        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         std::fs::copy(&certs.cert, data.join("server.crt")).unwrap();
         std::fs::copy(&certs.key, data.join("server.key")).unwrap();
         let port = free_port();
@@ -118,7 +133,14 @@ impl TlsPostgres {
         let log = dir.path().join("log");
         let out = as_postgres(
             &bin.join("pg_ctl"),
-            &["-D", data.to_str().unwrap(), "-l", log.to_str().unwrap(), "-w", "start"],
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-l",
+                log.to_str().unwrap(),
+                "-w",
+                "start",
+            ],
         );
         assert!(
             out.status.success(),
@@ -154,14 +176,28 @@ impl TlsRedis {
     fn start(certs: &Certs) -> TlsRedis {
         let port = free_port();
         let child = Command::new("redis-server")
-            .args(["--port", "0", "--tls-port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
             .arg("--tls-cert-file")
             .arg(&certs.cert)
             .arg("--tls-key-file")
             .arg(&certs.key)
             .arg("--tls-ca-cert-file")
             .arg(&certs.ca)
-            .args(["--tls-auth-clients", "no", "--save", "", "--appendonly", "no"])
+            .args([
+                "--tls-auth-clients",
+                "no",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server starts");
@@ -186,7 +222,10 @@ impl Drop for TlsRedis {
 async fn nodes_reach_postgres_and_redis_over_verified_tls_only() {
     let test = "links::nodes_reach_postgres_and_redis_over_verified_tls_only";
     if pg_bin().is_none() || Command::new("runuser").arg("--help").output().is_err() {
-        skip(test, "no PostgreSQL server binaries or runuser to start a private PostgreSQL");
+        skip(
+            test,
+            "no PostgreSQL server binaries or runuser to start a private PostgreSQL",
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -195,8 +234,14 @@ async fn nodes_reach_postgres_and_redis_over_verified_tls_only() {
     let redis = TlsRedis::start(&certs);
 
     // Plain connections are refused by both.
-    let plain = format!("postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable", pg.port);
-    let refused = sqlx::PgPool::connect(&plain).await.err().expect("no plain PostgreSQL");
+    let plain = format!(
+        "postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable",
+        pg.port
+    );
+    let refused = sqlx::PgPool::connect(&plain)
+        .await
+        .err()
+        .expect("no plain PostgreSQL");
     assert!(refused.to_string().contains("pg_hba.conf"), "{refused}");
     let client = redis::Client::open(format!("redis://127.0.0.1:{}", redis.port)).unwrap();
     let plain_redis = tokio::time::timeout(
@@ -234,10 +279,15 @@ async fn nodes_reach_postgres_and_redis_over_verified_tls_only() {
     let (status, _) = n2.join(&bob, "over tls", None).await;
     assert_eq!(status, StatusCode::OK);
     let (mut bob_ws, _) = n2.ws(&bob).await;
-    let (status, sent) = n1.send_http(&ana, &room, "t1", "through TLS both ways").await;
+    let (status, sent) = n1
+        .send_http(&ana, &room, "t1", "through TLS both ways")
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{sent}");
     let got = bob_ws.next_of("message").await;
-    assert_eq!(got["message"]["body"], "through TLS both ways", "crossed Redis over TLS");
+    assert_eq!(
+        got["message"]["body"], "through TLS both ways",
+        "crossed Redis over TLS"
+    );
 
     // A node that does not trust the authority does not start.
     let untrusted = database_url.replace(
@@ -247,5 +297,8 @@ async fn nodes_reach_postgres_and_redis_over_verified_tls_only() {
     let mut config = n1.config.clone();
     config.database_url = Some(untrusted);
     config.bind = "127.0.0.1:0".parse().unwrap();
-    assert!(natter::app::App::start(config).await.is_err(), "an unknown authority is refused");
+    assert!(
+        natter::app::App::start(config).await.is_err(),
+        "an unknown authority is refused"
+    );
 }

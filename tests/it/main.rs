@@ -12,6 +12,7 @@ mod harness;
 mod helpers;
 mod history;
 mod limits;
+mod links;
 mod living;
 mod messaging;
 mod moderation;
