@@ -182,8 +182,13 @@ impl RoomKey {
         let mut parts: Vec<(u8, &str)> = Vec::new();
         for word in words.split(' ').filter(|w| !w.is_empty()) {
             parts.push((b'w', word));
-            for (at, c) in word.char_indices().take(PREFIX_CHARS) {
-                parts.push((b'p', &word[..at + c.len_utf8()]));
+            // Beginnings of 2 to 12 characters shorter than the word (the word itself has
+            // its own token; a one-character beginning would find nearly everything).
+            for (n, (at, c)) in word.char_indices().enumerate().take(PREFIX_CHARS) {
+                let end = at + c.len_utf8();
+                if n >= 1 && end < word.len() {
+                    parts.push((b'p', &word[..end]));
+                }
             }
         }
         parts.sort_unstable();
@@ -198,18 +203,19 @@ impl RoomKey {
         text
     }
 
-    /// The token a query term is looked up by: the word, or (for the last term) the words it
-    /// begins.
-    pub fn blind_term(&self, term: &str, prefix: bool) -> String {
-        if prefix {
+    /// The tokens a query term is looked up by, any of which may match: the word's, and for
+    /// the last term (`prefix`) that of the words it begins (of its first 12 characters when
+    /// longer; a one-character last term finds only that word).
+    pub fn blind_term(&self, term: &str, prefix: bool) -> Vec<String> {
+        let mut tokens = vec![self.token(b'w', term)];
+        if prefix && term.chars().nth(1).is_some() {
             let end = term
                 .char_indices()
                 .nth(PREFIX_CHARS)
                 .map_or(term.len(), |(at, _)| at);
-            self.token(b'p', &term[..end])
-        } else {
-            self.token(b'w', term)
+            tokens.push(self.token(b'p', &term[..end]));
         }
+        tokens
     }
 }
 
@@ -498,14 +504,26 @@ mod tests {
         let k = key("r1");
         let index = k.blind_words("deployment of the deploy");
         let tokens: Vec<&str> = index.split(' ').collect();
-        assert!(tokens.contains(&k.blind_term("deploy", false).as_str()));
-        assert!(tokens.contains(&k.blind_term("deplo", true).as_str()));
-        assert!(tokens.contains(&k.blind_term("deployment", true).as_str()));
+        let found = |term: &str, prefix: bool| {
+            k.blind_term(term, prefix)
+                .iter()
+                .any(|t| tokens.contains(&t.as_str()))
+        };
+        assert!(found("deploy", false));
+        assert!(found("deplo", true), "a beginning");
+        assert!(found("deploy", true), "a beginning that is also a word");
+        assert!(found("deployment", true), "the whole word as the last term");
+        assert!(!found("deplo", false), "no such word");
+        assert!(!found("ploy", true));
         assert!(
-            !tokens.contains(&k.blind_term("deplo", false).as_str()),
-            "no such word"
+            found("of", true) && !found("o", true),
+            "one letter finds only that word"
         );
-        assert!(!tokens.contains(&k.blind_term("ploy", true).as_str()));
+        assert_eq!(
+            tokens.len(),
+            4 + 9,
+            "4 words, then the beginnings of 2..len-1 characters"
+        );
         assert!(
             tokens
                 .iter()
@@ -526,6 +544,6 @@ mod tests {
         );
         // long terms are looked up by their first PREFIX_CHARS characters
         let long = k.blind_words("internationalization");
-        assert!(long.contains(&k.blind_term("internationaliz", true)));
+        assert!(long.contains(&k.blind_term("internationaliz", true)[1]));
     }
 }

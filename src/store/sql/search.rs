@@ -375,7 +375,7 @@ impl Search for $Store {
         };
         let keys = self.keys.rooms(&rooms.iter().collect::<Vec<_>>(), false).await?;
         let last = q.terms.len().saturating_sub(1);
-        let blind = |key: &RoomKey| -> Vec<String> {
+        let blind = |key: &RoomKey| -> Vec<Vec<String>> {
             q.terms.iter().enumerate().map(|(i, t)| key.blind_term(t, i == last)).collect()
         };
         // SQLite: the plain words in `message_search`, the keyed tokens in `sealed_search`, a
@@ -413,8 +413,17 @@ impl Search for $Store {
         // One statement per `ROOMS_PER_QUERY` rooms with keys, so that a server with thousands
         // of public rooms makes several modest queries rather than one enormous one; their
         // hits are merged by `doc`.
-        let keyed: Vec<Vec<String>> = keys.values().map(|k| blind(k)).collect();
         let group = |g: &[String]| format!("({})", g.join(and));
+        // Each term one of its tokens: `(w OR p) AND ...`.
+        let keyed: Vec<Vec<String>> = keys
+            .values()
+            .map(|k| {
+                blind(k)
+                    .into_iter()
+                    .map(|alternatives| format!("({})", alternatives.join(or)))
+                    .collect()
+            })
+            .collect();
         let mut matchers: Vec<(&str, String)> = keyed
             .chunks(ROOMS_PER_QUERY)
             .map(|chunk| {
