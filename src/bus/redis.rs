@@ -24,6 +24,9 @@ use crate::crypto::BusSealer;
 /// A client for `url`: with `rediss://` and `ca` (a PEM file), trusting that authority only.
 pub fn client(url: &str, ca: Option<&Path>) -> anyhow::Result<redis::Client> {
     let Some(ca) = ca.filter(|_| url.starts_with("rediss://")) else {
+        if ca.is_some() {
+            tracing::warn!("redis_ca_cert is set but redis_url is not rediss://: no TLS to Redis");
+        }
         return Ok(redis::Client::open(url)?);
     };
     let root_cert = std::fs::read(ca)

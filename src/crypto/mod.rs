@@ -176,7 +176,7 @@ impl RoomKey {
 
     /// What the index holds for folded `words` (space-separated, from
     /// [`crate::domain::search_text`]): a token per distinct word, and one per distinct
-    /// beginning of a word of up to [`PREFIX_CHARS`] characters, space-separated.
+    /// beginning of 2 to [`PREFIX_CHARS`] characters shorter than its word, space-separated.
     pub fn blind_words(&self, words: &str) -> String {
         // Each distinct word and beginning once (sorted, then hashed).
         let mut parts: Vec<(u8, &str)> = Vec::new();
@@ -254,6 +254,10 @@ impl Keyring {
     /// The keyring `config` names: its master key (made on the first start when it is a
     /// file) and its key store.
     pub async fn open(config: &Config) -> anyhow::Result<Arc<Self>> {
+        // The first connection of the process (the key store's, then the database's, Redis's
+        // and S3's) is rustls: with two crypto providers in the build (ring here, aws-lc-rs for
+        // the S3 client), the process says which one it uses.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let (master, made) = MasterKey::load(config)?;
         if made {
             tracing::warn!(

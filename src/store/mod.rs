@@ -683,9 +683,6 @@ pub trait Security {
 /// Opens the store `config` names (its database, with the keyring of its master key and key
 /// store), creating and migrating it when needed.
 pub async fn open(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    // TLS to PostgreSQL and Redis (and S3) is rustls: with two crypto providers in the build
-    // (ring here, aws-lc-rs for the S3 client), the process says which one it uses.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let keys = Keyring::open(config).await?;
     let database_url = config.database_url();
     let database_url = database_url.as_str();

@@ -240,8 +240,7 @@ async fn nodes_reach_postgres_and_redis_over_verified_tls_only() {
     );
     let refused = sqlx::PgPool::connect(&plain)
         .await
-        .err()
-        .expect("no plain PostgreSQL");
+        .expect_err("no plain PostgreSQL");
     assert!(refused.to_string().contains("pg_hba.conf"), "{refused}");
     let client = redis::Client::open(format!("redis://127.0.0.1:{}", redis.port)).unwrap();
     let plain_redis = tokio::time::timeout(

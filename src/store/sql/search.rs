@@ -337,10 +337,12 @@ impl $Store {
 impl Search for $Store {
     async fn compact_index(&self) -> StoreResult<()> {
         if Self::DIALECT.fts5 {
-            sqlx::query("insert into message_search (message_search) values ('optimize')")
-                .execute(&self.write)
-                .await
-                .map_err(fail("compacting the index"))?;
+            for table in [fts_table(false), fts_table(true)] {
+                sqlx::query(&format!("insert into {table} ({table}) values ('optimize')"))
+                    .execute(&self.write)
+                    .await
+                    .map_err(fail("compacting the index"))?;
+            }
         }
         Ok(())
     }
