@@ -272,7 +272,7 @@ impl Keyring {
     pub fn new(master: MasterKey, store: KeyStore, enabled: bool) -> Self {
         Self {
             enabled,
-            wrap: Sealer::new(&master.derive(b"natter wrap v1")),
+            wrap: Self::wrapper(&master),
             master,
             store,
             cache: RwLock::default(),
@@ -285,13 +285,13 @@ impl Keyring {
         BusSealer(Sealer::new(&self.master.derive(b"natter bus v1")))
     }
 
-    /// A key for one purpose, derived from the master key.
-    pub fn derive(&self, label: &[u8]) -> [u8; 32] {
-        self.master.derive(label)
-    }
-
     pub fn store(&self) -> &KeyStore {
         &self.store
+    }
+
+    /// The sealer that wraps data keys under `master`.
+    fn wrapper(master: &MasterKey) -> Sealer {
+        Sealer::new(&master.derive(b"natter wrap v1"))
     }
 
     fn wrap_ad(id: &str) -> Vec<u8> {
@@ -452,7 +452,7 @@ impl Keyring {
     /// Wraps every room key again under `new` (the data they seal is not touched), in one
     /// transaction of the key store, and records `new` as the master key.
     pub async fn rotate(&self, new: &MasterKey) -> anyhow::Result<usize> {
-        let rewrap = Sealer::new(&new.derive(b"natter wrap v1"));
+        let rewrap = Self::wrapper(new);
         self.store
             .rewrap(new, |room: &str, wrapped: &[u8]| {
                 let key = Zeroizing::new(
