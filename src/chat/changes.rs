@@ -48,8 +48,12 @@ impl Chat {
         seq: Seq,
         body: String,
     ) -> Result<Message> {
-        let body = MessageBody::parse(body)?.into_inner();
         let (room, m) = self.member_of(room_id, user).await?;
+        let body = match (room.seal.is_some(), crate::domain::is_sealed_body(&body)) {
+            (_, true) => body,
+            (false, false) => MessageBody::parse(body)?.into_inner(),
+            (true, false) => return Err(Error::Forbidden(crate::domain::SEALED_ONLY)),
+        };
         let message = self.readable_message(room_id, seq, &room, &m).await?;
         if &message.sender.id != user {
             return Err(Error::Forbidden("only the sender edits a message"));

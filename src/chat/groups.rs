@@ -56,6 +56,7 @@ impl Chat {
             retention: Retention::default(),
             direct: None,
             group: ids,
+            seal: None,
         };
         let room = self.store.create_room(new).await?;
         for user in &people {

@@ -69,8 +69,12 @@ impl Chat {
         if distinct.len() != attachments.len() {
             return Err(invalid("attachments", "the same file twice"));
         }
-        // With files, the text is an optional caption.
-        let body = if attachments.is_empty() || !body.trim().is_empty() {
+        // With files, the text is an optional caption. A sealed room's body (ciphertext from
+        // the browser) has a shape of its own and a larger limit; the commit checks that a
+        // sealed room gets nothing else.
+        let body = if crate::domain::is_sealed_body(&body) {
+            body
+        } else if attachments.is_empty() || !body.trim().is_empty() {
             MessageBody::parse(body)?.into_inner()
         } else {
             String::new()
@@ -138,7 +142,10 @@ impl Chat {
             .await?;
         // Where members read only what came after they joined, some may not read the original:
         // the quote then names it without its text (clients show their own copy, if any).
+        // In a sealed room the server cannot cut an excerpt: the reply carries its own quote
+        // inside its sealed body.
         let excerpt = match room.history {
+            _ if room.seal.is_some() => String::new(),
             HistoryVisibility::Shared => ReplyTo::excerpt(&original.body),
             HistoryVisibility::Joined => String::new(),
         };

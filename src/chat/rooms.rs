@@ -29,8 +29,11 @@ const SEARCH_LIMIT: i64 = 100;
 pub struct NewRoomRequest {
     pub name: String,
     pub visibility: Visibility,
-    /// Required for private rooms, refused for public ones.
+    /// Required for private rooms, refused for public ones (and for sealed ones).
     pub key: Option<String>,
+    /// Makes a sealed room (end to end, with `visibility: private`): its seal and the
+    /// owner's join proof, derived in the browser from the passphrase (`docs/protocol.md`).
+    pub seal: Option<crate::domain::SealRequest>,
     pub topic: Option<String>,
     pub history: Option<HistoryVisibility>,
     pub retention: Option<Retention>,
@@ -121,16 +124,33 @@ impl Chat {
         let retention = req.retention.unwrap_or_default();
         check_retention(&retention)?;
         self.check_room_cap(owner).await?;
-        let (kind, key_hash) = match (req.visibility, req.key) {
-            (Visibility::Public, None) => (RoomKind::Public, None),
-            (Visibility::Public, Some(_)) => {
+        let (kind, key_hash, seal) = match (req.visibility, req.key, req.seal) {
+            (Visibility::Public, None, None) => (RoomKind::Public, None, None),
+            (Visibility::Public, Some(_), _) => {
                 return Err(invalid("key", "public rooms have no key"));
             }
-            (Visibility::Private, None) => return Err(invalid("key", "private rooms need a key")),
-            (Visibility::Private, Some(k)) => (
+            (Visibility::Public, None, Some(_)) => {
+                return Err(invalid("seal", "a sealed room is private"));
+            }
+            (Visibility::Private, Some(_), Some(_)) => {
+                return Err(invalid(
+                    "key",
+                    "a sealed room has a passphrase instead, which never leaves the browser",
+                ));
+            }
+            (Visibility::Private, None, None) => {
+                return Err(invalid("key", "private rooms need a key"));
+            }
+            (Visibility::Private, Some(k), None) => (
                 RoomKind::Private,
                 Some(hash_password(RoomKey::parse(&k)?.expose()).await?),
+                None,
             ),
+            (Visibility::Private, None, Some(seal)) => {
+                let (seal, proof) = seal.parse()?;
+                let hash = hash_password(proof.expose()).await?;
+                (RoomKind::Private, Some(hash), Some(seal))
+            }
         };
         let new = NewRoom {
             id: RoomId::generate(),
@@ -145,6 +165,7 @@ impl Chat {
             retention,
             direct: None,
             group: Vec::new(),
+            seal,
         };
         let room = match self.store.create_room(new).await {
             Ok(room) => room,
@@ -225,13 +246,15 @@ impl Chat {
         Ok(())
     }
 
-    /// Joins a public room, or a private one with its key. Idempotent for members.
+    /// Joins a public room, or a private one with its key, or a sealed one with the proof
+    /// derived from its passphrase. Idempotent for members.
     #[tracing::instrument(skip_all, fields(user = %user.id))]
     pub async fn join(
         &self,
         user: &User,
         name: &str,
         key: Option<&str>,
+        proof: Option<&str>,
         ip: IpAddr,
     ) -> Result<Room> {
         let (room, key_hash) = self
@@ -246,7 +269,26 @@ impl Chat {
         if self.store.is_banned(&room.id, &user.id).await? {
             return Err(Error::Forbidden("you are banned from this room"));
         }
-        if room.kind == RoomKind::Private {
+        if room.seal.is_some() {
+            if key.is_some() {
+                return Err(invalid(
+                    "key",
+                    "this room is sealed: send the proof derived from its passphrase, never the passphrase",
+                ));
+            }
+            let Some(proof) = proof else {
+                return Err(Error::Forbidden(
+                    "this room is sealed: it needs the proof derived from its passphrase",
+                ));
+            };
+            let proof = crate::domain::JoinProof::parse(proof)?;
+            let ok = self
+                .try_key(user, &room.id, ip, proof.expose(), key_hash.as_deref())
+                .await?;
+            if !ok {
+                return Err(Error::Forbidden("wrong passphrase"));
+            }
+        } else if room.kind == RoomKind::Private {
             let Some(key) = key else {
                 return Err(Error::Forbidden("this room needs a key"));
             };
@@ -265,6 +307,20 @@ impl Chat {
         let room = room.for_member(&m, Unread::default());
         self.announce_join(&room, user, m.joined_seq);
         Ok(room)
+    }
+
+    /// What someone about to join a sealed room needs to derive its join proof: its seal
+    /// without the check value (which would let them test guesses offline). Rooms that are not
+    /// sealed are `not_found` here.
+    pub async fn room_seal(&self, name: &str) -> Result<crate::domain::Seal> {
+        let (room, _) = self
+            .store
+            .room_by_name(&RoomName::lookup_key(name)?)
+            .await
+            .map_err(not_found)?;
+        room.seal
+            .map(|seal| seal.public())
+            .ok_or(Error::NotFound("sealed room"))
     }
 
     /// Subscribes the joiner's connections and tells the room (and the joiner's devices).
@@ -384,6 +440,14 @@ impl Chat {
         };
         let retention = patch.retention.unwrap_or(room.retention);
         check_retention(&retention)?;
+        if room.seal.is_some()
+            && (patch.key.is_some() || patch.visibility == Some(Visibility::Public))
+        {
+            return Err(invalid(
+                "key",
+                "a sealed room stays private and keeps its passphrase (make a new room to change it)",
+            ));
+        }
         let visibility = patch.visibility.unwrap_or(match room.kind {
             RoomKind::Private => Visibility::Private,
             _ => Visibility::Public,
@@ -694,6 +758,7 @@ impl Chat {
                     retention: Retention::default(),
                     direct: Some(pair.clone()),
                     group: Vec::new(),
+                    seal: None,
                 };
                 match self.store.create_room(new).await {
                     Ok(room) => {

@@ -8,6 +8,7 @@ mod ids;
 mod profile;
 mod records;
 mod rules;
+mod sealed;
 mod search;
 mod settings;
 mod spoofing;
@@ -29,6 +30,10 @@ pub use records::{
 pub use rules::{
     Action, Permissions, Role, allowed, can_ban, can_change_settings, can_change_table,
     can_delete_message, can_delete_room, can_moderate, can_set_role,
+};
+pub use sealed::{
+    JoinProof, MAX_SEALED_BODY_CHARS, SEAL_KDF, SEALED_CONTENT_TYPE, SEALED_ONLY, SEALED_PREFIX,
+    Seal, SealRequest, is_sealed_body,
 };
 pub use search::{MAX_TERMS, highlights, matches, search_terms, search_text};
 pub use settings::{Registration, ServerSettings};

@@ -152,6 +152,9 @@ pub struct Room {
     /// The newest message's `seq` (0 when the room has none).
     pub last_seq: Seq,
     pub created_at: DateTime<Utc>,
+    /// For sealed rooms (end to end): how members derive its keys from the passphrase.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seal: Option<super::Seal>,
     /// For direct rooms: the two users.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub direct_user_ids: Option<[UserId; 2]>,

@@ -18,6 +18,7 @@ use utoipa::{Modify, OpenApi};
         super::auth::blocks, super::auth::block, super::auth::unblock,
         super::profile::update, super::profile::upload, super::profile::remove,
         super::rooms::my_rooms, super::rooms::public_rooms, super::rooms::create, super::rooms::join,
+        super::rooms::room_seal,
         super::rooms::room, super::rooms::update, super::rooms::remove, super::rooms::leave,
         super::rooms::members, super::rooms::receipts, super::rooms::set_notify, super::rooms::set_role, super::rooms::ban, super::rooms::bans, super::rooms::unban,
         super::rooms::open_direct,

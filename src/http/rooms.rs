@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/rooms", get(my_rooms).post(create))
         .route("/rooms/public", get(public_rooms))
         .route("/rooms/join", post(join))
+        .route("/rooms/seal", get(room_seal))
         .route("/rooms/{id}", get(room).patch(update).delete(remove))
         .route("/rooms/{id}/leave", post(leave))
         .route("/rooms/{id}/members", get(members))
@@ -55,6 +56,9 @@ pub struct JoinRequest {
     /// The room's name (with `key` for a private room); or leave it out and give `invite`.
     name: Option<String>,
     key: Option<String>,
+    /// For a sealed room: the join proof derived from its passphrase (`GET /rooms/seal`
+    /// gives what to derive it with). The passphrase itself never goes to the server.
+    proof: Option<String>,
     /// An invite link's code: joins the room it leads to, private or not, without a key.
     invite: Option<String>,
 }
@@ -169,7 +173,13 @@ async fn join(
         (Some(code), _) => app.chat.join_by_invite(&auth.user, code).await?,
         (None, Some(name)) => {
             app.chat
-                .join(&auth.user, name, req.key.as_deref(), ip)
+                .join(
+                    &auth.user,
+                    name,
+                    req.key.as_deref(),
+                    req.proof.as_deref(),
+                    ip,
+                )
                 .await?
         }
         (None, None) => {
@@ -177,6 +187,31 @@ async fn join(
         }
     };
     Ok(Json(RoomResponse { room }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SealQuery {
+    /// The sealed room's name.
+    name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SealResponse {
+    seal: crate::domain::Seal,
+}
+
+#[utoipa::path(get, path = "/api/v1/rooms/seal", tag = "rooms", params(SealQuery),
+    responses((status = 200, description = "How to derive the join proof from the passphrase (without `check`)", body = SealResponse),
+              (status = 404, description = "No sealed room of that name", body = ErrorBody)))]
+/// What a browser needs to derive a sealed room's join proof from its passphrase.
+async fn room_seal(
+    State(app): State<AppState>,
+    _auth: Auth,
+    ApiQuery(q): ApiQuery<SealQuery>,
+) -> Result<Json<SealResponse>, ApiError> {
+    let seal = app.chat.room_seal(&q.name).await?;
+    Ok(Json(SealResponse { seal }))
 }
 
 #[utoipa::path(get, path = "/api/v1/rooms/{id}", tag = "rooms",

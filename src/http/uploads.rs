@@ -38,6 +38,11 @@ pub struct UploadParams {
     /// The file's name, for display only (it is cleaned; the type comes from the bytes).
     #[serde(default)]
     filename: String,
+    /// The bytes are a file encrypted in the browser for a sealed room: kept as they are,
+    /// typed `application/x-natter-sealed`, named `sealed` (the real name and type travel
+    /// inside the sealed message).
+    #[serde(default)]
+    sealed: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -69,6 +74,7 @@ async fn upload(
         .upload(
             &auth.user.id,
             &params.filename,
+            params.sealed,
             declared,
             body.into_data_stream(),
         )

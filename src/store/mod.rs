@@ -81,6 +81,8 @@ pub struct NewRoom {
     pub direct: Option<[UserId; 2]>,
     /// For a group conversation: the members besides the owner (who starts it).
     pub group: Vec<UserId>,
+    /// For a sealed room: its seal (`key_hash` is then the join proof's hash).
+    pub seal: Option<crate::domain::Seal>,
 }
 
 /// A room's changeable settings, written as a whole.
@@ -424,11 +426,39 @@ pub trait Search {
     async fn compact_index(&self) -> StoreResult<()>;
 }
 
+/// A room as the append reads (and on PostgreSQL locks) it: where its timeline is, its kind,
+/// its permission table, and whether it is sealed end to end.
+#[derive(Debug, Clone)]
+pub struct LockedRoom {
+    pub last: Seq,
+    pub kind: RoomKind,
+    pub table: Permissions,
+    pub sealed: bool,
+}
+
 /// A member as the append sees them: their role, and whether a mute is in force.
 #[derive(Debug, Clone, Copy)]
 pub struct Standing {
     pub role: Role,
     pub muted: bool,
+}
+
+/// Why a sealed room refuses this event, if it does: a message or an edit whose body is not
+/// sealed in the browser, or a file that is not (a client that does not know the room is
+/// sealed would otherwise give its plain text away). Read in the append's transaction, from
+/// the room row it reads anyway.
+pub fn sealed_refuses(entry: &Entry) -> Option<&'static str> {
+    use crate::domain::{SEALED_CONTENT_TYPE, SEALED_ONLY, is_sealed_body};
+    let plain = match entry {
+        Entry::Message(m) => {
+            !is_sealed_body(&m.body)
+                || m.attachments
+                    .iter()
+                    .any(|a| a.content_type != SEALED_CONTENT_TYPE)
+        }
+        Entry::Change(c) => matches!(&c.change, Change::Edit { body, .. } if !is_sealed_body(body)),
+    };
+    plain.then_some(SEALED_ONLY)
 }
 
 impl Standing {
@@ -722,7 +752,12 @@ pub async fn index_terms(keys: &Keyring, room: &RoomId, body: &str) -> anyhow::R
 /// What the search index holds for a body: its folded words, as keyed tokens where the room
 /// has a key.
 fn index_words(key: Option<&Arc<RoomKey>>, body: &str) -> Terms {
-    let words = search_text(body);
+    // A sealed room's body is ciphertext from the browser: nothing to find in it.
+    let words = if crate::domain::is_sealed_body(body) {
+        String::new()
+    } else {
+        search_text(body)
+    };
     match key {
         Some(key) => Terms {
             text: key.blind_words(&words),

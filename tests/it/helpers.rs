@@ -524,3 +524,27 @@ impl Ws {
         }
     }
 }
+
+/// `POST /uploads?filename=NAME` with `bytes` as the body.
+pub async fn upload(app: &TestApp, user: &User, name: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+    let res = app
+        .http
+        .post(app.url(&format!("/uploads?filename={}", escape(name))))
+        .bearer_auth(&user.token)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// Percent-encodes all but unreserved characters (for a query's value).
+pub fn escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

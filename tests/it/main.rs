@@ -22,6 +22,7 @@ mod profiles;
 mod proxy;
 mod robustness;
 mod rooms;
+mod sealed;
 mod search;
 mod security;
 mod shutdown;

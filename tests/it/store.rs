@@ -36,6 +36,7 @@ fn public_room(owner: &natter::domain::User, name: &str) -> NewRoom {
         retention: Retention::default(),
         direct: None,
         group: Vec::new(),
+        seal: None,
     }
 }
 

@@ -15,28 +15,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-async fn upload(app: &TestApp, user: &User, name: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
-    let res = app
-        .http
-        .post(app.url(&format!("/uploads?filename={}", escape(name))))
-        .bearer_auth(&user.token)
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
-fn escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// GETs a served file (`url` as the API gave it) with extra headers.
 async fn fetch(
     app: &TestApp,

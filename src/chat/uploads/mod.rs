@@ -142,11 +142,14 @@ impl Chat {
 
     /// Receives an upload: the body is streamed to a spool file (never held whole), refused
     /// as soon as it passes the limit, then read for its type, described, and stored under
-    /// the hash of its bytes. A cut connection or a refusal leaves nothing behind.
+    /// the hash of its bytes. A cut connection or a refusal leaves nothing behind. A `sealed`
+    /// upload (a file encrypted in the browser for a sealed room) is stored as it is, typed
+    /// [`SEALED_CONTENT_TYPE`](crate::domain::SEALED_CONTENT_TYPE), nameless, never decoded.
     pub async fn upload<S, E>(
         self: &Arc<Self>,
         user: &UserId,
         filename: &str,
+        sealed: bool,
         declared: Option<u64>,
         mut body: S,
     ) -> Result<Upload>
@@ -154,7 +157,10 @@ impl Chat {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let filename = crate::domain::display_filename(filename);
+        let filename = match sealed {
+            true => "sealed".to_owned(),
+            false => crate::domain::display_filename(filename),
+        };
         let (limit, over) = self.upload_room(user).await?;
         if declared.is_some_and(|n| n > limit) {
             return Err(over);
@@ -199,6 +205,7 @@ impl Chat {
         // upload behind. What it stores is then never sent, and collected after a day.
         let chat = self.clone();
         let user = user.clone();
+        let head = if sealed { None } else { Some(head) };
         tokio::spawn(async move { chat.describe_and_store(user, filename, blob, head).await })
             .await
             .map_err(|e| {
@@ -212,15 +219,19 @@ impl Chat {
     }
 
     /// Reads what a complete upload is, makes its thumbnail (and its image's copy without
-    /// metadata), records it and stores its blobs.
+    /// metadata), records it and stores its blobs. Without a `head` to read, the file is
+    /// sealed: only recorded and stored.
     async fn describe_and_store(
         &self,
         user: UserId,
         filename: String,
         mut blob: Spooled,
-        head: Vec<u8>,
+        head: Option<Vec<u8>>,
     ) -> Result<Upload> {
-        let (mut content_type, kind) = media::sniff(&head);
+        let (mut content_type, kind) = match &head {
+            Some(head) => media::sniff(head),
+            None => (crate::domain::SEALED_CONTENT_TYPE.to_owned(), Kind::Other),
+        };
         let mut described = Described::default();
         match kind {
             Kind::Image => {

@@ -148,7 +148,7 @@ pub(super) const USER_COLS: &str = "u.id, u.username, u.display_name, u.is_admin
     u.one_device, u.email, u.totp_enabled_at";
 pub(super) const ROOM_COLS: &str = "r.id, r.name, r.kind, r.topic, r.owner_id, r.history, \
     r.retention_max_messages, r.retention_max_age_secs, r.last_seq, r.created_at, r.direct_key, \
-    r.permissions";
+    r.permissions, r.seal";
 pub(super) const MEMBER_COLS: &str =
     "m.room_id, m.user_id, m.role, m.joined_seq, m.read_seq, m.notify";
 /// A member's unread counts, for a query over `memberships m`. A member's read marker starts
@@ -215,6 +215,9 @@ macro_rules! sql_store {
                     .unwrap_or_default(),
                 last_seq: r.get("last_seq"),
                 created_at: time(r.get("created_at")),
+                seal: r
+                    .get::<Option<&str>, _>("seal")
+                    .and_then(crate::domain::Seal::from_stored),
                 direct_user_ids: direct.and_then(|k| {
                     let (a, b) = k.split_once(':')?;
                     Some([a.into(), b.into()])

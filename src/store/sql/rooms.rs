@@ -77,8 +77,8 @@ impl Rooms for $Store {
         let direct_key = r.direct.as_ref().map(|[a, b]| format!("{a}:{b}"));
         sqlx::query(
             "insert into rooms (id, name, name_key, kind, topic, owner_id, key_hash, history, \
-             retention_max_messages, retention_max_age_secs, direct_key, created_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             retention_max_messages, retention_max_age_secs, direct_key, created_at, seal) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(r.id.as_str())
         .bind(&r.name)
@@ -92,6 +92,7 @@ impl Rooms for $Store {
         .bind(r.retention.max_age_secs)
         .bind(&direct_key)
         .bind(now)
+        .bind(r.seal.as_ref().map(crate::domain::Seal::to_stored))
         .execute(&mut *tx)
         .await
         .map_err(fail("room name"))?;

@@ -97,17 +97,18 @@ impl $Store {
         Ok(member)
     }
 
-    /// The `last_seq` and kind of each of `rooms` (sorted) that exists. Where
+    /// The `last_seq`, kind, permission table and sealing of each of `rooms` (sorted) that
+    /// exists. Where
     /// [`Dialect::lock_rooms`] is set they are also locked (`for update`, in id order) for the
     /// rest of the transaction, so two nodes committing batches at once never deadlock.
     async fn lock_rooms(
         tx: &mut Transaction<'_, $Db>,
         rooms: &[&RoomId],
-    ) -> StoreResult<std::collections::HashMap<RoomId, (Seq, RoomKind, Permissions)>> {
+    ) -> StoreResult<std::collections::HashMap<RoomId, LockedRoom>> {
         let mut found = std::collections::HashMap::new();
         for chunk in chunks(rooms) {
             let sql = format!(
-                "select id, last_seq, kind, permissions from rooms where id in ({}){}",
+                "select id, last_seq, kind, permissions, seal from rooms where id in ({}){}",
                 placeholders(chunk.len(), &["?"]).replace(['(', ')'], ""),
                 if Self::DIALECT.lock_rooms { " order by id for update" } else { "" }
             );
@@ -125,10 +126,13 @@ impl $Store {
                     .get::<Option<&str>, _>("permissions")
                     .map(Permissions::from_stored)
                     .unwrap_or_default();
-                found.insert(
-                    id,
-                    (r.get("last_seq"), RoomKind::from_db(r.get("kind")), table),
-                );
+                let room = LockedRoom {
+                    last: r.get("last_seq"),
+                    kind: RoomKind::from_db(r.get("kind")),
+                    table,
+                    sealed: r.get::<Option<&str>, _>("seal").is_some(),
+                };
+                found.insert(id, room);
             }
         }
         Ok(found)
@@ -727,7 +731,7 @@ impl Timeline for $Store {
         let members = Self::members(&mut tx, &pairs, now).await?;
         let mut next: std::collections::HashMap<&RoomId, (Seq, bool)> = found
             .iter()
-            .map(|(id, (last, kind, _))| (id, (*last, kind.is_conversation())))
+            .map(|(id, room)| (id, (room.last, room.kind.is_conversation())))
             .collect();
         // Messages waiting to be inserted (by position), flushed before each change.
         let mut pending: Vec<usize> = Vec::new();
@@ -755,14 +759,15 @@ impl Timeline for $Store {
             };
             // The room's permission table and mutes, read in this transaction: a mute or a
             // stricter table committed first refuses the event.
-            let table = &found[e.room_id()].2;
-            if let Some(why) = standing.refuses(table, e) {
+            let locked = &found[e.room_id()];
+            let refused = standing.refuses(&locked.table, e);
+            if let Some(why) = refused.or_else(|| locked.sealed.then(|| sealed_refuses(e)).flatten()) {
                 results[i] = Some(Err(StoreError::Refused(why)));
                 continue;
             }
             // In a direct room, the other person may have blocked the sender (one indexed
             // lookup, for direct messages only).
-            let two = found[e.room_id()].1 == RoomKind::Direct;
+            let two = locked.kind == RoomKind::Direct;
             let speaks = match e {
                 Entry::Message(_) => true,
                 Entry::Change(c) => matches!(c.change, Change::Edit { .. } | Change::React { .. }),
@@ -880,9 +885,9 @@ impl Timeline for $Store {
         let advanced: Vec<(&RoomId, Seq)> = rooms
             .iter()
             .filter_map(|room| {
-                let (last, _, _) = found.get(*room)?;
+                let last = found.get(*room)?.last;
                 let (now, _) = next.get(room)?;
-                (now > last).then_some((*room, *now))
+                (*now > last).then_some((*room, *now))
             })
             .collect();
         Self::advance_rooms(&mut tx, &advanced).await?;

@@ -1,0 +1,247 @@
+//! Sealed rooms (end to end) as the server sees them: a seal and a join proof instead of a
+//! key, bodies and files that must arrive sealed, nothing indexed, no excerpt cut, settings
+//! that cannot unseal the room. The browser's side (WebCrypto) is in `browser::sealed_rooms…`.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A body shaped as the browser seals one (the server cannot tell real ciphertext apart).
+fn sealed_body(fill: u8) -> String {
+    format!("sealed:v1:{}", b64(&[fill; 60]))
+}
+
+fn seal_request(proof: &str) -> Value {
+    json!({
+        "iterations": 600000,
+        "salt": b64(&[9; 16]),
+        "check": b64(&[4; 44]),
+        "proof": proof,
+    })
+}
+
+#[tokio::test]
+async fn a_sealed_room_takes_a_proof_and_only_sealed_bodies_and_files() {
+    let app = spawn_app().await;
+    let ana = app.register("ana").await;
+    let bob = app.register("bob").await;
+    let proof = b64(&[7; 32]);
+
+    // Made with a seal; the owner sees it whole.
+    let (status, body) = app
+        .post(
+            &ana,
+            "/rooms",
+            json!({"name": "Vault", "visibility": "private", "seal": seal_request(&proof)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let room = body["room"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(body["room"]["kind"], "private");
+    assert_eq!(body["room"]["seal"]["kdf"], "pbkdf2-sha256");
+    assert_eq!(body["room"]["seal"]["check"], b64(&[4; 44]));
+
+    // Bad seals are refused field by field; a seal and a key together too.
+    for (seal, field) in [
+        (
+            json!({"iterations": 1000, "salt": b64(&[9; 16]), "check": b64(&[4; 44]), "proof": proof}),
+            "seal.iterations",
+        ),
+        (
+            json!({"iterations": 600000, "salt": "short", "check": b64(&[4; 44]), "proof": proof}),
+            "seal.salt",
+        ),
+        (seal_request("the passphrase itself"), "seal.proof"),
+    ] {
+        let (status, body) = app
+            .post(
+                &ana,
+                "/rooms",
+                json!({"name": "Bad", "visibility": "private", "seal": seal}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body["error"]["fields"][field].is_string(), "{body}");
+    }
+    let (status, _) = app
+        .post(&ana, "/rooms", json!({"name": "Bad", "visibility": "private", "key": "abcd", "seal": seal_request(&proof)}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = app
+        .post(
+            &ana,
+            "/rooms",
+            json!({"name": "Bad", "visibility": "public", "seal": seal_request(&proof)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Someone about to join learns how to derive the proof, not the check value.
+    let (status, body) = app.get(&bob, "/rooms/seal?name=vault").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["seal"]["salt"], b64(&[9; 16]));
+    assert_eq!(body["seal"]["iterations"], 600000);
+    assert!(body["seal"].get("check").is_none(), "{body}");
+    let public = app.create_room(&ana, "Lobby", None).await;
+    let (status, _) = app.get(&bob, "/rooms/seal?name=Lobby").await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "only sealed rooms have a seal"
+    );
+
+    // A key (a client that would send the passphrase) is refused; no proof, a wrong one,
+    // then the right one.
+    let (status, body) = app.join(&bob, "Vault", Some("passphrase")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _) = app
+        .post(&bob, "/rooms/join", json!({"name": "Vault"}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app
+        .post(
+            &bob,
+            "/rooms/join",
+            json!({"name": "Vault", "proof": b64(&[8; 32])}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["message"], "wrong passphrase");
+    let (status, body) = app
+        .post(
+            &bob,
+            "/rooms/join",
+            json!({"name": "Vault", "proof": proof}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["room"]["seal"]["check"],
+        b64(&[4; 44]),
+        "members get the check"
+    );
+
+    // Plain text is refused over HTTP and WebSocket, with the reason; sealed bodies pass.
+    let (status, body) = app.send_http(&ana, &room, "p1", "plain words").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sealed"),
+        "{body}"
+    );
+    let (mut ws, _) = app.ws(&ana).await;
+    ws.send_json(json!({"type": "send", "room_id": room, "client_id": "p2", "body": "plain"}))
+        .await;
+    let refused = ws.next_of("error").await;
+    assert_eq!(refused["code"], "forbidden", "{refused}");
+    assert_eq!(refused["client_id"], "p2");
+    let first = ws.send_message(&room, "s1", &sealed_body(1)).await;
+    let seq = first["seq"].as_i64().unwrap();
+    assert_eq!(first["body"], sealed_body(1), "kept exactly as sent");
+
+    // A reply quotes nothing the server could cut (the browser seals its own quote).
+    let reply = ws
+        .send_message_with(json!({"type": "send", "room_id": room, "client_id": "s2",
+            "body": sealed_body(2), "reply_to": seq}))
+        .await;
+    assert_eq!(reply["reply_to"]["seq"], seq);
+    assert_eq!(reply["reply_to"]["excerpt"], "");
+
+    // Edits: plain refused, sealed taken.
+    let path = format!("/rooms/{room}/messages/{seq}");
+    let (status, _) = app.patch(&ana, &path, json!({"body": "plain edit"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app
+        .patch(&ana, &path, json!({"body": sealed_body(3)}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["message"]["body"], sealed_body(3));
+
+    // Files: a plain upload cannot go in; a sealed one is kept as it is, nameless and typed
+    // as sealed, with no thumbnail, and served back byte for byte.
+    let (status, plain) = upload(&app, &ana, "notes.txt", b"plain file words".to_vec()).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = app
+        .post(&ana, &format!("/rooms/{room}/messages"),
+            json!({"client_id": "f1", "body": sealed_body(4), "attachments": [plain["upload"]["id"]]}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let png = png_bomb(8);
+    let res = app
+        .http
+        .post(app.url("/uploads?filename=photo.png&sealed=true"))
+        .bearer_auth(&ana.token)
+        .body(png.clone())
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let sealed: Value = res.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{sealed}");
+    let sealed = &sealed["upload"];
+    assert_eq!(sealed["content_type"], "application/x-natter-sealed");
+    assert_eq!(sealed["filename"], "sealed");
+    assert!(
+        sealed.get("thumbnail_url").is_none_or(Value::is_null),
+        "{sealed}"
+    );
+    assert!(
+        sealed.get("width").is_none_or(Value::is_null),
+        "never decoded: {sealed}"
+    );
+    let (status, body) = app
+        .post(
+            &ana,
+            &format!("/rooms/{room}/messages"),
+            json!({"client_id": "f2", "body": sealed_body(5), "attachments": [sealed["id"]]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let url = sealed["url"].as_str().unwrap();
+    let served = app
+        .http
+        .get(format!("http://{}{url}", app.addr))
+        .bearer_auth(&bob.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(served.bytes().await.unwrap().to_vec(), png);
+
+    // Nothing of a sealed body is indexed.
+    let envelope = sealed_body(3);
+    let piece = &envelope["sealed:v1:".len()..][..12];
+    let (status, found) = app.get(&ana, &format!("/search?q={piece}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found["results"], json!([]), "{found}");
+    let (status, found) = app.get(&ana, "/search?q=sealed").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found["results"], json!([]), "{found}");
+
+    // The room cannot be unsealed: no key, never public. Its topic can change.
+    let settings = format!("/rooms/{room}");
+    let (status, _) = app
+        .patch(&ana, &settings, json!({"key": "a new key"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = app
+        .patch(&ana, &settings, json!({"visibility": "public"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = app.patch(&ana, &settings, json!({"topic": "quiet"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["room"]["seal"]["salt"], b64(&[9; 16]));
+
+    // A sealed-looking body in an ordinary room is only text there.
+    let (status, _) = app.send_http(&ana, &public, "o1", &sealed_body(6)).await;
+    assert_eq!(status, StatusCode::CREATED);
+}
