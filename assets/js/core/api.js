@@ -42,15 +42,18 @@ export async function api(method, path, body, raw = false) {
 }
 
 /**
- * Uploads a file as it is (the body is the bytes), reporting progress (0-1). Returns
+ * Uploads a file as it is (the body is the bytes), reporting progress (0-1); `sealed` for a
+ * file already encrypted for a sealed room. Returns
  * `{promise, abort}`; the promise resolves with the server's `upload` and rejects with an
  * ApiError (code "cancelled" after `abort`). XMLHttpRequest, because fetch reports no upload
  * progress.
  */
-export function uploadFile(file, onProgress) {
+export function uploadFile(file, onProgress, { sealed = false } = {}) {
   const xhr = new XMLHttpRequest();
   const promise = new Promise((resolve, reject) => {
-    xhr.open("POST", `/api/v1/uploads?filename=${encodeURIComponent(file.name || "file")}`);
+    // A sealed file (encrypted here for a sealed room) goes nameless.
+    const query = sealed ? "filename=sealed&sealed=true" : `filename=${encodeURIComponent(file.name || "file")}`;
+    xhr.open("POST", `/api/v1/uploads?${query}`);
     xhr.setRequestHeader("X-CSRF-Token", csrfToken());
     xhr.upload.onprogress = (e) => {
       if (e.lengthComputable && e.total) onProgress(e.loaded / e.total);
@@ -70,4 +73,11 @@ export function uploadFile(file, onProgress) {
     xhr.send(file);
   });
   return { promise, abort: () => xhr.abort() };
+}
+
+/** The bytes at one of our addresses (a sealed file, to open here). */
+export async function fetchBytes(url) {
+  const res = await fetch(url, { credentials: "same-origin" });
+  if (!res.ok) throw new ApiError(res.status, null);
+  return res.arrayBuffer();
 }

@@ -1,13 +1,17 @@
 // The page around the store (state/store.js takes it as `env`), in a browser: is the tab
 // hidden, the address, storage that outlives a reload, desktop notifications, file uploads
-// (with progress) and local previews of the images being attached.
+// (with progress) and local previews of the images being attached, and the store of sealed
+// rooms' keys (IndexedDB: a CryptoKey is kept there as it is, not extractable).
 
-import { uploadFile } from "./api.js";
+import { fetchBytes, uploadFile } from "./api.js";
+import { keyStore } from "./keystore.js";
 
 export const browserEnv = {
   hidden: () => document.hidden,
   /** Uploads a file: `{promise, abort}` (core/api.js). */
-  upload: (file, onProgress) => uploadFile(file, onProgress),
+  upload: (file, onProgress, options) => uploadFile(file, onProgress, options),
+  fetchBytes,
+  keys: keyStore,
   /** A local address showing an image file before it is sent (null for other files). */
   preview: (file) => (/^image\/(png|jpeg|gif|webp)$/.test(file.type) ? URL.createObjectURL(file) : null),
   unpreview: (url) => url && URL.revokeObjectURL(url),

@@ -15,6 +15,7 @@
 // titles) are catalogue keys with parameters, or go through the `t` it is given.
 
 import { api } from "../core/api.js";
+import { SealedRooms, sealedAttachment as sealedView } from "./seals.js";
 
 const PAGE = 50;
 
@@ -123,6 +124,16 @@ export class ChatState extends EventTarget {
     this.following = true;
     this.current = null;
     this.connection = "connecting";
+    /** Sealed rooms' keys and what they open (state/seals.js). */
+    this.seals = new SealedRooms(me, {
+      call,
+      keys: env.keys,
+      fetchBytes: env.fetchBytes,
+      onChange: (roomId) => {
+        this.emit("rooms");
+        this.emit("messages", roomId || this.current);
+      },
+    });
     this.socket = socket;
     this.socket.addEventListener("event", (e) => this.onEvent(e.detail));
     this.socket.addEventListener("state", (e) => {
@@ -644,7 +655,9 @@ export class ChatState extends EventTarget {
     if (!room || !message || this.blocked.has(message.sender.id)) return;
     const from = this.userInfo(message.sender).display_name;
     const title = room.kind === "direct" ? from : this.t("notify.title", { name: from, room: this.roomTitle(room) });
-    this.env.notify(title, message.body.slice(0, 200), ev.message_id, () => this.open(ev.room_id));
+    // A sealed room's notifications say only that something came (they may show on a lock screen).
+    const text = room.seal ? this.t("notify.sealed") : message.body.slice(0, 200);
+    this.env.notify(title, text, ev.message_id, () => this.open(ev.room_id));
   }
 
   learnDirectPeer(room) {
@@ -754,13 +767,27 @@ export class ChatState extends EventTarget {
 
   // --- changes to messages (each answers over HTTP; the room hears the event) ---------------
 
+  /** A message as its readers see it: in a sealed room, opened (state/seals.js). */
+  view(message) {
+    return this.seals.view(message);
+  }
+
+  /** Whether a room is sealed end to end. */
+  sealed(roomId) {
+    return this.seals.isSealed(this.rooms.get(roomId));
+  }
+
   compose(roomId, mode, message = null) {
-    if (mode) this.composing.set(roomId, { mode, message });
+    if (mode) this.composing.set(roomId, { mode, message: message && this.view(message) });
     else this.composing.delete(roomId);
     this.emit("compose", roomId);
   }
 
-  edit(roomId, seq, body) {
+  async edit(roomId, seq, body) {
+    if (this.sealed(roomId)) {
+      const held = this.log(roomId).bySeq.get(seq);
+      body = await this.seals.reseal(roomId, held, body);
+    }
     return this.api("PATCH", `/rooms/${roomId}/messages/${seq}`, { body });
   }
 
@@ -863,10 +890,11 @@ export class ChatState extends EventTarget {
         continue;
       }
       item.preview = this.env.preview?.(file) ?? null;
-      const job = this.env.upload(file, (progress) => {
-        item.progress = progress;
+      const progress = (at) => {
+        item.progress = at;
         this.emit("attach", roomId);
-      });
+      };
+      const job = this.sealed(roomId) ? this.sealedUpload(file, item, progress) : this.env.upload(file, progress);
       item.abort = job.abort;
       job.promise.then(
         (upload) => {
@@ -887,6 +915,20 @@ export class ChatState extends EventTarget {
     }
     this.attaching.set(roomId, list);
     this.emit("attach", roomId);
+  }
+
+  /** Uploads a file for a sealed room: sealed here first, then sent as opaque bytes; its
+   * name, type and key wait in `item.sealedMeta` for the message that will carry them. */
+  sealedUpload(file, item, progress) {
+    let inner = null;
+    let cancelled = false;
+    const promise = this.seals.sealFile(file).then(({ blob, meta }) => {
+      if (cancelled) throw Object.assign(new Error("cancelled"), { code: "cancelled" });
+      item.sealedMeta = meta;
+      inner = this.env.upload(blob, progress, { sealed: true });
+      return inner.promise;
+    });
+    return { promise, abort: () => { cancelled = true; inner?.abort(); } };
   }
 
   /** Takes a file off the next message: its upload stops, or the server forgets it. */
@@ -920,7 +962,26 @@ export class ChatState extends EventTarget {
     }
     if (replyTo) p.reply_to = { seq: replyTo.seq, sender: replyTo.sender, excerpt: replyTo.body.slice(0, 140), deleted: false };
     this.pending.set(clientId, p);
-    this.transmit(p);
+    if (this.sealed(roomId)) {
+      // Sealed here before it goes: the text, the files' names, types and keys, the quote.
+      const metas = files.map((x) => ({ id: x.upload.id, ...x.sealedMeta }));
+      if (p.attachments) p.attachments = p.attachments.map((a, i) => ({ ...a, ...sealedView(a, metas[i]) }));
+      const reply = p.reply_to ? { excerpt: p.reply_to.excerpt } : null;
+      this.seals.seal(roomId, { text: body, files: metas, reply }).then(
+        (wire) => {
+          p.wire = wire;
+          if (this.pending.get(clientId) === p) this.transmit(p);
+        },
+        (err) => {
+          p.state = "failed";
+          p.sealFailed = true;
+          p.error = err?.code || "sealed_locked";
+          this.emit("messages", roomId);
+        },
+      );
+    } else {
+      this.transmit(p);
+    }
     this.emit("messages", roomId);
   }
 
@@ -928,7 +989,16 @@ export class ChatState extends EventTarget {
     p.state = "pending";
     p.error = null;
     p.refused = false;
-    const frame = { type: "send", room_id: p.room_id, client_id: p.client_id, body: p.body };
+    // A sealed room's message goes only once sealed (`send` transmits it then): its plain
+    // text never does.
+    if (this.sealed(p.room_id) && !p.wire) {
+      if (p.sealFailed) {
+        p.state = "failed";
+        p.error = "sealed_locked";
+      }
+      return;
+    }
+    const frame = { type: "send", room_id: p.room_id, client_id: p.client_id, body: p.wire ?? p.body };
     if (p.reply_to) frame.reply_to = p.reply_to.seq;
     if (p.attachments?.length) frame.attachments = p.attachments.map((a) => a.id);
     const sent = this.socket.send(frame);

@@ -3,6 +3,7 @@
 
 import { html, useEffect, useLayoutEffect, useMemo, useRef, useState } from "../core/html.js";
 import { api } from "../core/api.js";
+import { keyStore } from "../core/keystore.js";
 import { loadI18n, resolveLocale } from "../core/i18n.js";
 import { AppContext } from "./common.js";
 import { Auth } from "./Auth.js";
@@ -37,6 +38,8 @@ export function App({ initial }) {
     setView({ screen: "chat", user });
   };
   const signedOut = (notice = "") => {
+    // Sealed rooms' keys stay with the person, not the browser: signing out forgets them.
+    keyStore.clear().catch(() => {});
     setLocale(null);
     document.title = "Natter";
     setView({ screen: "auth", notice });

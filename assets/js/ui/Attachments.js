@@ -34,41 +34,59 @@ function roomImages(state, roomId) {
 }
 
 export function Attachments({ message: m, tab }) {
-  const { state, t, i18n, ui } = useApp();
+  const app = useApp();
   const open = (a) => {
-    const items = roomImages(state, m.room_id);
+    // A sealed image is opened alone (it is decrypted here, one at a time).
+    const items = a.sealed_key ? [a] : roomImages(app.state, m.room_id);
     const index = Math.max(0, items.findIndex((x) => x.id === a.id));
-    ui.open(() => import("./Lightbox.js"), { items: items.length ? items : [a], index }, "Lightbox");
+    app.ui.open(() => import("./Lightbox.js"), { items: items.length ? items : [a], index }, "Lightbox");
   };
   return html`<div class="attachments">
-    ${m.attachments.map((a) => {
-      const size = fitted(a);
-      switch (kind(a)) {
-        case "image":
-          return html`<button key=${a.id} type="button" class="attachment image" tabindex=${tab}
-            aria-label=${t("attach.open_image", { name: a.filename })} onClick=${() => open(a)}>
-            <img src=${a.thumbnail_url} alt=${a.filename} width=${size.width} height=${size.height} loading="lazy" decoding="async" />
-          </button>`;
-        case "video":
-          return html`<video key=${a.id} class="attachment video" controls preload="metadata" tabindex=${tab}
-            src=${a.url} poster=${a.thumbnail_url || null} width=${size.width} height=${size.height}
-            aria-label=${a.filename}></video>`;
-        case "audio":
-          return html`<figure key=${a.id} class="attachment audio">
-            <figcaption dir="auto">${a.filename}${a.duration_ms ? html` <span class="size">${duration(a.duration_ms)}</span>` : null}</figcaption>
-            <audio controls preload="metadata" src=${a.url} tabindex=${tab} aria-label=${a.filename}></audio>
-          </figure>`;
-        default:
-          return html`<a key=${a.id} class="attachment file" href=${a.url} download=${a.filename} tabindex=${tab}
-            aria-label=${t("attach.download", { name: a.filename, size: i18n.size(a.size) })}>
-            <${Icon} name="file" />
-            <span class="name" dir="auto">${a.filename}</span>
-            <span class="size">${i18n.size(a.size)}</span>
-            <${Icon} name="download" />
-          </a>`;
-      }
-    })}
+    ${m.attachments.map((a) => (a.sealed_key
+      ? html`<${SealedFile} key=${a.id} a=${a} tab=${tab} open=${open} />`
+      : shown(a, tab, open, app)))}
   </div>`;
+}
+
+/** A file of a sealed room: fetched, opened here, then shown like any other (from a local
+ * address); a box of its size meanwhile. */
+function SealedFile({ a, tab, open }) {
+  const app = useApp();
+  const f = app.state.seals.file(a);
+  if (f.status === "open") return shown({ ...a, url: f.url, thumbnail_url: /^image\//.test(a.content_type) ? f.url : null }, tab, open, app);
+  const size = fitted(a);
+  return html`<p class=${`attachment sealed-file ${f.status}`} style=${`min-width:${Math.min(size.width, 240)}px`}>
+    <${Icon} name="lock" /> <span dir="auto">${a.filename}</span>
+    <span class="size">${f.status === "failed" ? app.t("sealed.file_failed") : app.t("sealed.file_opening")}</span>
+  </p>`;
+}
+
+function shown(a, tab, open, { t, i18n }) {
+  const size = fitted(a);
+  switch (kind(a)) {
+    case "image":
+      return html`<button key=${a.id} type="button" class="attachment image" tabindex=${tab}
+        aria-label=${t("attach.open_image", { name: a.filename })} onClick=${() => open(a)}>
+        <img src=${a.thumbnail_url} alt=${a.filename} width=${size.width} height=${size.height} loading="lazy" decoding="async" />
+      </button>`;
+    case "video":
+      return html`<video key=${a.id} class="attachment video" controls preload="metadata" tabindex=${tab}
+        src=${a.url} poster=${a.thumbnail_url || null} width=${size.width} height=${size.height}
+        aria-label=${a.filename}></video>`;
+    case "audio":
+      return html`<figure key=${a.id} class="attachment audio">
+        <figcaption dir="auto">${a.filename}${a.duration_ms ? html` <span class="size">${duration(a.duration_ms)}</span>` : null}</figcaption>
+        <audio controls preload="metadata" src=${a.url} tabindex=${tab} aria-label=${a.filename}></audio>
+      </figure>`;
+    default:
+      return html`<a key=${a.id} class="attachment file" href=${a.url} download=${a.filename} tabindex=${tab}
+        aria-label=${t("attach.download", { name: a.filename, size: i18n.size(a.size) })}>
+        <${Icon} name="file" />
+        <span class="name" dir="auto">${a.filename}</span>
+        <span class="size">${i18n.size(a.size)}</span>
+        <${Icon} name="download" />
+      </a>`;
+  }
 }
 
 /** "1:05" from milliseconds. */

@@ -36,9 +36,11 @@ export function Conversation({ room, membersOpen, toggleMembers }) {
     onDragOver=${over} onDragLeave=${leave} onDrop=${drop}>
     ${dragging ? html`<div class="drop-hint" aria-hidden="true"><${Icon} name="paperclip" /> ${t("attach.drop")}</div>` : null}
     <${RoomHeader} room=${room} peer=${peer} membersOpen=${membersOpen} toggleMembers=${toggleMembers} />
-    <${MessageList} room=${room} />
-    <p class="typing" aria-live="polite">${typingText}</p>
-    <${Composer} room=${room} />
+    ${room.seal && state.seals.unlocked(room.id) === false
+      ? html`<${Unlock} room=${room} />`
+      : html`<${MessageList} room=${room} />
+        <p class="typing" aria-live="polite">${typingText}</p>
+        <${Composer} room=${room} />`}
   </main>`;
 }
 
@@ -56,9 +58,10 @@ function RoomHeader({ room, peer, membersOpen, toggleMembers }) {
   };
   const subtitle = peer ? `@${peer.username}` : room.topic;
   return html`<header class="room-header">
-    <span class="room-kind">${peer ? html`<${Icon} name="at-sign" />` : html`<${Icon} name=${kindIcon(room.kind)} />`}</span>
+    <span class="room-kind">${peer ? html`<${Icon} name="at-sign" />` : html`<${Icon} name=${kindIcon(room.kind, room.seal)} />`}</span>
     <div class="room-heading">
-      <h2 class="room-title" id="room-title" dir="auto">${state.roomTitle(room)}</h2>
+      <h2 class="room-title" id="room-title" dir="auto">${state.roomTitle(room)}${room.seal
+        ? html` <span class="sealed-badge" title=${t("sealed.badge_title")}><${Icon} name="shield" />${t("sealed.badge")}</span>` : null}</h2>
       ${subtitle ? html`<p class="room-topic" dir="auto">${subtitle}</p>` : null}
     </div>
     <button class="icon-button" aria-label=${t("search.in_this_room")} title=${t("search.in_this_room")}
@@ -81,4 +84,33 @@ function RoomHeader({ room, peer, membersOpen, toggleMembers }) {
       ? html`<button class="icon-button" aria-label=${t("leave.action")} title=${t("leave.action")} onClick=${leave}><${Icon} name="door-open" /></button>`
       : null}
   </header>`;
+}
+
+/** A sealed room this browser has no key for (a new device, an invite): what it is, and the
+ * passphrase to open it. Checked here against the room's check value: nothing is sent. */
+function Unlock({ room }) {
+  const { state, t } = useApp();
+  const [passphrase, setPassphrase] = useState("");
+  const [wrong, setWrong] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e) => {
+    e.preventDefault();
+    setBusy(true);
+    setWrong(false);
+    try {
+      if (!(await state.seals.unlock(room, passphrase))) setWrong(true);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<form class="sealed-unlock" onSubmit=${submit} aria-labelledby="unlock-title">
+    <${Icon} name="shield" />
+    <h3 id="unlock-title">${t("sealed.unlock_title")}</h3>
+    <p>${t("sealed.unlock_detail")}</p>
+    <label for="unlock-passphrase">${t("sealed.passphrase")}</label>
+    <input id="unlock-passphrase" type="password" autocomplete="off" required value=${passphrase} aria-invalid=${wrong ? "true" : null}
+      aria-describedby=${wrong ? "unlock-wrong" : null} onInput=${(e) => setPassphrase(e.currentTarget.value)} />
+    ${wrong ? html`<p class="form-error" id="unlock-wrong" role="alert">${t("sealed.wrong_here")}</p>` : null}
+    <button type="submit" class="primary" disabled=${busy}>${busy ? t("sealed.opening_key") : t("sealed.unlock")}</button>
+  </form>`;
 }

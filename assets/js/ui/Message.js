@@ -30,6 +30,9 @@ export async function pickReaction(m, app) {
   if (emoji) await attempt(app, () => app.state.react(m.room_id, m.seq, emoji, true));
 }
 
+/** Whether what a message says can be read here (a sealed one once it is open). */
+const readable = (m) => !m.sealed || m.sealed === "open";
+
 /** The toolbar's actions: `{id, icon, label (catalogue key), when(message, row), run(message, app)}`;
  * `row.moderator` says the room's table lets you delete others' messages, `row.pinner` pin. */
 export const ACTIONS = [
@@ -44,7 +47,7 @@ export const ACTIONS = [
     id: "reply",
     icon: "reply",
     label: "message.reply",
-    when: (m, row) => !row.pending && !m.deleted && row.can.includes("reply"),
+    when: (m, row) => !row.pending && !m.deleted && readable(m) && row.can.includes("reply"),
     run: (m, app) => {
       app.state.compose(m.room_id, "reply", m);
       document.getElementById("composer-input")?.focus();
@@ -54,7 +57,7 @@ export const ACTIONS = [
     id: "edit",
     icon: "pencil",
     label: "message.edit",
-    when: (m, row) => !row.pending && !m.deleted && row.mine && row.can.includes("post"),
+    when: (m, row) => !row.pending && !m.deleted && readable(m) && row.mine && row.can.includes("post"),
     run: (m, app) => {
       app.state.compose(m.room_id, "edit", m);
       document.getElementById("composer-input")?.focus();
@@ -71,7 +74,7 @@ export const ACTIONS = [
     id: "copy",
     icon: "copy",
     label: "message.copy",
-    when: (m, row) => !row.pending && !m.deleted,
+    when: (m, row) => !row.pending && !m.deleted && readable(m),
     run: (m) => navigator.clipboard?.writeText(m.body),
   },
   {
@@ -144,11 +147,14 @@ export class Message extends Component {
         ${m.reply_to ? html`<${Quote} reply=${m.reply_to} roomId=${m.room_id} tab=${tab} />` : null}
         ${m.deleted
           ? html`<p class="body tombstone">${t("message.deleted")}</p>`
+          : !readable(m)
+            ? html`<p class="body sealed-note"><${Icon} name="lock" /> ${t(`sealed.${m.sealed}`)}</p>`
           : m.body || m.edited_at || !m.attachments?.length
             ? html`<div class="body" dir="auto">${renderBody(m.body, { h, mentions: m.mentions || [], me: state.me.id })}${m.edited_at
               ? html` <span class="edited" title=${i18n.dateTime(new Date(m.edited_at))}>${t("message.edited")}</span>` : null}</div>`
             : null}
-        ${!m.deleted && m.attachments?.length ? html`<${Attachments} message=${m} tab=${tab} />` : null}
+        ${m.forged ? html`<p class="sealed-forged" role="note">${t("sealed.forged")}</p>` : null}
+        ${!m.deleted && readable(m) && m.attachments?.length ? html`<${Attachments} message=${m} tab=${tab} />` : null}
         ${m.reactions?.length ? html`<${Reactions} message=${m} tab=${tab} />` : null}
         ${pending ? html`<p class=${`status ${pending}`}>
           ${pending === "pending" ? t("message.sending") : t("message.not_sent", { reason: i18n.has(`send.${error}`) ? t(`send.${error}`) : i18n.error(error) })}
@@ -179,7 +185,7 @@ class Quote extends Component {
     const who = state.userInfo(reply.sender).display_name;
     // A quote without text (in rooms where not everyone reads older history) shows the copy
     // held here, if any.
-    const own = !reply.deleted && !reply.excerpt ? state.log(roomId).bySeq.get(reply.seq) : null;
+    const own = !reply.deleted && !reply.excerpt ? state.view(state.log(roomId).bySeq.get(reply.seq)) : null;
     const text = reply.deleted || own?.deleted ? t("message.deleted") : reply.excerpt || own?.body.slice(0, 140) || "…";
     return html`<button class="quote" tabindex=${tab} aria-label=${t("message.reply_to", { name: who, text })}
       onClick=${() => state.jumpTo(roomId, reply.seq)}>

@@ -102,7 +102,8 @@ export function MessageList({ room }) {
     if (!log.loaded) return;
     if (heard.current !== null && newest > heard.current && newestMessage.sender.id !== state.me.id) {
       const who = state.userInfo(newestMessage.sender).display_name;
-      setSaid(t("sidebar.preview", { name: who, text: newestMessage.body.slice(0, 300) }));
+      const shown = state.view(newestMessage);
+      setSaid(t("sidebar.preview", { name: who, text: shown.sealed && shown.sealed !== "open" ? t("sealed.preview") : shown.body.slice(0, 300) }));
     }
     heard.current = Math.max(heard.current ?? 0, newest);
   }, [newest, log.loaded]);
@@ -212,7 +213,7 @@ export function MessageList({ room }) {
       prev = null;
     }
     const grouped = Boolean(prev && prev.sender === m.sender.id && at - prev.at < GROUP_MS && !p);
-    rows.push(html`<${Message} key=${key} rowKey=${key} message=${m} sender=${state.userInfo(m.sender)} grouped=${grouped}
+    rows.push(html`<${Message} key=${key} rowKey=${key} message=${state.view(m)} sender=${state.userInfo(m.sender)} grouped=${grouped}
       mine=${m.sender.id === state.me.id} pending=${p ? p.state : null} error=${p?.error || null}
       seen=${m.seq !== null ? seen.get(m.seq) || null : null} tabbable=${key === tabRow} moderator=${moderator} pinner=${pinner} can=${can}
       flash=${m.seq !== null && m.seq === flashing} blocked=${state.blocked.has(m.sender.id)} />`);

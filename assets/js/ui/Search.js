@@ -28,10 +28,30 @@ export function Search({ close, roomId = null, query: first = "" }) {
   const [busy, setBusy] = useState(false);
   const ticket = useRef(0);
 
+  // A sealed room is searched here, in its messages loaded so far (the server cannot read
+  // them); "more" loads older pages first.
+  const sealedHere = scope === "room" && state.sealed(roomId);
+  const runHere = async (q, mine, more) => {
+    if (more) for (let i = 0; i < 4; i++) if (!(await state.loadHistory(roomId, true))) break;
+    const log = state.log(roomId);
+    const results = await state.seals.search(roomId, log.items, q);
+    if (mine !== ticket.current) return;
+    setFound({ results, next: log.historyStart ? null : "older", error: null });
+  };
+
   const run = async (more = false) => {
     const q = query.trim();
     const mine = ++ticket.current;
     if (!q) return setFound(null);
+    if (sealedHere) {
+      setBusy(true);
+      try {
+        await runHere(q, mine, more);
+      } finally {
+        if (mine === ticket.current) setBusy(false);
+      }
+      return;
+    }
     const params = new URLSearchParams({ q, limit: "20" });
     if (scope === "room" && roomId) params.set("room_id", roomId);
     if (more && found?.next) params.set("before", found.next);
@@ -64,6 +84,7 @@ export function Search({ close, roomId = null, query: first = "" }) {
         <label><input type="radio" name="scope" checked=${scope === "all"} onChange=${() => setScope("all")} />
           ${t("search.everywhere")}</label>
       </div>` : null}
+      ${sealedHere ? html`<p class="hint sealed-note"><${Icon} name="shield" /> ${t("sealed.search_here")}</p>` : null}
       <div aria-live="polite" class="visually-hidden">${found && !busy ? t("search.count", { count: found.results.length }) : ""}</div>
       ${found?.error ? html`<p class="error" role="alert">${found.error}</p>` : null}
       <ul class="search-results" aria-busy=${String(busy)} aria-label=${t("search.results")}>
@@ -73,7 +94,7 @@ export function Search({ close, roomId = null, query: first = "" }) {
           return html`<li key=${`${r.room_id}-${r.message.seq}`}>
             <button class="result" onClick=${() => open(r)}>
               <span class="where">
-                ${where ? html`<${Icon} name=${where.kind === "direct" ? "at-sign" : kindIcon(where.kind)} /><span dir="auto">${state.roomTitle(where)}</span>` : null}
+                ${where ? html`<${Icon} name=${where.kind === "direct" ? "at-sign" : kindIcon(where.kind, where.seal)} /><span dir="auto">${state.roomTitle(where)}</span>` : null}
                 <strong dir="auto">${sender.display_name}</strong>
                 <time datetime=${r.message.ts}>${i18n.dateTime(new Date(r.message.ts))}</time>
               </span>
@@ -83,7 +104,7 @@ export function Search({ close, roomId = null, query: first = "" }) {
         })}
       </ul>
       ${found && !found.results.length && !found.error && !busy ? html`<p class="hint">${t("search.nothing")}</p>` : null}
-      ${found?.next ? html`<button type="button" onClick=${() => run(true)} disabled=${busy}>${t("search.more")}</button>` : null}
+      ${found?.next ? html`<button type="button" onClick=${() => run(true)} disabled=${busy}>${t(sealedHere ? "sealed.search_older" : "search.more")}</button>` : null}
     </div>
   </${Modal}>`;
 }
@@ -94,6 +115,13 @@ export function Pins({ close, roomId }) {
   const [pins, setPins] = useState(null);
   useEffect(() => {
     state.api("GET", `/rooms/${roomId}/pins`).then(({ messages }) => setPins(messages), (e) => setPins({ error: errorText(i18n, e) }));
+  }, []);
+  // A sealed room's pins are opened here (and shown again once they are).
+  const [, opened] = useState(0);
+  useEffect(() => {
+    const again = () => opened((n) => n + 1);
+    state.addEventListener("change", again);
+    return () => state.removeEventListener("change", again);
   }, [roomId]);
   return html`<${Modal} title=${t("pins.title")} close=${close} wide=${true}>
     ${pins?.error ? html`<p class="error" role="alert">${pins.error}</p>` : null}
@@ -103,7 +131,7 @@ export function Pins({ close, roomId }) {
         <button class="result" onClick=${() => { close(); state.jumpTo(roomId, m.seq); }}>
           <span class="where"><strong dir="auto">${state.userInfo(m.sender).display_name}</strong>
             <time datetime=${m.ts}>${i18n.dateTime(new Date(m.ts))}</time></span>
-          <span class="text" dir="auto">${m.body}</span>
+          <span class="text" dir="auto">${state.view(m).body || t("sealed.preview")}</span>
         </button>
       </li>`)}
     </ul>

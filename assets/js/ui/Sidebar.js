@@ -64,9 +64,10 @@ function RoomRow({ room, pick }) {
   const { state, t, i18n } = useApp();
   const current = room.id === state.current;
   const peer = state.directPeer(room);
-  const last = room.last_message;
+  const last = room.last_message && state.view(room.last_message);
   const preview = last
     ? t("sidebar.preview", { name: last.sender.id === state.me.id ? t("sidebar.you") : state.userInfo(last.sender).display_name, text: last.deleted ? t("message.deleted")
+      : last.sealed && last.sealed !== "open" ? t("sealed.preview")
       : last.body ? clip(last.body, 120) : t("sidebar.files", { count: last.attachments?.length || 1 }) })
     : room.topic || "";
   const unread = room.unread || 0;
@@ -76,7 +77,7 @@ function RoomRow({ room, pick }) {
       data-room=${room.id} data-kind=${room.kind} onClick=${() => pick(room.id)}>
       <span class="room-icon">${peer
         ? html`<${Avatar} user=${peer} size="small" /><${PresenceDot} status=${state.presence.get(peer.id)} />`
-        : html`<${Icon} name=${kindIcon(room.kind)} />`}</span>
+        : html`<${Icon} name=${kindIcon(room.kind, room.seal)} />`}</span>
       <span class="room-name" dir="auto">${state.roomTitle(room)}</span>
       ${unread ? html`<span class=${room.unread_mentions ? "badge mention" : "badge"} aria-label=${label}>${unread > 999 ? `${i18n.numbers.format(999)}+` : i18n.numbers.format(unread)}</span>` : null}
       <span class="preview" dir="auto">${clip(preview, 80)}</span>

@@ -48,7 +48,7 @@ export function Switcher({ close }) {
           const peer = state.directPeer(room);
           return html`<li key=${room.id} id=${`switch-${room.id}`} role="option" aria-selected=${String(room === chosen)}
             class=${room === chosen ? "chosen" : ""} onClick=${() => pick(room)}>
-            ${peer ? html`<${Avatar} user=${peer} size="small" />` : html`<${Icon} name=${kindIcon(room.kind)} />`}
+            ${peer ? html`<${Avatar} user=${peer} size="small" />` : html`<${Icon} name=${kindIcon(room.kind, room.seal)} />`}
             <span dir="auto">${state.roomTitle(room)}</span>
             ${peer ? html`<span class="username">@${peer.username}</span>` : null}
             ${room.unread ? html`<span class="badge">${i18n.numbers.format(room.unread)}</span>` : null}

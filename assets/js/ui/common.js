@@ -13,8 +13,8 @@ export function Icon({ name, label = null, class: cls = "" }) {
     aria-label=${label} focusable="false"><use href=${`/assets/vendor/lucide/sprite.svg#${name}`} /></svg>`;
 }
 
-/** The icon of a room's kind: a group conversation, a private room, any other room. */
-export const kindIcon = (kind) => (kind === "group" ? "users" : kind === "private" ? "lock" : "hash");
+/** The icon of a room's kind: a group conversation, a sealed room, a private room, any other room. */
+export const kindIcon = (kind, sealed = false) => (kind === "group" ? "users" : sealed ? "shield" : kind === "private" ? "lock" : "hash");
 
 export function Avatar({ user, size = "" }) {
   return html`<img class=${`avatar ${size}`} src=${user?.avatar_url || ""} alt="" width="32" height="32" loading="lazy" />`;

@@ -4,7 +4,8 @@
 
 import { html, useEffect, useRef, useState } from "../core/html.js";
 import { api } from "../core/api.js";
-import { Avatar, Field, Modal, errorText, useApp, useDebounced } from "./common.js";
+import { Avatar, Field, Icon, Modal, errorText, useApp, useDebounced } from "./common.js";
+import { suggestPassphrase } from "../core/sealed.js";
 
 export function Confirm({ close, title, detail, action, danger = true }) {
   return html`<${Modal} title=${title} close=${close} submitLabel=${action} danger=${danger} onSubmit=${() => {
@@ -40,6 +41,7 @@ export function ReportMessage({ close, message }) {
     }}>${({ fields }) => html`
     <p>${t("report.detail")}</p>
     <blockquote class="reported" dir="auto">${message.body}</blockquote>
+    ${message.sealed ? html`<p class="hint sealed-note">${t("sealed.report_note")}</p>` : null}
     <${Field} label=${t("report.reason")} error=${fields.reason}>${(a) => html`<textarea ...${a} name="reason" maxlength="500" rows="3" required
       value=${reason} onInput=${(e) => setReason(e.currentTarget.value)} dir="auto" />`}</${Field}>`}
   </${Modal}>`;
@@ -47,12 +49,22 @@ export function ReportMessage({ close, message }) {
 
 export function CreateRoom({ close }) {
   const { state, t } = useApp();
-  const [v, setV] = useState({ name: "", visibility: "public", key: "", history: "shared" });
+  const [v, setV] = useState({ name: "", visibility: "public", key: "", passphrase: "", history: "shared" });
+  const [shown, setShown] = useState(false);
   const set = (name) => (e) => setV({ ...v, [name]: e.currentTarget.value });
+  const sealed = v.visibility === "sealed";
   return html`<${Modal} title=${t("rooms.new")} close=${close} submitLabel=${t("rooms.create")} onSubmit=${async () => {
-    const body = { name: v.name, visibility: v.visibility, history: v.history };
-    if (v.visibility === "private") body.key = v.key;
-    const { room } = await api("POST", "/rooms", body);
+    const body = { name: v.name, history: v.history };
+    let room;
+    if (sealed) {
+      if (v.passphrase.length < 12) throw Object.assign(new Error("short"), { shownFields: { passphrase: t("sealed.too_short") } });
+      // The passphrase stays here: the server gets the seal and a proof derived from it.
+      room = await state.seals.create(body, v.passphrase);
+    } else {
+      body.visibility = v.visibility;
+      if (v.visibility === "private") body.key = v.key;
+      ({ room } = await api("POST", "/rooms", body));
+    }
     state.addRoom(room);
     return true;
   }}>${({ fields }) => html`
@@ -61,9 +73,19 @@ export function CreateRoom({ close }) {
     <${Field} label=${t("rooms.visibility")} error=${fields.visibility}>${(a) => html`<select ...${a} name="visibility" value=${v.visibility} onChange=${set("visibility")}>
       <option value="public">${t("rooms.public_long")}</option>
       <option value="private">${t("rooms.private_long")}</option>
+      <option value="sealed">${t("sealed.kind_long")}</option>
     </select>`}</${Field}>
     <${Field} label=${t("rooms.key")} hint=${t("rooms.key_hint")} error=${fields.key} hidden=${v.visibility !== "private"}>${(a) => html`<input ...${a}
       name="key" type="password" autocomplete="new-password" value=${v.key} onInput=${set("key")} />`}</${Field}>
+    ${sealed ? html`<div class="sealed-create">
+      <p class="hint sealed-note"><${Icon} name="shield" /> ${t("sealed.create_detail")}</p>
+      <${Field} label=${t("sealed.passphrase")} hint=${t("sealed.passphrase_hint")} error=${fields.passphrase || fields["seal.proof"]}>${(a) => html`<input ...${a}
+        name="passphrase" type=${shown ? "text" : "password"} autocomplete="new-password" minlength="12" required value=${v.passphrase} onInput=${set("passphrase")} />`}</${Field}>
+      <div class="row-buttons">
+        <button type="button" onClick=${() => { setV({ ...v, passphrase: suggestPassphrase() }); setShown(true); }}>${t("sealed.suggest")}</button>
+        <label class="check"><input type="checkbox" checked=${shown} onChange=${(e) => setShown(e.currentTarget.checked)} /> ${t("sealed.show")}</label>
+      </div>
+    </div>` : null}
     <${Field} label=${t("rooms.history")} error=${fields.history}>${(a) => html`<select ...${a} name="history" value=${v.history} onChange=${set("history")}>
       <option value="shared">${t("rooms.history_shared")}</option>
       <option value="joined">${t("rooms.history_joined")}</option>
@@ -76,11 +98,29 @@ export function JoinRoom({ close, name: preset = "" }) {
   const [name, setName] = useState(preset);
   const [key, setKey] = useState("");
   const [needsKey, setNeedsKey] = useState(false);
+  // The room's seal once looked up: undefined (not yet), null (not sealed), or the seal.
+  const [seal, setSeal] = useState(undefined);
   const keyInput = useRef(null);
   useEffect(() => {
-    if (needsKey) keyInput.current?.focus();
-  }, [needsKey]);
+    if (needsKey || seal) keyInput.current?.focus();
+  }, [needsKey, seal]);
   return html`<${Modal} title=${t("rooms.join_title")} close=${close} submitLabel=${t("rooms.join_action")} onSubmit=${async () => {
+    // A sealed room is asked about first: its passphrase must never be sent as a key.
+    let known = seal;
+    if (known === undefined) {
+      known = await state.seals.sealOf(name);
+      setSeal(known);
+      if (known) return false;
+    }
+    if (known) {
+      try {
+        state.addRoom(await state.seals.join(name, known, key));
+        return true;
+      } catch (err) {
+        if (err.status === 403) throw Object.assign(err, { shownFields: { key: t("sealed.wrong") } });
+        throw err;
+      }
+    }
     try {
       const { room } = await api("POST", "/rooms/join", { name, key: needsKey ? key : undefined });
       state.addRoom(room);
@@ -96,8 +136,10 @@ export function JoinRoom({ close, name: preset = "" }) {
     }
   }}>${({ fields }) => html`
     <${Field} label=${t("rooms.room_name")} error=${fields.name}>${(a) => html`<input ...${a} name="name" required autocomplete="off"
-      value=${name} onInput=${(e) => setName(e.currentTarget.value)} autofocus=${!preset} dir="auto" />`}</${Field}>
-    <${Field} label=${t("rooms.key")} hint=${t("rooms.key_needed")} error=${fields.key} hidden=${!needsKey}>${(a) => html`<input ...${a}
+      value=${name} onInput=${(e) => { setName(e.currentTarget.value); setSeal(undefined); setNeedsKey(false); }} autofocus=${!preset} dir="auto" />`}</${Field}>
+    ${seal ? html`<p class="hint sealed-note"><${Icon} name="shield" /> ${t("sealed.join_detail")}</p>` : null}
+    <${Field} label=${seal ? t("sealed.passphrase") : t("rooms.key")} hint=${seal ? null : t("rooms.key_needed")} error=${fields.key || fields.proof}
+      hidden=${!needsKey && !seal}>${(a) => html`<input ...${a}
       ref=${keyInput} name="key" type="password" autocomplete="off" value=${key} onInput=${(e) => setKey(e.currentTarget.value)} />`}</${Field}>`}
   </${Modal}>`;
 }

@@ -5,7 +5,7 @@
 
 import { html, useEffect, useState } from "../../core/html.js";
 import { api } from "../../core/api.js";
-import { Avatar, Field, Modal, errorText, useApp } from "../common.js";
+import { Avatar, Field, Icon, Modal, errorText, useApp } from "../common.js";
 import { Ban, Confirm } from "../dialogs.js";
 import { DEFAULT_PERMISSIONS, RANK } from "../../state/store.js";
 
@@ -54,14 +54,14 @@ export function RoomSettings({ close, room }) {
     ${settings ? html`
     <${Field} label=${t("room.topic")} error=${fields.topic}>${(a) => html`<input ...${a} name="topic" maxlength="256" value=${v.topic}
       onInput=${set("topic")} dir="auto" />`}</${Field}>
-    <div class="row">
+    ${room.seal ? html`<p class="hint sealed-note"><${Icon} name="shield" /> ${t("sealed.settings_note")}</p>` : html`<div class="row">
       <${Field} label=${t("rooms.visibility")} error=${fields.visibility}>${(a) => html`<select ...${a} name="visibility" value=${v.visibility} onChange=${set("visibility")}>
         <option value="public">${t("rooms.public")}</option>
         <option value="private">${t("rooms.private")}</option>
       </select>`}</${Field}>
       <${Field} label=${t("rooms.key")} error=${fields.key}>${(a) => html`<input ...${a} name="key" type="password" autocomplete="new-password"
         placeholder=${room.kind === "private" ? t("room.key_unchanged") : ""} value=${v.key} onInput=${set("key")} />`}</${Field}>
-    </div>
+    </div>`}
     <${Field} label=${t("room.history_who")} error=${fields.history}>${(a) => html`<select ...${a} name="history" value=${v.history} onChange=${set("history")}>
       <option value="shared">${t("room.history_shared")}</option>
       <option value="joined">${t("room.history_joined")}</option>
