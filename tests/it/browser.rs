@@ -8,8 +8,8 @@ use std::path::Path;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn web_client_in_headless_chromium() {
+/// Debian's Chromium (or `CHROMIUM`), with the e2e/ npm packages installed: its path.
+pub(crate) fn chromium() -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
@@ -27,6 +27,12 @@ async fn web_client_in_headless_chromium() {
             .expect("npm runs");
         assert!(npm.success(), "npm ci --prefix e2e failed");
     }
+    chromium
+}
+
+#[tokio::test]
+async fn web_client_in_headless_chromium() {
+    let chromium = chromium();
     let app = spawn_app().await;
     let url = format!("http://{}", app.addr);
     // The setup link's token, as `natter serve` logs it.
@@ -66,7 +72,7 @@ async fn web_client_in_headless_chromium() {
 }
 
 /// Runs `node --test ARGS` in the crate's root; its report, or a panic with it on failure.
-async fn node_test(args: &[&str], env: &[(&str, &str)]) -> String {
+pub(crate) async fn node_test(args: &[&str], env: &[(&str, &str)]) -> String {
     let out = tokio::process::Command::new("node")
         .arg("--test")
         .args(args)

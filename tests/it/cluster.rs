@@ -28,38 +28,82 @@ pub(crate) const TEST_MASTER_KEY: &str =
 pub(crate) struct Node {
     child: Child,
     pub(crate) url: String,
+    /// Its data directory (its SQLite files, its files when they are on disk, its spool).
+    pub(crate) dir: std::path::PathBuf,
+    /// Where its files are when they are in S3 (`s3://bucket/prefix`).
+    pub(crate) files_url: Option<String>,
     /// Every line it has logged since it said where it listens.
     log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
+/// How to start a [`Node`] beyond the cluster's defaults.
+pub(crate) struct NodeSetup<'a> {
+    /// `None`: SQLite in its data directory.
+    pub(crate) database_url: Option<&'a str>,
+    /// `None`: a single node, with no bus.
+    pub(crate) redis_url: Option<&'a str>,
+    pub(crate) name: &'a str,
+    pub(crate) port: u16,
+    /// Files in the test S3 server (under a prefix named after the database), else on disk.
+    pub(crate) s3: bool,
+    /// `NATTER_LOG`.
+    pub(crate) log: &'a str,
+}
+
 impl Node {
     pub(crate) fn start(database_url: &str, redis_url: &str, name: &str, port: u16) -> Node {
+        Node::start_with(NodeSetup {
+            database_url: Some(database_url),
+            redis_url: Some(redis_url),
+            name,
+            port,
+            s3: std::env::var("NATTER_TEST_S3_ENDPOINT").is_ok(),
+            log: "natter=info",
+        })
+    }
+
+    pub(crate) fn start_with(setup: NodeSetup) -> Node {
         let dir = tempfile::tempdir().unwrap().keep();
         let mut command = Command::new(env!("CARGO_BIN_EXE_natter"));
+        command
+            .env_remove("NATTER_DATABASE_URL")
+            .env_remove("NATTER_REDIS_URL");
         // With an S3-compatible server, the nodes share their files there (under a prefix
         // named after their database); else each keeps its own on disk.
-        if let Ok(endpoint) = std::env::var("NATTER_TEST_S3_ENDPOINT") {
-            let prefix = database_url.rsplit('/').next().unwrap_or("cluster");
+        let mut files_url = None;
+        if setup.s3 {
+            let endpoint = std::env::var("NATTER_TEST_S3_ENDPOINT")
+                .expect("files in S3 need NATTER_TEST_S3_ENDPOINT");
+            let prefix = setup
+                .database_url
+                .and_then(|url| url.rsplit('/').next())
+                .unwrap_or("cluster");
+            let url = s3_files_url(prefix);
             command
-                .env("NATTER_FILES_URL", s3_files_url(prefix))
+                .env("NATTER_FILES_URL", &url)
                 .env("NATTER_S3_ENDPOINT", endpoint)
                 .env("NATTER_S3_REGION", "us-east-1")
                 .env("NATTER_S3_ACCESS_KEY_ID", "test")
                 .env("NATTER_S3_SECRET_ACCESS_KEY", "test");
+            files_url = Some(url);
+        }
+        if let Some(url) = setup.database_url {
+            command.env("NATTER_DATABASE_URL", url);
+        }
+        if let Some(url) = setup.redis_url {
+            command.env("NATTER_REDIS_URL", url);
         }
         let mut child = command
-            .args(["--bind", &format!("127.0.0.1:{port}"), "serve"])
+            .args(["--bind", &format!("127.0.0.1:{}", setup.port), "serve"])
             .env("NATTER_DATA_DIR", &dir)
-            .env("NATTER_DATABASE_URL", database_url)
-            .env("NATTER_REDIS_URL", redis_url)
-            .env("NATTER_NODE_ID", name)
+            .env("NATTER_NODE_ID", setup.name)
             // Every node of a cluster holds the same master key (a test's own, not a secret).
             .env("NATTER_MASTER_KEY", TEST_MASTER_KEY)
             .env("NATTER_SEND_RATE_PER_SEC", "10000")
             .env("NATTER_SEND_BURST", "10000")
             .env("NATTER_REGISTER_PER_ADDRESS_PER_HOUR", "0")
             .env("NATTER_MAX_CONNECTIONS_PER_ADDRESS", "0")
-            .env("NATTER_LOG", "natter=info")
+            .env("NATTER_LOG", setup.log)
             .env("NATTER_TRUSTED_PROXIES", "127.0.0.1")
             .env_remove("NATTER_BIND")
             .stdout(Stdio::piped())
@@ -73,7 +117,7 @@ impl Node {
             }
         };
         // Keep draining the log (shown with failures) so the node never blocks on a full pipe.
-        let tag = name.to_owned();
+        let tag = setup.name.to_owned();
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let kept = log.clone();
         std::thread::spawn(move || {
@@ -82,7 +126,23 @@ impl Node {
                 kept.lock().unwrap().push(line);
             }
         });
-        Node { child, url, log }
+        Node {
+            child,
+            url,
+            dir,
+            files_url,
+            log,
+        }
+    }
+
+    /// Its process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything it has logged so far.
+    pub(crate) fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
     }
 
     /// The first line of the node's log that holds `text` (waiting up to [`WAIT`] for it).
@@ -453,15 +513,15 @@ pub(crate) async fn with_postgres(admin: &str) -> String {
 }
 
 /// A Redis server of this test's own (so stopping it disturbs no other test).
-struct PrivateRedis {
+pub(crate) struct PrivateRedis {
     child: Option<Child>,
-    port: u16,
-    url: String,
+    pub(crate) port: u16,
+    pub(crate) url: String,
 }
 
 impl PrivateRedis {
     /// `None` (after skipping `test`) when there is no `redis-server` to run.
-    fn start(test: &str) -> Option<PrivateRedis> {
+    pub(crate) fn start(test: &str) -> Option<PrivateRedis> {
         if Command::new("redis-server")
             .arg("--version")
             .output()
@@ -515,6 +575,41 @@ impl PrivateRedis {
 impl Drop for PrivateRedis {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// `redis-cli MONITOR` on a private Redis: every command it runs, `PUBLISH`es with their
+/// payloads included.
+pub(crate) struct Monitor {
+    child: Child,
+    seen: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Monitor {
+    pub(crate) fn start(redis: &PrivateRedis) -> Monitor {
+        let mut child = Command::new("redis-cli")
+            .args(["-p", &redis.port.to_string(), "monitor"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("redis-cli runs");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let kept = seen.clone();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let mut kept = kept.lock().unwrap();
+                kept.push_str(&line);
+                kept.push('\n');
+            }
+        });
+        Monitor { child, seen }
+    }
+
+    /// Stops watching; what was seen.
+    pub(crate) fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.seen.lock().unwrap().clone()
     }
 }
 
@@ -872,20 +967,7 @@ async fn nothing_readable_crosses_redis() {
     let Some(redis) = PrivateRedis::start(test) else {
         return;
     };
-    let mut monitor = Command::new("redis-cli")
-        .args(["-p", &redis.port.to_string(), "monitor"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("redis-cli runs");
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let kept = seen.clone();
-    let out = monitor.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            kept.lock().unwrap().push_str(&line);
-            kept.lock().unwrap().push('\n');
-        }
-    });
+    let monitor = Monitor::start(&redis);
     let db = with_postgres(&pg).await;
     let n1 = Node::start(&db, &redis.url, "n1", free_port());
     let n2 = Node::start(&db, &redis.url, "n2", free_port());
@@ -922,9 +1004,7 @@ async fn nothing_readable_crosses_redis() {
         format!("the {canary} plan, amended")
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let _ = monitor.kill();
-    let _ = monitor.wait();
-    let seen = seen.lock().unwrap().clone();
+    let seen = monitor.stop();
     assert!(
         seen.to_lowercase().contains("\"publish\""),
         "MONITOR saw the events: {seen}"

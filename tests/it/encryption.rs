@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 /// Every file under `dir` (recursively) that holds `needle`.
-fn files_holding(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
+pub(crate) fn files_holding(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
     let mut found = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return found;
@@ -30,12 +30,11 @@ fn files_holding(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
 }
 
 /// The objects under the test's S3 prefix that hold `needle`, and how many objects there are.
-async fn s3_objects_holding(
-    config: &natter::config::Config,
+pub(crate) async fn s3_objects_holding(
+    endpoint: &str,
+    url: &str,
     needle: &[u8],
 ) -> (Vec<String>, usize) {
-    let endpoint = config.s3_endpoint.clone().unwrap();
-    let url = config.files_url.clone().unwrap();
     let (bucket, prefix) = url.trim_start_matches("s3://").split_once('/').unwrap();
     let http = reqwest::Client::new();
     let listing = http
@@ -69,7 +68,7 @@ async fn s3_objects_holding(
 }
 
 /// A plain-text dump of the PostgreSQL database at `url`.
-fn pg_dump(url: &str) -> Vec<u8> {
+pub(crate) fn pg_dump(url: &str) -> Vec<u8> {
     let out = std::process::Command::new("pg_dump")
         .arg(url)
         .output()
@@ -224,7 +223,12 @@ async fn a_canary_is_nowhere_at_rest_and_unreadable_once_its_room_is_gone() {
         );
     }
     if files_in_s3() {
-        let (holding, objects) = s3_objects_holding(&app.config, needle).await;
+        let (holding, objects) = s3_objects_holding(
+            app.config.s3_endpoint.as_deref().unwrap(),
+            app.config.files_url.as_deref().unwrap(),
+            needle,
+        )
+        .await;
         assert!(objects >= 1, "the file is in S3");
         assert!(
             holding.is_empty(),
@@ -279,7 +283,12 @@ async fn a_canary_is_nowhere_at_rest_and_unreadable_once_its_room_is_gone() {
     let on_disk = files_holding(app.dir.path(), needle);
     assert!(on_disk.is_empty(), "the canary is in {on_disk:?}");
     if files_in_s3() {
-        let (_, objects) = s3_objects_holding(&app.config, needle).await;
+        let (_, objects) = s3_objects_holding(
+            app.config.s3_endpoint.as_deref().unwrap(),
+            app.config.files_url.as_deref().unwrap(),
+            needle,
+        )
+        .await;
         assert_eq!(objects, 0, "the sealed file is deleted from S3");
     }
 }

@@ -245,3 +245,182 @@ async fn a_sealed_room_takes_a_proof_and_only_sealed_bodies_and_files() {
     let (status, _) = app.send_http(&ana, &public, "o1", &sealed_body(6)).await;
     assert_eq!(status, StatusCode::CREATED);
 }
+
+/// How many of a running process's readable memory regions hold `needle`, and how many bytes
+/// were read (through `/proc/<pid>/mem`, which a parent may read of its child).
+fn memory_holding(pid: u32, needle: &[u8]) -> (usize, usize) {
+    use std::io::{Read, Seek, SeekFrom};
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("the process's maps");
+    let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).expect("the process's memory");
+    let (mut holding, mut read) = (0, 0);
+    let mut chunk = vec![0u8; 1 << 20];
+    for line in maps.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        if !perms.starts_with('r') || line.ends_with("[vvar]") || line.ends_with("[vsyscall]") {
+            continue;
+        }
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let (start, end) = (
+            u64::from_str_radix(start, 16).unwrap(),
+            u64::from_str_radix(end, 16).unwrap(),
+        );
+        // Read in chunks that overlap by the needle's length, so no match is cut in two.
+        let mut at = start;
+        let mut found = false;
+        while at < end && !found {
+            let want = chunk.len().min((end - at) as usize);
+            if mem.seek(SeekFrom::Start(at)).is_err() {
+                break;
+            }
+            let Ok(n) = mem.read(&mut chunk[..want]) else {
+                break;
+            };
+            if n == 0 {
+                break;
+            }
+            read += n;
+            found = chunk[..n].windows(needle.len()).any(|w| w == needle);
+            at += (n.saturating_sub(needle.len()).max(1)) as u64;
+        }
+        holding += usize::from(found);
+    }
+    (holding, read)
+}
+
+/// A sealed room driven through the web client (e2e/sealed.test.mjs: a message, its edit, a
+/// reply, a reaction, a file named after the canary and holding it, an image, search, a
+/// reload, a new device) leaves the servers nothing readable: the canary is in none of their
+/// files (SQLite main, WAL, SHM, key store, file store, spool), not in a `pg_dump`, not in S3,
+/// not in what crossed Redis (`MONITOR`), not in their logs at debug level, not in their
+/// metrics, and not anywhere in their processes' memory. On PostgreSQL the two people use two
+/// nodes of a cluster (Redis between them, files in S3); on SQLite, one node.
+#[tokio::test]
+async fn a_sealed_room_in_the_browser_leaves_the_servers_only_ciphertext() {
+    use crate::cluster::{
+        Monitor, Node, NodeSetup, PrivateRedis, free_port, services, with_postgres,
+    };
+    use crate::encryption::{files_holding, pg_dump, s3_objects_holding};
+    let test = "sealed::a_sealed_room_in_the_browser_leaves_the_servers_only_ciphertext";
+    let chromium = crate::browser::chromium();
+    let unique = uuid::Uuid::now_v7().simple().to_string();
+    let canary = format!("zq{}canary", &unique[20..]);
+    let room = format!("Vault {}", &unique[24..]);
+    let on_postgres = std::env::var("NATTER_TEST_BACKEND").as_deref() == Ok("postgres");
+    let mut redis = None;
+    let mut monitor = None;
+    let mut database = None;
+    let nodes = if on_postgres {
+        let Some((pg, _)) = services(test) else {
+            return;
+        };
+        let Some(private) = PrivateRedis::start(test) else {
+            return;
+        };
+        monitor = Some(Monitor::start(&private));
+        let db = with_postgres(&pg).await;
+        let start = |name| {
+            Node::start_with(NodeSetup {
+                database_url: Some(&db),
+                redis_url: Some(&private.url),
+                name,
+                port: free_port(),
+                s3: files_in_s3(),
+                log: "debug",
+            })
+        };
+        let nodes = vec![start("n1"), start("n2")];
+        database = Some(db.clone());
+        redis = Some(private);
+        nodes
+    } else {
+        vec![Node::start_with(NodeSetup {
+            database_url: None,
+            redis_url: None,
+            name: "n1",
+            port: free_port(),
+            s3: false,
+            log: "debug",
+        })]
+    };
+    let env = [
+        ("NATTER_URL", nodes[0].url.as_str()),
+        ("NATTER_URL2", nodes[nodes.len() - 1].url.as_str()),
+        ("NATTER_CANARY", canary.as_str()),
+        ("NATTER_ROOM", room.as_str()),
+        ("NATTER_SCREENSHOTS", "docs/screenshots"),
+        ("CHROMIUM", chromium.as_str()),
+    ];
+    let report = crate::browser::node_test(&["e2e/sealed.test.mjs"], &env).await;
+    assert!(report.contains("# fail 0"), "{report}");
+
+    let needle = canary.as_bytes();
+    for node in &nodes {
+        // Files: the SQLite database and its WAL, SHM and key store, files kept on disk, the
+        // spool. The room's name (not sealed: metadata) shows the scan reads them.
+        let holding = files_holding(&node.dir, needle);
+        assert!(holding.is_empty(), "the canary is in {holding:?}");
+        if !on_postgres {
+            assert!(
+                !files_holding(&node.dir, room.as_bytes()).is_empty(),
+                "the scan finds what the server does keep"
+            );
+        }
+        // Logs, at debug level.
+        let log = node.log_text();
+        assert!(log.lines().count() > 10, "the node logged: {log}");
+        assert!(!log.contains(&canary), "the canary is in the log");
+        // Metrics.
+        let metrics = reqwest::get(format!("{}/metrics", node.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(metrics.contains("natter_"), "{metrics}");
+        assert!(!metrics.contains(&canary), "the canary is in the metrics");
+        // Memory: every readable page of the running server. Its environment (the master
+        // key's variable) shows the scan reads it.
+        let (holding, read) = memory_holding(node.pid(), needle);
+        let (control, _) = memory_holding(node.pid(), TEST_MASTER_KEY_VAR.as_bytes());
+        assert!(
+            control > 0 && read > 1 << 20,
+            "the memory scan read {read} bytes"
+        );
+        assert_eq!(holding, 0, "the canary is in the server's memory");
+        // Files in S3.
+        if let Some(files_url) = &node.files_url {
+            let endpoint = std::env::var("NATTER_TEST_S3_ENDPOINT").unwrap();
+            let (holding, objects) = s3_objects_holding(&endpoint, files_url, needle).await;
+            assert!(objects >= 2, "the two files are in S3 ({objects} objects)");
+            assert!(
+                holding.is_empty(),
+                "the canary is in S3 objects {holding:?}"
+            );
+        }
+    }
+    if let Some(db) = &database {
+        let dump = pg_dump(db);
+        assert!(dump.windows(room.len()).any(|w| w == room.as_bytes()));
+        assert!(
+            !dump.windows(needle.len()).any(|w| w == needle),
+            "the canary is in pg_dump"
+        );
+    }
+    if let Some(monitor) = monitor {
+        let seen = monitor.stop();
+        assert!(
+            seen.to_lowercase().contains("\"publish\""),
+            "MONITOR saw the events"
+        );
+        assert!(!seen.contains(&canary), "the canary crossed Redis");
+    }
+    drop(redis);
+}
+
+/// What the nodes' environment holds (they all get the test master key this way).
+const TEST_MASTER_KEY_VAR: &str = "NATTER_MASTER_KEY=7e57c1a5e7e57c1a5e";

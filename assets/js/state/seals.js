@@ -248,13 +248,12 @@ export class SealedRooms {
     if (known) return known;
     const f = { status: "opening", url: null };
     this.files.set(a.id, f);
-    this.fetchBytes(a.sealed_url)
+    f.done = this.fetchBytes(a.sealed_url)
       .then((data) => openFile(a.sealed_key, data))
       .then(
         (bytes) => Object.assign(f, { status: "open", url: URL.createObjectURL(new Blob([bytes], { type: a.content_type })) }),
         () => Object.assign(f, { status: "failed" }),
-      )
-      .then(() => this.onChange(a.room_id || null));
+      );
     return f;
   }
 }

@@ -3,7 +3,7 @@
 // poster and the browser's player, audio with a player, anything else as a card with its
 // name, size and a download link. Also the tray of files being attached in the composer.
 
-import { html } from "../core/html.js";
+import { html, useEffect, useState } from "../core/html.js";
 import { Icon, errorText, useApp } from "./common.js";
 
 /** The largest box a thumbnail is shown in, in CSS pixels. */
@@ -53,6 +53,11 @@ export function Attachments({ message: m, tab }) {
 function SealedFile({ a, tab, open }) {
   const app = useApp();
   const f = app.state.seals.file(a);
+  // The row around it re-renders only when its message changes: this shows the file itself.
+  const [, opened] = useState(0);
+  useEffect(() => {
+    if (f.status === "opening") f.done.then(() => opened((n) => n + 1));
+  }, [f]);
   if (f.status === "open") return shown({ ...a, url: f.url, thumbnail_url: /^image\//.test(a.content_type) ? f.url : null }, tab, open, app);
   const size = fitted(a);
   return html`<p class=${`attachment sealed-file ${f.status}`} style=${`min-width:${Math.min(size.width, 240)}px`}>
