@@ -309,18 +309,16 @@ impl Chat {
         Ok(room)
     }
 
-    /// What someone about to join a sealed room needs to derive its join proof: its seal
-    /// without the check value (which would let them test guesses offline). Rooms that are not
-    /// sealed are `not_found` here.
-    pub async fn room_seal(&self, name: &str) -> Result<crate::domain::Seal> {
+    /// What someone about to join a room by name needs to know first: its seal if it is
+    /// sealed (without the check value, which would let them test guesses offline), so a
+    /// client derives the join proof and never sends the passphrase; `None` for other rooms.
+    pub async fn room_seal(&self, name: &str) -> Result<Option<crate::domain::Seal>> {
         let (room, _) = self
             .store
             .room_by_name(&RoomName::lookup_key(name)?)
             .await
             .map_err(not_found)?;
-        room.seal
-            .map(|seal| seal.public())
-            .ok_or(Error::NotFound("sealed room"))
+        Ok(room.seal.map(|seal| seal.public()))
     }
 
     /// Subscribes the joiner's connections and tells the room (and the joiner's devices).

@@ -198,13 +198,15 @@ pub struct SealQuery {
 
 #[derive(Serialize, ToSchema)]
 pub struct SealResponse {
-    seal: crate::domain::Seal,
+    /// Null when the room is not sealed.
+    seal: Option<crate::domain::Seal>,
 }
 
 #[utoipa::path(get, path = "/api/v1/rooms/seal", tag = "rooms", params(SealQuery),
-    responses((status = 200, description = "How to derive the join proof from the passphrase (without `check`)", body = SealResponse),
-              (status = 404, description = "No sealed room of that name", body = ErrorBody)))]
-/// What a browser needs to derive a sealed room's join proof from its passphrase.
+    responses((status = 200, description = "For a sealed room, how to derive the join proof from the passphrase (without `check`); null for other rooms", body = SealResponse),
+              (status = 404, description = "No room of that name", body = ErrorBody)))]
+/// Whether a room is sealed, and what a browser needs to derive its join proof from the
+/// passphrase: asked before joining by name, so a passphrase is never sent as a key.
 async fn room_seal(
     State(app): State<AppState>,
     _auth: Auth,

@@ -99,15 +99,10 @@ export class SealedRooms {
     return room;
   }
 
-  /** The seal of a room by name, or null when it is not sealed (or does not exist). */
+  /** The seal of a room by name, or null when it is not sealed (no such room: an ApiError). */
   async sealOf(name) {
-    try {
-      const { seal } = await this.call("GET", `/rooms/seal?name=${encodeURIComponent(name)}`);
-      return seal;
-    } catch (err) {
-      if (err.status === 404) return null;
-      throw err;
-    }
+    const { seal } = await this.call("GET", `/rooms/seal?name=${encodeURIComponent(name)}`);
+    return seal || null;
   }
 
   /** Joins a sealed room with its passphrase (the server checks the proof derived from it). */
