@@ -35,7 +35,8 @@
 //!   characters names may not hold and the skeletons look-alike room names share (`spoofing`),
 //!   roles and permission rules (`rules`), how search folds words (`search`), the records
 //!   shown to clients and the timeline events, the server settings (`settings`), the records
-//!   of administration (`admin`), device names from User-Agents (`device`). No I/O.
+//!   of administration (`admin`), device names from User-Agents (`device`), sealed rooms'
+//!   seals, join proofs and the shape of a sealed body (`sealed`). No I/O.
 //! - [`store`]: the `Store` trait and its areas (`Accounts`, `Rooms`, `Timeline`, `Search`,
 //!   `Uploads`, `Admin`, `Security`); one set of SQL per area (`store/sql/accounts.rs`,
 //!   `rooms.rs`, `timeline.rs`, `search.rs`, `uploads.rs`, `admin.rs`, `security.rs`) expanded
@@ -44,7 +45,10 @@
 //!   and file keys kept apart from the database (`keystore`), the keyring that makes, caches
 //!   and destroys them, sealing texts with a room's key and blinding its search words, sealing
 //!   the bus. The store seals and opens texts with it (`store/sql/timeline.rs`, `search.rs`);
-//!   `chat::sealing` seals what was stored in plain text and destroys stray keys.
+//!   `chat::sealing` seals what was stored in plain text and destroys stray keys. (Sealed
+//!   rooms, encrypted end to end, are the browser's business: `assets/js/core/sealed.js`;
+//!   the server keeps their seal, checks join proofs in `chat::rooms` and refuses plain bodies
+//!   and files in them in the append, `store::sealed_refuses`.)
 //! - [`files`]: where uploaded files' bytes live: content-addressed blobs on the local disk or
 //!   in an S3-compatible store (`object_store`), behind the `Blobs` trait; `files::sealed`
 //!   seals each in chunks with a key of its own.

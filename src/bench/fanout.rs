@@ -80,6 +80,8 @@ struct Shared {
     sent: AtomicU64,
     acked: AtomicU64,
     changes: AtomicU64,
+    /// Bodies shaped as sealed ones (`--sealed`).
+    sealed: bool,
     received: AtomicU64,
     duplicates: AtomicU64,
     reconnects: AtomicU64,
@@ -158,22 +160,22 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<FanoutSummary> {
             async move {
                 let name = format!("bench-{tag}-{r}");
                 let owner = &tokens[r * per_room];
-                let room = api
-                    .post(
-                        url0,
-                        owner,
-                        "/rooms",
-                        json!({"name": name, "visibility": "public"}),
+                let (create, join) = if args.sealed {
+                    let proof = stamp::PROOF;
+                    (
+                        json!({"name": name, "visibility": "private", "seal": stamp::seal()}),
+                        json!({"name": name, "proof": proof}),
                     )
-                    .await?;
-                for m in 1..per_room {
-                    api.post(
-                        url0,
-                        &tokens[r * per_room + m],
-                        "/rooms/join",
+                } else {
+                    (
+                        json!({"name": name, "visibility": "public"}),
                         json!({"name": name}),
                     )
-                    .await?;
+                };
+                let room = api.post(url0, owner, "/rooms", create).await?;
+                for m in 1..per_room {
+                    api.post(url0, &tokens[r * per_room + m], "/rooms/join", join.clone())
+                        .await?;
                 }
                 anyhow::Ok(room["room"]["id"].as_str().context("room id")?.to_owned())
             }
@@ -191,6 +193,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<FanoutSummary> {
         sent: AtomicU64::new(0),
         acked: AtomicU64::new(0),
         changes: AtomicU64::new(0),
+        sealed: args.sealed,
         received: AtomicU64::new(0),
         duplicates: AtomicU64::new(0),
         reconnects: AtomicU64::new(0),
@@ -247,6 +250,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<FanoutSummary> {
                         url: url.clone(),
                         token: token.clone(),
                         every: (1.0 / args.changes).round().max(2.0) as u64,
+                        sealed: args.sealed,
                     });
                     // Client ids unique to this run: a `client_id` used before by the same account
                     // (in a room that still exists) would be acknowledged as a retry.
@@ -419,6 +423,7 @@ struct Changer {
     url: String,
     token: String,
     every: u64,
+    sealed: bool,
 }
 
 impl Changer {
@@ -442,7 +447,7 @@ impl Changer {
             (
                 reqwest::Method::PATCH,
                 format!("/rooms/{room}/messages/{seq}"),
-                Some(json!({"body": format!("t:{at}")})),
+                Some(json!({"body": stamp::write(at, self.sealed)})),
             )
         } else {
             (
@@ -509,7 +514,7 @@ async fn send(
                         continue;
                     }
                 }
-                let frame = json!({"type": "send", "room_id": room, "client_id": format!("{tag}.{n}"), "body": format!("t:{at}")});
+                let frame = json!({"type": "send", "room_id": room, "client_id": format!("{tag}.{n}"), "body": stamp::write(at, shared.sealed)});
                 ws.send(WsMessage::text(frame.to_string())).await?;
                 pending.insert(n, at);
                 n += 1;
@@ -656,10 +661,7 @@ async fn receive(
                 let mut recorder = shared.recorder.lock().expect("recorder");
                 let second = recorder.second(shared.start_us.load(Ordering::Relaxed), now);
                 second.delivered += 1;
-                let sent_at = msg
-                    .body
-                    .strip_prefix("t:")
-                    .and_then(|t| t.parse::<u64>().ok());
+                let sent_at = stamp::read(&msg.body);
                 if let Some(at) = sent_at.filter(|_| timed && seq > live_after) {
                     let latency = now.saturating_sub(at).max(1);
                     second.latency.record(latency)?;
@@ -679,5 +681,45 @@ async fn receive(
             }
             _ => {}
         }
+    }
+}
+
+/// The send time a bench body carries, in microseconds since the run's epoch: `t:<us>` in
+/// plain rooms; in sealed rooms a body of the shape (and size) a browser makes of a
+/// 100-character message, `sealed:v1:` and base64url of 174 bytes, the first 8 the time.
+mod stamp {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    /// The join proof of every bench room (the server keeps only its hash).
+    pub(super) const PROOF: &str = "YmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtYmU";
+
+    /// A sealed room's seal: the server checks its shape only.
+    pub(super) fn seal() -> serde_json::Value {
+        serde_json::json!({
+            "iterations": 600000,
+            "salt": URL_SAFE_NO_PAD.encode([7u8; 16]),
+            "check": URL_SAFE_NO_PAD.encode([9u8; 50]),
+            "proof": PROOF,
+        })
+    }
+
+    pub(super) fn write(at: u64, sealed: bool) -> String {
+        if !sealed {
+            return format!("t:{at}");
+        }
+        let mut bytes = [0x5au8; 174];
+        bytes[..8].copy_from_slice(&at.to_le_bytes());
+        format!("sealed:v1:{}", URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    pub(super) fn read(body: &str) -> Option<u64> {
+        if let Some(t) = body.strip_prefix("t:") {
+            return t.parse().ok();
+        }
+        let bytes = URL_SAFE_NO_PAD
+            .decode(body.strip_prefix("sealed:v1:")?)
+            .ok()?;
+        Some(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?))
     }
 }

@@ -86,6 +86,10 @@ pub struct BenchArgs {
     /// sender's latest message, over HTTP: alternately an edit and a reaction.
     #[arg(long, default_value_t = 0.0)]
     pub changes: f64,
+    /// Fan-out and churn: make the rooms sealed (end to end) and send bodies shaped as a
+    /// browser seals a 100-character message (the server cannot tell them from real ones).
+    #[arg(long)]
+    pub sealed: bool,
     /// Seconds of sending (fan-out, churn) or of holding (idle).
     #[arg(long, default_value_t = 10)]
     pub duration: u64,

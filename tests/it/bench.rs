@@ -272,3 +272,37 @@ async fn the_upload_scenario_measures_throughput_thumbnails_memory_and_serving()
         0
     );
 }
+
+/// `--sealed`: the rooms are sealed, the bodies (and edits) shaped as sealed ones, which the
+/// server accepts and delivers; their send times still come back out of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_rooms_fan_out_with_timed_deliveries() {
+    let app = bench_app().await;
+    let run = args(
+        &app,
+        &[
+            "--rooms",
+            "2",
+            "--members",
+            "3",
+            "--rate",
+            "40",
+            "--duration",
+            "2",
+            "--sealed",
+            "--changes",
+            "0.25",
+        ],
+    );
+    let summary = bench::fanout_run(&run).await.expect("the bench runs");
+    assert!(summary.changes > 0, "{summary:?}");
+    assert_eq!(
+        summary.deliveries_received, summary.deliveries_expected,
+        "{summary:?}"
+    );
+    assert_eq!((summary.lost, summary.duplicates), (0, 0));
+    assert!(
+        summary.deliver_ms.count > 0,
+        "timed from the sealed bodies: {summary:?}"
+    );
+}

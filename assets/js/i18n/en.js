@@ -548,4 +548,5 @@ export default {
   "sealed.search_older": "Search older messages too",
   "sealed.settings_note": "Sealed room: private, joined with its passphrase, which cannot be changed. To use another passphrase, create a new sealed room.",
   "sealed.report_note": "This room is sealed: the moderators see the text above only because you send it with your report.",
+  "sealed.admin_body": "A sealed message: encrypted end to end, the server cannot show it.",
 };

@@ -548,4 +548,5 @@ export default {
   "sealed.search_older": "Buscar también en mensajes anteriores",
   "sealed.settings_note": "Sala sellada: privada, se entra con su frase de paso, que no se puede cambiar. Para usar otra frase de paso, crea una sala sellada nueva.",
   "sealed.report_note": "Esta sala está sellada: los moderadores ven el texto de arriba solo porque lo envías con tu denuncia.",
+  "sealed.admin_body": "Un mensaje sellado: cifrado de extremo a extremo, el servidor no puede mostrarlo.",
 };

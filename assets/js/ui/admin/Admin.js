@@ -5,6 +5,7 @@
 
 import { html, useEffect, useRef, useState } from "../../core/html.js";
 import { api } from "../../core/api.js";
+import { isSealed } from "../../core/sealed.js";
 import { Avatar, Icon, Modal, errorText, useApp, useDebounced, useModalDialog } from "../common.js";
 import { Confirm } from "../dialogs.js";
 import { Audit, Invites, Reports, ServerSettings } from "./Records.js";
@@ -229,7 +230,7 @@ function ReadRoom({ room }) {
     <p class="form-error" role="alert">${error}</p>
     <ol class="plain-list">
       ${(data?.messages || []).map((m) => html`<li key=${m.seq}><strong dir="auto">${m.sender.display_name}</strong>
-        <time datetime=${m.ts}> ${i18n.dateTime(new Date(m.ts))}</time>: <span dir="auto">${m.deleted ? t("message.deleted") : m.body}</span></li>`)}
+        <time datetime=${m.ts}> ${i18n.dateTime(new Date(m.ts))}</time>: <span dir="auto">${m.deleted ? t("message.deleted") : isSealed(m.body) ? t("sealed.admin_body") : m.body}</span></li>`)}
       ${data && !data.messages.length ? html`<li class="hint">${t("admin.no_messages")}</li>` : null}
     </ol>
   </div>`;

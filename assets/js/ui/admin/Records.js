@@ -4,6 +4,7 @@
 
 import { html, useState } from "../../core/html.js";
 import { api } from "../../core/api.js";
+import { isSealed } from "../../core/sealed.js";
 import { Field, errorText, fieldErrors, useApp } from "../common.js";
 import { acting, useLoad } from "./Admin.js";
 
@@ -23,7 +24,7 @@ export function ReportList({ path, admin = false }) {
           <time datetime=${r.created_at}> ${i18n.dateTime(new Date(r.created_at))}</time></p>
         <p class="report-reason" dir="auto">${r.reason}</p>
         ${r.message
-          ? html`<blockquote><strong dir="auto">${r.message.sender.display_name}</strong>: <span dir="auto">${r.message.body}</span></blockquote>`
+          ? html`<blockquote><strong dir="auto">${r.message.sender.display_name}</strong>: <span dir="auto">${isSealed(r.message.body) ? t("sealed.admin_body") : r.message.body}</span></blockquote>`
           : html`<p class="hint">${t("reports.message_gone")}</p>`}
         ${r.resolved_at
           ? html`<p class="hint">${t(`reports.closed_${r.resolution}`)}</p>`
