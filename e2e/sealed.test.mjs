@@ -153,6 +153,7 @@ test("a new device sees the room locked until its passphrase is given there", as
   await panel.getByLabel("Passphrase").fill("still not it");
   await panel.getByRole("button", { name: "Open the room" }).click();
   await panel.getByText("That passphrase does not open this room. Nothing was sent").waitFor();
+  await laptop.page.screenshot({ path: `${SHOTS}/sealed-locked.png` });
   await panel.getByLabel("Passphrase").fill(PASSPHRASE);
   await panel.getByRole("button", { name: "Open the room" }).click();
   await sees(laptop, `the ${CANARY} plan, amended`);

@@ -89,7 +89,7 @@ function memoryKeys() {
 
 test("messages are shown locked, then opened once the room is unlocked, and found by search", async () => {
   const me = { id: "u_me" };
-  const made = await newSeal("the room's passphrase", FAST);
+  const made = await newSeal("the room's passphrase");
   const room = { id: "r1", seal: made.seal };
   const changed = [];
   const seals = new SealedRooms(me, { call: null, keys: memoryKeys(), fetchBytes: null, onChange: (id) => changed.push(id) });
@@ -100,6 +100,9 @@ test("messages are shown locked, then opened once the room is unlocked, and foun
   assert.equal(seals.unlocked("r1"), false);
   assert.equal(seals.view(m).sealed, "locked");
   assert.equal(seals.view(m).body, "");
+  // A seal with a cost below what rooms are made with (a server cheapening the proof) is refused.
+  const cheap = await newSeal("the room's passphrase", FAST);
+  await assert.rejects(seals.unlock({ id: "r1", seal: cheap.seal }, "the room's passphrase"));
   assert.equal(await seals.unlock(room, "not the passphrase"), false);
   assert.equal(seals.unlocked("r1"), false);
   assert.ok(await seals.unlock(room, "the room's passphrase"));
@@ -119,12 +122,16 @@ test("messages are shown locked, then opened once the room is unlocked, and foun
   const forged = { ...m, seq: 2, sender: { id: "u_eve" } };
   await seals.opening("r1", forged.body);
   assert.equal(seals.view(forged).forged, true);
+  // The same body moved to another room does not open there, even though it opened here.
+  const moved = { ...m, room_id: "r2" };
+  await seals.opening("r2", moved.body);
+  assert.notEqual(seals.view(moved).sealed, "open");
   assert.ok(changed.includes("r1"));
 });
 
 test("in a sealed room the socket only ever carries sealed bodies", async () => {
   const me = { id: "u_me", username: "me", display_name: "Me" };
-  const made = await newSeal("the room's passphrase", FAST);
+  const made = await newSeal("the room's passphrase");
   const sent = [];
   const socket = Object.assign(new EventTarget(), { send: (f) => (sent.push(f), true), start() {}, stop() {} });
   const keys = memoryKeys();
@@ -138,10 +145,18 @@ test("in a sealed room the socket only ever carries sealed bodies", async () => 
   await new Promise((r) => setTimeout(r, 20));
   assert.deepEqual(sent.filter((f) => f.type === "send"), []);
   assert.equal(state.pendingIn("r1")[0].state, "failed");
-  state.retry(state.pendingIn("r1")[0].client_id);
+  const early = state.pendingIn("r1")[0].client_id;
+  state.retry(early);
+  await new Promise((r) => setTimeout(r, 20));
   assert.deepEqual(sent.filter((f) => f.type === "send"), [], "a retry does not send it plain either");
-  // Unlocked: it goes sealed, and opens to what was typed.
+  // Unlocked: a retry now seals and sends it; a new message goes sealed, and opens to what
+  // was typed.
   assert.ok(await state.seals.unlock(state.rooms.get("r1"), "the room's passphrase"));
+  state.retry(early);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(sent.filter((f) => f.type === "send").length, 1);
+  state.discard(early);
+  sent.length = 0;
   state.send("r1", "secret plans for the mill", { seq: 4, sender: me, body: "the quoted words" });
   await new Promise((r) => setTimeout(r, 20));
   const frames = sent.filter((f) => f.type === "send");
@@ -153,4 +168,12 @@ test("in a sealed room the socket only ever carries sealed bodies", async () => 
   assert.equal(opened.from, "u_me");
   assert.equal(opened.reply.excerpt, "the quoted words");
   assert.equal(frames[0].reply_to, 4);
+  // A message still waiting when its room is left is dropped, never sent as ordinary text.
+  state.seals.forget("r1");
+  state.send("r1", "last words before leaving");
+  state.leftRoom("r1", null);
+  state.retryPending();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.ok(!JSON.stringify(sent).includes("last words"));
+  assert.deepEqual(state.pendingIn("r1"), []);
 });

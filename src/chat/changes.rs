@@ -50,9 +50,10 @@ impl Chat {
     ) -> Result<Message> {
         let (room, m) = self.member_of(room_id, user).await?;
         let body = match (room.seal.is_some(), crate::domain::is_sealed_body(&body)) {
-            (_, true) => body,
+            (true, true) => body,
             (false, false) => MessageBody::parse(body)?.into_inner(),
             (true, false) => return Err(Error::Forbidden(crate::domain::SEALED_ONLY)),
+            (false, true) => return Err(Error::Forbidden(crate::domain::NOT_SEALED)),
         };
         let message = self.readable_message(room_id, seq, &room, &m).await?;
         if &message.sender.id != user {

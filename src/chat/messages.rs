@@ -71,7 +71,7 @@ impl Chat {
         }
         // With files, the text is an optional caption. A sealed room's body (ciphertext from
         // the browser) has a shape of its own and a larger limit; the commit checks that a
-        // sealed room gets nothing else.
+        // sealed room gets nothing else, and that no other room gets one.
         let body = if crate::domain::is_sealed_body(&body) {
             body
         } else if attachments.is_empty() || !body.trim().is_empty() {

@@ -32,8 +32,8 @@ pub use rules::{
     can_delete_message, can_delete_room, can_moderate, can_set_role,
 };
 pub use sealed::{
-    JoinProof, MAX_SEALED_BODY_CHARS, SEAL_KDF, SEALED_CONTENT_TYPE, SEALED_ONLY, SEALED_PREFIX,
-    Seal, SealRequest, is_sealed_body,
+    JoinProof, MAX_SEALED_BODY_CHARS, NOT_SEALED, SEAL_KDF, SEALED_CONTENT_TYPE, SEALED_ONLY,
+    SEALED_PREFIX, Seal, SealRequest, is_sealed_body,
 };
 pub use search::{MAX_TERMS, highlights, matches, search_terms, search_text};
 pub use settings::{Registration, ServerSettings};

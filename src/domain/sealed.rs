@@ -29,6 +29,8 @@ pub const MAX_SEALED_BODY_CHARS: usize = 40_000;
 pub const SEALED_CONTENT_TYPE: &str = "application/x-natter-sealed";
 /// Why a sealed room refuses a plain body or file.
 pub const SEALED_ONLY: &str = "this room is sealed: bodies and files must be encrypted in the browser (see docs/protocol.md, sealed rooms)";
+/// Why any other room refuses a body of the sealed shape.
+pub const NOT_SEALED: &str = "a sealed body belongs in a sealed room (this room is not sealed)";
 /// The shortest sealed body: the prefix, a 12-byte nonce and a 16-byte tag.
 const MIN_SEALED_BYTES: usize = 12 + 16;
 

@@ -443,12 +443,22 @@ pub struct Standing {
     pub muted: bool,
 }
 
-/// Why a sealed room refuses this event, if it does: a message or an edit whose body is not
-/// sealed in the browser, or a file that is not (a client that does not know the room is
-/// sealed would otherwise give its plain text away). Read in the append's transaction, from
-/// the room row it reads anyway.
-pub fn sealed_refuses(entry: &Entry) -> Option<&'static str> {
-    use crate::domain::{SEALED_CONTENT_TYPE, SEALED_ONLY, is_sealed_body};
+/// Why a room refuses this event for its sealing, if it does. A sealed room refuses a message
+/// or an edit whose body is not sealed in the browser, or a file that is not (a client that
+/// does not know the room is sealed would otherwise give its plain text away); any other room
+/// refuses bodies of the sealed shape (which skip the plain-text checks and limit). Read in the
+/// append's transaction, from the room row it reads anyway.
+pub fn sealed_refuses(entry: &Entry, sealed: bool) -> Option<&'static str> {
+    use crate::domain::{NOT_SEALED, SEALED_CONTENT_TYPE, SEALED_ONLY, is_sealed_body};
+    if !sealed {
+        let shaped = match entry {
+            Entry::Message(m) => is_sealed_body(&m.body),
+            Entry::Change(c) => {
+                matches!(&c.change, Change::Edit { body, .. } if is_sealed_body(body))
+            }
+        };
+        return shaped.then_some(NOT_SEALED);
+    }
     let plain = match entry {
         Entry::Message(m) => {
             !is_sealed_body(&m.body)

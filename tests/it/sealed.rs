@@ -240,9 +240,19 @@ async fn a_sealed_room_takes_a_proof_and_only_sealed_bodies_and_files() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["room"]["seal"]["salt"], b64(&[9; 16]));
 
-    // A sealed-looking body in an ordinary room is only text there.
-    let (status, _) = app.send_http(&ana, &public, "o1", &sealed_body(6)).await;
-    assert_eq!(status, StatusCode::CREATED);
+    // A body of the sealed shape belongs in a sealed room only (it skips the text limits).
+    let (status, body) = app.send_http(&ana, &public, "o1", &sealed_body(6)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let plain = app.send_http(&ana, &public, "o2", "plain").await.1;
+    let seq = plain["message"]["seq"].as_i64().unwrap();
+    let (status, _) = app
+        .patch(
+            &ana,
+            &format!("/rooms/{public}/messages/{seq}"),
+            json!({"body": sealed_body(7)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
 /// How many of a running process's readable memory regions hold `needle`, and how many bytes

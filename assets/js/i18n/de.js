@@ -547,6 +547,6 @@ export default {
   "sealed.search_here": "Dieser Raum ist versiegelt: Er wird hier in deinem Browser durchsucht, in den bisher geladenen Nachrichten.",
   "sealed.search_older": "Auch ältere Nachrichten durchsuchen",
   "sealed.settings_note": "Versiegelter Raum: privat, Beitritt mit seiner Passphrase, die nicht geändert werden kann. Für eine andere Passphrase erstelle einen neuen versiegelten Raum.",
-  "sealed.report_note": "Dieser Raum ist versiegelt: Die Moderatoren sehen den Text oben nur, weil du ihn mit deiner Meldung schickst.",
+  "sealed.report_note": "Dieser Raum ist versiegelt: Moderatoren und Server-Admins können diese Nachricht nicht lesen. Zitiere das Wichtige in deiner Begründung, wenn sie es sehen sollen.",
   "sealed.admin_body": "Eine versiegelte Nachricht: Ende-zu-Ende-verschlüsselt, der Server kann sie nicht zeigen.",
 };

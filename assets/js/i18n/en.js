@@ -547,6 +547,6 @@ export default {
   "sealed.search_here": "This room is sealed: it is searched here in your browser, in the messages loaded so far.",
   "sealed.search_older": "Search older messages too",
   "sealed.settings_note": "Sealed room: private, joined with its passphrase, which cannot be changed. To use another passphrase, create a new sealed room.",
-  "sealed.report_note": "This room is sealed: the moderators see the text above only because you send it with your report.",
+  "sealed.report_note": "This room is sealed: moderators and server admins cannot read this message. Quote what matters in your reason if they need to see it.",
   "sealed.admin_body": "A sealed message: encrypted end to end, the server cannot show it.",
 };

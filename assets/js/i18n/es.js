@@ -547,6 +547,6 @@ export default {
   "sealed.search_here": "Esta sala está sellada: se busca aquí, en tu navegador, en los mensajes cargados hasta ahora.",
   "sealed.search_older": "Buscar también en mensajes anteriores",
   "sealed.settings_note": "Sala sellada: privada, se entra con su frase de paso, que no se puede cambiar. Para usar otra frase de paso, crea una sala sellada nueva.",
-  "sealed.report_note": "Esta sala está sellada: los moderadores ven el texto de arriba solo porque lo envías con tu denuncia.",
+  "sealed.report_note": "Esta sala está sellada: los moderadores y los administradores del servidor no pueden leer este mensaje. Cita lo importante en tu motivo si necesitan verlo.",
   "sealed.admin_body": "Un mensaje sellado: cifrado de extremo a extremo, el servidor no puede mostrarlo.",
 };

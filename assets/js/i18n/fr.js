@@ -547,6 +547,6 @@ export default {
   "sealed.search_here": "Ce salon est scellé : la recherche se fait ici, dans votre navigateur, parmi les messages chargés jusqu’ici.",
   "sealed.search_older": "Chercher aussi dans les messages plus anciens",
   "sealed.settings_note": "Salon scellé : privé, rejoint avec sa phrase secrète, qui ne peut pas être changée. Pour une autre phrase secrète, créez un nouveau salon scellé.",
-  "sealed.report_note": "Ce salon est scellé : les modérateurs ne voient le texte ci-dessus que parce que vous l’envoyez avec votre signalement.",
+  "sealed.report_note": "Ce salon est scellé : les modérateurs et les administrateurs du serveur ne peuvent pas lire ce message. Citez l’essentiel dans votre motif s’ils doivent le voir.",
   "sealed.admin_body": "Un message scellé : chiffré de bout en bout, le serveur ne peut pas l’afficher.",
 };

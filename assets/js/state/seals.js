@@ -10,23 +10,42 @@
 // "broken" (it does not open with the room's key). Each is made once per copy, so rows that
 // compare messages by identity stay cheap.
 
-import { deriveKeys, isSealed, newSeal, openFile, openMessage, opensCheck, sealFile, sealMessage } from "../core/sealed.js";
+import { ITERATIONS, deriveKeys, isSealed, newSeal, openFile, openMessage, opensCheck, sealFile, sealMessage } from "../core/sealed.js";
 import { fold } from "./store.js";
 
 /** The most opened bodies kept (each is a few hundred bytes; a room's loaded history is
  * usually far fewer). */
 const MAX_OPENED = 20000;
+/** The most files kept opened (their bytes are held by the page while it has them). */
+const MAX_FILES = 200;
+/** How long a file that did not open waits before it is fetched again. */
+const RETRY_FILE_MS = 30000;
+
+/** A server-supplied seal within the bounds rooms are made with: a compromised server could
+ * otherwise ask for 1 iteration (a proof cheap to brute-force) or billions (a hung tab). */
+function checkSeal(seal) {
+  if (!seal || !(seal.iterations >= ITERATIONS && seal.iterations <= 10000000)) {
+    throw Object.assign(new Error("unacceptable seal"), { code: "invalid_input" });
+  }
+}
+
+/** The type a sealed file is opened as: the sender's for media the page shows, else bytes. */
+function shownType(type) {
+  return /^(image\/(png|jpeg|gif|webp)|video\/(mp4|webm|ogg)|audio\/[a-z0-9.+-]+)$/.test(type) ? type : "application/octet-stream";
+}
 
 export class SealedRooms {
-  constructor(me, { call, keys, fetchBytes, onChange }) {
+  constructor(me, { call, keys, fetchBytes, onChange, sealedRoom = () => true }) {
     this.me = me;
     this.call = call;
+    /** Whether a room is sealed: only there is a body of the sealed shape opened. */
+    this.sealedRoom = sealedRoom;
     this.store = keys;
     this.fetchBytes = fetchBytes;
     this.onChange = onChange;
     /** room id → CryptoKey, or null when this browser has none (looked up once). */
     this.keys = new Map();
-    /** sealed body → {status, value} */
+    /** room id + sealed body → {status, value} (a body opens only in its own room) */
     this.opened = new Map();
     /** message copy → its view */
     this.views = new WeakMap();
@@ -80,7 +99,7 @@ export class SealedRooms {
       // Storage refused (private browsing): the key lasts as long as the page.
     }
     // Bodies that could not be opened before may open now.
-    for (const [body, o] of this.opened) if (o.status !== "open") this.opened.delete(body);
+    for (const [at, o] of this.opened) if (o.status !== "open") this.opened.delete(at);
     this.views = new WeakMap();
     this.onChange(roomId);
   }
@@ -107,6 +126,7 @@ export class SealedRooms {
 
   /** Joins a sealed room with its passphrase (the server checks the proof derived from it). */
   async join(name, seal, passphrase) {
+    checkSeal(seal);
     const { key, proof } = await deriveKeys(passphrase, seal);
     const { room } = await this.call("POST", "/rooms/join", { name, proof });
     await this.remember(room.id, key);
@@ -116,6 +136,7 @@ export class SealedRooms {
   /** Unlocks a room this account is in (a new browser, an invite): true when the
    * passphrase opens the room's check value. Nothing is sent to the server. */
   async unlock(room, passphrase) {
+    checkSeal(room.seal);
     const { key } = await deriveKeys(passphrase, room.seal);
     if (!(await opensCheck(key, room.seal))) return false;
     await this.remember(room.id, key);
@@ -126,7 +147,7 @@ export class SealedRooms {
 
   /** The message as members read it (see the top of this file). */
   view(message) {
-    if (!isSealed(message?.body)) return message;
+    if (!isSealed(message?.body) || !this.sealedRoom(message.room_id)) return message;
     const made = this.views.get(message);
     if (made) return made;
     const o = this.open(message.room_id, message.body);
@@ -155,7 +176,8 @@ export class SealedRooms {
 
   /** What a sealed body says: `{status, value}`, opening it in the background if need be. */
   open(roomId, body) {
-    const known = this.opened.get(body);
+    const at = `${roomId}\n${body}`;
+    const known = this.opened.get(at);
     if (known) return known;
     const key = this.keys.get(roomId);
     if (key === undefined) {
@@ -165,7 +187,7 @@ export class SealedRooms {
     if (!key) return { status: "locked" };
     const o = { status: "opening" };
     if (this.opened.size >= MAX_OPENED) this.opened.delete(this.opened.keys().next().value);
-    this.opened.set(body, o);
+    this.opened.set(at, o);
     o.done = openMessage(key, roomId, body).then(
       (value) => Object.assign(o, { status: "open", value }),
       () => Object.assign(o, { status: "broken" }),
@@ -207,15 +229,15 @@ export class SealedRooms {
     const value = { v: 1, from: this.me.id, text, files };
     if (reply) value.reply = reply;
     const body = await sealMessage(key, roomId, value);
-    this.opened.set(body, { status: "open", value });
+    this.opened.set(`${roomId}\n${body}`, { status: "open", value });
     return body;
   }
 
   /** A new text for a sealed message, keeping its files and quote. */
   async reseal(roomId, message, text) {
-    const o = this.open(roomId, message.body);
-    if (o.status !== "open") throw Object.assign(new Error("locked"), { code: "sealed_locked" });
-    return this.seal(roomId, { ...o.value, text });
+    const value = await this.opening(roomId, message.body);
+    if (!value) throw Object.assign(new Error("locked"), { code: "sealed_locked" });
+    return this.seal(roomId, { ...value, text });
   }
 
   // --- files -----------------------------------------------------------------------------------
@@ -242,14 +264,33 @@ export class SealedRooms {
     const known = this.files.get(a.id);
     if (known) return known;
     const f = { status: "opening", url: null };
+    if (this.files.size >= MAX_FILES) {
+      const [oldest, gone] = this.files.entries().next().value;
+      if (gone.url) URL.revokeObjectURL(gone.url);
+      this.files.delete(oldest);
+    }
     this.files.set(a.id, f);
     f.done = this.fetchBytes(a.sealed_url)
       .then((data) => openFile(a.sealed_key, data))
       .then(
-        (bytes) => Object.assign(f, { status: "open", url: URL.createObjectURL(new Blob([bytes], { type: a.content_type })) }),
-        () => Object.assign(f, { status: "failed" }),
+        // Shown as the sender said only for media the page displays; anything else is bytes
+        // to download (a sender could otherwise name HTML or SVG, opened on our origin).
+        (bytes) => Object.assign(f, { status: "open", url: URL.createObjectURL(new Blob([bytes], { type: shownType(a.content_type) })) }),
+        () => {
+          Object.assign(f, { status: "failed" });
+          // Tried again later (the network may have been down), not on every render.
+          setTimeout(() => this.files.get(a.id) === f && this.files.delete(a.id), RETRY_FILE_MS);
+        },
       );
     return f;
+  }
+
+  /** Forgets the files opened here (signing out). */
+  clear() {
+    for (const f of this.files.values()) if (f.url) URL.revokeObjectURL(f.url);
+    this.files.clear();
+    this.opened.clear();
+    this.keys.clear();
   }
 }
 

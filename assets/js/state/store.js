@@ -127,6 +127,7 @@ export class ChatState extends EventTarget {
     /** Sealed rooms' keys and what they open (state/seals.js). */
     this.seals = new SealedRooms(me, {
       call,
+      sealedRoom: (roomId) => this.sealed(roomId),
       keys: env.keys,
       fetchBytes: env.fetchBytes,
       onChange: (roomId) => {
@@ -177,6 +178,7 @@ export class ChatState extends EventTarget {
   /** Signing out: the socket closes and the page's listeners go. */
   stop() {
     this.socket.stop();
+    this.seals.clear();
     for (const off of this.unlisten) off?.();
     this.unlisten = [];
   }
@@ -680,6 +682,15 @@ export class ChatState extends EventTarget {
     this.logs.delete(roomId);
     this.members.delete(roomId);
     this.receipts.delete(roomId);
+    // What was waiting to be sent there goes with it (a sealed room's text must never be
+    // retried as if the room were ordinary), and so does the room's key here.
+    for (const [clientId, p] of this.pending) {
+      if (p.room_id === roomId) {
+        clearTimeout(p.timer);
+        this.pending.delete(clientId);
+      }
+    }
+    if (room.seal) this.seals.forget(roomId);
     this.emit("rooms");
     if (noticeKey) this.notice(noticeKey, { room: this.roomTitle(room), ...params });
     if (this.current === roomId) {
@@ -786,6 +797,7 @@ export class ChatState extends EventTarget {
   async edit(roomId, seq, body) {
     if (this.sealed(roomId)) {
       const held = this.log(roomId).bySeq.get(seq);
+      if (!held) throw Object.assign(new Error("not loaded"), { code: "not_found" });
       body = await this.seals.reseal(roomId, held, body);
     }
     return this.api("PATCH", `/rooms/${roomId}/messages/${seq}`, { body });
@@ -883,7 +895,8 @@ export class ChatState extends EventTarget {
         progress: 0, status: "uploading", error: null, upload: null, preview: null,
       };
       const max = this.limits?.max_upload_bytes;
-      if (max && file.size > max) {
+      // A sealed file grows by its nonce and tag.
+      if (max && file.size + (this.sealed(roomId) ? 28 : 0) > max) {
         item.status = "failed";
         item.error = "payload_too_large";
         list.push(item);
@@ -964,41 +977,45 @@ export class ChatState extends EventTarget {
     this.pending.set(clientId, p);
     if (this.sealed(roomId)) {
       // Sealed here before it goes: the text, the files' names, types and keys, the quote.
-      const metas = files.map((x) => ({ id: x.upload.id, ...x.sealedMeta }));
-      if (p.attachments) p.attachments = p.attachments.map((a, i) => ({ ...a, ...sealedView(a, metas[i]) }));
-      const reply = p.reply_to ? { excerpt: p.reply_to.excerpt } : null;
-      this.seals.seal(roomId, { text: body, files: metas, reply }).then(
-        (wire) => {
-          p.wire = wire;
-          if (this.pending.get(clientId) === p) this.transmit(p);
-        },
-        (err) => {
-          p.state = "failed";
-          p.sealFailed = true;
-          p.error = err?.code || "sealed_locked";
-          this.emit("messages", roomId);
-        },
-      );
-    } else {
-      this.transmit(p);
+      // Marked once and for all, so nothing (a retry, the room gone meanwhile) sends it plain.
+      p.sealed = true;
+      p.metas = files.map((x) => ({ id: x.upload.id, ...x.sealedMeta }));
+      if (p.attachments) p.attachments = p.attachments.map((a, i) => ({ ...a, ...sealedView(a, p.metas[i]) }));
     }
-    this.emit("messages", roomId);
+    this.transmit(p);
+    this.emit("messages", p.room_id);
+  }
+
+  /** Seals a pending message of a sealed room, then transmits it (or marks it failed). */
+  sealPending(p) {
+    if (p.sealing) return;
+    p.sealing = true;
+    const reply = p.reply_to ? { excerpt: p.reply_to.excerpt } : null;
+    this.seals.seal(p.room_id, { text: p.body, files: p.metas || [], reply }).then(
+      (wire) => {
+        p.sealing = false;
+        p.wire = wire;
+        if (this.pending.get(p.client_id) === p) this.transmit(p);
+      },
+      (err) => {
+        p.sealing = false;
+        p.state = "failed";
+        p.error = err?.code || "sealed_locked";
+        this.emit("messages", p.room_id);
+      },
+    );
   }
 
   transmit(p) {
     p.state = "pending";
     p.error = null;
     p.refused = false;
-    // A sealed room's message goes only once sealed (`send` transmits it then): its plain
-    // text never does.
-    if (this.sealed(p.room_id) && !p.wire) {
-      if (p.sealFailed) {
-        p.state = "failed";
-        p.error = "sealed_locked";
-      }
+    // A sealed room's message goes only once sealed: its plain text never does.
+    if (p.sealed && !p.wire) {
+      this.sealPending(p);
       return;
     }
-    const frame = { type: "send", room_id: p.room_id, client_id: p.client_id, body: p.wire ?? p.body };
+    const frame = { type: "send", room_id: p.room_id, client_id: p.client_id, body: p.sealed ? p.wire : p.body };
     if (p.reply_to) frame.reply_to = p.reply_to.seq;
     if (p.attachments?.length) frame.attachments = p.attachments.map((a) => a.id);
     const sent = this.socket.send(frame);

@@ -761,7 +761,7 @@ impl Timeline for $Store {
             // stricter table committed first refuses the event.
             let locked = &found[e.room_id()];
             let refused = standing.refuses(&locked.table, e);
-            if let Some(why) = refused.or_else(|| locked.sealed.then(|| sealed_refuses(e)).flatten()) {
+            if let Some(why) = refused.or_else(|| sealed_refuses(e, locked.sealed)) {
                 results[i] = Some(Err(StoreError::Refused(why)));
                 continue;
             }

@@ -10,7 +10,14 @@ import { acting, useLoad } from "./Admin.js";
 
 /** Reports with the actions that close them; `path` lists them (the server's or a room's). */
 export function ReportList({ path, admin = false }) {
-  const { t, i18n } = useApp();
+  const { t, i18n, state } = useApp();
+  // A sealed room's message reads only where this browser holds the room's key (a room
+  // moderator's, say); elsewhere it says it is sealed.
+  const said = (r) => {
+    if (!isSealed(r.message.body)) return r.message.body;
+    const shown = state?.view?.({ ...r.message, room_id: r.room_id, attachments: [] });
+    return shown?.sealed === "open" ? shown.body : t("sealed.admin_body");
+  };
   const [all, setAll] = useState(false);
   const { data, error, setError, reload } = useLoad(`${path}${all ? "?all=true" : ""}`);
   const act = acting(i18n, setError, reload);
@@ -24,7 +31,7 @@ export function ReportList({ path, admin = false }) {
           <time datetime=${r.created_at}> ${i18n.dateTime(new Date(r.created_at))}</time></p>
         <p class="report-reason" dir="auto">${r.reason}</p>
         ${r.message
-          ? html`<blockquote><strong dir="auto">${r.message.sender.display_name}</strong>: <span dir="auto">${isSealed(r.message.body) ? t("sealed.admin_body") : r.message.body}</span></blockquote>`
+          ? html`<blockquote><strong dir="auto">${r.message.sender.display_name}</strong>: <span dir="auto">${said(r)}</span></blockquote>`
           : html`<p class="hint">${t("reports.message_gone")}</p>`}
         ${r.resolved_at
           ? html`<p class="hint">${t(`reports.closed_${r.resolution}`)}</p>`
