@@ -48,6 +48,8 @@ pub(crate) struct NodeSetup<'a> {
     pub(crate) s3: bool,
     /// `NATTER_LOG`.
     pub(crate) log: &'a str,
+    /// Its data directory, to start again over one a killed node left (default: a new one).
+    pub(crate) dir: Option<std::path::PathBuf>,
 }
 
 impl Node {
@@ -59,11 +61,15 @@ impl Node {
             port,
             s3: std::env::var("NATTER_TEST_S3_ENDPOINT").is_ok(),
             log: "natter=info",
+            dir: None,
         })
     }
 
     pub(crate) fn start_with(setup: NodeSetup) -> Node {
-        let dir = tempfile::tempdir().unwrap().keep();
+        let dir = setup
+            .dir
+            .clone()
+            .unwrap_or_else(|| tempfile::tempdir().unwrap().keep());
         let mut command = Command::new(env!("CARGO_BIN_EXE_natter"));
         command
             .env_remove("NATTER_DATABASE_URL")
@@ -160,7 +166,8 @@ impl Node {
         }
     }
 
-    fn kill(&mut self) {
+    /// SIGKILL: no shutdown, no flush, no close frames.
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

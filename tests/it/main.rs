@@ -7,6 +7,7 @@ mod bench;
 mod binary;
 mod browser;
 mod cluster;
+mod durability;
 mod encryption;
 mod harness;
 mod helpers;

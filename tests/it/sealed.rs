@@ -340,6 +340,7 @@ async fn a_sealed_room_in_the_browser_leaves_the_servers_only_ciphertext() {
                 port: free_port(),
                 s3: files_in_s3(),
                 log: "debug",
+                dir: None,
             })
         };
         let nodes = vec![start("n1"), start("n2")];
@@ -354,6 +355,7 @@ async fn a_sealed_room_in_the_browser_leaves_the_servers_only_ciphertext() {
             port: free_port(),
             s3: false,
             log: "debug",
+            dir: None,
         })]
     };
     let env = [
