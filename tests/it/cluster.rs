@@ -188,15 +188,15 @@ pub(crate) fn free_port() -> u16 {
 }
 
 /// A client of one node.
-struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     base: String,
-    token: String,
+    pub(crate) token: String,
     id: String,
 }
 
 impl Client {
-    async fn register(node: &Node, name: &str) -> Client {
+    pub(crate) async fn register(node: &Node, name: &str) -> Client {
         let http = reqwest::Client::new();
         let res: Value = http
             .post(format!("{}/api/v1/auth/register", node.url))
@@ -230,7 +230,12 @@ impl Client {
         }
     }
 
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub(crate) async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self
             .http
             .request(

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::cluster::{Node, NodeSetup, free_port, services, with_postgres};
+use crate::cluster::{Client, Node, NodeSetup, free_port, services, with_postgres};
 
 /// Kills in the bounded run (the long run is `NATTER_CRASH_KILLS=100`).
 const KILLS: usize = 10;
@@ -33,20 +33,6 @@ struct Load {
     /// Answers no client should get (neither an acknowledgement nor a failure to connect).
     odd: Arc<std::sync::Mutex<Vec<String>>>,
     retries: Arc<AtomicU64>,
-}
-
-async fn register(base: &str, name: &str) -> String {
-    let http = reqwest::Client::new();
-    let res: Value = http
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({"username": name, "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    res["token"].as_str().expect("a token").to_owned()
 }
 
 /// Sends over HTTP as fast as acknowledgements come, each message until it is acknowledged.
@@ -159,22 +145,12 @@ async fn ws_sender(load: Arc<Load>, token: String, tag: String) {
 }
 
 /// Every message of the room, oldest first, read back through the API.
-async fn stored(base: &str, token: &str, room: &str) -> Vec<Value> {
-    let http = reqwest::Client::new();
+async fn stored(reader: &Client, room: &str) -> Vec<Value> {
     let mut all = Vec::new();
     let mut after = 0;
     loop {
-        let page: Value = http
-            .get(format!(
-                "{base}/api/v1/rooms/{room}/messages?after={after}&limit=200"
-            ))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let path = format!("/rooms/{room}/messages?after={after}&limit=200");
+        let (_, page) = reader.call("GET", &path, None).await;
         let messages = page["messages"].as_array().unwrap().clone();
         let Some(last) = messages.last() else {
             return all;
@@ -214,17 +190,9 @@ async fn sigkill_under_load_loses_and_doubles_nothing() {
     };
     let mut node = start();
     let base = node.url.clone();
-    let owner = register(&base, "owner").await;
-    let room: Value = reqwest::Client::new()
-        .post(format!("{base}/api/v1/rooms"))
-        .bearer_auth(&owner)
-        .json(&json!({"name": "Sturdy", "visibility": "public"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let owner = Client::register(&node, "owner").await;
+    let room_body = json!({"name": "Sturdy", "visibility": "public"});
+    let (_, room) = owner.call("POST", "/rooms", Some(room_body)).await;
     let room = room["room"]["id"].as_str().unwrap().to_owned();
     let load = Arc::new(Load {
         base: base.clone(),
@@ -236,16 +204,12 @@ async fn sigkill_under_load_loses_and_doubles_nothing() {
     });
     let mut senders = Vec::new();
     for i in 0..SENDERS * 2 {
-        let name = format!("sender{i}");
-        let token = register(&base, &name).await;
-        let joined = reqwest::Client::new()
-            .post(format!("{base}/api/v1/rooms/join"))
-            .bearer_auth(&token)
-            .json(&json!({"name": "Sturdy"}))
-            .send()
-            .await
-            .unwrap();
-        assert!(joined.status().is_success());
+        let sender = Client::register(&node, &format!("sender{i}")).await;
+        let (joined, _) = sender
+            .call("POST", "/rooms/join", Some(json!({"name": "Sturdy"})))
+            .await;
+        assert!(joined.is_success());
+        let token = sender.token;
         senders.push(if i % 2 == 0 {
             tokio::spawn(http_sender(load.clone(), token, format!("h{i}")))
         } else {
@@ -280,7 +244,7 @@ async fn sigkill_under_load_loses_and_doubles_nothing() {
         "the load went on between kills: {acked_at_kill:?}, {} in all",
         acked.len()
     );
-    let messages = stored(&base, &owner, &room).await;
+    let messages = stored(&owner, &room).await;
     let seqs: Vec<i64> = messages
         .iter()
         .map(|m| m["seq"].as_i64().unwrap())
