@@ -174,6 +174,7 @@ pub async fn serve(
         per_address: state.config.max_connections_per_address,
         exempt: state.config.trusted_proxies.clone(),
         header_timeout: Duration::from_secs(state.config.http_header_timeout_secs),
+        body_timeout: Duration::from_secs(state.config.http_body_timeout_secs),
         drain: DRAIN_TIMEOUT,
     };
     if let Some(bind) = state

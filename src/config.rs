@@ -73,6 +73,10 @@ pub struct Config {
     /// Seconds a client has to send a request's headers, and the longest an idle
     /// keep-alive HTTP connection stays open.
     pub http_header_timeout_secs: u64,
+    /// Seconds a request's body may go without a byte arriving before the request fails
+    /// (`408 request_timeout`) and its connection closes. Slow uploads are fine; stalled ones
+    /// are not.
+    pub http_body_timeout_secs: u64,
     /// Log format: `text` or `json`.
     pub log_format: String,
     /// A connected user idle this long (no frame sent) shows as `away`.
@@ -157,6 +161,7 @@ impl Default for Config {
             register_per_address_per_hour: 30,
             max_connections_per_address: 256,
             http_header_timeout_secs: 10,
+            http_body_timeout_secs: 30,
             log_format: "text".into(),
             away_after_secs: 300,
             typing_ttl_ms: 6000,
@@ -334,6 +339,9 @@ pub struct Overrides {
     /// connection stays open [default: 10].
     #[arg(long, global = true, env = "NATTER_HTTP_HEADER_TIMEOUT_SECS")]
     pub http_header_timeout_secs: Option<u64>,
+    /// Seconds a request's body may go without a byte arriving [default: 30].
+    #[arg(long, global = true, env = "NATTER_HTTP_BODY_TIMEOUT_SECS")]
+    pub http_body_timeout_secs: Option<u64>,
     /// Log format, `text` or `json`; filter with NATTER_LOG [default: text].
     #[arg(long, global = true, env = "NATTER_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -443,6 +451,7 @@ impl Overrides {
             register_per_address_per_hour,
             max_connections_per_address,
             http_header_timeout_secs,
+            http_body_timeout_secs,
             log_format,
             away_after_secs,
             typing_ttl_ms,
@@ -566,14 +575,22 @@ impl std::fmt::Display for PublicUrl {
 
 fn read_file(path: &Path) -> anyhow::Result<Config> {
     match std::fs::read_to_string(path) {
-        Ok(text) => toml::from_str(&text).with_context(|| format!("reading {}", path.display())),
+        Ok(text) => Config::from_toml(&text).with_context(|| format!("reading {}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
 }
 
 impl Config {
-    fn validate(&self) -> anyhow::Result<()> {
+    /// The settings a `natter.toml` holds (unchecked: [`Config::validate`] runs after the
+    /// overrides). Any text gets settings or an error, never a panic
+    /// (`fuzz/fuzz_targets/config.rs`).
+    pub fn from_toml(text: &str) -> anyhow::Result<Config> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// Checks settings that parsed but cannot work together or at all.
+    pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
             self.send_rate_per_sec > 0,
             "send_rate_per_sec must be at least 1"
@@ -602,6 +619,10 @@ impl Config {
         anyhow::ensure!(
             (1..=3600).contains(&self.http_header_timeout_secs),
             "http_header_timeout_secs must be 1-3600"
+        );
+        anyhow::ensure!(
+            (1..=3600).contains(&self.http_body_timeout_secs),
+            "http_body_timeout_secs must be 1-3600"
         );
         anyhow::ensure!(
             matches!(self.log_format.as_str(), "text" | "json"),

@@ -1,6 +1,7 @@
 //! Accepting connections, with the limits that keep one client from taking them all: a cap
 //! on open connections per client address, a deadline for the TLS handshake and for each
-//! request's headers (which also ends idle keep-alive connections), TCP_NODELAY, and a
+//! request's headers (which also ends idle keep-alive connections), a deadline for each
+//! wait on a request's body (a stalled body fails with `408`), TCP_NODELAY, and a
 //! rate-limited warning when `accept` fails (the descriptor limit reached, above all).
 //! Connections speak HTTP/1.1 with upgrades (WebSockets); on shutdown each finishes the
 //! request in hand and closes; whatever is still open when the drain time is up is cut.
@@ -19,6 +20,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tower::Service as _;
+use tower_http::timeout::RequestBodyTimeout;
 
 /// How one listener treats its connections.
 #[derive(Clone)]
@@ -29,6 +31,8 @@ pub struct Limits {
     pub exempt: Vec<IpAddr>,
     /// Deadline for the TLS handshake and for each request's headers.
     pub header_timeout: Duration,
+    /// The longest a request's body may go without a byte arriving.
+    pub body_timeout: Duration,
     /// How long shutdown lets open requests finish.
     pub drain: Duration,
 }
@@ -90,6 +94,7 @@ pub async fn serve(
         };
         let (tls, stopping, header_timeout) =
             (tls.clone(), stopping.clone(), limits.header_timeout);
+        let service = RequestBodyTimeout::new(service, limits.body_timeout);
         connections.spawn(async move {
             let io = Counted {
                 io: tcp,
@@ -118,8 +123,11 @@ pub async fn serve(
     }
 }
 
-/// What each connection serves: the router, with the peer's address for `ConnectInfo`.
-type PeerService = axum::middleware::AddExtension<Router, axum::extract::ConnectInfo<SocketAddr>>;
+/// What each connection serves: the router, with the peer's address for `ConnectInfo`, and
+/// request bodies that fail when they stall (`http::error::body_timed_out` tells).
+type PeerService = RequestBodyTimeout<
+    axum::middleware::AddExtension<Router, axum::extract::ConnectInfo<SocketAddr>>,
+>;
 
 async fn serve_connection<I>(
     io: I,

@@ -22,7 +22,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable, snake_case: `invalid_input`, `unauthorized`, `forbidden`, `not_found`,
     /// `method_not_allowed`, `conflict`, `rate_limited`, `payload_too_large`, `quota_exceeded`,
-    /// `unsupported_media_type`, `internal`.
+    /// `unsupported_media_type`, `request_timeout`, `internal`.
     pub code: &'static str,
     /// For people; may change.
     pub message: String,
@@ -104,12 +104,30 @@ impl From<JsonRejection> for ApiError {
                     "request body too large",
                 )
             }
+            JsonRejection::BytesRejection(_) if body_timed_out(&r) => Self::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request's body stopped arriving",
+            ),
             JsonRejection::MissingJsonContentType(_) => {
                 Self::invalid("expected Content-Type: application/json")
             }
             other => Self::invalid(other.body_text()),
         }
     }
+}
+
+/// Whether reading a request's body failed because it stalled past `http_body_timeout_secs`
+/// (`listen` wraps every body in that deadline).
+pub fn body_timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    while let Some(err) = source {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 impl From<PathRejection> for ApiError {

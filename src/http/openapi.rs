@@ -129,6 +129,10 @@ fn add_common_errors(operation: &mut Operation, changes_state: bool) {
             "413",
             "`payload_too_large`: the body is over 64 KiB, or a field is too long",
         ));
+        errors.push((
+            "408",
+            "`request_timeout`: the body stopped arriving for `http_body_timeout_secs`",
+        ));
     }
     for (status, description) in errors {
         let error = ResponseBuilder::new()

@@ -16,7 +16,7 @@ use crate::app::AppState;
 use crate::chat::Error;
 use crate::domain::{Message, RoomId};
 use crate::hub::Conn;
-use crate::protocol::{CLIENT_TYPES, ClientFrame, ServerEvent, close};
+use crate::protocol::{self, ClientFrame, ServerEvent, close};
 
 pub(super) struct Reader {
     pub app: AppState,
@@ -112,10 +112,10 @@ impl Reader {
         &self,
         text: &str,
     ) -> Option<impl Future<Output = (String, RoomId, Result<Message, Error>)> + use<>> {
-        let frame = match serde_json::from_str::<ClientFrame>(text) {
+        let frame = match protocol::parse_client_frame(text) {
             Ok(frame) => frame,
-            Err(e) => {
-                self.reply(parse_error(text, &e)).await;
+            Err(event) => {
+                self.reply(event).await;
                 return None;
             }
         };
@@ -196,92 +196,5 @@ fn read_error_code(e: &axum::Error) -> Option<u16> {
         WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
         WsError::Protocol(_) => Some(close::PROTOCOL_ERROR),
         _ => None,
-    }
-}
-
-/// Explains why a frame did not parse: malformed JSON, an unknown `type`, or bad fields.
-fn parse_error(text: &str, e: &serde_json::Error) -> String {
-    let value: Option<serde_json::Value> = serde_json::from_str(text).ok();
-    let client_id = value
-        .as_ref()
-        .and_then(|v| v.get("client_id"))
-        .and_then(|c| c.as_str());
-    let kind = value
-        .as_ref()
-        .and_then(|v| v.get("type"))
-        .and_then(|t| t.as_str());
-    let (code, message) = match (&value, kind) {
-        (None, _) => ("invalid_input", format!("malformed JSON: {e}")),
-        (Some(v), _) if !v.is_object() => ("invalid_input", "a frame must be a JSON object".into()),
-        (Some(_), None) => ("invalid_input", "missing \"type\"".into()),
-        (Some(_), Some(t)) if !CLIENT_TYPES.contains(&t) => (
-            "unknown_type",
-            format!("unknown type {t:?}; expected one of {CLIENT_TYPES:?}"),
-        ),
-        (Some(_), Some(_)) => ("invalid_input", format!("bad fields: {e}")),
-    };
-    ServerEvent::Error {
-        code,
-        message: &message,
-        client_id,
-        room_id: None,
-    }
-    .to_text()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn code_of(text: &str) -> Option<String> {
-        match serde_json::from_str::<ClientFrame>(text) {
-            Ok(_) => None,
-            Err(e) => {
-                let event: serde_json::Value =
-                    serde_json::from_str(&parse_error(text, &e)).unwrap();
-                assert_eq!(event["type"], "error");
-                Some(event["code"].as_str().unwrap().to_owned())
-            }
-        }
-    }
-
-    #[test]
-    fn frames_parse_or_explain_why_not() {
-        assert_eq!(
-            code_of(r#"{"type":"send","room_id":"r","client_id":"c","body":"b"}"#),
-            None
-        );
-        assert_eq!(code_of(r#"{"type":"sync","since":{"r":3}}"#), None);
-        assert_eq!(code_of("{oops").as_deref(), Some("invalid_input"));
-        assert_eq!(
-            code_of(r#"{"type":"dance"}"#).as_deref(),
-            Some("unknown_type")
-        );
-        assert_eq!(
-            code_of(r#"{"type":"read","room_id":"r"}"#).as_deref(),
-            Some("invalid_input")
-        );
-        assert_eq!(
-            code_of(r#"{"type":"read","room_id":"r","seq":1,"extra":true}"#).as_deref(),
-            Some("invalid_input")
-        );
-    }
-
-    proptest! {
-        #[test]
-        fn any_text_gets_a_frame_or_an_error_event(text in "\\PC{0,200}") {
-            let _ = code_of(&text);
-        }
-
-        #[test]
-        fn json_shaped_noise_never_panics(
-            ty in prop::sample::select(vec!["send", "sync", "typing", "read", "x", ""]),
-            key in "[a-z_]{1,10}",
-            value in prop_oneof![Just("1".to_owned()), Just("null".to_owned()), Just("{}".to_owned()), "\"\\PC{0,20}\""],
-        ) {
-            let text = format!(r#"{{"type":"{ty}","{key}":{value}}}"#);
-            let _ = code_of(&text);
-        }
     }
 }
