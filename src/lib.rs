@@ -61,6 +61,10 @@
 //!   mixing edits and reactions in), `idle`, `history` (with searches), `upload`; the HTML report in
 //!   `bench::report`. `scripts/perf` runs one against a fresh
 //!   release server; `docs/performance.md` has the figures.
+//!
+//! Outside the crate: `tests/it/` drives the real server (one file per area), `e2e/` the
+//! page in Chromium, `fuzz/` feeds untrusted input to the parsers with cargo fuzz, and
+//! `docs/testing.md` lists every check of the proof suite with its figures.
 
 #![forbid(unsafe_code)]
 

@@ -3,6 +3,13 @@
 use clap::{Parser, Subcommand};
 use natter::config::Overrides;
 
+/// jemalloc, with background threads that return freed memory to the system within seconds
+/// (`dirty_decay_ms`, 10 s): after a burst of uploads glibc's malloc kept about 100 MiB it
+/// no longer used, because its mmap threshold rises with every large buffer freed and
+/// later large buffers then come from arenas it does not shrink.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(name = "natter", version, about = "Self-hosted real-time chat server")]
 struct Cli {

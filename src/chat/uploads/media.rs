@@ -52,6 +52,12 @@ pub fn sniff(head: &[u8]) -> (String, Kind) {
             infer::MatcherType::Audio => Kind::Audio,
             _ => Kind::Other,
         };
+        // An image type the page would show is only for bytes the decoder's check knows
+        // (above): infer takes four bytes for a PNG, and such a broken image would otherwise
+        // be served inline as a file of no kind (found by fuzz/fuzz_targets/upload_type.rs).
+        if kind == Kind::Other && inline(t.mime_type()) {
+            return ("application/octet-stream".to_owned(), Kind::Other);
+        }
         return (t.mime_type().to_owned(), kind);
     }
     // Text: valid UTF-8 up to a character the sample may have cut, and no NUL.
