@@ -4,6 +4,10 @@
 //! sender retries its message with the same `client_id` until it is acknowledged, as a client
 //! must. Afterwards the room holds every acknowledged message exactly once, at the `seq` its
 //! acknowledgement named, the `seq`s have no gaps, and no `client_id` is stored twice.
+//!
+//! The same again with a cluster of two nodes (PostgreSQL and Redis), one of them killed
+//! each time, in turn: the senders move to the other node when theirs goes, as clients behind
+//! a load balancer would.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -26,7 +30,8 @@ const SENDERS: usize = 3;
 type Acked = Arc<std::sync::Mutex<BTreeMap<String, i64>>>;
 
 struct Load {
-    base: String,
+    /// The nodes' addresses; each sender starts on one and moves on when it fails.
+    bases: Vec<String>,
     room: String,
     stop: Arc<AtomicBool>,
     acked: Acked,
@@ -36,22 +41,31 @@ struct Load {
 }
 
 /// Sends over HTTP as fast as acknowledgements come, each message until it is acknowledged.
-async fn http_sender(load: Arc<Load>, token: String, tag: String) {
+async fn http_sender(load: Arc<Load>, token: String, tag: String, mut at: usize) {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let url = format!("{}/api/v1/rooms/{}/messages", load.base, load.room);
+    let url = |at: usize| {
+        let base = &load.bases[at % load.bases.len()];
+        format!("{base}/api/v1/rooms/{}/messages", load.room)
+    };
     let mut n = 0u64;
     while !load.stop.load(Ordering::Relaxed) {
         let client_id = format!("{tag}-{n}");
         let body = json!({"client_id": client_id, "body": format!("{tag} says {n}")});
         loop {
-            let answer = http.post(&url).bearer_auth(&token).json(&body).send().await;
+            let answer = http
+                .post(url(at))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await;
             let answer = match answer {
                 Ok(res) => (res.status(), res.json::<Value>().await),
                 Err(_) => {
                     load.retries.fetch_add(1, Ordering::Relaxed);
+                    at += 1;
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -65,6 +79,7 @@ async fn http_sender(load: Arc<Load>, token: String, tag: String) {
                 // Cut off mid-answer, or the server shutting down: try again.
                 (status, _) if status.is_server_error() || status.is_success() => {
                     load.retries.fetch_add(1, Ordering::Relaxed);
+                    at += 1;
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 (status, v) => {
@@ -82,21 +97,25 @@ async fn http_sender(load: Arc<Load>, token: String, tag: String) {
 
 /// Sends over a WebSocket, reconnecting after every loss and sending again what was not
 /// acknowledged.
-async fn ws_sender(load: Arc<Load>, token: String, tag: String) {
-    let ws_url = format!("{}/api/v1/ws", load.base.replacen("http", "ws", 1));
+async fn ws_sender(load: Arc<Load>, token: String, tag: String, mut at: usize) {
+    let ws_url = |at: usize| {
+        let base = &load.bases[at % load.bases.len()];
+        format!("{}/api/v1/ws", base.replacen("http", "ws", 1))
+    };
     let mut socket = None;
     let mut n = 0u64;
     while !load.stop.load(Ordering::Relaxed) {
         let client_id = format!("{tag}-{n}");
         loop {
             if socket.is_none() {
-                let mut req = ws_url.as_str().into_client_request().unwrap();
+                let mut req = ws_url(at).into_client_request().unwrap();
                 req.headers_mut()
                     .insert("authorization", format!("Bearer {token}").parse().unwrap());
                 match tokio_tungstenite::connect_async(req).await {
                     Ok((ws, _)) => socket = Some(ws),
                     Err(_) => {
                         load.retries.fetch_add(1, Ordering::Relaxed);
+                        at += 1;
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
@@ -136,6 +155,7 @@ async fn ws_sender(load: Arc<Load>, token: String, tag: String) {
                 None => {
                     socket = None;
                     load.retries.fetch_add(1, Ordering::Relaxed);
+                    at += 1;
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
@@ -160,13 +180,16 @@ async fn stored(reader: &Client, room: &str) -> Vec<Value> {
     }
 }
 
+fn kills_wanted() -> usize {
+    std::env::var("NATTER_CRASH_KILLS")
+        .ok()
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(KILLS)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_under_load_loses_and_doubles_nothing() {
     let test = "durability::sigkill_under_load_loses_and_doubles_nothing";
-    let kills = std::env::var("NATTER_CRASH_KILLS")
-        .ok()
-        .and_then(|k| k.parse().ok())
-        .unwrap_or(KILLS);
     let database = if std::env::var("NATTER_TEST_BACKEND").as_deref() == Ok("postgres") {
         let Some((pg, _)) = services(test) else {
             return;
@@ -177,7 +200,7 @@ async fn sigkill_under_load_loses_and_doubles_nothing() {
     };
     let dir = tempfile::tempdir().unwrap().keep();
     let port = free_port();
-    let start = || {
+    let start = |_: usize| {
         Node::start_with(NodeSetup {
             database_url: database.as_deref(),
             redis_url: None,
@@ -188,14 +211,43 @@ async fn sigkill_under_load_loses_and_doubles_nothing() {
             dir: Some(dir.clone()),
         })
     };
-    let mut node = start();
-    let base = node.url.clone();
-    let owner = Client::register(&node, "owner").await;
+    let (kills, acked, retries) = kill_under_load(1, start).await;
+    eprintln!(
+        "crash durability: {kills} kills, {acked} messages acknowledged and stored once each, \
+         {retries} retries"
+    );
+}
+
+/// Two nodes on PostgreSQL and Redis, killed in turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_node_killed_under_load_loses_and_doubles_nothing() {
+    let test = "durability::a_cluster_node_killed_under_load_loses_and_doubles_nothing";
+    let Some((pg, redis)) = services(test) else {
+        return;
+    };
+    let db = with_postgres(&pg).await;
+    let ports = [free_port(), free_port()];
+    let start = |i: usize| Node::start(&db, &redis, ["c1", "c2"][i], ports[i]);
+    let (kills, acked, retries) = kill_under_load(2, start).await;
+    eprintln!(
+        "crash durability, two nodes: {kills} kills in turn, {acked} messages acknowledged and \
+         stored once each, {retries} retries"
+    );
+}
+
+/// Starts `nodes` nodes with `start(i)`, puts the senders to work across them, kills a node
+/// (each in turn) and starts it again, `NATTER_CRASH_KILLS` times (10), then checks what the
+/// room holds. Returns the kills, the messages acknowledged and the retries.
+async fn kill_under_load(nodes: usize, start: impl Fn(usize) -> Node) -> (usize, usize, u64) {
+    let kills = kills_wanted();
+    let mut running: Vec<Node> = (0..nodes).map(&start).collect();
+    let bases: Vec<String> = running.iter().map(|n| n.url.clone()).collect();
+    let owner = Client::register(&running[0], "owner").await;
     let room_body = json!({"name": "Sturdy", "visibility": "public"});
     let (_, room) = owner.call("POST", "/rooms", Some(room_body)).await;
     let room = room["room"]["id"].as_str().unwrap().to_owned();
     let load = Arc::new(Load {
-        base: base.clone(),
+        bases,
         room: room.clone(),
         stop: Arc::new(AtomicBool::new(false)),
         acked: Acked::default(),
@@ -204,16 +256,16 @@ async fn sigkill_under_load_loses_and_doubles_nothing() {
     });
     let mut senders = Vec::new();
     for i in 0..SENDERS * 2 {
-        let sender = Client::register(&node, &format!("sender{i}")).await;
+        let sender = Client::register(&running[i % nodes], &format!("sender{i}")).await;
         let (joined, _) = sender
             .call("POST", "/rooms/join", Some(json!({"name": "Sturdy"})))
             .await;
         assert!(joined.is_success());
         let token = sender.token;
         senders.push(if i % 2 == 0 {
-            tokio::spawn(http_sender(load.clone(), token, format!("h{i}")))
+            tokio::spawn(http_sender(load.clone(), token, format!("h{i}"), i))
         } else {
-            tokio::spawn(ws_sender(load.clone(), token, format!("w{i}")))
+            tokio::spawn(ws_sender(load.clone(), token, format!("w{i}"), i))
         });
     }
 
@@ -223,8 +275,9 @@ async fn sigkill_under_load_loses_and_doubles_nothing() {
         let wait = 250 + (k as u64 * 137) % 500;
         tokio::time::sleep(Duration::from_millis(wait)).await;
         acked_at_kill.push(load.acked.lock().unwrap().len());
-        node.kill();
-        node = start();
+        let victim = k % nodes;
+        running[victim].kill();
+        running[victim] = start(victim);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     load.stop.store(true, Ordering::Relaxed);
@@ -278,9 +331,5 @@ async fn sigkill_under_load_loses_and_doubles_nothing() {
             "acknowledged {id} (seq {seq}) is not stored"
         );
     }
-    eprintln!(
-        "crash durability: {kills} kills, {} messages acknowledged and stored once each, {} retries",
-        acked.len(),
-        load.retries.load(Ordering::Relaxed)
-    );
+    (kills, acked.len(), load.retries.load(Ordering::Relaxed))
 }

@@ -6,6 +6,7 @@ mod admin;
 mod bench;
 mod binary;
 mod browser;
+mod churn;
 mod cluster;
 mod durability;
 mod encryption;
