@@ -74,6 +74,9 @@ pub enum Error {
     TooLarge(&'static str),
     #[error("{0}")]
     Unsupported(&'static str),
+    /// A request's body stopped arriving (`http_body_timeout_secs`).
+    #[error("{0}")]
+    TimedOut(&'static str),
     /// An upload past the user's or the server's storage quota.
     #[error("{0}")]
     QuotaExceeded(&'static str),
@@ -98,6 +101,7 @@ impl Error {
             Self::Conflict(_) => "conflict",
             Self::TooLarge(_) => "payload_too_large",
             Self::Unsupported(_) => "unsupported_media_type",
+            Self::TimedOut(_) => "request_timeout",
             Self::QuotaExceeded(_) => "quota_exceeded",
             Self::RateLimited(_) => "rate_limited",
             Self::Internal(_) => "internal",

@@ -76,6 +76,7 @@ impl From<Error> for ApiError {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
             Error::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -128,6 +129,16 @@ pub fn body_timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
         source = err.source();
     }
     false
+}
+
+/// A request body's read error as an I/O error for the layers below HTTP: `TimedOut` when the
+/// body stalled past its deadline, else `Other`.
+pub fn body_io_error(e: axum::Error) -> std::io::Error {
+    let kind = match body_timed_out(&e) {
+        true => std::io::ErrorKind::TimedOut,
+        false => std::io::ErrorKind::Other,
+    };
+    std::io::Error::new(kind, e)
 }
 
 impl From<PathRejection> for ApiError {

@@ -62,6 +62,9 @@ async fn upload(
         Ok(Err(e)) if is_too_large(&e) => {
             return Err(crate::chat::Error::TooLarge("an avatar may be at most 5 MiB").into());
         }
+        Ok(Err(e)) if super::error::body_timed_out(&e) => {
+            return Err(crate::chat::Error::TimedOut("the image stopped arriving").into());
+        }
         Ok(Err(_)) => return Err(ApiError::invalid("the image could not be read")),
         Err(_) => return Err(ApiError::invalid("the image did not arrive within 60 s")),
     };

@@ -10,6 +10,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -76,7 +77,7 @@ async fn upload(
             &params.filename,
             params.sealed,
             declared,
-            body.into_data_stream(),
+            body.into_data_stream().map_err(super::error::body_io_error),
         )
         .await?;
     Ok((StatusCode::CREATED, axum::Json(UploadResponse { upload })))

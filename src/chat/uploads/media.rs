@@ -294,3 +294,22 @@ pub async fn poster(path: &Path, duration_ms: Option<i64>) -> Option<Vec<u8>> {
     // Its own bytes are decoded like any image, so nothing odd gets through as a thumbnail.
     (!out.is_empty() && avatar::image_format(&out) == Some(ImageFormat::Jpeg)).then_some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_checked_images_get_an_image_type() {
+        // A PNG's first four signature bytes and no more (infer calls it image/png): found by
+        // fuzz/fuzz_targets/upload_type.rs.
+        let broken = b"\x89PNG\r\n\0\0\0\x09pHYs\0\0\0\x01";
+        assert_eq!(
+            sniff(broken),
+            ("application/octet-stream".to_owned(), Kind::Other)
+        );
+        let text = sniff(b"plain words");
+        assert_eq!(text.0, "text/plain; charset=utf-8");
+        assert!(!inline(&text.0));
+    }
+}

@@ -29,8 +29,6 @@ use media::Kind;
 
 /// The first bytes kept to read the type from.
 const HEAD: usize = 8192;
-/// How long an upload's body may stop arriving before it is given up.
-const STALL: Duration = Duration::from_secs(60);
 /// Blobs and unsent uploads the collector deletes per pass.
 const COLLECT_BATCH: i64 = 200;
 
@@ -145,7 +143,7 @@ impl Chat {
     /// the hash of its bytes. A cut connection or a refusal leaves nothing behind. A `sealed`
     /// upload (a file encrypted in the browser for a sealed room) is stored as it is, typed
     /// [`SEALED_CONTENT_TYPE`](crate::domain::SEALED_CONTENT_TYPE), nameless, never decoded.
-    pub async fn upload<S, E>(
+    pub async fn upload<S>(
         self: &Arc<Self>,
         user: &UserId,
         filename: &str,
@@ -154,8 +152,7 @@ impl Chat {
         mut body: S,
     ) -> Result<Upload>
     where
-        S: Stream<Item = Result<Bytes, E>> + Unpin,
-        E: std::fmt::Display,
+        S: Stream<Item = std::io::Result<Bytes>> + Unpin,
     {
         let filename = match sealed {
             true => "sealed".to_owned(),
@@ -169,17 +166,15 @@ impl Chat {
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         let mut head = Vec::with_capacity(HEAD);
-        loop {
-            let next = tokio::time::timeout(STALL, body.next()).await;
-            let Ok(next) = next else {
-                return Err(invalid("body", "the upload stopped arriving"));
-            };
-            let Some(chunk) = next else {
-                break;
-            };
+        // A body that stalls fails at the listener's deadline (`http_body_timeout_secs`),
+        // which the HTTP layer passes on as `TimedOut`.
+        while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| {
                 tracing::debug!(error = %e, "upload cut off");
-                invalid("body", "the upload was cut off")
+                match e.kind() {
+                    std::io::ErrorKind::TimedOut => Error::TimedOut("the upload stopped arriving"),
+                    _ => invalid("body", "the upload was cut off"),
+                }
             })?;
             size += chunk.len() as u64;
             if size > limit {
