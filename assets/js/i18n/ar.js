@@ -302,6 +302,7 @@ export default {
   "error.not_found": "لم يعد هذا موجودًا، أو لا يمكنك رؤيته.",
   "error.conflict": "هذا الاسم مستخدم بالفعل.",
   "error.payload_too_large": "هذا كبير جدًا.",
+  "error.request_timeout": "توقّف الإرسال. تحقّق من اتصالك وحاول مرة أخرى.",
   "error.rate_limited": "محاولات كثيرة جدًا. يرجى الانتظار قليلًا ثم المحاولة مجددًا.",
   "error.internal": "حدث خطأ في الخادم. يرجى المحاولة مجددًا.",
   "error.method_not_allowed": "هذا الإجراء غير متاح هنا.",

@@ -253,6 +253,7 @@ export default {
   "error.not_found": "Das gibt es nicht mehr, oder du kannst es nicht sehen.",
   "error.conflict": "Dieser Name ist bereits vergeben.",
   "error.payload_too_large": "Das ist zu groß.",
+  "error.request_timeout": "Die Übertragung ist stehen geblieben. Prüfe deine Verbindung und versuche es noch einmal.",
   "error.rate_limited": "Zu viele Versuche. Bitte warte kurz und versuche es erneut.",
   "error.internal": "Auf dem Server ist etwas schiefgelaufen. Bitte versuche es erneut.",
   "error.method_not_allowed": "Diese Aktion ist hier nicht verfügbar.",

@@ -253,6 +253,7 @@ export default {
   "error.not_found": "That no longer exists, or you cannot see it.",
   "error.conflict": "That name is already taken.",
   "error.payload_too_large": "That is too large.",
+  "error.request_timeout": "It stopped arriving. Check your connection and try again.",
   "error.rate_limited": "Too many attempts. Please wait a moment and try again.",
   "error.internal": "Something went wrong on the server. Please try again.",
   "error.method_not_allowed": "That action is not available here.",

@@ -253,6 +253,7 @@ export default {
   "error.not_found": "Eso ya no existe o no puedes verlo.",
   "error.conflict": "Ese nombre ya está en uso.",
   "error.payload_too_large": "Es demasiado grande.",
+  "error.request_timeout": "Dejó de llegar. Revisa tu conexión e inténtalo de nuevo.",
   "error.rate_limited": "Demasiados intentos. Espera un momento y vuelve a intentarlo.",
   "error.internal": "Algo ha fallado en el servidor. Vuelve a intentarlo.",
   "error.method_not_allowed": "Esa acción no está disponible aquí.",

@@ -253,6 +253,7 @@ export default {
   "error.not_found": "Cela n’existe plus, ou vous ne pouvez pas le voir.",
   "error.conflict": "Ce nom est déjà pris.",
   "error.payload_too_large": "C’est trop volumineux.",
+  "error.request_timeout": "L’envoi s’est interrompu. Vérifiez votre connexion et réessayez.",
   "error.rate_limited": "Trop de tentatives. Patientez un instant puis réessayez.",
   "error.internal": "Une erreur s’est produite sur le serveur. Réessayez.",
   "error.method_not_allowed": "Cette action n’est pas disponible ici.",
