@@ -32,6 +32,7 @@ pub(crate) fn chromium() -> String {
 
 #[tokio::test]
 async fn web_client_in_headless_chromium() {
+    let _turn = crate::helpers::HEAVY.lock().await;
     let chromium = chromium();
     let app = spawn_app().await;
     let url = format!("http://{}", app.addr);

@@ -43,6 +43,12 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// Taken by the tests that load the whole machine (thousands of connections, bursts of image
+/// decoding) and by the browser suites, whose waits those would stretch past their deadlines:
+/// they take turns instead of running alongside each other. (A browser wait timed out once in
+/// CI while the upload burst ran.)
+pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Says on stderr that `test` did not run and why (`SKIPPED <test>: <why>`). When
 /// `NATTER_TEST_REQUIRE_ALL=1` (`.ci/run` sets it) a skip is a failure instead: the test
 /// panics, so a missing service or program can never pass for a tested one.

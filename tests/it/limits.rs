@@ -234,11 +234,12 @@ async fn memory_returns_after_a_registration_burst() {
     );
 }
 
-/// Resident memory after bursts of uploads (files and images, 20 at a time) and of
+/// Resident memory after bursts of uploads (files and 800x600 images, 20 at a time) and of
 /// reconnections (1,000 WebSockets opened and closed, 200 at a time) comes back close to
 /// idle: buffers are per request and per socket, not kept.
 #[tokio::test]
 async fn memory_returns_after_upload_and_reconnect_bursts() {
+    let _turn = crate::helpers::HEAVY.lock().await;
     let server = Server::start(&[("NATTER_SEND_RATE_PER_SEC", "100")]);
     let ana = server.register("ana").await;
     let (status, body) = server
@@ -266,9 +267,9 @@ async fn memory_returns_after_upload_and_reconnect_bursts() {
             assert_eq!(res.status(), StatusCode::CREATED, "{name}");
         }
     };
-    // A 1200x900 picture, encoded once (slow in a debug build), then made a little different
+    // An 800x600 picture, encoded once (slow in a debug build), then made a little different
     // each time by a byte after its end, so no upload is the copy of another.
-    let img = image::RgbImage::from_fn(1200, 900, |x, y| {
+    let img = image::RgbImage::from_fn(800, 600, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8])
     });
     let mut base = std::io::Cursor::new(Vec::new());
@@ -316,7 +317,7 @@ async fn memory_returns_after_upload_and_reconnect_bursts() {
     }
     let after = settled_rss(&server, Duration::from_secs(20)).await;
     println!(
-        "120 uploads (60 files of 2 MiB, 60 images of 1200x900), then 1,000 reconnections: RSS \
+        "120 uploads (60 files of 2 MiB, 60 images of 800x600), then 1,000 reconnections: RSS \
          {idle:.1} MiB idle, {peak:.1} MiB at the peak, {uploaded:.1} MiB after the uploads, \
          {after:.1} MiB after the reconnections"
     );
@@ -851,6 +852,7 @@ async fn hostile(
 /// NATTER_HOSTILE_SECS how long the two talk (the long run: 60).
 #[tokio::test]
 async fn slow_and_half_open_clients_are_closed_while_others_are_served() {
+    let _turn = crate::helpers::HEAVY.lock().await;
     let setting = |name: &str, default: usize| -> usize {
         std::env::var(name)
             .ok()

@@ -313,6 +313,7 @@ async fn a_sealed_room_in_the_browser_leaves_the_servers_only_ciphertext() {
     use crate::cluster::{
         Monitor, Node, NodeSetup, PrivateRedis, free_port, services, with_postgres,
     };
+    let _turn = crate::helpers::HEAVY.lock().await;
     use crate::encryption::{files_holding, pg_dump, s3_objects_holding};
     let test = "sealed::a_sealed_room_in_the_browser_leaves_the_servers_only_ciphertext";
     let chromium = crate::browser::chromium();
