@@ -239,18 +239,33 @@ pub fn proc_kib(pid: u32, field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The server's memory, when its pid was given.
+/// The CPU time a process has used, user and system, in seconds (from `/proc/PID/stat`).
+pub fn proc_cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command's closing parenthesis; utime and stime are 14 and 15,
+    // in clock ticks (100 a second on Linux).
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// The server's memory and the CPU time it used during the run, when its pid was given.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ServerMemory {
     pub rss_before_kib: Option<u64>,
     pub rss_after_kib: Option<u64>,
     pub peak_kib: Option<u64>,
+    /// CPU seconds (user and system) the server used between the two readings.
+    pub cpu_secs: Option<f64>,
+    #[serde(skip)]
+    cpu_before: Option<f64>,
 }
 
 impl ServerMemory {
     fn before(pid: Option<u32>) -> Self {
         Self {
             rss_before_kib: pid.and_then(|p| proc_kib(p, "VmRSS:")),
+            cpu_before: pid.and_then(proc_cpu_secs),
             ..Self::default()
         }
     }
@@ -258,6 +273,10 @@ impl ServerMemory {
     fn after(mut self, pid: Option<u32>) -> Self {
         self.rss_after_kib = pid.and_then(|p| proc_kib(p, "VmRSS:"));
         self.peak_kib = pid.and_then(|p| proc_kib(p, "VmHWM:"));
+        self.cpu_secs = pid
+            .and_then(proc_cpu_secs)
+            .zip(self.cpu_before)
+            .map(|(after, before)| after - before);
         self
     }
 }

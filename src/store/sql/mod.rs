@@ -52,6 +52,23 @@ pub(super) struct Dialect {
     /// Search uses SQLite's FTS5 (else PostgreSQL's `tsvector`): the one area whose statements
     /// differ, not just a word (`sql/search.rs`).
     pub fts5: bool,
+    /// Whether a statement whose only parameters are a multi-row `values` list binds them as
+    /// plain `?` ([`Dialect::values`]). In SQLite `$1` is a *named* parameter, and binding the
+    /// n-th one looks its name up in a list (`sqlite3_bind_parameter_name`, a linear scan), so
+    /// a 768-parameter insert cost ~300,000 steps to bind: 4 % of the server's CPU in the
+    /// 100-room fan-out (docs/performance.md, issue 15).
+    pub positional: bool,
+}
+
+impl Dialect {
+    /// [`placeholders`] for a statement that has no other parameters: plain `?` where the
+    /// dialect binds those in order ([`Dialect::positional`]), else numbered.
+    pub(super) fn values(&self, rows: usize, template: &[&str]) -> String {
+        if !self.positional {
+            return placeholders(rows, template);
+        }
+        vec![format!("({})", template.join(", ")); rows].join(", ")
+    }
 }
 
 /// SQLite: one writer at a time already (a one-connection pool), so no row locks to order and
@@ -66,6 +83,7 @@ pub(super) const SQLITE: Dialect = Dialect {
     lock_rooms: false,
     lock_members: "",
     fts5: true,
+    positional: true,
 };
 
 /// PostgreSQL: appends lock their rooms in id order first (`select … for update`), so nodes
@@ -80,6 +98,7 @@ pub(super) const POSTGRES: Dialect = Dialect {
     lock_rooms: true,
     lock_members: " for key share of m",
     fts5: false,
+    positional: false,
 };
 
 pub(super) fn ms(t: DateTime<Utc>) -> i64 {

@@ -99,7 +99,7 @@ impl Rooms for $Store {
         if !r.skeletons.is_empty() {
             let sql = format!(
                 "insert into room_skeletons (skeleton, room_id) values {}",
-                placeholders(r.skeletons.len(), &["?", "?"])
+                Self::DIALECT.values(r.skeletons.len(), &["?", "?"])
             );
             let mut query = sqlx::query(&sql);
             for skeleton in &r.skeletons {

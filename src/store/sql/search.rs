@@ -62,7 +62,7 @@ impl $Store {
             if Self::DIALECT.fts5 {
                 let sql = format!(
                     "insert into search_docs (room_id, seq) values {} returning doc, room_id, seq",
-                    placeholders(chunk.len(), &["?", "?"])
+                    Self::DIALECT.values(chunk.len(), &["?", "?"])
                 );
                 let mut query = sqlx::query(&sql);
                 for (room, seq, _) in chunk {
@@ -92,7 +92,7 @@ impl $Store {
                         "insert into {} (rowid, {}) values {}",
                         fts_table(sealed),
                         fts_column(sealed),
-                        placeholders(part.len(), &["?", "?"])
+                        Self::DIALECT.values(part.len(), &["?", "?"])
                     );
                     let mut query = sqlx::query(&sql);
                     for (doc, terms) in part {
@@ -103,7 +103,7 @@ impl $Store {
             } else {
                 let sql = format!(
                     "insert into search_docs (room_id, seq, words) values {}",
-                    placeholders(chunk.len(), &["?", "?", "to_tsvector('simple', ?)"])
+                    Self::DIALECT.values(chunk.len(), &["?", "?", "to_tsvector('simple', ?)"])
                 );
                 let mut query = sqlx::query(&sql);
                 for (room, seq, terms) in chunk {

@@ -23,7 +23,7 @@ impl $Store {
                 "select g.sender_id, g.client_id, g.room_id, g.seq, r.kind from (values {}) as v \
                  join messages g on g.sender_id = v.column1 and g.client_id = v.column2 \
                  join rooms r on r.id = g.room_id",
-                placeholders(chunk.len(), &["?", "?"])
+                Self::DIALECT.values(chunk.len(), &["?", "?"])
             );
             let mut query = sqlx::query(&sql);
             for m in chunk {
@@ -109,7 +109,7 @@ impl $Store {
         for chunk in chunks(rooms) {
             let sql = format!(
                 "select id, last_seq, kind, permissions, seal from rooms where id in ({}){}",
-                placeholders(chunk.len(), &["?"]).replace(['(', ')'], ""),
+                Self::DIALECT.values(chunk.len(), &["?"]).replace(['(', ')'], ""),
                 if Self::DIALECT.lock_rooms { " order by id for update" } else { "" }
             );
             let mut query = sqlx::query(&sql);
@@ -147,7 +147,7 @@ impl $Store {
             let sql = format!(
                 "update rooms set last_seq = v.column2 from (values {}) as v \
                  where rooms.id = v.column1",
-                placeholders(chunk.len(), &["?", "cast(? as bigint)"])
+                Self::DIALECT.values(chunk.len(), &["?", "cast(? as bigint)"])
             );
             let mut query = sqlx::query(&sql);
             for (room, seq) in chunk {
@@ -203,7 +203,7 @@ impl $Store {
                 "insert into messages (room_id, seq, sender_id, client_id, body, mentions, \
                  created_at, reply_to, reply_sender_id, reply_excerpt, attachment_count, sealed) \
                  values {}",
-                placeholders(chunk.len(), &["?"; 12])
+                Self::DIALECT.values(chunk.len(), &["?"; 12])
             );
             let mut query = sqlx::query(&sql);
             for m in chunk {
