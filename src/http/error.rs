@@ -105,11 +105,9 @@ impl From<JsonRejection> for ApiError {
                     "request body too large",
                 )
             }
-            JsonRejection::BytesRejection(_) if body_timed_out(&r) => Self::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
-                "the request's body stopped arriving",
-            ),
+            JsonRejection::BytesRejection(_) if body_timed_out(&r) => {
+                Error::TimedOut("the request's body stopped arriving").into()
+            }
             JsonRejection::MissingJsonContentType(_) => {
                 Self::invalid("expected Content-Type: application/json")
             }

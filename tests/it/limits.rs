@@ -90,6 +90,14 @@ impl Server {
         kib / 1024.0
     }
 
+    /// Creates a public room as the holder of `token`; its id.
+    async fn create_room(&self, token: &str, name: &str) -> String {
+        let body = json!({"name": name, "visibility": "public"});
+        let (status, body) = self.post("/rooms", Some(token), body).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["room"]["id"].as_str().unwrap().to_owned()
+    }
+
     /// The CPU time the server has used, user and system, in seconds.
     fn cpu_secs(&self) -> f64 {
         natter::bench::proc_cpu_secs(self.child.id()).expect("/proc/PID/stat")
@@ -239,14 +247,7 @@ async fn memory_returns_after_upload_and_reconnect_bursts() {
     let _turn = crate::helpers::HEAVY.lock().await;
     let server = Server::start(&[("NATTER_SEND_RATE_PER_SEC", "100")]);
     let ana = server.register("ana").await;
-    let (status, body) = server
-        .post(
-            "/rooms",
-            Some(&ana),
-            json!({"name": "lobby", "visibility": "public"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    server.create_room(&ana, "lobby").await;
     let idle = settled_rss(&server, Duration::from_secs(3)).await;
     let mut peak = idle;
     // New connections each time: none left idle past the server's keep-alive deadline.
@@ -595,6 +596,11 @@ async fn a_stalled_body_gets_408_and_a_slow_one_gets_through() {
     .await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains(r#""code":"request_timeout""#), "{answer}");
+    // And an avatar (read whole, within its own 60 s, but not past a stall).
+    let avatar = head("/api/v1/me/avatar", 1000, &auth).replacen("POST", "PUT", 1);
+    let answer = dribble(app.addr, avatar, &[7u8; 100], Duration::ZERO).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#""code":"request_timeout""#), "{answer}");
 }
 
 #[tokio::test]
@@ -890,15 +896,7 @@ async fn slow_and_half_open_clients_are_closed_while_others_are_served() {
     let addr = server.url.trim_start_matches("http://").to_owned();
     let ana = server.register("ana").await;
     let bob = server.register("bob").await;
-    let (status, room) = server
-        .post(
-            "/rooms",
-            Some(&ana),
-            json!({"name": "lobby", "visibility": "public"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{room}");
-    let room = room["room"]["id"].as_str().unwrap().to_owned();
+    let room = server.create_room(&ana, "lobby").await;
     let (status, body) = server
         .post("/rooms/join", Some(&bob), json!({"name": "lobby"}))
         .await;
