@@ -77,6 +77,10 @@ pub struct Config {
     /// (`408 request_timeout`) and its connection closes. Slow uploads are fine; stalled ones
     /// are not.
     pub http_body_timeout_secs: u64,
+    /// Writes (messages, edits, reactions, pins) that may wait for the next group commit.
+    /// Past it, or while deliveries run late, new ones are refused with `busy` and a retry
+    /// hint instead of queueing without bound.
+    pub max_queued_writes: usize,
     /// Log format: `text` or `json`.
     pub log_format: String,
     /// A connected user idle this long (no frame sent) shows as `away`.
@@ -162,6 +166,7 @@ impl Default for Config {
             max_connections_per_address: 256,
             http_header_timeout_secs: 10,
             http_body_timeout_secs: 30,
+            max_queued_writes: 4096,
             log_format: "text".into(),
             away_after_secs: 300,
             typing_ttl_ms: 6000,
@@ -342,6 +347,9 @@ pub struct Overrides {
     /// Seconds a request's body may go without a byte arriving [default: 30].
     #[arg(long, global = true, env = "NATTER_HTTP_BODY_TIMEOUT_SECS")]
     pub http_body_timeout_secs: Option<u64>,
+    /// Writes that may wait for the next group commit; past it they get `busy` [default: 4096].
+    #[arg(long, global = true, env = "NATTER_MAX_QUEUED_WRITES")]
+    pub max_queued_writes: Option<usize>,
     /// Log format, `text` or `json`; filter with NATTER_LOG [default: text].
     #[arg(long, global = true, env = "NATTER_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -452,6 +460,7 @@ impl Overrides {
             max_connections_per_address,
             http_header_timeout_secs,
             http_body_timeout_secs,
+            max_queued_writes,
             log_format,
             away_after_secs,
             typing_ttl_ms,
@@ -623,6 +632,10 @@ impl Config {
         anyhow::ensure!(
             (1..=3600).contains(&self.http_body_timeout_secs),
             "http_body_timeout_secs must be 1-3600"
+        );
+        anyhow::ensure!(
+            (1..=1_000_000).contains(&self.max_queued_writes),
+            "max_queued_writes must be 1-1000000"
         );
         anyhow::ensure!(
             matches!(self.log_format.as_str(), "text" | "json"),

@@ -25,6 +25,9 @@ pub const BUS_RECONNECTS: &str = "natter_bus_reconnects_total";
 pub const ACCEPT_ERRORS: &str = "natter_accept_errors_total";
 /// Counter: connections refused by `max_connections_per_address` (`listen`).
 pub const CONNECTIONS_REFUSED: &str = "natter_connections_refused_total";
+/// Counter: writes refused with `busy`, by `cause`: `queue` (the group-commit queue was full)
+/// or `deliveries` (deliveries ran late) (`chat::commit`).
+pub const BUSY: &str = "natter_busy_total";
 
 /// The messages this process has committed (what `MESSAGES_STORED` counts), for the admin
 /// dashboard's message rate.

@@ -89,6 +89,9 @@ pub enum ServerEvent<'a> {
         /// The room the failed command named, when it named one.
         #[serde(skip_serializing_if = "Option::is_none")]
         room_id: Option<&'a RoomId>,
+        /// `busy` and `rate_limited`: milliseconds to wait before trying again.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
     RoomUpdated {
         room_id: &'a RoomId,
@@ -275,6 +278,7 @@ fn parse_error(text: &str, e: &serde_json::Error) -> String {
         message: &message,
         client_id,
         room_id: None,
+        retry_after_ms: None,
     }
     .to_text()
 }

@@ -37,6 +37,8 @@ pub struct FanoutSummary {
     pub duration_secs: u64,
     pub sent: u64,
     pub acked: u64,
+    /// Sends the server refused with `busy` (past its capacity); not sent again.
+    pub busy: u64,
     /// Of those acknowledged, changes (`--changes`): edits and reactions.
     pub changes: u64,
     pub deliveries_expected: u64,
@@ -79,6 +81,7 @@ struct Shared {
     go: CancellationToken,
     sent: AtomicU64,
     acked: AtomicU64,
+    busy: AtomicU64,
     changes: AtomicU64,
     /// Bodies shaped as sealed ones (`--sealed`).
     sealed: bool,
@@ -192,6 +195,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<FanoutSummary> {
         go: CancellationToken::new(),
         sent: AtomicU64::new(0),
         acked: AtomicU64::new(0),
+        busy: AtomicU64::new(0),
         changes: AtomicU64::new(0),
         sealed: args.sealed,
         received: AtomicU64::new(0),
@@ -294,9 +298,10 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<FanoutSummary> {
         let s = shared.clone();
         Progress::every_second(move || {
             format!(
-                "sent {} acked {} delivered {} duplicates {} reconnects {}",
+                "sent {} acked {} busy {} delivered {} duplicates {} reconnects {}",
                 s.sent.load(Ordering::Relaxed),
                 s.acked.load(Ordering::Relaxed),
+                s.busy.load(Ordering::Relaxed),
                 s.received.load(Ordering::Relaxed),
                 s.duplicates.load(Ordering::Relaxed),
                 s.reconnects.load(Ordering::Relaxed),
@@ -367,6 +372,7 @@ fn summarise(
         duration_secs: args.duration,
         sent: shared.sent.load(Ordering::Relaxed),
         acked: shared.acked.load(Ordering::Relaxed),
+        busy: shared.busy.load(Ordering::Relaxed),
         changes: shared.changes.load(Ordering::Relaxed),
         deliveries_expected: expected,
         deliveries_received: received,
@@ -408,6 +414,9 @@ struct Event<'a> {
     client_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
     message: Option<Msg<'a>>,
+    /// An `error`'s code.
+    #[serde(borrow)]
+    code: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -540,6 +549,14 @@ async fn send(
                                 latest = Some(msg.seq);
                                 reacted = false;
                             }
+                        }
+                    }
+                    "error" if event.code.as_deref() == Some("busy") => {
+                        // Offered load the server pushed back: it was never stored.
+                        let refused = event.client_id.as_deref()
+                            .and_then(|c| c.strip_prefix(tag.as_str())?.strip_prefix('.')?.parse::<u64>().ok());
+                        if refused.and_then(|c| pending.remove(&c)).is_some() {
+                            shared.busy.fetch_add(1, Ordering::Relaxed);
                         }
                     }
                     "error" => eprintln!("  send refused: {text}"),

@@ -29,7 +29,7 @@ impl Chat {
             message_seq,
             change,
         });
-        match self.committer.append(entry).await {
+        match self.committer.try_append(entry).await? {
             Ok(a) => Ok((!a.duplicate).then_some(a)),
             Err(StoreError::NotFound) => Err(Error::NotFound("message")),
             Err(StoreError::Conflict("reactions")) => Err(Error::Conflict(

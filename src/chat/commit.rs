@@ -3,12 +3,19 @@
 //! transaction commits, the next requests queue up and go together in the following one, so a
 //! burst of N events costs about one fsync rather than N. Right after each commit the task
 //! publishes the new events, in `seq` order, each serialised once.
+//!
+//! The queue is bounded (`max_queued_writes`): what users send is refused with `busy` when it
+//! is full or deliveries run late (see [`Pressure`]), so an overload shows as quick refusals
+//! with a retry hint, not as acks that take seconds. Work the server does itself (an admin's
+//! deletions) waits for room instead.
 
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::Error;
+use super::pressure::{Pressure, RETRY_AFTER};
 use crate::bus::{Bus, BusEvent, Frame, MessageMeta};
 use crate::protocol::ServerEvent;
 use crate::store::{Appended, Entry, Store, StoreError, StoreResult};
@@ -17,16 +24,13 @@ use crate::store::{Appended, Entry, Store, StoreError, StoreResult};
 /// the burst one commit hands each connection's queue (kept well under `outbound_queue`).
 const MAX_BATCH: usize = 512;
 
-/// Requests waiting for the committer. When full, senders wait (backpressure) rather than the
-/// queue growing without bound.
-const QUEUE: usize = 8192;
-
 type Request = (Entry, oneshot::Sender<StoreResult<Appended>>);
 
 /// The handle senders use; cheap to clone.
 #[derive(Clone)]
 pub struct Committer {
     tx: mpsc::Sender<Request>,
+    pressure: Arc<Pressure>,
 }
 
 impl Committer {
@@ -37,8 +41,14 @@ impl Committer {
     /// database several times, and on the shared runtime every await would queue behind the
     /// tasks of thousands of connections (measured: 90 ms per commit of 512 messages spread
     /// over 1,000 rooms with 10,000 connections busy, against a few ms alone).
-    pub fn start(store: Arc<dyn Store>, bus: Arc<dyn Bus>) -> (Self, JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel(QUEUE);
+    pub fn start(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        queue: usize,
+        pressure: Arc<Pressure>,
+    ) -> (Self, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(queue);
+        let watched = pressure.clone();
         let (finished, done) = oneshot::channel::<()>();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -47,34 +57,64 @@ impl Committer {
         std::thread::Builder::new()
             .name("natter-commit".into())
             .spawn(move || {
-                runtime.block_on(run(store, bus, rx));
+                runtime.block_on(async {
+                    tokio::spawn(watched.watch());
+                    run(store, bus, rx).await
+                });
                 let _ = finished.send(());
             })
             .expect("a thread for the committer");
         (
-            Self { tx },
+            Self { tx, pressure },
             tokio::spawn(async move {
                 let _ = done.await;
             }),
         )
     }
 
-    /// Queues an entry for the next group commit; the receiver resolves once it is durable.
-    pub async fn submit(&self, entry: Entry) -> oneshot::Receiver<StoreResult<Appended>> {
-        let (done, result) = oneshot::channel();
-        if let Err(mpsc::error::SendError((_, done))) = self.tx.send((entry, done)).await {
-            let _ = done.send(Err(StoreError::Other(anyhow::anyhow!("committer stopped"))));
+    /// `busy` if a write now would wait too long: the queue is full or deliveries run late.
+    pub fn admit(&self) -> Result<(), Error> {
+        if self.pressure.lagging() {
+            metrics::counter!(crate::metrics::BUSY, "cause" => "deliveries").increment(1);
+            return Err(Error::Busy(RETRY_AFTER));
         }
-        result
+        Ok(())
     }
 
-    /// Appends one entry and waits until it is durable.
-    pub async fn append(&self, entry: Entry) -> StoreResult<Appended> {
-        self.submit(entry)
-            .await
-            .await
-            .unwrap_or_else(|_| Err(StoreError::Other(anyhow::anyhow!("committer stopped"))))
+    /// Queues a user's entry for the next group commit, or refuses it with `busy` (see
+    /// [`admit`](Self::admit)); the receiver resolves once it is durable.
+    pub fn submit(&self, entry: Entry) -> Result<oneshot::Receiver<StoreResult<Appended>>, Error> {
+        self.admit()?;
+        let (done, result) = oneshot::channel();
+        match self.tx.try_send((entry, done)) {
+            Ok(()) => Ok(result),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                metrics::counter!(crate::metrics::BUSY, "cause" => "queue").increment(1);
+                Err(Error::Busy(RETRY_AFTER))
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(stopped().into()),
+        }
     }
+
+    /// Appends a user's entry and waits until it is durable, or refuses it with `busy`.
+    pub async fn try_append(&self, entry: Entry) -> Result<StoreResult<Appended>, Error> {
+        let result = self.submit(entry)?;
+        Ok(result.await.unwrap_or_else(|_| Err(stopped())))
+    }
+
+    /// Appends an entry the server makes itself, waiting for room in the queue rather than
+    /// refusing, and then until it is durable.
+    pub async fn append(&self, entry: Entry) -> StoreResult<Appended> {
+        let (done, result) = oneshot::channel();
+        if self.tx.send((entry, done)).await.is_err() {
+            return Err(stopped());
+        }
+        result.await.unwrap_or_else(|_| Err(stopped()))
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Other(anyhow::anyhow!("committer stopped"))
 }
 
 async fn run(store: Arc<dyn Store>, bus: Arc<dyn Bus>, mut rx: mpsc::Receiver<Request>) {

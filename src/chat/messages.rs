@@ -184,6 +184,8 @@ impl Chat {
         (mut message, reply_to, attachments): Prepared,
     ) -> impl Future<Output = Result<Message>> + Send + use<> {
         let resolved = async {
+            // Refused before the lookups below when the server is already past capacity.
+            self.committer.admit()?;
             if !attachments.is_empty() {
                 message.attachments = self
                     .unsent_uploads(&message.sender.id, &attachments)
@@ -201,7 +203,7 @@ impl Chat {
             Ok::<_, Error>(())
         };
         let done = match resolved.await {
-            Ok(()) => Ok(self.committer.submit(Entry::Message(message)).await),
+            Ok(()) => self.committer.submit(Entry::Message(message)),
             Err(e) => Err(e),
         };
         async move {

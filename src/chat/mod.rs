@@ -16,6 +16,7 @@ mod messages;
 mod moderation;
 mod passwords;
 mod presence;
+pub mod pressure;
 mod profile;
 mod recovery;
 mod reports;
@@ -82,6 +83,9 @@ pub enum Error {
     QuotaExceeded(&'static str),
     #[error("too many requests; retry in {} s", .0.as_secs().max(1))]
     RateLimited(Duration),
+    /// The server is past its capacity for writes: try again after the hint (with jitter).
+    #[error("the server is busy; retry in {} ms", .0.as_millis())]
+    Busy(Duration),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -104,6 +108,7 @@ impl Error {
             Self::TimedOut(_) => "request_timeout",
             Self::QuotaExceeded(_) => "quota_exceeded",
             Self::RateLimited(_) => "rate_limited",
+            Self::Busy(_) => "busy",
             Self::Internal(_) => "internal",
         }
     }
@@ -143,6 +148,8 @@ pub struct Chat {
     pub store: Arc<dyn Store>,
     pub bus: Arc<dyn Bus>,
     pub committer: Committer,
+    /// Whether deliveries run late (writers count into it; the committer reads it).
+    pub pressure: Arc<pressure::Pressure>,
     pub config: Arc<Config>,
     /// Where uploaded files are kept.
     pub files: uploads::Files,
@@ -177,12 +184,19 @@ impl Chat {
         config: Arc<Config>,
         files: uploads::Files,
     ) -> (Self, tokio::task::JoinHandle<()>) {
-        let (committer, task) = Committer::start(store.clone(), bus.clone());
+        let pressure = Arc::new(pressure::Pressure::default());
+        let (committer, task) = Committer::start(
+            store.clone(),
+            bus.clone(),
+            config.max_queued_writes,
+            pressure.clone(),
+        );
         let window = Duration::from_secs(config.login_window_secs);
         let chat = Self {
             store,
             bus,
             committer,
+            pressure,
             files,
             board: None,
             presence: presence::Presence::new(Duration::from_secs(config.away_after_secs)),

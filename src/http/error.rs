@@ -80,6 +80,7 @@ impl From<Error> for ApiError {
             Error::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(cause) => {
                 tracing::error!(error = ?cause, "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -89,6 +90,7 @@ impl From<Error> for ApiError {
         match e {
             Error::Invalid(v) => err.body.fields = Some(BTreeMap::from([(v.field, v.message)])),
             Error::RateLimited(wait) => err.retry_after = Some(wait.as_secs().max(1)),
+            Error::Busy(wait) => err.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64),
             _ => {}
         }
         err

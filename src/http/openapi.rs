@@ -134,6 +134,22 @@ fn add_common_errors(operation: &mut Operation, changes_state: bool) {
             "`request_timeout`: the body stopped arriving for `http_body_timeout_secs`",
         ));
     }
+    // The writes that go through the group commit, and so can be refused when it is full.
+    const COMMITTED: [&str; 7] = [
+        "send",
+        "edit_message",
+        "delete_message",
+        "add_reaction",
+        "remove_reaction",
+        "pin_message",
+        "unpin_message",
+    ];
+    if COMMITTED.contains(&operation.operation_id.as_deref().unwrap_or_default()) {
+        errors.push((
+            "503",
+            "`busy`: past capacity; nothing was stored. Retry after `Retry-After` seconds",
+        ));
+    }
     for (status, description) in errors {
         let error = ResponseBuilder::new()
             .description(description)

@@ -182,6 +182,12 @@ pub(super) fn error_event(e: &Error, client_id: Option<&str>, room_id: Option<&R
         message: &message,
         client_id,
         room_id,
+        retry_after_ms: match e {
+            Error::Busy(wait) | Error::RateLimited(wait) => {
+                Some(wait.as_millis().try_into().unwrap_or(u64::MAX).max(1))
+            }
+            _ => None,
+        },
     }
     .to_text()
 }

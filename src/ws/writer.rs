@@ -52,6 +52,10 @@ pub(super) struct Writer {
 pub(super) struct DeliveryMetrics {
     deliveries: metrics::Counter,
     send_to_deliver: metrics::Histogram,
+    /// Since the last report to [`Pressure`](crate::chat::pressure::Pressure): messages
+    /// written, and how many of them late.
+    written: u64,
+    late: u64,
 }
 
 impl DeliveryMetrics {
@@ -59,6 +63,8 @@ impl DeliveryMetrics {
         Self {
             deliveries: metrics::counter!(crate::metrics::DELIVERIES),
             send_to_deliver: metrics::histogram!(crate::metrics::SEND_TO_DELIVER),
+            written: 0,
+            late: 0,
         }
     }
 }
@@ -86,7 +92,10 @@ impl Writer {
                 Some(c) = control.recv() => bounded(self.control(sink, c)).await,
                 n = queue.recv_many(&mut batch, DRAIN) => {
                     if n == 0 { break close::GOING_AWAY; }
-                    bounded(self.deliver(sink, &mut batch)).await
+                    let written = bounded(self.deliver(sink, &mut batch)).await;
+                    let m = &mut self.metrics;
+                    self.app.chat.pressure.delivered(std::mem::take(&mut m.written), std::mem::take(&mut m.late));
+                    written
                 }
                 _ = ping.tick() => bounded(sink.feed(WsMessage::Ping(Default::default()))).await,
             };
@@ -266,6 +275,10 @@ impl Writer {
                     self.metrics.deliveries.increment(1);
                     let waited = (crate::metrics::now_us() - meta.committed_us).max(0) as f64 / 1e6;
                     self.metrics.send_to_deliver.record(waited);
+                    self.metrics.written += 1;
+                    if waited > crate::chat::pressure::LATE_AFTER.as_secs_f64() {
+                        self.metrics.late += 1;
+                    }
                     if meta.direct && !self.direct.contains(room_id) {
                         self.direct.insert(room_id.clone());
                     }

@@ -20,6 +20,7 @@ mod messaging;
 mod moderation;
 mod names;
 mod openapi;
+mod overload;
 mod profiles;
 mod proxy;
 mod robustness;

@@ -29,17 +29,28 @@ export async function api(method, path, body, raw = false) {
     // The browser knows it is offline: do not even try (the socket resyncs when it is back).
     throw new ApiError(0, { error: { code: "network", message: "You are offline." } });
   }
-  let res;
-  try {
-    res = await fetch(`/api/v1${path}`, { method, headers, body: payload, credentials: "same-origin" });
-  } catch {
-    throw new ApiError(0, { error: { code: "network", message: "The server cannot be reached." } });
+  for (let tries = 1; ; tries++) {
+    let res;
+    try {
+      res = await fetch(`/api/v1${path}`, { method, headers, body: payload, credentials: "same-origin" });
+    } catch {
+      throw new ApiError(0, { error: { code: "network", message: "The server cannot be reached." } });
+    }
+    const text = await res.text();
+    const data = text ? JSON.parse(text) : null;
+    if (res.ok) return data;
+    // `busy`: the server refused the write before doing it, so sending it again is safe.
+    if (data?.error?.code === "busy" && tries < BUSY_TRIES) {
+      const wait = Number(res.headers.get("Retry-After")) || 1;
+      await new Promise((done) => setTimeout(done, wait * 1000 * (1 + Math.random())));
+      continue;
+    }
+    throw new ApiError(res.status, data);
   }
-  const text = await res.text();
-  const data = text ? JSON.parse(text) : null;
-  if (!res.ok) throw new ApiError(res.status, data);
-  return data;
 }
+
+/** Times a request refused with `busy` is sent before the error shows. */
+const BUSY_TRIES = 3;
 
 /**
  * Uploads a file as it is (the body is the bytes), reporting progress (0-1); `sealed` for a

@@ -304,6 +304,7 @@ export default {
   "error.payload_too_large": "هذا كبير جدًا.",
   "error.request_timeout": "توقّف الإرسال. تحقّق من اتصالك وحاول مرة أخرى.",
   "error.rate_limited": "محاولات كثيرة جدًا. يرجى الانتظار قليلًا ثم المحاولة مجددًا.",
+  "error.busy": "الخادم مشغول. يرجى المحاولة مجددًا بعد لحظة.",
   "error.internal": "حدث خطأ في الخادم. يرجى المحاولة مجددًا.",
   "error.method_not_allowed": "هذا الإجراء غير متاح هنا.",
   "error.unsupported_media_type": "نوع الملف هذا غير مدعوم.",

@@ -255,6 +255,7 @@ export default {
   "error.payload_too_large": "Das ist zu groß.",
   "error.request_timeout": "Die Übertragung ist stehen geblieben. Prüfe deine Verbindung und versuche es noch einmal.",
   "error.rate_limited": "Zu viele Versuche. Bitte warte kurz und versuche es erneut.",
+  "error.busy": "Der Server ist ausgelastet. Bitte versuche es gleich noch einmal.",
   "error.internal": "Auf dem Server ist etwas schiefgelaufen. Bitte versuche es erneut.",
   "error.method_not_allowed": "Diese Aktion ist hier nicht verfügbar.",
   "error.unsupported_media_type": "Dieser Dateityp wird nicht unterstützt.",

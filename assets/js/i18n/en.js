@@ -255,6 +255,7 @@ export default {
   "error.payload_too_large": "That is too large.",
   "error.request_timeout": "It stopped arriving. Check your connection and try again.",
   "error.rate_limited": "Too many attempts. Please wait a moment and try again.",
+  "error.busy": "The server is busy. Please try again in a moment.",
   "error.internal": "Something went wrong on the server. Please try again.",
   "error.method_not_allowed": "That action is not available here.",
   "error.unsupported_media_type": "That file type is not supported.",

@@ -255,6 +255,7 @@ export default {
   "error.payload_too_large": "Es demasiado grande.",
   "error.request_timeout": "Dejó de llegar. Revisa tu conexión e inténtalo de nuevo.",
   "error.rate_limited": "Demasiados intentos. Espera un momento y vuelve a intentarlo.",
+  "error.busy": "El servidor está ocupado. Vuelve a intentarlo en un momento.",
   "error.internal": "Algo ha fallado en el servidor. Vuelve a intentarlo.",
   "error.method_not_allowed": "Esa acción no está disponible aquí.",
   "error.unsupported_media_type": "Ese tipo de archivo no es compatible.",

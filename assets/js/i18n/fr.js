@@ -255,6 +255,7 @@ export default {
   "error.payload_too_large": "C’est trop volumineux.",
   "error.request_timeout": "L’envoi s’est interrompu. Vérifiez votre connexion et réessayez.",
   "error.rate_limited": "Trop de tentatives. Patientez un instant puis réessayez.",
+  "error.busy": "Le serveur est occupé. Réessayez dans un instant.",
   "error.internal": "Une erreur s’est produite sur le serveur. Réessayez.",
   "error.method_not_allowed": "Cette action n’est pas disponible ici.",
   "error.unsupported_media_type": "Ce type de fichier n’est pas pris en charge.",

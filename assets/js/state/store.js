@@ -28,6 +28,8 @@ export const DEFAULT_PERMISSIONS = {
   mute: "moderator", ban: "admin", change_settings: "admin",
 };
 const SEND_TIMEOUT_MS = 10000;
+/** Times a send refused with `busy` is tried again by itself before it shows as failed. */
+const BUSY_TRIES = 5;
 
 /** One room's loaded messages, kept in seq order (new ones nearly always go at the end). */
 export class RoomLog {
@@ -483,6 +485,17 @@ export class ChatState extends EventTarget {
 
   on_error(ev) {
     const p = ev.client_id && this.pending.get(ev.client_id);
+    if (p && ev.code === "busy" && (p.busyTries || 0) < BUSY_TRIES) {
+      // Refused unstored because the server is past capacity: the same client_id again,
+      // after the hint and some jitter so refused clients do not all come back at once.
+      clearTimeout(p.timer);
+      p.busyTries = (p.busyTries || 0) + 1;
+      const wait = (ev.retry_after_ms || 500) * (1 + Math.random());
+      p.timer = setTimeout(() => {
+        if (this.pending.get(p.client_id) === p && p.state === "pending") this.transmit(p);
+      }, wait);
+      return;
+    }
     if (p) {
       clearTimeout(p.timer);
       p.state = "failed";
@@ -1038,6 +1051,7 @@ export class ChatState extends EventTarget {
   retry(clientId) {
     const p = this.pending.get(clientId);
     if (!p) return;
+    p.busyTries = 0;
     this.transmit(p);
     this.emit("messages", p.room_id);
   }
