@@ -31,6 +31,13 @@ enum Command {
     Admin(Admin),
     /// Drive a running server like real clients and report throughput, loss and latency.
     Bench(Box<natter::bench::BenchArgs>),
+    /// Serve a bare broadcast (no storage, no checks) for `natter bench` to measure this
+    /// machine's ceiling with: see docs/performance.md.
+    BenchBaseline {
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:18081")]
+        bind: std::net::SocketAddr,
+    },
 }
 
 #[derive(Subcommand)]
@@ -87,6 +94,7 @@ async fn main() -> anyhow::Result<()> {
             natter::admin::create_user(config, &name, admin).await
         }
         Command::Bench(args) => natter::bench::main(*args).await,
+        Command::BenchBaseline { bind } => natter::bench::baseline::serve(bind).await,
         Command::Admin(Admin::SetupLink) => natter::admin::setup_link(config).await,
         Command::Admin(Admin::RotateMasterKey) => natter::admin::rotate_master_key(config).await,
         Command::Admin(Admin::ResetPassword { name }) => {

@@ -31,6 +31,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+pub mod baseline;
 mod fanout;
 mod history;
 mod idle;

@@ -11,7 +11,7 @@ mod extract;
 mod invites;
 mod messages;
 mod moderation;
-mod openapi;
+pub mod openapi;
 mod profile;
 mod rooms;
 mod search;
@@ -74,6 +74,7 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .nest("/api/v1", api)
         .route("/api/openapi.json", get(openapi::document))
+        .route("/api/ws.schema.json", get(openapi::ws_schema))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))

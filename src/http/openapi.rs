@@ -166,14 +166,31 @@ fn add_common_errors(operation: &mut Operation, changes_state: bool) {
     }
 }
 
-pub async fn document() -> impl axum::response::IntoResponse {
+/// The JSON Schema of the WebSocket frames (`docs/ws.schema.json`); its references to the
+/// HTTP API's objects point at `openapi.json` beside it.
+pub async fn ws_schema() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/schema+json")],
+        WS_SCHEMA,
+    )
+}
+
+/// The OpenAPI document, as served at `/api/openapi.json`.
+pub fn document_text() -> &'static str {
     static DOC: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         ApiDoc::openapi()
             .to_pretty_json()
             .expect("openapi serialises")
     });
+    DOC.as_str()
+}
+
+/// The JSON Schema of the WebSocket frames, as served at `/api/ws.schema.json`.
+pub const WS_SCHEMA: &str = include_str!("../../docs/ws.schema.json");
+
+pub async fn document() -> impl axum::response::IntoResponse {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        DOC.as_str(),
+        document_text(),
     )
 }

@@ -16,6 +16,50 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+/// The frames of `docs/ws.schema.json` (`client_frame` or `server_event`), its references to
+/// the HTTP API's objects resolved in the OpenAPI document, as a client would resolve them.
+pub fn frame_validator(which: &str) -> jsonschema::Validator {
+    const BASE: &str = "https://natter.test/api/";
+    /// Hands out the OpenAPI document for `openapi.json` beside the schema; nothing else.
+    struct Beside(Value);
+    impl jsonschema::Retrieve for Beside {
+        fn retrieve(
+            &self,
+            uri: &jsonschema::Uri<String>,
+        ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+            match uri.as_str() == format!("{BASE}openapi.json") {
+                true => Ok(self.0.clone()),
+                false => Err(format!("{uri} is not beside the schema").into()),
+            }
+        }
+    }
+    let mut schema: Value = serde_json::from_str(natter::http::openapi::WS_SCHEMA).unwrap();
+    schema.as_object_mut().unwrap().remove("anyOf");
+    schema["$ref"] = json!(format!("#/$defs/{which}"));
+    let openapi = serde_json::from_str(natter::http::openapi::document_text()).unwrap();
+    jsonschema::options()
+        .should_validate_formats(true)
+        .with_base_uri(format!("{BASE}ws.schema.json"))
+        .with_retriever(Beside(openapi))
+        .build(&schema)
+        .expect("docs/ws.schema.json compiles")
+}
+
+/// Fails the test if a frame from the server is not as `docs/ws.schema.json` describes it:
+/// every event any test reads through [`Ws`] is checked.
+pub fn check_frame(event: &Value) {
+    static SERVER: std::sync::LazyLock<jsonschema::Validator> =
+        std::sync::LazyLock::new(|| frame_validator("server_event"));
+    let errors: Vec<String> = SERVER
+        .iter_errors(event)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "a server frame breaks docs/ws.schema.json: {errors:?}\n{event}"
+    );
+}
+
 /// How long a test waits for an event before failing.
 pub const WAIT: Duration = Duration::from_secs(15);
 
@@ -471,7 +515,9 @@ impl Ws {
                 .expect("timed out waiting for an event");
             match next {
                 Some(Ok(WsMessage::Text(t))) => {
-                    return Ok(serde_json::from_str(&t).expect("events are JSON"));
+                    let event = serde_json::from_str(&t).expect("events are JSON");
+                    check_frame(&event);
+                    return Ok(event);
                 }
                 Some(Ok(WsMessage::Close(frame))) => return Err(frame.map(|f| f.code.into())),
                 Some(Ok(_)) => continue,

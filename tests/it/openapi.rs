@@ -165,3 +165,65 @@ fn assert_tested(report: &str, expected: usize) {
         println!("schemathesis, {expected} operations: {}", line.trim());
     }
 }
+
+/// `docs/ws.schema.json` is served beside the OpenAPI document, and tells the frames clients
+/// may send from ones the server refuses. (What the server sends is checked on every event
+/// the other tests read: `helpers::check_frame`.)
+#[tokio::test]
+async fn ws_schema_is_served_and_tells_good_frames_from_bad() {
+    let app = spawn_app().await;
+    let served = app
+        .http
+        .get(format!("http://{}/api/ws.schema.json", app.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(
+        served.text().await.unwrap(),
+        natter::http::openapi::WS_SCHEMA
+    );
+
+    let client = frame_validator("client_frame");
+    let good = [
+        serde_json::json!({"type": "send", "room_id": "R_cafe", "client_id": "c-1", "body": "hi"}),
+        serde_json::json!({"type": "send", "room_id": "R_cafe", "client_id": "c-2", "body": "", "reply_to": 4, "attachments": ["5f0c"]}),
+        serde_json::json!({"type": "sync", "since": {"R_cafe": 40, "R_dev": 0}}),
+        serde_json::json!({"type": "typing", "room_id": "R_cafe"}),
+        serde_json::json!({"type": "read", "room_id": "R_cafe", "seq": 42}),
+        serde_json::json!({"type": "presence", "mode": "away"}),
+    ];
+    let bad = [
+        serde_json::json!({"type": "shout", "room_id": "R_cafe"}),
+        serde_json::json!({"type": "send", "room_id": "R_cafe", "body": "no client_id"}),
+        serde_json::json!({"type": "send", "room_id": "R_cafe", "client_id": "", "body": "x"}),
+        serde_json::json!({"type": "read", "room_id": "R_cafe", "seq": "42"}),
+        serde_json::json!({"type": "presence", "mode": "hiding"}),
+        serde_json::json!({"type": "typing", "room_id": "R_cafe", "extra": 1}),
+    ];
+    let server = frame_validator("server_event");
+    let synced =
+        serde_json::json!({"type": "synced", "room_id": "R_x", "last_seq": 1, "complete": true});
+    assert!(server.is_valid(&synced));
+    let mut extra = synced.clone();
+    extra["extra"] = serde_json::json!(1);
+    assert!(!server.is_valid(&extra), "an undocumented field");
+    // `Message` comes from the OpenAPI document: a message without its fields is refused.
+    assert!(!server.is_valid(&serde_json::json!({"type": "message", "message": {"seq": 1}})));
+
+    // The server agrees with the schema on each of them.
+    let user = app.register("schema").await;
+    let (mut ws, _) = app.ws(&user).await;
+    for frame in &good {
+        assert!(client.is_valid(frame), "{frame}");
+    }
+    for frame in &bad {
+        assert!(!client.is_valid(frame), "{frame}");
+        ws.send_json(frame.clone()).await;
+        let answer = ws.next_of("error").await;
+        assert!(
+            ["invalid_input", "unknown_type"].contains(&answer["code"].as_str().unwrap()),
+            "{frame}: {answer}"
+        );
+    }
+}
