@@ -166,7 +166,7 @@ impl Default for Config {
             max_connections_per_address: 256,
             http_header_timeout_secs: 10,
             http_body_timeout_secs: 30,
-            max_queued_writes: 4096,
+            max_queued_writes: 1024,
             log_format: "text".into(),
             away_after_secs: 300,
             typing_ttl_ms: 6000,
@@ -347,7 +347,7 @@ pub struct Overrides {
     /// Seconds a request's body may go without a byte arriving [default: 30].
     #[arg(long, global = true, env = "NATTER_HTTP_BODY_TIMEOUT_SECS")]
     pub http_body_timeout_secs: Option<u64>,
-    /// Writes that may wait for the next group commit; past it they get `busy` [default: 4096].
+    /// Writes that may wait for the next group commit; past it they get `busy` [default: 1024].
     #[arg(long, global = true, env = "NATTER_MAX_QUEUED_WRITES")]
     pub max_queued_writes: Option<usize>,
     /// Log format, `text` or `json`; filter with NATTER_LOG [default: text].

@@ -21,8 +21,8 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Api, BenchArgs, Dialer, Percentiles, Progress, Scenario, ServerMemory, Socket, histogram,
-    last_seq_of, micros, ms, publish, report, spectrum,
+    Api, BenchArgs, Dialer, Percentiles, Phase, PhaseClock, Progress, Scenario, ServerMemory,
+    Socket, histogram, last_seq_of, micros, ms, publish, report, spectrum,
 };
 
 /// The result of a fan-out or churn run.
@@ -54,6 +54,13 @@ pub struct FanoutSummary {
     pub reconnect_ms: Option<Percentiles>,
     pub resync_ms: Option<Percentiles>,
     pub server_memory: ServerMemory,
+    /// Opening every connection (each announces its member online to the room: in a big room
+    /// this is the presence storm).
+    pub connecting: Phase,
+    /// From the first send until the last delivery arrived (or the wait for it ended).
+    pub sending: Phase,
+    /// The server's CPU time while sending, per delivery.
+    pub server_cpu_us_per_delivery: Option<f64>,
     /// Per second from the first send: messages sent, deliveries, and their latency.
     pub timeline: Vec<Second>,
     /// (percentile, ms) points of send→deliver and send→ack, for plots.
@@ -219,6 +226,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<FanoutSummary> {
     let receivers_per_room = args.members * args.devices;
     let total = args.rooms * (1 + receivers_per_room);
     eprintln!("bench: opening {total} connections");
+    let connecting = PhaseClock::start(args.server_pid);
     let mut plan = Vec::with_capacity(total);
     for (r, room) in rooms.iter().enumerate() {
         plan.push((r, room.clone(), 0usize, url0.clone()));
@@ -289,6 +297,8 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<FanoutSummary> {
             Task::Receiver(t) => receivers.push(t),
         }
     }
+    let connecting = connecting.stop();
+    let sending = PhaseClock::start(args.server_pid);
     // Start: the timeline counts from now.
     shared
         .start_us
@@ -321,12 +331,21 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<FanoutSummary> {
     let started_us = shared.start_us.load(Ordering::Relaxed);
     let elapsed = micros(shared.epoch).saturating_sub(started_us) as f64 / 1e6;
     let memory = memory.after(args.server_pid);
+    let phases = (connecting, sending.stop());
     shared.stop.cancel();
     drop(progress);
     for task in receivers {
         task.await??;
     }
-    let summary = summarise(args, &shared, total, expected, elapsed, &ack, memory);
+    let summary = summarise(
+        args,
+        &shared,
+        total,
+        expected,
+        elapsed,
+        &ack,
+        (memory, phases),
+    );
     publish(args, &summary)?;
     if let Some(path) = &args.report {
         report::write_fanout(path, &summary)?;
@@ -357,7 +376,7 @@ fn summarise(
     expected: u64,
     elapsed: f64,
     ack: &Histogram<u64>,
-    memory: ServerMemory,
+    (memory, (connecting, sending)): (ServerMemory, (Phase, Phase)),
 ) -> FanoutSummary {
     let received = shared.received.load(Ordering::Relaxed);
     let churn = shared.churn;
@@ -385,6 +404,12 @@ fn summarise(
         reconnect_ms: churn.map(|_| Percentiles::of(&recorder.reconnect)),
         resync_ms: churn.map(|_| Percentiles::of(&recorder.resync)),
         server_memory: memory,
+        connecting,
+        sending,
+        server_cpu_us_per_delivery: sending
+            .server_cpu_secs
+            .filter(|_| received > 0)
+            .map(|cpu| cpu * 1e6 / received as f64),
         timeline: recorder
             .seconds
             .iter()
@@ -417,6 +442,31 @@ struct Event<'a> {
     /// An `error`'s code.
     #[serde(borrow)]
     code: Option<Cow<'a, str>>,
+}
+
+/// An `error` event's fields the bench reads (its `message` is a text, not a message).
+#[derive(Deserialize)]
+struct ErrorEvent<'a> {
+    #[serde(borrow)]
+    client_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    code: Cow<'a, str>,
+}
+
+impl<'a> Event<'a> {
+    fn parse(text: &'a str) -> anyhow::Result<Self> {
+        if text.starts_with(r#"{"type":"error""#) {
+            let e: ErrorEvent = serde_json::from_str(text)?;
+            return Ok(Self {
+                kind: "error".into(),
+                seq: None,
+                client_id: e.client_id,
+                message: None,
+                code: Some(e.code),
+            });
+        }
+        Ok(serde_json::from_str(text)?)
+    }
 }
 
 #[derive(Deserialize)]
@@ -534,7 +584,7 @@ async fn send(
                 let Some(Ok(WsMessage::Text(text))) = frame else {
                     if frame.is_none() { anyhow::bail!("a sender's socket closed") } else { continue }
                 };
-                let event: Event = serde_json::from_str(&text)?;
+                let event = Event::parse(&text)?;
                 match &*event.kind {
                     "ack" => {
                         let sent = event.client_id.as_deref()
@@ -659,7 +709,7 @@ async fn receive(
             Some(Ok(_)) => continue,
             None | Some(Err(_)) => anyhow::bail!("a receiver's socket closed"),
         };
-        let event: Event = serde_json::from_str(&text)?;
+        let event = Event::parse(&text)?;
         let timeline = matches!(
             &*event.kind,
             "message" | "message_edited" | "reaction_added"

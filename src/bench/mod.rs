@@ -282,6 +282,41 @@ impl ServerMemory {
     }
 }
 
+/// A stretch of a run: how long it took, and the server's CPU time over it.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Phase {
+    pub secs: f64,
+    pub server_cpu_secs: Option<f64>,
+}
+
+/// Times a [`Phase`] from its start.
+pub struct PhaseClock {
+    at: Instant,
+    cpu: Option<f64>,
+    pid: Option<u32>,
+}
+
+impl PhaseClock {
+    pub fn start(pid: Option<u32>) -> Self {
+        Self {
+            at: Instant::now(),
+            cpu: pid.and_then(proc_cpu_secs),
+            pid,
+        }
+    }
+
+    pub fn stop(&self) -> Phase {
+        Phase {
+            secs: self.at.elapsed().as_secs_f64(),
+            server_cpu_secs: self
+                .pid
+                .and_then(proc_cpu_secs)
+                .zip(self.cpu)
+                .map(|(after, before)| after - before),
+        }
+    }
+}
+
 /// The HTTP side: a client and the server's URL.
 #[derive(Clone)]
 pub(crate) struct Api {

@@ -132,6 +132,13 @@ impl Rooms for $Store {
             .map_err(fail("membership"))?;
         }
         tx.commit().await.map_err(fail("room"))?;
+        // Its key now (when encryption is on), not with its first message: there it would be
+        // a write to the key store, with its own fsync, on the path of that message; a burst
+        // of first messages in many new rooms queued behind a thousand of them. Should this
+        // fail, the first message still makes it.
+        if let Err(e) = self.keys.for_sealing(&[&r.id]).await {
+            tracing::warn!(error = %e, room = %r.id, "making a new room's key");
+        }
         self.room(&r.id).await
     }
 
