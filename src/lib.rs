@@ -10,7 +10,8 @@
 //!   messages, search, uploads and serving files, users, moderation and reports, room invite
 //!   links, sign-in security (`security`: two-factor, reset links), server administration
 //!   (`admin`)), error mapping, extractors (who is calling, CSRF), security headers, the
-//!   OpenAPI document.
+//!   OpenAPI document and the WebSocket frames' JSON Schema (`openapi`, from
+//!   `docs/ws.schema.json`).
 //! - [`ws`]: the WebSocket endpoint (auth, Origin, buffer sizes). Inside: `conn` starts one
 //!   socket; `reader` parses frames and queues sends (acks in order); `writer` alone writes,
 //!   one flush per wakeup, with `sync` replay, heartbeat and slow-consumer close; `track`
@@ -20,7 +21,8 @@
 //! - [`chat`]: what users can do (accounts, rooms, messages, changes to messages in
 //!   `changes`: edit, delete, react, pin; `search`), checked and carried out; the group-commit
 //!   task (on a thread of its own) that commits batches of timeline events (messages and
-//!   changes, each with the room's next `seq`) and then publishes them;
+//!   changes, each with the room's next `seq`) and then publishes them, refusing new writes
+//!   with `busy` when its queue is full or deliveries run late (`pressure`);
 //!   Argon2 hashing on pooled memory (`passwords`); login, registration and key throttling and
 //!   sign-in pacing (`guard`); image decoding within limits (`avatar`); files (`uploads`:
 //!   receiving an upload into the spool, who may read it, the collector; `uploads::media`: the
@@ -59,7 +61,8 @@
 //! - [`admin`]: the `natter admin` commands, and the setup link `natter serve` logs.
 //! - [`bench`]: the `natter bench` load tool: scenarios `fanout` (and churn, and `--changes`
 //!   mixing edits and reactions in), `idle`, `history` (with searches), `upload`; the HTML report in
-//!   `bench::report`. `scripts/perf` runs one against a fresh
+//!   `bench::report`; `bench::baseline` is `natter bench-baseline`, a bare broadcast server to
+//!   measure against. `scripts/perf` runs one against a fresh
 //!   release server; `docs/performance.md` has the figures.
 //!
 //! Outside the crate: `tests/it/` drives the real server (one file per area), `e2e/` the
