@@ -215,6 +215,26 @@ test("a refused message is not sent again on reconnect, and can be discarded", a
   assert.deepEqual(state.pendingIn("lobby"), []);
 });
 
+test("a message refused busy is sent again by itself, and later ones in its room wait behind it", async (t) => {
+  const { state, socket } = await setUp();
+  socket.send = (frame) => socket.sent.push(frame) > 0; // connected: the frame went
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  state.send("lobby", "first");
+  const first = socket.sent.at(-1).client_id;
+  state.onEvent({ type: "error", code: "busy", client_id: first, room_id: "lobby", message: "busy", retry_after_ms: 500 });
+  assert.equal(state.pendingIn("lobby")[0].state, "pending", "not shown as failed");
+  const before = socket.sent.length;
+  state.send("lobby", "second");
+  state.send("quiet", "elsewhere");
+  const sends = () => socket.sent.slice(before).filter((f) => f.type === "send").map((f) => f.body);
+  assert.deepEqual(sends(), ["elsewhere"], "the room's next message waits; other rooms do not");
+  t.mock.timers.tick(1000); // the hint, at most doubled by the jitter
+  assert.deepEqual(sends(), ["elsewhere", "first", "second"], "in the order they were written");
+  assert.equal(socket.sent.filter((f) => f.client_id === first).length, 2, "with the same client_id");
+  state.onEvent({ type: "ack", client_id: first, message: { ...message("lobby", 1, me, "first"), client_id: first } });
+  assert.equal(state.pendingIn("lobby").length, 1);
+});
+
 test("notices are catalogue keys, so they show in the user's language", async () => {
   const { state } = await setUp();
   state.onEvent({ type: "member_banned", room_id: "quiet", user_id: me.id, reason: "spam" });

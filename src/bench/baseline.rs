@@ -41,6 +41,7 @@ struct Room {
 struct Baseline {
     users: AtomicU64,
     conns: AtomicU64,
+    rooms_made: AtomicU64,
     rooms: Mutex<Rooms>,
 }
 
@@ -87,8 +88,8 @@ fn enter(rooms: &mut Rooms, user: String, room: &Arc<Room>) {
 }
 
 async fn create(State(b): Shared, headers: HeaderMap, Json(req): Json<Named>) -> Response {
+    let id = format!("R{}", b.rooms_made.fetch_add(1, Ordering::Relaxed));
     let mut rooms = b.rooms.lock().expect("rooms");
-    let id = format!("R{}", rooms.by_id.len());
     let room = Arc::new(Room {
         id: id.clone(),
         seq: AtomicI64::new(0),

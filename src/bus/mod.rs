@@ -38,6 +38,11 @@ pub struct MessageMeta {
     pub direct: bool,
     /// When it was committed (unix microseconds), for the delivery latency metric.
     pub committed_us: i64,
+    /// When it reached this node (unix microseconds, this node's clock): the commit for a
+    /// local event, its arrival from the bus for another node's. Lateness (`chat::pressure`)
+    /// is measured from it, so two nodes' clocks need not agree.
+    #[serde(skip)]
+    pub arrived_us: i64,
 }
 
 impl MessageMeta {
@@ -58,7 +63,13 @@ impl From<FrameWire> for Frame {
     fn from(w: FrameWire) -> Self {
         Self {
             text: w.text.into(),
-            message: w.message,
+            message: w.message.map(|mut meta| {
+                // Just deserialised: the only handle.
+                if let Some(meta) = Arc::get_mut(&mut meta) {
+                    meta.arrived_us = crate::metrics::now_us();
+                }
+                meta
+            }),
         }
     }
 }

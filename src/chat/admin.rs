@@ -3,6 +3,7 @@
 //! log and the dashboard's totals. Every action is written to the audit log with the admin's
 //! address. Reports are in `reports`; the settings in `settings`.
 
+use futures_util::StreamExt as _;
 use std::net::IpAddr;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -247,7 +248,13 @@ impl Chat {
                             },
                         }))
                 });
-                for done in futures_util::future::join_all(deletions).await {
+                // A few at a time: these wait for room in the commit queue, and 256 waiting
+                // at once would take every slot that frees before users' writes could.
+                let done: Vec<_> = futures_util::stream::iter(deletions)
+                    .buffer_unordered(16)
+                    .collect()
+                    .await;
+                for done in done {
                     match done {
                         Ok(_) | Err(StoreError::NotFound) => {}
                         Err(e) => return Err(e.into()),

@@ -63,6 +63,7 @@ impl Chat {
         if window > 0 && (chrono::Utc::now() - message.ts).num_seconds() > window as i64 {
             return Err(Error::Forbidden("the time to edit this message has passed"));
         }
+        self.committer.admit()?;
         self.charge_sender(user)?;
         let mentions = self.resolve_mentions(room_id, &body).await?;
         let change = Change::Edit { body, mentions };
@@ -127,6 +128,7 @@ impl Chat {
         let emoji = ReactionEmoji::parse(emoji)?.into_inner();
         let (room, m) = self.member_of(room_id, user).await?;
         self.readable_message(room_id, seq, &room, &m).await?;
+        self.committer.admit()?;
         self.charge_sender(user)?;
         self.change(user, room_id, seq, Change::React { emoji, add })
             .await?;

@@ -72,7 +72,7 @@ impl Committer {
         )
     }
 
-    /// `busy` if a write now would wait too long: the queue is full or deliveries run late.
+    /// `busy` while deliveries run late (a full queue is [`submit`](Self::submit)'s to find).
     pub fn admit(&self) -> Result<(), Error> {
         if self.pressure.lagging() {
             metrics::counter!(crate::metrics::BUSY, "cause" => "deliveries").increment(1);
@@ -149,6 +149,7 @@ async fn run(store: Arc<dyn Store>, bus: Arc<dyn Bus>, mut rx: mpsc::Receiver<Re
                         mentioned: m.mentions.iter().map(|x| x.user_id.clone()).collect(),
                         direct: result.direct,
                         committed_us,
+                        arrived_us: committed_us,
                     };
                     let frame = Some(Frame::message(text, meta));
                     bus.publish(BusEvent::Room {

@@ -82,6 +82,8 @@ impl Chat {
         if reply_to.is_some_and(|s| s < 1) {
             return Err(invalid("reply_to", "must be a message's seq"));
         }
+        // Refused before it is charged: a `busy` send costs none of the user's send rate.
+        self.committer.admit()?;
         self.charge_sender(&sender.id)?;
         let message = NewMessage {
             room_id,

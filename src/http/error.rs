@@ -22,7 +22,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable, snake_case: `invalid_input`, `unauthorized`, `forbidden`, `not_found`,
     /// `method_not_allowed`, `conflict`, `rate_limited`, `payload_too_large`, `quota_exceeded`,
-    /// `unsupported_media_type`, `request_timeout`, `internal`.
+    /// `unsupported_media_type`, `request_timeout`, `busy`, `internal`.
     pub code: &'static str,
     /// For people; may change.
     pub message: String,

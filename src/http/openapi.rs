@@ -135,7 +135,7 @@ fn add_common_errors(operation: &mut Operation, changes_state: bool) {
         ));
     }
     // The writes that go through the group commit, and so can be refused when it is full.
-    const COMMITTED: [&str; 7] = [
+    const COMMITTED: [&str; 8] = [
         "send",
         "edit_message",
         "delete_message",
@@ -143,6 +143,7 @@ fn add_common_errors(operation: &mut Operation, changes_state: bool) {
         "remove_reaction",
         "pin_message",
         "unpin_message",
+        "resolve_report",
     ];
     if COMMITTED.contains(&operation.operation_id.as_deref().unwrap_or_default()) {
         errors.push((
@@ -151,13 +152,20 @@ fn add_common_errors(operation: &mut Operation, changes_state: bool) {
         ));
     }
     for (status, description) in errors {
-        let error = ResponseBuilder::new()
-            .description(description)
-            .content(
-                "application/json",
-                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
-            )
-            .build();
+        let mut error = ResponseBuilder::new().description(description).content(
+            "application/json",
+            Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+        );
+        if status == "503" {
+            let seconds = utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::Type::Integer)
+                .minimum(Some(1));
+            let header = utoipa::openapi::header::HeaderBuilder::new()
+                .schema(seconds)
+                .description(Some("Seconds to wait before trying again"));
+            error = error.header("Retry-After", header.build());
+        }
+        let error = error.build();
         operation
             .responses
             .responses

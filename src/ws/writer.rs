@@ -273,10 +273,12 @@ impl Writer {
                     }
                     sink.feed(WsMessage::Text(frame.text.clone())).await?;
                     self.metrics.deliveries.increment(1);
-                    let waited = (crate::metrics::now_us() - meta.committed_us).max(0) as f64 / 1e6;
+                    let now = crate::metrics::now_us();
+                    let waited = (now - meta.committed_us).max(0) as f64 / 1e6;
                     self.metrics.send_to_deliver.record(waited);
                     self.metrics.written += 1;
-                    if waited > crate::chat::pressure::LATE_AFTER.as_secs_f64() {
+                    let here = now - meta.arrived_us;
+                    if here > crate::chat::pressure::LATE_AFTER.as_micros() as i64 {
                         self.metrics.late += 1;
                     }
                     if meta.direct && !self.direct.contains(room_id) {

@@ -111,11 +111,12 @@ async fn past_capacity_writes_are_refused_busy_and_retries_store_each_once() {
         .text()
         .await
         .unwrap();
+    // Both causes: on a loaded machine deliveries may also run late.
     let counted: f64 = metrics
         .lines()
-        .find_map(|l| l.strip_prefix("natter_busy_total{cause=\"queue\"} "))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
+        .filter(|l| l.starts_with("natter_busy_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
     assert!(
         counted >= busy as f64,
         "busy_total counts {counted} of {busy} refusals"

@@ -16,7 +16,21 @@ export function csrfToken() {
   return match ? decodeURIComponent(match[1]) : "";
 }
 
+/** The newest request to each path (by a number counting all requests), while it runs. */
+const newest = new Map();
+let requests = 0;
+
 export async function api(method, path, body, raw = false) {
+  const mine = ++requests;
+  newest.set(path, mine);
+  try {
+    return await request(method, path, body, raw, mine);
+  } finally {
+    if (newest.get(path) === mine) newest.delete(path);
+  }
+}
+
+async function request(method, path, body, raw, mine) {
   const headers = { "X-CSRF-Token": csrfToken() };
   let payload;
   if (raw) {
@@ -39,11 +53,13 @@ export async function api(method, path, body, raw = false) {
     const text = await res.text();
     const data = text ? JSON.parse(text) : null;
     if (res.ok) return data;
-    // `busy`: the server refused the write before doing it, so sending it again is safe.
+    // `busy`: the server refused the write before doing it, so sending it again is safe,
+    // unless a newer request to the same path (an edit after this one, a reaction taken back)
+    // was made meanwhile: sent late, this one would undo it.
     if (data?.error?.code === "busy" && tries < BUSY_TRIES) {
       const wait = Number(res.headers.get("Retry-After")) || 1;
       await new Promise((done) => setTimeout(done, wait * 1000 * (1 + Math.random())));
-      continue;
+      if (newest.get(path) === mine) continue;
     }
     throw new ApiError(res.status, data);
   }

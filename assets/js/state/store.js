@@ -488,12 +488,12 @@ export class ChatState extends EventTarget {
     if (p && ev.code === "busy" && (p.busyTries || 0) < BUSY_TRIES) {
       // Refused unstored because the server is past capacity: the same client_id again,
       // after the hint and some jitter so refused clients do not all come back at once.
+      // Until then the room's later messages wait behind it, so they keep their order.
       clearTimeout(p.timer);
       p.busyTries = (p.busyTries || 0) + 1;
+      p.held = true;
       const wait = (ev.retry_after_ms || 500) * (1 + Math.random());
-      p.timer = setTimeout(() => {
-        if (this.pending.get(p.client_id) === p && p.state === "pending") this.transmit(p);
-      }, wait);
+      p.timer = setTimeout(() => this.release(p.room_id), wait);
       return;
     }
     if (p) {
@@ -1023,6 +1023,11 @@ export class ChatState extends EventTarget {
     p.state = "pending";
     p.error = null;
     p.refused = false;
+    // Behind a message of the same room waiting to be sent again after `busy`: it goes after.
+    if (!p.held && this.pendingIn(p.room_id).some((q) => q !== p && q.held && q.state === "pending")) {
+      p.waiting = true;
+      return;
+    }
     // A sealed room's message goes only once sealed: its plain text never does.
     if (p.sealed && !p.wire) {
       this.sealPending(p);
@@ -1062,7 +1067,19 @@ export class ChatState extends EventTarget {
     if (!p) return;
     clearTimeout(p.timer);
     this.pending.delete(clientId);
+    if (p.held) this.release(p.room_id);
     this.emit("messages", p.room_id);
+  }
+
+  /** Sends again, in the order they were written, a room's messages held after `busy`. */
+  release(roomId) {
+    const queue = this.pendingIn(roomId).filter((q) => q.state === "pending" && (q.held || q.waiting));
+    for (const q of queue) {
+      q.held = false;
+      q.waiting = false;
+    }
+    for (const q of queue) this.transmit(q);
+    this.emit("messages", roomId);
   }
 
   retryPending() {
@@ -1076,6 +1093,7 @@ export class ChatState extends EventTarget {
         clearTimeout(p.timer);
         p.state = "failed";
         p.error = reason;
+        p.held = p.waiting = false;
       }
     }
     if (this.current) this.emit("messages", this.current);
