@@ -21,9 +21,10 @@ const WINDOW: Duration = Duration::from_millis(100);
 /// What a refused sender is told to wait before trying again (clients add jitter).
 pub const RETRY_AFTER: Duration = Duration::from_millis(500);
 
-/// Below this many late deliveries in a window, there is no overload whatever the share (a
-/// quiet server with one slow phone on it).
-const LATE_MIN: u64 = 100;
+/// Below this many late deliveries in a window (10,000 a second), there is no overload
+/// whatever the share: a quiet server with one slow phone on it, or a small one whose burst
+/// of a few hundred deliveries ran late on a machine busy with something else, is not one.
+const LATE_MIN: u64 = 1000;
 
 /// The counts and the flag; one per server (`Chat::pressure`).
 #[derive(Default)]
@@ -87,6 +88,10 @@ mod tests {
     fn a_few_late_deliveries_are_one_slow_consumer_not_an_overload() {
         assert!(!overloaded(0, 0));
         assert!(!overloaded(5, 5), "one slow phone on a quiet server");
+        assert!(
+            !overloaded(500, 500),
+            "a small server's burst on a busy machine"
+        );
         assert!(!overloaded(100_000, 4_000), "4 % late of many");
         assert!(overloaded(100_000, 6_000), "6 % late of many");
         assert!(overloaded(1_000, 1_000));
