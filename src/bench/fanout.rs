@@ -559,6 +559,14 @@ async fn send(
     let (mut latest, mut reacted) = (None::<i64>, false);
     let mut changes = Vec::new();
     let mut tick_no = 0u64;
+    // The number of one of this sender's sends, from an answer's `client_id`.
+    let own = |event: &Event| -> Option<u64> {
+        let id = event.client_id.as_deref()?;
+        id.strip_prefix(tag.as_str())?
+            .strip_prefix('.')?
+            .parse()
+            .ok()
+    };
     loop {
         tokio::select! {
             _ = tick.tick(), if Instant::now() < until => {
@@ -587,9 +595,7 @@ async fn send(
                 let event = Event::parse(&text)?;
                 match &*event.kind {
                     "ack" => {
-                        let sent = event.client_id.as_deref()
-                            .and_then(|c| c.strip_prefix(tag.as_str())?.strip_prefix('.')?.parse::<u64>().ok())
-                            .and_then(|c| pending.remove(&c));
+                        let sent = own(&event).and_then(|c| pending.remove(&c));
                         if let Some(at) = sent {
                             acks.record((micros(shared.epoch) - at).max(1))?;
                             shared.acked.fetch_add(1, Ordering::Relaxed);
@@ -603,11 +609,8 @@ async fn send(
                     }
                     "error" if event.code.as_deref() == Some("busy") => {
                         // Offered load the server pushed back: it was never stored.
-                        let refused = event.client_id.as_deref()
-                            .and_then(|c| c.strip_prefix(tag.as_str())?.strip_prefix('.')?.parse::<u64>().ok());
-                        if refused.and_then(|c| pending.remove(&c)).is_some() {
-                            shared.busy.fetch_add(1, Ordering::Relaxed);
-                        }
+                        let refused = own(&event).and_then(|c| pending.remove(&c));
+                        shared.busy.fetch_add(u64::from(refused.is_some()), Ordering::Relaxed);
                     }
                     "error" => eprintln!("  send refused: {text}"),
                     _ => {}

@@ -259,14 +259,14 @@ pub struct ServerMemory {
     /// CPU seconds (user and system) the server used between the two readings.
     pub cpu_secs: Option<f64>,
     #[serde(skip)]
-    cpu_before: Option<f64>,
+    clock: Option<PhaseClock>,
 }
 
 impl ServerMemory {
     fn before(pid: Option<u32>) -> Self {
         Self {
             rss_before_kib: pid.and_then(|p| proc_kib(p, "VmRSS:")),
-            cpu_before: pid.and_then(proc_cpu_secs),
+            clock: Some(PhaseClock::start(pid)),
             ..Self::default()
         }
     }
@@ -274,10 +274,7 @@ impl ServerMemory {
     fn after(mut self, pid: Option<u32>) -> Self {
         self.rss_after_kib = pid.and_then(|p| proc_kib(p, "VmRSS:"));
         self.peak_kib = pid.and_then(|p| proc_kib(p, "VmHWM:"));
-        self.cpu_secs = pid
-            .and_then(proc_cpu_secs)
-            .zip(self.cpu_before)
-            .map(|(after, before)| after - before);
+        self.cpu_secs = self.clock.as_ref().and_then(|c| c.stop().server_cpu_secs);
         self
     }
 }
@@ -290,6 +287,7 @@ pub struct Phase {
 }
 
 /// Times a [`Phase`] from its start.
+#[derive(Debug, Clone)]
 pub struct PhaseClock {
     at: Instant,
     cpu: Option<f64>,

@@ -186,8 +186,6 @@ impl Chat {
         (mut message, reply_to, attachments): Prepared,
     ) -> impl Future<Output = Result<Message>> + Send + use<> {
         let resolved = async {
-            // Refused before the lookups below when the server is already past capacity.
-            self.committer.admit()?;
             if !attachments.is_empty() {
                 message.attachments = self
                     .unsent_uploads(&message.sender.id, &attachments)

@@ -148,8 +148,6 @@ pub struct Chat {
     pub store: Arc<dyn Store>,
     pub bus: Arc<dyn Bus>,
     pub committer: Committer,
-    /// Whether deliveries run late (writers count into it; the committer reads it).
-    pub pressure: Arc<pressure::Pressure>,
     pub config: Arc<Config>,
     /// Where uploaded files are kept.
     pub files: uploads::Files,
@@ -184,19 +182,13 @@ impl Chat {
         config: Arc<Config>,
         files: uploads::Files,
     ) -> (Self, tokio::task::JoinHandle<()>) {
-        let pressure = Arc::new(pressure::Pressure::default());
-        let (committer, task) = Committer::start(
-            store.clone(),
-            bus.clone(),
-            config.max_queued_writes,
-            pressure.clone(),
-        );
+        let (committer, task) =
+            Committer::start(store.clone(), bus.clone(), config.max_queued_writes);
         let window = Duration::from_secs(config.login_window_secs);
         let chat = Self {
             store,
             bus,
             committer,
-            pressure,
             files,
             board: None,
             presence: presence::Presence::new(Duration::from_secs(config.away_after_secs)),

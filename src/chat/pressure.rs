@@ -1,18 +1,19 @@
 //! Overload: when the server refuses new writes with `busy` rather than take on more than it
 //! can deliver. Two signals, both cheap on the message path:
 //! - the group-commit queue is full (`max_queued_writes`): the store is the bound;
-//! - deliveries run late: over [`LATE_SHARE`] of the messages written to sockets in the last
-//!   [`WINDOW`] left the commit more than [`LATE_AFTER`] before. The fan-out is the bound,
-//!   and accepting more would only grow every connection's queue (and the ack times).
+//! - deliveries run late: over [`LATE_SHARE`] (and at least [`LATE_MIN`]) of the messages
+//!   written to sockets in the last [`WINDOW`] were written more than [`LATE_AFTER`] after
+//!   they reached this node. The fan-out is the bound, and accepting more would only grow
+//!   every connection's queue (and the ack times).
 //!
-//! Writers add their counts once per wakeup (not per frame); a watcher turns each window's
-//! counts into the flag senders read. One slow consumer is not an
+//! Writers add their counts once per wakeup (not per frame); a watcher on the committer's
+//! thread turns each window's counts into the flag senders read. One slow consumer is not an
 //! overload: its lateness is a small share of all deliveries, and its own queue bounds it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-/// A delivery this long after its commit is late.
+/// A delivery written this long after its event reached this node is late.
 pub const LATE_AFTER: Duration = Duration::from_millis(250);
 /// The share of late deliveries in a window past which new writes are refused.
 const LATE_SHARE: f64 = 0.05;
@@ -26,7 +27,7 @@ pub const RETRY_AFTER: Duration = Duration::from_millis(500);
 /// of a few hundred deliveries ran late on a machine busy with something else, is not one.
 const LATE_MIN: u64 = 1000;
 
-/// The counts and the flag; one per server (`Chat::pressure`).
+/// The counts and the flag; one per server, held by its committer.
 #[derive(Default)]
 pub struct Pressure {
     delivered: AtomicU64,
@@ -82,7 +83,32 @@ fn overloaded(all: u64, late: u64) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::overloaded;
+    use super::{Pressure, overloaded};
+
+    /// The watcher raises the flag after a window with many late deliveries, and lowers it
+    /// after a clean one.
+    #[tokio::test]
+    async fn the_flag_follows_each_windows_deliveries() {
+        let pressure = std::sync::Arc::new(Pressure::default());
+        let watcher = tokio::spawn(pressure.clone().watch());
+        let flag_becomes = |want: bool| {
+            let pressure = pressure.clone();
+            async move {
+                for _ in 0..100 {
+                    if pressure.lagging() == want {
+                        return true;
+                    }
+                    pressure.delivered(10_000, if want { 5_000 } else { 0 });
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                false
+            }
+        };
+        assert!(!pressure.lagging());
+        assert!(flag_becomes(true).await, "half of 10,000 late: an overload");
+        assert!(flag_becomes(false).await, "none late: over");
+        watcher.abort();
+    }
 
     #[test]
     fn a_few_late_deliveries_are_one_slow_consumer_not_an_overload() {

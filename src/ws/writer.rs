@@ -52,7 +52,7 @@ pub(super) struct Writer {
 pub(super) struct DeliveryMetrics {
     deliveries: metrics::Counter,
     send_to_deliver: metrics::Histogram,
-    /// Since the last report to [`Pressure`](crate::chat::pressure::Pressure): messages
+    /// Since the last report to the committer's [`Pressure`](crate::chat::pressure::Pressure): messages
     /// written, and how many of them late.
     written: u64,
     late: u64,
@@ -94,7 +94,7 @@ impl Writer {
                     if n == 0 { break close::GOING_AWAY; }
                     let written = bounded(self.deliver(sink, &mut batch)).await;
                     let m = &mut self.metrics;
-                    self.app.chat.pressure.delivered(std::mem::take(&mut m.written), std::mem::take(&mut m.late));
+                    self.app.chat.committer.pressure().delivered(std::mem::take(&mut m.written), std::mem::take(&mut m.late));
                     written
                 }
                 _ = ping.tick() => bounded(sink.feed(WsMessage::Ping(Default::default()))).await,
